@@ -1,0 +1,135 @@
+"""Probe throughput against its baselines, and warm vs cold validate, measured in one run.
+
+    python benchmarks/bench_probe.py [--subjects 8] [--size 12mp] [--repeats 3] [--workers 2]
+
+Writes a sample of ``--subjects`` x 5 JPEGs (quality 90) at ``--size``, then times, with the same
+worker processes for each:
+
+- baseline: ``Image.open`` + full decode + ``imagehash.phash`` (what a plain script does);
+- floor: decoding only, in the same JPEG draft mode the probe uses (nothing else done);
+- probe: ``probe.probe_batch`` (sha256, header, EXIF, integrity decode, two phashes);
+- validate cold (empty probe cache) vs warm (cache filled), end to end in this process.
+
+Prints medians over ``--repeats`` and the ratios the foundation issue sets targets for.
+This is a benchmark, not a test: it never fails on speed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import shutil
+import statistics
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import imagehash
+from PIL import Image
+
+from norwoodkit import dataset, probe, sample
+from norwoodkit.parallel import pool_context
+from norwoodkit.validate import validate
+
+
+def baseline_batch(paths: Sequence[str]) -> int:
+    """Open, fully decode and phash each file: the plain-script way."""
+    for p in paths:
+        with Image.open(p) as im:
+            im.load()
+            imagehash.phash(im)
+    return len(paths)
+
+
+def floor_batch(paths: Sequence[str]) -> int:
+    """Decode only, in the probe's draft mode: the least any integrity check can cost."""
+    for p in paths:
+        with Image.open(p) as im:
+            im.draft("L", probe.DRAFT_SIZE)
+            im.load()
+    return len(paths)
+
+
+def probe_only(paths: Sequence[str]) -> int:
+    """The probe's per-image work."""
+    for p in paths:
+        probe.probe_file(p)
+    return len(paths)
+
+
+def timed_map(fn: Callable[[Sequence[str]], int], paths: list[str], pool: ProcessPoolExecutor,
+              batch: int) -> float:
+    t0 = time.perf_counter()
+    chunks = [paths[i:i + batch] for i in range(0, len(paths), batch)]
+    done = sum(pool.map(fn, chunks))
+    assert done == len(paths)
+    return time.perf_counter() - t0
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--subjects", type=int, default=8)
+    ap.add_argument("--size", default="12mp")
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    ap.add_argument("--keep", type=Path, help="reuse/keep the sample in this folder")
+    args = ap.parse_args()
+
+    work = Path(tempfile.mkdtemp(prefix="nk-bench-"))
+    root = args.keep or work / "sample"
+    if not root.exists():
+        t0 = time.perf_counter()
+        sample.write(root, sample.SampleOptions(subjects=args.subjects, size=args.size, seed=1))
+        print(f"wrote {args.subjects * 5} images at {args.size} in "
+              f"{time.perf_counter() - t0:.1f} s")
+    ds = dataset.load(root)
+    paths = [str((root / p).resolve()) for p in ds.images["path"]]
+    total_mb = sum(os.path.getsize(p) for p in paths) / 1e6
+    pixels = []
+    for p in paths:
+        with Image.open(p) as im:
+            pixels.append(im.size[0] * im.size[1])
+    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+          f"Python {platform.python_version()}; workers: {args.workers}")
+    print(f"data: {len(paths)} JPEGs, {statistics.mean(pixels) / 1e6:.1f} MP on average "
+          f"({min(pixels) / 1e6:.1f}-{max(pixels) / 1e6:.1f}), {total_mb:.0f} MB, "
+          f"quality 90; OS file cache warm (files just written or read)")
+
+    times: dict[str, list[float]] = {"baseline": [], "floor": [], "probe": []}
+    fns = {"baseline": baseline_batch, "floor": floor_batch, "probe": probe_only}
+    with ProcessPoolExecutor(args.workers, mp_context=pool_context()) as pool:
+        timed_map(floor_batch, paths[: args.workers * 2], pool, 1)  # start the workers
+        for _ in range(args.repeats):
+            for name, fn in fns.items():  # interleaved, so drift hits all three alike
+                times[name].append(timed_map(fn, paths, pool, probe.BATCH_SIZE // 4 or 1))
+
+    cold: list[float] = []
+    warm: list[float] = []
+    for i in range(args.repeats):
+        cache = work / f"cache{i}"
+        for bucket in (cold, warm):
+            t0 = time.perf_counter()
+            d = probe.run(dataset.load(root), cache_dir=cache, workers=args.workers)
+            validate(d)
+            bucket.append(time.perf_counter() - t0)
+
+    med = {k: statistics.median(v) for k, v in times.items()}
+    print()
+    print(f"{'step':<34}{'median s':>10}{'images/s':>10}")
+    for name in ("baseline", "floor", "probe"):
+        print(f"{name:<34}{med[name]:>10.2f}{len(paths) / med[name]:>10.1f}")
+    print(f"{'validate, cold cache':<34}{statistics.median(cold):>10.2f}")
+    print(f"{'validate, warm cache':<34}{statistics.median(warm):>10.3f}")
+    print()
+    print(f"probe vs baseline (speed-up, target >= 3.5x): {med['baseline'] / med['probe']:.2f}x")
+    print(f"probe vs draft-decode floor (target >= 0.85x): {med['floor'] / med['probe']:.2f}x")
+    print(f"warm / cold validate (target <= 5 %): "
+          f"{100 * statistics.median(warm) / statistics.median(cold):.1f} %")
+    shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,53 @@
+"""Writing output files safely: into a temporary name beside the target, then one rename.
+
+A crash or Ctrl-C leaves either the old file or the new one, never half of one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from pathlib import Path
+
+from norwoodkit.errors import OutputError
+
+
+def check_output_path(path: str | os.PathLike[str], option: str) -> Path:
+    """Fail early (before any work) when an output file cannot be written where asked."""
+    p = Path(path)
+    if p.is_dir():
+        raise OutputError(f"{option} {p}: is a folder; give a file name", code="output-is-folder")
+    if not p.parent.is_dir():
+        raise OutputError(
+            f"{option} {p}: folder {p.parent} does not exist; create it first",
+            code="output-parent-missing",
+        )
+    if not os.access(p.parent, os.W_OK):
+        raise OutputError(
+            f"{option} {p}: folder {p.parent} is not writable; choose another place",
+            code="output-not-writable",
+        )
+    return p
+
+
+def write_bytes_atomic(path: str | os.PathLike[str], data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file in the same folder and a rename."""
+    target = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def write_text_atomic(path: str | os.PathLike[str], text: str) -> None:
+    """``write_bytes_atomic`` for UTF-8 text."""
+    write_bytes_atomic(path, text.encode("utf-8"))

@@ -1,0 +1,34 @@
+"""Exceptions that stop a command. Findings about the data are not exceptions (see findings.py).
+
+Every message names the file (and record, where there is one) and says how to fix it. The CLI
+catches ``NorwoodkitError`` in one place and exits with ``exit_code``.
+"""
+
+from __future__ import annotations
+
+
+class NorwoodkitError(Exception):
+    """A problem that stops a command before it can produce a result (exit code 2)."""
+
+    exit_code = 2
+
+    def __init__(self, message: str, *, code: str = "error") -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+class InputError(NorwoodkitError):
+    """The dataset root or another input path is missing, unreadable or of the wrong kind."""
+
+
+class AnnotationError(NorwoodkitError):
+    """The annotation file is missing, unreadable or not in a shape norwoodkit understands."""
+
+
+class LabelError(NorwoodkitError, ValueError):
+    """A Norwood stage or view name that cannot be parsed."""
+
+
+class OutputError(NorwoodkitError):
+    """An output path cannot be written (missing folder, not writable, refused)."""

@@ -1,0 +1,129 @@
+"""Findings: what a check found, as data. Every finding code lives in ``CODES``.
+
+A finding is never an exception: commands collect them, render them and pick the exit code.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+from enum import StrEnum
+from typing import Any
+
+
+class Severity(StrEnum):
+    """How bad a finding is. Errors fail ``validate``; warnings fail it with ``--strict``."""
+
+    ERROR = "error"
+    WARNING = "warning"
+    INFO = "info"
+
+
+@dataclass(frozen=True)
+class CodeInfo:
+    """What a finding code means: its severity, the check group it belongs to, one line."""
+
+    severity: Severity
+    check: str
+    summary: str
+
+
+E, W, N = Severity.ERROR, Severity.WARNING, Severity.INFO
+
+#: Every finding code norwoodkit emits. ``check`` groups codes for JUnit output.
+CODES: dict[str, CodeInfo] = {
+    # annotation file and records
+    "annotation-encoding": CodeInfo(
+        W, "annotation", "annotation file is not UTF-8; read as Latin-1"
+    ),
+    "annotation-row-shape": CodeInfo(
+        W, "annotation", "CSV row with more or fewer fields than the header"
+    ),
+    "record-without-id": CodeInfo(E, "annotation", "annotation record has no subject id"),
+    "id-invalid": CodeInfo(E, "annotation", "subject id that cannot name a folder ('/', '..')"),
+    "duplicate-id": CodeInfo(E, "annotation", "two annotation records share one subject id"),
+    # folder structure
+    "folder-without-record": CodeInfo(E, "structure", "subject folder with no annotation record"),
+    "record-without-folder": CodeInfo(E, "structure", "annotation record with no subject folder"),
+    "view-missing": CodeInfo(E, "structure", "a subject has no image for one of the five views"),
+    "duplicate-view": CodeInfo(E, "structure", "two image files for one view of a subject"),
+    "extra-image": CodeInfo(W, "structure", "image file whose name is not one of the five views"),
+    "unexpected-file": CodeInfo(W, "structure", "file that is neither an image nor known junk"),
+    "junk-file": CodeInfo(N, "structure", "operating-system junk (.DS_Store, Thumbs.db, __MACOSX)"),
+    "path-escapes-root": CodeInfo(
+        E, "structure", "a path or link that leads outside the dataset root"
+    ),
+    "subject-count": CodeInfo(E, "structure", "number of subjects differs from --expect-subjects"),
+    "image-count": CodeInfo(E, "structure", "number of images differs from --expect-views"),
+    # image bytes
+    "image-empty": CodeInfo(E, "image", "zero-byte image file"),
+    "image-unreadable": CodeInfo(E, "image", "image file cannot be read (permissions, I/O error)"),
+    "image-undecodable": CodeInfo(E, "image", "image bytes cannot be decoded"),
+    "image-truncated": CodeInfo(E, "image", "image data ends early (truncated download or copy)"),
+    "image-too-large": CodeInfo(E, "image", "pixel count over Pillow's decompression-bomb limit"),
+    "format-mismatch": CodeInfo(W, "image", "file extension does not match the real format"),
+    "mode-not-rgb": CodeInfo(W, "image", "colour mode other than RGB (CMYK, grey, 16-bit, ...)"),
+    "exif-rotated": CodeInfo(N, "image", "EXIF orientation other than 1: pixels must be rotated"),
+    "size-outlier": CodeInfo(W, "image", "width, height or file size far from the dataset median"),
+    # labels and metadata
+    "stage-missing": CodeInfo(E, "labels", "subject has no Norwood stage"),
+    "stage-invalid": CodeInfo(E, "labels", "Norwood stage that cannot be parsed"),
+    "stage-out-of-range": CodeInfo(E, "labels", "Norwood stage outside 1..7"),
+    "age-missing": CodeInfo(W, "metadata", "subject has no age"),
+    "age-invalid": CodeInfo(E, "metadata", "age that is not a whole number"),
+    "age-out-of-range": CodeInfo(E, "metadata", "age outside the dataset's 18..80"),
+    "gender-missing": CodeInfo(W, "metadata", "subject has no gender"),
+    "gender-unexpected": CodeInfo(W, "metadata", "gender outside male/female"),
+    "ethnicity-missing": CodeInfo(W, "metadata", "subject has no ethnicity"),
+    "ethnicity-variant": CodeInfo(W, "metadata", "one ethnicity spelled two ways"),
+    # duplicates
+    "duplicate-bytes-cross-subject": CodeInfo(
+        E, "duplicates", "identical image bytes under two different subjects (leakage)"
+    ),
+    "duplicate-bytes-within-subject": CodeInfo(
+        W, "duplicates", "identical image bytes for two views of one subject"
+    ),
+}
+
+del E, W, N
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One thing a check found. ``subject`` and ``path`` are ``None`` for dataset-wide findings."""
+
+    code: str
+    severity: Severity
+    subject: str | None
+    path: str | None
+    message: str
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["severity"] = self.severity.value
+        return d
+
+
+def finding(
+    code: str, message: str, *, subject: str | None = None, path: str | None = None
+) -> Finding:
+    """Build a finding whose severity comes from ``CODES`` (so one code has one severity)."""
+    return Finding(code, CODES[code].severity, subject, path, message)
+
+
+_SEVERITY_ORDER = {Severity.ERROR: 0, Severity.WARNING: 1, Severity.INFO: 2}
+
+
+def sort_findings(findings: Iterable[Finding]) -> list[Finding]:
+    """Order findings for output: errors first, then by code, subject and path (stable)."""
+
+    def key(f: Finding) -> tuple[int, str, tuple[int, str], str]:
+        subj = f.subject or ""
+        return (
+            _SEVERITY_ORDER[f.severity],
+            f.code,
+            (0, subj.zfill(12)) if subj.isdigit() else (1, subj),
+            f.path or "",
+        )
+
+    return sorted(findings, key=key)

@@ -1,0 +1,349 @@
+"""One pass over each image's bytes: size, sha256, real format, mode, dimensions, EXIF orientation,
+integrity and perceptual hashes, from a single decode. Cached on disk.
+
+The per-image work (``probe_batch``) is a pure function from a batch of paths to a batch of result
+rows, so a process pool today (or a distributed engine tomorrow) can map it. Reading and writing the
+cache stays outside it, in ``run``.
+
+JPEGs are decoded once in Pillow's draft mode (DCT scaling to about 256 px, greyscale): the entropy
+decoder still reads every byte of the scan, so truncation and corruption surface, while the inverse
+DCT runs at 1/8 scale. The perceptual hash comes from that same decode.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import logging
+import os
+import warnings
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+from PIL import Image, ImageFile, UnidentifiedImageError
+
+from norwoodkit.dataset import Dataset
+from norwoodkit.parallel import pool_context, resolve_workers
+from norwoodkit.schema import PROBE_COLUMNS, coerce
+
+log = logging.getLogger(__name__)
+
+#: Bump when the meaning of any probe column changes: older cache entries are then ignored.
+PROBE_VERSION = 1
+
+#: Paths per task sent to a worker: large enough to amortise pickling, small enough to balance.
+BATCH_SIZE = 16
+
+#: The size JPEG draft mode aims for; the phash only needs 32x32.
+DRAFT_SIZE = (256, 256)
+
+_TRANSPOSE: dict[int, list[Image.Transpose]] = {
+    2: [Image.Transpose.FLIP_LEFT_RIGHT],
+    3: [Image.Transpose.ROTATE_180],
+    4: [Image.Transpose.FLIP_TOP_BOTTOM],
+    5: [Image.Transpose.TRANSPOSE],
+    6: [Image.Transpose.ROTATE_270],
+    7: [Image.Transpose.TRANSVERSE],
+    8: [Image.Transpose.ROTATE_90],
+}
+
+ProgressFn = Callable[[int], None]
+
+
+def sniff_format(head: bytes) -> str | None:
+    """The real image format from the first bytes of a file, or None when unknown."""
+    if head.startswith(b"\xff\xd8\xff"):
+        return "JPEG"
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "PNG"
+    if head[:6] in (b"GIF87a", b"GIF89a"):
+        return "GIF"
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "WEBP"
+    if head[:2] == b"BM":
+        return "BMP"
+    if head[:4] in (b"II*\x00", b"MM\x00*"):
+        return "TIFF"
+    if head[4:8] == b"ftyp" and head[8:12] in (
+        b"heic",
+        b"heix",
+        b"mif1",
+        b"msf1",
+        b"hevc",
+        b"avif",
+    ):
+        return "HEIF"
+    return None
+
+
+#: Rows 0..7 of the 32-point DCT-II basis (scipy.fftpack's unnormalised type 2, as imagehash
+#: uses): the 8x8 low-frequency block is ``_DCT8 @ pixels @ _DCT8.T``.
+_DCT8 = 2.0 * np.cos(np.pi * np.outer(np.arange(8), 2 * np.arange(32) + 1) / 64)
+
+#: Flipping a row reverses it, and reversing the input of a DCT-II multiplies coefficient k by
+#: (-1)^k: the mirror image's low-frequency block is the same block with odd columns negated.
+_MIRROR_SIGNS = np.where(np.arange(8) % 2 == 0, 1.0, -1.0)
+
+
+def _bits_hex(bits: npt.NDArray[np.bool_]) -> str:
+    return np.packbits(bits.ravel()).tobytes().hex()
+
+
+def phash_pair(image: Image.Image) -> tuple[str, str]:
+    """The 64-bit phash of an image and of its mirror image, from one resize and one DCT.
+
+    Bit-identical to ``imagehash.phash(image, hash_size=8)`` and to the same call on the
+    horizontally flipped image (the tests check both), at half the cost of two calls.
+    """
+    small = image.convert("L").resize((32, 32), Image.Resampling.LANCZOS)
+    pixels = np.asarray(small, dtype=np.float64)
+    low = _DCT8 @ pixels @ _DCT8.T
+    mirrored = low * _MIRROR_SIGNS
+    return (_bits_hex(low > np.median(low)), _bits_hex(mirrored > np.median(mirrored)))
+
+
+def probe_file(path: str) -> dict[str, Any]:
+    """Probe one image file; never raises for a bad file (the status column says what is wrong)."""
+    out: dict[str, Any] = {c.name: None for c in PROBE_COLUMNS}
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read()
+    except FileNotFoundError:
+        return {**out, "status": "missing", "error": "file not found"}
+    except OSError as exc:
+        return {**out, "status": "unreadable", "error": exc.strerror or str(exc)}
+    out["size"] = len(data)
+    if not data:
+        return {**out, "status": "empty", "error": "zero-byte file"}
+    out["sha256"] = hashlib.sha256(data).hexdigest()
+    out["format"] = sniff_format(data[:16])
+    return _decode(data, out)
+
+
+def _decode(data: bytes, out: dict[str, Any]) -> dict[str, Any]:
+    try:
+        with warnings.catch_warnings():
+            # We check the pixel count ourselves below, so the warning would only be noise.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data)) as im:
+                width, height = im.size
+                out.update(width=width, height=height, mode=im.mode)
+                if out["format"] is None and im.format:
+                    out["format"] = str(im.format)
+                orientation = _orientation(im)
+                out["orientation"] = orientation
+                swap = orientation in (5, 6, 7, 8)
+                out["oriented_width"], out["oriented_height"] = (
+                    (height, width) if swap else (width, height)
+                )
+                limit = Image.MAX_IMAGE_PIXELS
+                if limit is not None and width * height > limit:
+                    return {
+                        **out,
+                        "status": "too-large",
+                        "error": f"{width}x{height} = {width * height:,} pixels, over Pillow's "
+                        f"decompression-bomb limit of {limit:,}; not decoded",
+                    }
+                if im.format == "JPEG":
+                    im.draft("L", DRAFT_SIZE)
+                im.load()  # the full entropy decode: truncation and corruption raise here
+                small = im if im.mode == "L" else _to_grey(im)
+    except Image.DecompressionBombError as exc:
+        return {**out, "status": "too-large", "error": str(exc)}
+    except UnidentifiedImageError:
+        return {**out, "status": "undecodable", "error": "not an image format Pillow can read"}
+    except OSError as exc:
+        msg = str(exc)
+        status = "truncated" if "truncated" in msg or "premature" in msg.lower() else "undecodable"
+        return {**out, "status": status, "error": msg or type(exc).__name__}
+    except (SyntaxError, ValueError, TypeError, IndexError, EOFError) as exc:
+        return {**out, "status": "undecodable", "error": str(exc) or type(exc).__name__}
+    for step in _TRANSPOSE.get(orientation or 1, []):
+        small = small.transpose(step)
+    out["phash"], out["phash_mirror"] = phash_pair(small)
+    out["status"] = "ok"
+    return out
+
+
+def _orientation(im: Image.Image) -> int | None:
+    try:
+        value = im.getexif().get(0x0112)
+    except Exception:  # a broken EXIF block must not hide the image itself
+        return None
+    return int(value) if isinstance(value, int) and 1 <= value <= 8 else None
+
+
+def _to_grey(im: Image.Image) -> Image.Image:
+    if im.mode in ("I;16", "I;16B", "I;16L", "I"):
+        # 16-bit greys: scale to 8 bits instead of clipping everything above 255 to white.
+        im = im.convert("I").point(lambda v: v / 256).convert("L")
+        return im
+    if im.mode in ("P", "PA", "LA", "RGBA", "1"):
+        im = im.convert("RGBA").convert("RGB")
+    return im.convert("L")
+
+
+def probe_batch(root: str, paths: Sequence[str]) -> list[dict[str, Any]]:
+    """Probe a batch of root-relative paths: the pure unit of work a pool or cluster maps."""
+    return [probe_file(os.path.join(root, p)) for p in paths]
+
+
+def _init_worker() -> None:
+    ImageFile.LOAD_TRUNCATED_IMAGES = False
+
+
+# --------------------------------------------------------------------------- cache
+
+
+def default_cache_dir() -> Path:
+    """``$NORWOODKIT_CACHE_DIR``, else the user cache folder (never inside a dataset)."""
+    env = os.environ.get("NORWOODKIT_CACHE_DIR")
+    if env:
+        return Path(env)
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("norwoodkit"))
+
+
+def cache_file(root: Path, cache_dir: Path) -> Path:
+    """Where the probe cache of one dataset root lives."""
+    key = hashlib.sha256(os.path.realpath(root).encode("utf-8", "surrogateescape")).hexdigest()
+    return cache_dir / f"probe-v{PROBE_VERSION}" / f"{key[:20]}.parquet"
+
+
+def _read_cache(path: Path) -> pd.DataFrame | None:
+    if not path.is_file():
+        return None
+    try:
+        frame = pd.read_parquet(path)
+    except Exception as exc:  # a damaged cache is rebuilt, never fatal
+        log.warning("probe cache %s is unreadable (%s); probing again", path, exc)
+        return None
+    return frame
+
+
+def _write_cache(path: Path, frame: pd.DataFrame) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        frame.to_parquet(tmp, index=False)
+        os.replace(tmp, path)
+    except OSError as exc:
+        log.warning(
+            "cannot write the probe cache %s (%s); the next run will probe again", path, exc
+        )
+
+
+# --------------------------------------------------------------------------- run
+
+
+def _stat(root: Path, rel: str) -> tuple[int, int] | None:
+    try:
+        st = os.stat(root / rel)
+    except OSError:
+        return None
+    return st.st_size, st.st_mtime_ns
+
+
+def _batches(items: Sequence[str], size: int) -> Iterator[list[str]]:
+    for i in range(0, len(items), size):
+        yield list(items[i : i + size])
+
+
+def _probe_all(
+    root: Path, paths: list[str], workers: int | None, progress: ProgressFn | None
+) -> dict[str, dict[str, Any]]:
+    results: dict[str, dict[str, Any]] = {}
+    n_workers = resolve_workers(workers)
+    if n_workers <= 1 or len(paths) <= 2 * BATCH_SIZE:
+        previous = ImageFile.LOAD_TRUNCATED_IMAGES
+        ImageFile.LOAD_TRUNCATED_IMAGES = False
+        try:
+            for batch in _batches(paths, BATCH_SIZE):
+                for p, r in zip(batch, probe_batch(str(root), batch), strict=True):
+                    results[p] = r
+                if progress:
+                    progress(len(batch))
+        finally:
+            ImageFile.LOAD_TRUNCATED_IMAGES = previous
+        return results
+    with ProcessPoolExecutor(
+        max_workers=n_workers, mp_context=pool_context(), initializer=_init_worker
+    ) as pool:
+        batches = list(_batches(paths, BATCH_SIZE))
+        futures = [pool.submit(probe_batch, str(root), b) for b in batches]
+        for batch, fut in zip(batches, futures, strict=True):
+            for p, r in zip(batch, fut.result(), strict=True):
+                results[p] = r
+            if progress:
+                progress(len(batch))
+    return results
+
+
+def run(
+    dataset: Dataset,
+    *,
+    cache_dir: Path | None = None,
+    use_cache: bool = True,
+    workers: int | None = None,
+    progress: ProgressFn | None = None,
+) -> Dataset:
+    """Add the probe columns to the dataset's table, probing only files the cache does not know.
+
+    Args:
+        dataset: from ``dataset.load``.
+        cache_dir: where caches live; None: ``default_cache_dir()``.
+        use_cache: False reads and writes no cache (everything is probed).
+        workers: processes; None: one per CPU core.
+        progress: called with the number of images finished, batch by batch.
+
+    Returns:
+        A new Dataset whose table has the PROBE_COLUMNS (null for missing-view rows).
+    """
+    root = dataset.root
+    table = dataset.table
+    paths = [p for p in table["path"].dropna().unique().tolist()]
+    stats = {p: _stat(root, p) for p in paths}
+    cfile = cache_file(root, cache_dir or default_cache_dir()) if use_cache else None
+    cached: dict[str, dict[str, Any]] = {}
+    if cfile is not None:
+        frame = _read_cache(cfile)
+        if frame is not None:
+            records: list[dict[str, Any]] = frame.to_dict("records")  # type: ignore[assignment]
+            for rec in records:
+                st = stats.get(rec["path"])
+                if st is not None and (rec["size_key"], rec["mtime_ns"]) == st:
+                    cached[rec["path"]] = rec
+    todo = [p for p in paths if p not in cached]
+    if progress and cached:
+        progress(len(cached))
+    fresh = _probe_all(root, todo, workers, progress) if todo else {}
+    merged: dict[str, dict[str, Any]] = {}
+    for p in paths:
+        rec = cached.get(p) or fresh[p]
+        st = stats.get(p)
+        row = {c.name: rec.get(c.name) for c in PROBE_COLUMNS}
+        row["mtime_ns"] = st[1] if st else None
+        merged[p] = row
+    if cfile is not None and (fresh or len(cached) != len(paths)):
+        keep = [
+            {"path": p, "size_key": stats[p][0], **merged[p]}  # type: ignore[index]
+            for p in paths
+            if stats.get(p) is not None and merged[p]["status"] != "missing"
+        ]
+        if keep or cfile.exists():
+            _write_cache(cfile, coerce(pd.DataFrame(keep), PROBE_COLUMNS))
+    probe_frame = pd.DataFrame.from_dict(merged, orient="index")
+    base = table.drop(columns=[c.name for c in PROBE_COLUMNS if c.name in table.columns])
+    if probe_frame.empty:
+        out = coerce(base, PROBE_COLUMNS)
+    else:
+        probe_frame.index.name = "path"
+        out = base.merge(probe_frame.reset_index(), on="path", how="left")
+        out = coerce(out, PROBE_COLUMNS)
+    return dataset.with_table(out)

@@ -1,0 +1,602 @@
+"""Synthetic phone-photo-like head images for tests and benchmarks.
+
+The renderer is not a medical illustration. Its job is to produce images whose statistics behave
+like the real dataset's photos: plausible colours, textures and JPEG sizes, hair coverage that
+follows the Norwood-Hamilton stage for each of the five views, and (most important for dedupe
+testing) perceptual hashes that are far apart for distinct images yet stable under re-encoding.
+
+How it stays fast: the scene is built with numpy at a small working resolution (about 320 px on
+the long side), mostly from scalar per-pixel "material weight" fields that are turned into
+colour once. Pillow's bicubic resize brings it to the output size and a cached, randomly offset
+noise tile supplies full-resolution sensor grain in one C pass (``ImageChops.add``).
+
+How it stays diverse: every view draws its own composition (head position, scale, roll, yaw,
+mirroring, background layout and colours, light direction, exposure), so the low-frequency
+layout that a perceptual hash sees differs between any two images, including the five views of
+one person.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from PIL import Image, ImageChops, ImageFilter
+
+from norwoodkit.errors import LabelError
+
+__all__ = ["VIEWS", "SubjectTraits", "random_traits", "render_view"]
+
+F32 = npt.NDArray[np.float32]
+
+VIEWS: tuple[str, ...] = ("front", "top", "back", "left", "right")
+
+_TEX = 256  # side of the strand and skin textures; a power of two so indices wrap with "&"
+_BLOB = 768  # side of the smooth-noise texture; must exceed the largest working resolution
+_NOISE_TILE = 512
+
+# Plausible skin and hair colours (sRGB) that random_traits interpolates between.
+_SKIN_PALETTE = np.array(
+    [
+        (255, 224, 196),
+        (241, 194, 160),
+        (224, 172, 132),
+        (198, 144, 104),
+        (168, 112, 76),
+        (128, 84, 56),
+        (92, 60, 40),
+    ],
+    dtype=np.float32,
+)
+_HAIR_PALETTE = np.array(
+    [
+        (22, 18, 16),
+        (44, 32, 24),
+        (70, 50, 34),
+        (106, 78, 52),
+        (150, 116, 78),
+        (196, 168, 118),
+        (120, 64, 36),
+        (140, 138, 134),
+        (196, 194, 190),
+    ],
+    dtype=np.float32,
+)
+
+
+@dataclass(frozen=True)
+class SubjectTraits:
+    """What stays the same across one person's five views."""
+
+    skin_rgb: tuple[int, int, int]
+    hair_rgb: tuple[int, int, int]
+    hair_density: float  # 0.35 (sparse, scalp shows through) .. 1.0 (thick)
+    head_aspect: float  # skull height / width as seen from the front
+    shirt_rgb: tuple[int, int, int]
+    ear_scale: float
+    beard: float  # 0 clean-shaven .. 1 full beard
+    pattern_offset: int  # where this person's hairline irregularities come from in the noise
+
+
+def _rgb(a: npt.NDArray[Any]) -> tuple[int, int, int]:
+    c = np.clip(np.rint(a), 0, 255).astype(int)
+    return (int(c[0]), int(c[1]), int(c[2]))
+
+
+def random_traits(rng: np.random.Generator) -> SubjectTraits:
+    """Draw one random person: skin, hair, head shape and clothing."""
+    t = rng.uniform(0.0, len(_SKIN_PALETTE) - 1)
+    i = min(int(t), len(_SKIN_PALETTE) - 2)
+    skin = _SKIN_PALETTE[i] + (t - i) * (_SKIN_PALETTE[i + 1] - _SKIN_PALETTE[i])
+    skin = skin * rng.uniform(0.92, 1.05) + rng.normal(0.0, 5.0, 3)
+    hair = _HAIR_PALETTE[int(rng.integers(len(_HAIR_PALETTE)))] * rng.uniform(0.8, 1.15)
+    hair = hair + rng.normal(0.0, 6.0, 3)
+    # Clothing is anything from black to white, sometimes saturated.
+    hue = rng.uniform(0.0, 2.0 * math.pi)
+    sat = rng.uniform(0.0, 0.6) ** 1.5
+    val = rng.uniform(25.0, 235.0)
+    shirt = val * (1.0 + sat * np.cos(hue + np.array([0.0, 2.094, 4.189])))
+    return SubjectTraits(
+        skin_rgb=_rgb(skin),
+        hair_rgb=_rgb(hair),
+        hair_density=float(rng.uniform(0.35, 1.0)),
+        head_aspect=float(rng.uniform(1.15, 1.4)),
+        shirt_rgb=_rgb(shirt),
+        ear_scale=float(rng.uniform(0.85, 1.2)),
+        beard=float(rng.uniform(0.0, 1.0) ** 2),
+        pattern_offset=int(rng.integers(0, _BLOB)),
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Cached textures. They are generated from fixed seeds so renders stay deterministic; each render
+# only picks offsets into them, which is far cheaper than drawing fresh noise every time.
+
+
+@lru_cache(maxsize=1)
+def _strand_texture() -> F32:
+    from scipy.ndimage import uniform_filter1d
+
+    g = np.random.default_rng(0x5EED).random((_TEX, _TEX), dtype=np.float32)
+    # Long along axis 0, sharp across axis 1: indexed with (along, across) it reads as strands.
+    s = uniform_filter1d(g, 11, axis=0, mode="wrap")
+    s = (s - s.min()) / (s.max() - s.min())
+    return np.ascontiguousarray(np.clip((s - 0.5) * 2.2 + 0.5, 0.0, 1.0), dtype=np.float32)
+
+
+@lru_cache(maxsize=1)
+def _blob_texture() -> tuple[F32, F32]:
+    from scipy.ndimage import gaussian_filter
+
+    g = np.random.default_rng(0xB10B).standard_normal((2, _BLOB, _BLOB)).astype(np.float32)
+    coarse = gaussian_filter(g[0], 9.0, mode="wrap")
+    fine = gaussian_filter(g[1], 0.8, mode="wrap")
+    coarse /= np.abs(coarse).max()
+    fine /= np.abs(fine).max()
+    return coarse.astype(np.float32), fine.astype(np.float32)
+
+
+@lru_cache(maxsize=16)
+def _noise_tile(level: int, grain: int) -> Image.Image:
+    """Sensor-noise tile centred on 128; ``grain`` > 1 makes it blotchier for big images."""
+    rng = np.random.default_rng([0x0150, level, grain])
+    n = _NOISE_TILE // grain
+    sigma = (3.0, 3.8, 4.8, 6.0)[level]
+    luma = rng.standard_normal((n, n, 1), dtype=np.float32) * sigma
+    chroma = rng.standard_normal((n, n, 3), dtype=np.float32) * (sigma * 0.45)
+    small = Image.fromarray(np.clip(luma + chroma + 128.0, 0, 255).astype(np.uint8), "RGB")
+    if grain == 1:
+        return small
+    # Phone denoisers leave low-amplitude, spatially correlated grain at high resolution.
+    return small.resize((_NOISE_TILE, _NOISE_TILE), Image.Resampling.BILINEAR)
+
+
+@lru_cache(maxsize=8)
+def _axes(w: int, h: int) -> tuple[F32, F32]:
+    s = float(min(w, h))
+    x = ((np.arange(w, dtype=np.float32) + 0.5) - w / 2) / s
+    y = ((np.arange(h, dtype=np.float32) + 0.5) - h / 2) / s
+    x.setflags(write=False)
+    y.setflags(write=False)
+    return x, y
+
+
+# ---------------------------------------------------------------------------------------------
+# Small field helpers.
+
+
+def _ramp(x: F32, lo: float, hi: float) -> F32:
+    out: F32 = np.clip((x - lo) * (1.0 / (hi - lo)), 0.0, 1.0)
+    return out
+
+
+def _ellipse(u: F32, v: F32, cu: float, cv: float, ru: float, rv: float, soft: float) -> F32:
+    """1 inside the ellipse, 0 outside, with a soft edge of width ``soft`` in squared radius."""
+    q = np.square((u - cu) * (1.0 / ru)) + np.square((v - cv) * (1.0 / rv))
+    return _ramp(1.0 - q, 0.0, soft)
+
+
+def _smooth_field(
+    rng: np.random.Generator, lo: int, hi: int, w: int, h: int, channels: int = 1
+) -> F32:
+    """Random field in [-1, 1] with ``lo``..``hi`` smooth cells across the long side."""
+    cells = rng.integers(0, 256, (16, 16, channels), dtype=np.uint8)  # fixed-size draw
+    n = int(rng.integers(lo, hi + 1))
+    gx, gy = (n, max(2, round(n * h / w))) if w >= h else (max(2, round(n * w / h)), n)
+    small = cells[:gy, :gx, 0] if channels == 1 else cells[:gy, :gx]
+    img = Image.fromarray(np.ascontiguousarray(small), "L" if channels == 1 else "RGB")
+    big = np.asarray(img.resize((w, h), Image.Resampling.BICUBIC), dtype=np.float32)
+    out: F32 = big * (2.0 / 255.0) - 1.0
+    return out
+
+
+class _Layers:
+    """Back-to-front compositing of scalar material weights (colour is applied once at the end)."""
+
+    def __init__(self, shape: tuple[int, int]) -> None:
+        self.bg: F32 = np.ones(shape, dtype=np.float32)
+        self.skin: F32 = np.zeros(shape, dtype=np.float32)
+        self.hair: F32 = np.zeros(shape, dtype=np.float32)
+        self.shirt: F32 = np.zeros(shape, dtype=np.float32)
+
+    def put(self, alpha: F32, material: str, lum: F32 | float) -> None:
+        keep = 1.0 - alpha
+        self.bg *= keep
+        self.skin *= keep
+        self.hair *= keep
+        self.shirt *= keep
+        field: F32 = getattr(self, material)
+        field += alpha * lum
+
+
+# Per-stage tables (index = stage - 1). Coordinates are in skull units: u to the right, v down,
+# the skull outline is the unit circle in (u, v).
+_FRONT_HAIRLINE = (-0.50, -0.56, -0.64, -0.74, -0.86, -1.6, -1.6)
+_FRONT_TEMPLE = (0.0, 0.10, 0.22, 0.30, 0.32, 0.0, 0.0)
+_FRONT_TOP_DENSITY = (1.0, 1.0, 1.0, 0.9, 0.55, 0.0, 0.0)
+_FRONT_SIDE_U = (0.74, 0.76, 0.79, 0.81, 0.83, 0.85, 0.87)
+_FRONT_SIDE_TOP = (-1.5, -1.5, -1.0, -0.8, -0.6, -0.45, -0.32)
+
+_TOP_FRONT = (-0.92, -0.85, -0.72, -0.60, -0.50, -0.40, -0.30)
+_TOP_TEMPLE = (0.0, 0.08, 0.18, 0.22, 0.25, 0.2, 0.0)
+_TOP_VERTEX = (0.0, 0.0, 0.08, 0.22, 0.32, 0.45, 0.6)
+_TOP_BRIDGE_THIN = (0.0, 0.0, 0.0, 0.0, 0.45, 1.0, 1.0)
+_TOP_RIM = (0.75, 0.75, 0.75, 0.75, 0.75, 0.88, 0.80)
+
+_BACK_VERTEX = (0.0, 0.0, 0.06, 0.2, 0.3, 0.45, 0.6)
+_BACK_TOP = (-3.0, -3.0, -3.0, -3.0, -3.0, -0.40, -0.18)
+
+_SIDE_FRONT = (-0.85, -0.72, -0.55, -0.42, -0.30, -0.35, -0.28)
+_SIDE_VERTEX = (0.0, 0.0, 0.06, 0.18, 0.28, 0.4, 0.5)
+_SIDE_TOP = (-3.0, -3.0, -3.0, -3.0, -3.0, -0.45, -0.25)
+
+
+def _front_cover(u: F32, v: F32, k: int) -> F32:
+    au = np.abs(u)
+    line = _FRONT_HAIRLINE[k] - _FRONT_TEMPLE[k] * np.exp(-np.square((au - 0.5) * 5.5))
+    top = _ramp(line - v, 0.0, 0.08) * _FRONT_TOP_DENSITY[k]
+    side = (
+        _ramp(au - _FRONT_SIDE_U[k], 0.0, 0.08)
+        * _ramp(v - _FRONT_SIDE_TOP[k], 0.0, 0.1)
+        * _ramp(0.12 - v, 0.0, 0.1)
+    )
+    out: F32 = np.maximum(top, side)
+    return out
+
+
+def _top_cover(u: F32, v: F32, k: int) -> F32:
+    au = np.abs(u)
+    line = _TOP_FRONT[k] + _TOP_TEMPLE[k] * np.exp(-np.square((au - 0.55) * 5.0))
+    front = _ramp(line - v, 0.0, 0.08)
+    r_vertex = _TOP_VERTEX[k]
+    dv = np.sqrt(np.square(u) + np.square(v - 0.3))
+    vertex = _ramp(r_vertex - dv, -0.04, 0.12) if r_vertex > 0 else np.zeros_like(u)
+    d = np.sqrt(np.square(u) + np.square(v))
+    bridge = _ramp(_TOP_RIM[k] - d, 0.0, 0.08) * _TOP_BRIDGE_THIN[k]
+    bald = np.maximum(np.maximum(front, vertex), bridge)
+    out: F32 = 1.0 - bald
+    return out
+
+
+def _back_cover(u: F32, v: F32, k: int) -> F32:
+    r_vertex = _BACK_VERTEX[k]
+    dv = np.sqrt(np.square(u) + np.square((v + 0.62) * 1.5))
+    vertex = _ramp(r_vertex - dv, -0.04, 0.12) if r_vertex > 0 else np.zeros_like(u)
+    top = _ramp(_BACK_TOP[k] - v, 0.0, 0.1)
+    nape = _ramp(0.86 - v, 0.0, 0.1)
+    out: F32 = (1.0 - np.maximum(vertex, top)) * nape
+    return out
+
+
+_SIDE_LOWER_U = np.array([-1.3, -0.6, -0.42, -0.30, -0.05, 0.25, 0.6, 1.3], dtype=np.float32)
+_SIDE_LOWER_V = np.array([-0.55, -0.5, -0.2, 0.18, 0.02, 0.3, 0.78, 0.86], dtype=np.float32)
+
+
+def _side_cover(u: F32, v: F32, k: int) -> F32:
+    lower = np.interp(u, _SIDE_LOWER_U, _SIDE_LOWER_V).astype(np.float32)
+    region = _ramp(lower - v, 0.0, 0.08)
+    front = _ramp(_SIDE_FRONT[k] - u, 0.0, 0.08) * _ramp(0.05 - v, 0.0, 0.1)
+    r_vertex = _SIDE_VERTEX[k]
+    dv = np.sqrt(np.square(u - 0.35) + np.square(v + 0.85))
+    vertex = _ramp(r_vertex - dv, -0.04, 0.12) if r_vertex > 0 else np.zeros_like(u)
+    top = _ramp(_SIDE_TOP[k] - v, 0.0, 0.1)
+    out: F32 = region * (1.0 - np.maximum(np.maximum(front, vertex), top))
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Scene pieces.
+
+
+def _background(rng: np.random.Generator, x: F32, y: F32) -> F32:
+    """An indoor wall: two-tone gradient, a corner or floor line and a few soft rectangles."""
+    h, w = len(y), len(x)
+    hue = rng.uniform(0.0, 2.0 * math.pi)
+    sat = rng.uniform(0.0, 0.3) ** 1.5
+    phase = np.array([0.0, 2.094, 4.189], dtype=np.float32)
+    val0 = rng.uniform(0.12, 0.95)
+    val1 = float(np.clip(val0 + rng.normal(0.0, 0.3), 0.05, 1.0))
+    c0 = val0 * (1.0 + sat * np.cos(hue + phase))
+    c1 = val1 * (1.0 + sat * np.cos(hue + rng.normal(0.0, 0.6) + phase))
+    ang = rng.uniform(0.0, 2.0 * math.pi)
+    g1 = (math.cos(ang) * x)[None, :] + (math.sin(ang) * y)[:, None]
+    span = float(g1.max() - g1.min()) + 1e-3
+    g = (g1 - float(g1.min())) * (1.0 / span)
+    bg: F32 = (c0[None, None, :] + g[:, :, None] * (c1 - c0)[None, None, :]).astype(np.float32)
+
+    # A wall/floor or wall/wall boundary: a line splitting the frame into two tones.
+    horizontal = rng.random() < 0.5
+    pos = rng.uniform(-0.8, 0.8)
+    tilt = rng.normal(0.0, 0.15)
+    shade = rng.uniform(0.55, 1.35)
+    use_split = rng.random() < 0.6
+    if use_split:
+        if horizontal:
+            line = y[:, None] - pos * 0.5 - tilt * x[None, :]
+        else:
+            line = x[None, :] - pos * 0.5 * (w / h) - tilt * y[:, None]
+        side = _ramp(line, -0.01, 0.01)
+        bg *= (1.0 + (shade - 1.0) * side)[:, :, None]
+
+    # Out-of-focus clutter (shelves, furniture, plants): a coarse random colour field, blown up so
+    # it is smooth. Besides realism it gives every frame many independent low-frequency features,
+    # so the perceptual hash is not decided by the head blob alone.
+    coarse = _smooth_field(rng, 4, 8, w, h, 3)
+    fine = _smooth_field(rng, 10, 16, w, h, 3)
+    mix = (coarse * rng.uniform(0.15, 0.45) + fine * rng.uniform(0.15, 0.4)).astype(np.float32)
+    tone = mix.mean(axis=2, keepdims=True)
+    bg *= 1.0 + tone + 0.3 * (mix - tone)  # mostly luminance, muted colour
+
+    # Door frames, windows, pictures, furniture: soft axis-aligned rectangles.
+    n_rect = int(rng.integers(0, 4))
+    for _ in range(3):  # fixed number of draws keeps the rng stream independent of n_rect
+        cx, cy = rng.uniform(-0.9, 0.9) * (w / h if w > h else 1.0), rng.uniform(-0.9, 0.9)
+        rx, ry = rng.uniform(0.05, 0.5), rng.uniform(0.05, 0.6)
+        col_val = rng.uniform(0.05, 1.1)
+        col_hue = rng.uniform(0.0, 2.0 * math.pi)
+        col_sat = rng.uniform(0.0, 0.5)
+        edge = rng.uniform(0.004, 0.03)
+        if n_rect <= 0:
+            continue
+        n_rect -= 1
+        mx = _ramp(rx - np.abs(x - cx), 0.0, edge)
+        my = _ramp(ry - np.abs(y - cy), 0.0, edge)
+        m = my[:, None] * mx[None, :]
+        col = col_val * (1.0 + col_sat * np.cos(col_hue + phase))
+        bg += m[:, :, None] * (col[None, None, :] - bg)
+    return bg
+
+
+def _work_size(size: tuple[int, int]) -> tuple[int, int]:
+    w, h = size
+    long_side = max(w, h)
+    target = 320 if long_side < 2000 else 400
+    target = min(target, max(16, long_side // 2))
+    scale = target / long_side
+    return max(8, round(w * scale)), max(8, round(h * scale))
+
+
+def render_view(
+    rng: np.random.Generator,
+    stage: int,
+    view: str,
+    size: tuple[int, int],
+    *,
+    subject_traits: SubjectTraits,
+) -> Image.Image:
+    """Render one photo-like RGB image of a head at ``stage`` (1-7) seen from ``view``."""
+    if view not in VIEWS:
+        raise LabelError(f"unknown view {view!r}; expected one of {', '.join(VIEWS)}")
+    if not 1 <= stage <= 7:
+        raise LabelError(f"Norwood stage must be 1..7, got {stage!r}")
+    out_w, out_h = int(size[0]), int(size[1])
+    if out_w < 1 or out_h < 1:
+        raise ValueError(f"size must be positive, got {size!r}")
+    tr = subject_traits
+    k = stage - 1
+    w, h = _work_size((out_w, out_h))
+    x, y = _axes(w, h)
+    px = float(min(w, h))  # pixels per normalised unit
+
+    # ---- composition (all rng draws happen here, independent of the stage) ----
+    bg = _background(rng, x, y)
+    ax = float(x[-1])
+    ay = float(y[-1])
+    if view == "top":
+        radius = rng.uniform(0.25, 0.52)
+        roll = rng.uniform(0.0, 2.0 * math.pi)
+    else:
+        radius = rng.uniform(0.17, 0.40)
+        roll = rng.normal(0.0, 0.14)
+    hx = rng.uniform(-1.0, 1.0) * max(ax - 0.55 * radius, 0.05)
+    hy = rng.uniform(-1.0, 0.7) * max(ay - 0.55 * radius, 0.05)
+    yaw = rng.uniform(-0.22, 0.22)
+    mirror = rng.random() < 0.5
+    light_ang = rng.uniform(0.0, 2.0 * math.pi)
+    light_z = rng.uniform(0.35, 0.9)
+    ambient = rng.uniform(0.3, 0.6)
+    light_grad = rng.uniform(0.0, 0.5)
+    vignette = rng.uniform(0.0, 0.5)
+    exposure = rng.uniform(0.8, 1.2)
+    tint = np.array(
+        [1.0 + rng.normal(0.0, 0.05), 1.0, 1.0 + rng.normal(0.0, 0.07)], dtype=np.float32
+    )
+    shadow_strength = rng.uniform(0.1, 0.55)
+    shadow_dist = rng.uniform(0.05, 0.4)
+    shadow_soft = rng.uniform(0.15, 0.6)
+    shoulder_w = rng.uniform(2.1, 2.9)
+    shoulder_drop = rng.uniform(1.6, 2.4)
+    spec_strength = rng.uniform(0.05, 0.35)
+    blur = rng.uniform(0.0, 0.6)
+    noise_level = int(rng.integers(0, 4))
+    light_field = _smooth_field(rng, 4, 8, w, h) * rng.uniform(0.12, 0.35)
+    hair_field = _smooth_field(rng, 10, 16, w, h) * rng.uniform(0.2, 0.45)
+    strand_off = rng.integers(0, _TEX, 2)
+    blob_off = rng.integers(0, _BLOB - max(w, h), 2)
+    noise_off = rng.integers(0, _NOISE_TILE, 2)
+
+    lx = math.cos(light_ang) * math.sqrt(1.0 - light_z * light_z)
+    ly = math.sin(light_ang) * math.sqrt(1.0 - light_z * light_z)
+
+    # ---- head-local coordinates ----
+    if view == "top":
+        ru, rv = radius, radius * (tr.head_aspect * 0.92)
+    elif view in ("left", "right"):
+        ru, rv = radius * 1.12, radius * tr.head_aspect * 0.95
+    else:
+        ru, rv = radius, radius * tr.head_aspect
+    cr, sr = math.cos(roll), math.sin(roll)
+    dx = (x - hx)[None, :]
+    dy = (y - hy)[:, None]
+    u: F32 = (cr * dx + sr * dy) * (1.0 / ru)
+    v: F32 = (cr * dy - sr * dx) * (1.0 / rv)
+    # Light direction in the head frame, and the mirror, which only ever flips u.
+    llx, lly = cr * lx + sr * ly, cr * ly - sr * lx
+    flip = (view == "right") or (mirror and view not in ("left", "right"))
+    if flip:
+        u = -u
+        llx = -llx
+    r_px = radius * px
+    edge = 2.5 / max(r_px, 1.0)
+
+    coarse, fine = _blob_texture()
+    by, bx = int(blob_off[0]), int(blob_off[1])
+    blob = coarse[by : by + h, bx : bx + w]
+    grain = fine[by : by + h, bx : bx + w]
+    po = tr.pattern_offset
+    pattern = coarse[(po + by // 3) % (_BLOB - h) :][:h, (po * 7 + bx // 3) % (_BLOB - w) :][:, :w]
+
+    layers = _Layers((h, w))
+
+    # Soft shadow of the head on the wall, cast away from the light.
+    sdx = (x - hx + lx * shadow_dist * radius * 3.0)[None, :]
+    sdy = (y - hy + ly * shadow_dist * radius * 3.0)[:, None]
+    sq = np.square(sdx * (1.0 / (radius * 1.1))) + np.square(sdy * (1.0 / (radius * 1.35)))
+    shadow = _ramp(1.0 - sq, -shadow_soft * 2.0, shadow_soft) * shadow_strength
+    layers.bg *= 1.0 - shadow
+
+    # Shoulders and clothing (seen from above in the top view, below the head otherwise).
+    if view == "top":
+        sh = _ellipse(u, v, 0.0, 0.45, shoulder_w * 1.05, 1.25, 0.15)
+        sh_shade = 0.75 + 0.25 * np.clip(1.0 - np.square(u * (1.0 / shoulder_w)), 0.0, 1.0)
+    else:
+        su = u - (0.35 if view == "left" or view == "right" else 0.0)
+        sh = _ellipse(su, v, 0.0, shoulder_drop + 0.9, shoulder_w, 1.6, 0.08)
+        sh_shade = 0.6 + 0.4 * np.clip(1.0 - np.square(su * (1.0 / shoulder_w)), 0.0, 1.0)
+    layers.put(sh, "shirt", sh_shade * (1.0 + 0.08 * blob + 0.04 * grain))
+
+    # Neck.
+    if view != "top":
+        ncu = 0.2 if view in ("left", "right") else 0.0
+        neck = _ramp(0.5 - np.abs(u - ncu), 0.0, edge * 2) * _ramp(v - 0.4, 0.0, 0.1)
+        neck *= _ramp(shoulder_drop + 0.1 - v, 0.0, 0.2)
+        layers.put(neck, "skin", 0.7 + 0.1 * blob)
+
+    ear_lum = 0.9 + 0.05 * blob
+    es = tr.ear_scale
+    if view in ("front", "back", "top"):
+        ev = 0.1 if view != "top" else 0.05
+        eu = 1.0 + (yaw if view == "front" else -yaw) * 0.3
+        ear = np.maximum(
+            _ellipse(u, v, -eu, ev, 0.16 * es, 0.3 * es, edge * 3),
+            _ellipse(u, v, eu, ev, 0.16 * es, 0.3 * es, edge * 3),
+        )
+        layers.put(ear, "skin", ear_lum)
+
+    # ---- skull: skin with features, hair on top ----
+    q = np.square(u) + np.square(v)
+    skull = _ramp(1.0 - q, 0.0, edge * 2)
+    nz = np.sqrt(np.clip(1.0 - q, 0.0, 1.0))
+    lam = u * llx + v * lly + nz * light_z
+    shade = ambient + (1.0 - ambient) * np.clip(lam, 0.0, 1.0)
+    skin_lum = (0.93 + 0.05 * blob + 0.035 * grain) * shade
+
+    # Stage-dependent hair coverage, with person-specific wobble in the boundaries.
+    up = u + 0.07 * pattern
+    vp = v + 0.07 * blob
+    cover: F32
+    if view == "front":
+        cover = _front_cover(up - yaw, vp, k)
+    elif view == "top":
+        cover = _top_cover(up, vp, k)
+    elif view == "back":
+        cover = _back_cover(up - yaw, vp, k)
+    else:
+        cover = _side_cover(up, vp, k)
+
+    # Strands fan out from the crown whorl; the fan keeps the texture mostly radial.
+    wu, wv, fan = {
+        "front": (0.0, -1.7, 0.3),
+        "top": (0.05, 0.3, 0.3),
+        "back": (0.08, -0.65, 0.3),
+        "left": (0.35, -0.9, 0.3),
+        "right": (0.35, -0.9, 0.3),
+    }[view]
+    across = (u - wu) / (np.abs(v - wv) + fan)
+    sk = max(r_px * 0.9, 4.0)
+    ix = (across * sk + float(strand_off[1])).astype(np.intp) & (_TEX - 1)
+    iy = (v * sk + float(strand_off[0])).astype(np.intp) & (_TEX - 1)
+    strand = _strand_texture()[iy, ix]
+    dens = 0.6 + 0.6 * tr.hair_density
+    hair_a = np.clip((cover * dens - 0.5 * (1.0 - strand)) * 2.2, 0.0, 1.0)
+    hair_lum = (0.5 + 0.8 * strand) * (1.0 + 0.2 * blob + hair_field) * shade
+
+    # Hair volume: full hair pokes out beyond the skull outline.
+    volume = 1.0 + 0.16 * tr.hair_density
+    cap = _ramp(volume - q, 0.0, edge * 2) * _ramp(cover - 0.3, 0.0, 0.4)
+
+    if view == "front":
+        fu = u - yaw
+        eyes = np.maximum(
+            _ellipse(fu, v, -0.36, 0.1, 0.14, 0.055, 0.5),
+            _ellipse(fu, v, 0.36, 0.1, 0.14, 0.055, 0.5),
+        )
+        brows = np.maximum(
+            _ellipse(fu, v, -0.36, -0.06, 0.18, 0.045, 0.6),
+            _ellipse(fu, v, 0.36, -0.06, 0.18, 0.045, 0.6),
+        )
+        mouth = _ellipse(fu, v, 0.0, 0.6, 0.22, 0.05, 0.6)
+        nose = _ellipse(fu, v, 0.04, 0.32, 0.08, 0.22, 1.0)
+        skin_lum = skin_lum * (1.0 - 0.65 * eyes - 0.3 * mouth - 0.2 * nose)
+        beard = _ramp(v - 0.35, 0.0, 0.2) * tr.beard * 0.8
+        hair_a = np.maximum(hair_a, np.maximum(brows * 0.85, beard * strand))
+    elif view in ("left", "right"):
+        nose = _ellipse(u, v, -0.98, 0.28, 0.16, 0.13, 0.5)
+        jaw = _ellipse(u, v, -0.45, 0.55, 0.55, 0.42, 0.3)
+        layers.put(np.maximum(nose, jaw) * (1.0 - skull), "skin", 0.8 * shade + 0.1)
+        eye = _ellipse(u, v, -0.78, 0.08, 0.07, 0.05, 0.6)
+        brow = _ellipse(u, v, -0.8, -0.04, 0.12, 0.035, 0.6)
+        skin_lum = skin_lum * (1.0 - 0.6 * eye)
+        beard = _ramp(v - 0.35, 0.0, 0.2) * _ramp(-0.1 - u, 0.0, 0.2) * tr.beard * 0.8
+        hair_a = np.maximum(hair_a, np.maximum(brow * 0.85, beard * strand))
+
+    head = np.maximum(skull, cap)
+    hair_a = hair_a * _ramp(volume - q, 0.0, edge * 2)
+    hair_a = np.where(skull > 0.0, hair_a, np.minimum(hair_a, cap))
+    layers.put(head * (1.0 - hair_a), "skin", skin_lum)
+    layers.put(head * hair_a, "hair", hair_lum)
+
+    if view in ("left", "right"):
+        ear = _ellipse(u, v, 0.05, 0.06, 0.15 * es, 0.26 * es, 0.3)
+        inner = _ellipse(u, v, 0.07, 0.07, 0.08 * es, 0.16 * es, 0.5)
+        layers.put(ear, "skin", ear_lum * shade * (1.0 - 0.35 * inner))
+
+    # Scalp shine: a specular lobe that only skin catches.
+    hz = light_z + 1.0
+    hn = 1.0 / math.sqrt(llx * llx + lly * lly + hz * hz)
+    ndh = np.clip((u * llx + v * lly + nz * hz) * hn, 0.0, 1.0)
+    spec = np.square(np.square(np.square(ndh)))
+    spec = np.square(spec) * skull * (1.0 - hair_a) * spec_strength
+
+    # ---- colour, lighting, camera ----
+    room = (1.0 + light_grad * (lx * x))[None, :] + (light_grad * (ly * y))[:, None]
+    room -= vignette * (np.square(x)[None, :] + np.square(y)[:, None])
+    # Uneven room light (shadows of furniture, light through a window) falls on the person too;
+    # it also spreads random energy over every low frequency the perceptual hash looks at.
+    room = room * exposure * (1.0 + light_field)
+    skin_c = np.asarray(tr.skin_rgb, dtype=np.float32) / 255.0
+    hair_c = np.asarray(tr.hair_rgb, dtype=np.float32) / 255.0
+    shirt_c = np.asarray(tr.shirt_rgb, dtype=np.float32) / 255.0
+    img = bg * layers.bg[:, :, None]
+    img += layers.skin[:, :, None] * skin_c
+    img += layers.hair[:, :, None] * hair_c
+    img += layers.shirt[:, :, None] * shirt_c
+    img += spec[:, :, None]
+    img *= (room * 255.0)[:, :, None] * tint
+    small = Image.fromarray(np.clip(img, 0.0, 255.0).astype(np.uint8), "RGB")
+    if blur > 0.25:
+        small = small.filter(ImageFilter.GaussianBlur(blur))
+
+    out = small.resize((out_w, out_h), Image.Resampling.BICUBIC)
+    long_side = max(out_w, out_h)
+    grain_factor = 1 if long_side <= 1600 else (2 if long_side <= 3200 else 3)
+    tile = _noise_tile(noise_level, grain_factor)
+    noise = Image.new("RGB", (out_w, out_h))
+    for ty in range(-int(noise_off[0]), out_h, _NOISE_TILE):
+        for tx in range(-int(noise_off[1]), out_w, _NOISE_TILE):
+            noise.paste(tile, (tx, ty))
+    return ImageChops.add(out, noise, 1.0, -128)

@@ -1,0 +1,433 @@
+"""Dataset (with probe columns) -> findings. Every check reads the table; nothing is re-read.
+
+Each check is a small function from the table to findings; ``CHECKS`` lists them in order. The
+codes and severities live in ``findings.CODES``.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import PurePosixPath
+from typing import Any
+
+import pandas as pd
+
+from norwoodkit.dataset import Dataset
+from norwoodkit.findings import CODES, Finding, Severity, finding, sort_findings
+from norwoodkit.labels import category_key
+
+#: Ages the dataset card promises.
+AGE_RANGE = (18, 80)
+
+#: Gender spellings accepted without a finding (compared with ``category_key``).
+EXPECTED_GENDERS = frozenset({"male", "female", "m", "f", "man", "woman"})
+
+#: Extension (lower-case) -> the formats it may hold.
+EXTENSION_FORMATS: dict[str, frozenset[str]] = {
+    ".jpg": frozenset({"JPEG"}),
+    ".jpeg": frozenset({"JPEG"}),
+    ".jpe": frozenset({"JPEG"}),
+    ".png": frozenset({"PNG"}),
+    ".gif": frozenset({"GIF"}),
+    ".webp": frozenset({"WEBP"}),
+    ".bmp": frozenset({"BMP"}),
+    ".tif": frozenset({"TIFF"}),
+    ".tiff": frozenset({"TIFF"}),
+    ".heic": frozenset({"HEIF"}),
+    ".heif": frozenset({"HEIF"}),
+}
+
+
+@dataclass(frozen=True)
+class ValidateOptions:
+    """Knobs of ``validate``; the defaults are the CLI's defaults.
+
+    Attributes:
+        expect_subjects: the number of subjects the delivery promises (None: not checked).
+        expect_views: the number of images the delivery promises (None: not checked).
+        outlier_factor: width or height this many times above or below the median is an outlier.
+        size_outlier_factor: file size this many times above or below the median is an outlier.
+        min_images_for_outliers: below this many decodable images, no outlier check.
+    """
+
+    expect_subjects: int | None = None
+    expect_views: int | None = None
+    outlier_factor: float = 4.0
+    size_outlier_factor: float = 10.0
+    min_images_for_outliers: int = 10
+
+
+@dataclass(frozen=True)
+class Report:
+    """What ``validate`` returns: the findings, sorted, and a few counts."""
+
+    findings: tuple[Finding, ...]
+    subjects: int
+    images: int
+
+    def counts(self) -> dict[str, int]:
+        """Findings per severity."""
+        out = {s.value: 0 for s in Severity}
+        for f in self.findings:
+            out[f.severity.value] += 1
+        return out
+
+    def ok(self, strict: bool = False) -> bool:
+        """True when nothing fails: no errors (and with ``strict``, no warnings)."""
+        bad = {Severity.ERROR, Severity.WARNING} if strict else {Severity.ERROR}
+        return not any(f.severity in bad for f in self.findings)
+
+    def to_dict(self, strict: bool = False) -> dict[str, Any]:
+        """The ``--json`` document."""
+        return {
+            "ok": self.ok(strict),
+            "strict": strict,
+            "subjects": self.subjects,
+            "images": self.images,
+            "counts": self.counts(),
+            "findings": [f.to_dict() for f in self.findings],
+        }
+
+
+Check = Callable[[Dataset, ValidateOptions], Iterable[Finding]]
+
+
+def _s(value: Any) -> str | None:
+    return (
+        None
+        if value is None or value is pd.NA or (isinstance(value, float) and value != value)
+        else str(value)
+    )
+
+
+def _int(value: Any) -> int | None:
+    return None if _s(value) is None else int(value)
+
+
+def check_structure(ds: Dataset, opts: ValidateOptions) -> Iterator[Finding]:
+    """Folders against records, and the five views of every subject."""
+    t = ds.table
+    for sid, rows in t.groupby("subject_id", sort=False):
+        sid = str(sid)
+        first = rows.iloc[0]
+        folder = _s(first["folder"])
+        has_files = bool(rows["path"].notna().any())
+        if not bool(first["in_annotation"]):
+            yield finding(
+                "folder-without-record",
+                f"{folder}/: subject {sid} has a folder but no record in "
+                f"{_ann(ds)}; add a record or move the folder out",
+                subject=sid,
+                path=folder,
+            )
+        if folder is None and not has_files:
+            yield finding(
+                "record-without-folder",
+                f"subject {sid} has a record in {_ann(ds)} but no folder under "
+                f"'{ds.image_root or '.'}/' and no images; add the folder {sid}/ or "
+                "remove the record",
+                subject=sid,
+            )
+            continue
+        for _, r in rows.iterrows():
+            if r["view"] is pd.NA or r["path"] is not pd.NA:
+                continue
+            listed = _s(r["annotation_path"])
+            where = (
+                f"the annotation lists {listed!r} but no such file exists"
+                if listed
+                else f"no file for it in {folder}/"
+            )
+            yield finding(
+                "view-missing",
+                f"subject {sid}: {r['view']} view missing ({where}); add the photo or "
+                "fix the annotation",
+                subject=sid,
+                path=None,
+            )
+        present = rows[rows["path"].notna()]
+        for view, group in present.groupby("view", sort=False):
+            if len(group) > 1:
+                paths = sorted(group["path"].astype(str))
+                for extra in paths[1:]:
+                    yield finding(
+                        "duplicate-view",
+                        f"{extra}: a second {view} view for subject {sid} beside "
+                        f"{paths[0]}; keep one",
+                        subject=sid,
+                        path=extra,
+                    )
+        for p in present[present["view"].isna()]["path"].astype(str):
+            yield finding(
+                "extra-image",
+                f"{p}: the file name is not one of the five views (front, top, back, "
+                "left, right); rename it or move it out",
+                subject=sid,
+                path=p,
+            )
+    n_subjects = t["subject_id"].nunique()
+    n_images = int(t["path"].notna().sum())
+    if opts.expect_subjects is not None and n_subjects != opts.expect_subjects:
+        yield finding(
+            "subject-count",
+            f"{n_subjects} subjects found, {opts.expect_subjects} "
+            "expected (--expect-subjects); look for missing or extra folders",
+        )
+    if opts.expect_views is not None and n_images != opts.expect_views:
+        yield finding(
+            "image-count",
+            f"{n_images} images found, {opts.expect_views} expected "
+            "(--expect-views); look for missing or extra files",
+        )
+
+
+def _ann(ds: Dataset) -> str:
+    return ds.annotation_file.name if ds.annotation_file else "the annotation file"
+
+
+_STATUS_CODES = {
+    "empty": ("image-empty", "a zero-byte file; copy it again from the delivery"),
+    "unreadable": ("image-unreadable", "cannot be read ({error}); check permissions"),
+    "undecodable": ("image-undecodable", "cannot be decoded ({error}); replace the file"),
+    "truncated": ("image-truncated", "the image data ends early ({error}); copy it again"),
+    "too-large": ("image-too-large", "{error}; downscale it or check it is a real photo"),
+    "missing": ("view-missing", "vanished while it was being read; run again"),
+}
+
+
+def check_images(ds: Dataset, opts: ValidateOptions) -> Iterator[Finding]:
+    """What the probe saw in the bytes: integrity, real format, colour mode, orientation."""
+    images = ds.images
+    for r in images.itertuples(index=False):
+        path, sid = str(r.path), str(r.subject_id)
+        status = _s(r.status)
+        if status in _STATUS_CODES:
+            code, text = _STATUS_CODES[status]
+            yield finding(code, f"{path}: {text.format(error=_s(r.error))}", subject=sid, path=path)
+            continue
+        fmt = _s(r.format)
+        ext = PurePosixPath(path).suffix.lower()
+        allowed = EXTENSION_FORMATS.get(ext)
+        if fmt and allowed is not None and fmt not in allowed:
+            right = next((e for e, f in EXTENSION_FORMATS.items() if fmt in f), "")
+            yield finding(
+                "format-mismatch",
+                f"{path}: named {ext} but the bytes are {fmt}; "
+                f"rename it to {right or 'its real extension'} or re-encode it",
+                subject=sid,
+                path=path,
+            )
+        mode = _s(r.mode)
+        if mode and mode != "RGB":
+            yield finding(
+                "mode-not-rgb",
+                f"{path}: colour mode {mode}, not RGB; convert it to "
+                "RGB (loaders will do so, but colours of CMYK and 16-bit files may "
+                "shift)",
+                subject=sid,
+                path=path,
+            )
+        orient = _int(r.orientation)
+        if orient is not None and orient != 1:
+            yield finding(
+                "exif-rotated",
+                f"{path}: EXIF orientation {orient}; the pixels "
+                "are stored rotated - loaders must apply the tag",
+                subject=sid,
+                path=path,
+            )
+    yield from _outliers(images, opts)
+
+
+def _outliers(images: pd.DataFrame, opts: ValidateOptions) -> Iterator[Finding]:
+    ok = images[images["status"] == "ok"]
+    if len(ok) < opts.min_images_for_outliers:
+        return
+    measures = {
+        "width": (ok["oriented_width"].astype("float64"), opts.outlier_factor, "px"),
+        "height": (ok["oriented_height"].astype("float64"), opts.outlier_factor, "px"),
+        "file size": (ok["size"].astype("float64"), opts.size_outlier_factor, "bytes"),
+    }
+    reasons: dict[int, list[str]] = defaultdict(list)
+    for name, (values, factor, unit) in measures.items():
+        median = float(values.median())
+        if median <= 0:
+            continue
+        ratio = values / median
+        for idx in values.index[(ratio > factor) | (ratio < 1 / factor)]:
+            reasons[idx].append(f"{name} {int(values[idx]):,} {unit} vs median {int(median):,}")
+    for idx in sorted(reasons, key=lambda i: str(ok.at[i, "path"])):
+        path = str(ok.at[idx, "path"])
+        yield finding(
+            "size-outlier",
+            f"{path}: {'; '.join(reasons[idx])}; check it is the right photo at full resolution",
+            subject=str(ok.at[idx, "subject_id"]),
+            path=path,
+        )
+
+
+def check_metadata(ds: Dataset, opts: ValidateOptions) -> Iterator[Finding]:
+    """Age range, gender set and ethnicity spellings (parsing problems are in ``ds.notes``)."""
+    subjects = ds.subjects[ds.subjects["in_annotation"]]
+    lo, hi = AGE_RANGE
+    ann = _ann(ds)
+    for r in subjects.itertuples(index=False):
+        sid = str(r.subject_id)
+        age = _int(r.age)
+        if age is not None and not lo <= age <= hi:
+            yield finding(
+                "age-out-of-range",
+                f"{ann}, subject {sid}: age {age} is outside {lo}..{hi}; check the record",
+                subject=sid,
+                path=ann,
+            )
+        gender = _s(r.gender)
+        if gender is None:
+            yield finding(
+                "gender-missing", f"{ann}, subject {sid}: no gender; add it", subject=sid, path=ann
+            )
+        elif category_key(gender) not in EXPECTED_GENDERS:
+            yield finding(
+                "gender-unexpected",
+                f"{ann}, subject {sid}: gender {gender!r} is not male or female; check the record",
+                subject=sid,
+                path=ann,
+            )
+        if _s(r.ethnicity) is None:
+            yield finding(
+                "ethnicity-missing",
+                f"{ann}, subject {sid}: no ethnicity; add it",
+                subject=sid,
+                path=ann,
+            )
+    yield from _spelling_variants(subjects, "ethnicity", ann)
+
+
+def _spelling_variants(subjects: pd.DataFrame, column: str, ann: str) -> Iterator[Finding]:
+    values = subjects[["subject_id", column]].dropna()
+    groups: dict[str, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
+    for sid, value in values.itertuples(index=False):
+        groups[category_key(str(value))][str(value)].append(str(sid))
+    for spellings in groups.values():
+        if len(spellings) < 2:
+            continue
+        # The most common spelling is taken as the intended one; ties go to the first in order.
+        main = max(spellings, key=lambda s: (len(spellings[s]), -sorted(spellings).index(s)))
+        for spelling, sids in sorted(spellings.items()):
+            if spelling == main:
+                continue
+            for sid in sids:
+                yield finding(
+                    f"{column}-variant",
+                    f"{ann}, subject {sid}: {column} {spelling!r} is also spelled "
+                    f"{main!r} ({len(spellings[main])} subjects); use one spelling",
+                    subject=sid,
+                    path=ann,
+                )
+
+
+def check_exact_duplicates(ds: Dataset, opts: ValidateOptions) -> Iterator[Finding]:
+    """Identical bytes (sha256) under two subjects (leakage) or two views of one subject."""
+    images = ds.images[ds.images["sha256"].notna()]
+    for _, group in images.groupby("sha256", sort=False):
+        if len(group) < 2:
+            continue
+        rows = sorted(
+            group[["subject_id", "path"]].itertuples(index=False),
+            key=lambda r: (_id_key(str(r.subject_id)), str(r.path)),
+        )
+        keeper = rows[0]
+        for r in rows[1:]:
+            sid, path = str(r.subject_id), str(r.path)
+            if sid != str(keeper.subject_id):
+                yield finding(
+                    "duplicate-bytes-cross-subject",
+                    f"{path} (subject {sid}) has the same bytes as {keeper.path} "
+                    f"(subject {keeper.subject_id}): one photo under two people "
+                    "leaks between splits; find the right owner and replace the "
+                    "other",
+                    subject=sid,
+                    path=path,
+                )
+            else:
+                yield finding(
+                    "duplicate-bytes-within-subject",
+                    f"{path} has the same bytes as {keeper.path} (subject {sid}): one "
+                    "photo used for two views; replace it with the right view",
+                    subject=sid,
+                    path=path,
+                )
+
+
+def _id_key(sid: str) -> tuple[int, int, str]:
+    return (0, int(sid), "") if sid.isdigit() else (1, 0, sid)
+
+
+#: The checks ``validate`` runs, in order.
+CHECKS: tuple[Check, ...] = (check_structure, check_images, check_metadata, check_exact_duplicates)
+
+
+def validate(ds: Dataset, options: ValidateOptions | None = None) -> Report:
+    """Run every check on a probed dataset (see ``probe.run``) and return the sorted findings."""
+    opts = options or ValidateOptions()
+    if "status" not in ds.table.columns:
+        raise ValueError("validate needs the probe columns: call probe.run(dataset) first")
+    found: list[Finding] = list(ds.notes)
+    for check in CHECKS:
+        found.extend(check(ds, opts))
+    return Report(
+        findings=tuple(sort_findings(found)),
+        subjects=int(ds.table["subject_id"].nunique()),
+        images=int(ds.table["path"].notna().sum()),
+    )
+
+
+def junit_xml(report: Report, subject_ids: Iterable[str], strict: bool = False) -> str:
+    """JUnit XML: one testcase per check group and subject (plus one per group for the dataset).
+
+    Errors are failures; warnings are failures with ``strict`` and otherwise go to system-out,
+    as do infos, so a CI system shows them without failing.
+    """
+    from xml.etree import ElementTree as ET
+
+    groups = sorted({info.check for info in CODES.values()})
+    by_case: dict[tuple[str, str], list[Finding]] = defaultdict(list)
+    for f in report.findings:
+        by_case[(CODES[f.code].check, f.subject or "dataset")].append(f)
+    subjects = ["dataset", *sorted(set(subject_ids), key=_id_key)]
+    suite = ET.Element("testsuite", name="norwoodkit.validate")
+    n_fail = 0
+    for subject in subjects:
+        for group in groups:
+            case = ET.SubElement(
+                suite,
+                "testcase",
+                classname=f"norwoodkit.validate.{group}",
+                name=f"{group}[{subject}]",
+            )
+            found = by_case.get((group, subject), [])
+            failing = [
+                f
+                for f in found
+                if f.severity is Severity.ERROR or (strict and f.severity is Severity.WARNING)
+            ]
+            if failing:
+                n_fail += 1
+                el = ET.SubElement(
+                    case,
+                    "failure",
+                    type=failing[0].code,
+                    message=f"{len(failing)} finding(s): {failing[0].message}",
+                )
+                el.text = "\n".join(f"[{f.severity.value}] {f.code}: {f.message}" for f in failing)
+            rest = [f for f in found if f not in failing]
+            if rest:
+                out = ET.SubElement(case, "system-out")
+                out.text = "\n".join(f"[{f.severity.value}] {f.code}: {f.message}" for f in rest)
+    suite.set("tests", str(len(subjects) * len(groups)))
+    suite.set("failures", str(n_fail))
+    suite.set("errors", "0")
+    ET.indent(suite)
+    return ET.tostring(suite, encoding="unicode", xml_declaration=True) + "\n"

@@ -1,0 +1,124 @@
+"""Fixtures: tiny real datasets built in tmp_path, with named defects."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from norwoodkit.labels import VENDOR_FILENAMES, VIEWS, View
+
+
+@pytest.fixture(autouse=True)
+def _isolated_cache(tmp_path_factory: pytest.TempPathFactory,
+                    monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """Every test gets its own probe cache, never the user's."""
+    cache = tmp_path_factory.mktemp("cache")
+    monkeypatch.setenv("NORWOODKIT_CACHE_DIR", str(cache))
+    yield cache
+
+
+def photo(seed: int, size: tuple[int, int] = (96, 72), mode: str = "RGB") -> Image.Image:
+    """A small photo-like image: smooth gradients plus noise, different for every seed."""
+    rng = np.random.default_rng(seed)
+    w, h = size
+    y, x = np.mgrid[0:h, 0:w].astype(np.float32)
+    base = np.zeros((h, w, 3), np.float32)
+    for c in range(3):
+        fx, fy, ph = rng.uniform(0.5, 4, 2).tolist() + [float(rng.uniform(0, 6.3))]
+        base[..., c] = 128 + 90 * np.sin(x / w * fx * 3.14 + ph) * np.cos(y / h * fy * 3.14)
+    base += rng.normal(0, 12, base.shape)
+    img = Image.fromarray(np.clip(base, 0, 255).astype(np.uint8), "RGB")
+    return img.convert(mode) if mode != "RGB" else img
+
+
+def jpeg_bytes(img: Image.Image, quality: int = 90, **kw: Any) -> bytes:
+    buf = io.BytesIO()
+    img.save(buf, "JPEG", quality=quality, **kw)
+    return buf.getvalue()
+
+
+def png_bytes(img: Image.Image) -> bytes:
+    buf = io.BytesIO()
+    img.save(buf, "PNG")
+    return buf.getvalue()
+
+
+def vendor_record(sid: str, stage: str = "Stage 3", age: str = "45",
+                  ethnicity: str = "Caucasians") -> dict[str, Any]:
+    rec: dict[str, Any] = {"id": sid, "gender": "male", "age": age, "ethnicity": ethnicity,
+                           "label": stage}
+    for v in VIEWS:
+        rec[VENDOR_FILENAMES[v].removesuffix(".jpg")] = f"/{sid}/{VENDOR_FILENAMES[v]}"
+    return rec
+
+
+MakeDataset = Callable[..., Path]
+
+
+@pytest.fixture
+def make_dataset(tmp_path: Path) -> MakeDataset:
+    """Build a tiny dataset in the vendor layout; keyword arguments plant named defects.
+
+    Args (all optional):
+        subjects: number of subjects (ids 1..n).
+        shape: 'list' (default), 'keyed', 'wrapped' or 'csv' (the vendor's CSV under files/).
+        records: replace the generated records (list of dicts).
+        missing_view: (subject, View) whose file is not written.
+        corrupt: {(subject, View): bytes} written instead of the photo.
+        paths_in_records: False to leave view paths out of the generated records.
+    """
+    counter = iter(range(10_000))
+
+    def build(subjects: int = 3, *, shape: str = "list",
+              records: list[dict[str, Any]] | None = None,
+              missing_view: tuple[str, View] | None = None,
+              corrupt: dict[tuple[str, View], bytes] | None = None,
+              paths_in_records: bool = True, name: str | None = None) -> Path:
+        root = tmp_path / (name or f"ds{next(counter)}")
+        image_root = root / "files" if shape == "csv" else root
+        image_root.mkdir(parents=True)
+        recs = records if records is not None else [
+            vendor_record(str(i), stage=f"Stage {(i % 7) + 1}") for i in range(1, subjects + 1)]
+        if not paths_in_records and records is None:
+            recs = [{k: v for k, v in r.items() if k in ("id", "gender", "age", "ethnicity",
+                                                          "label")} for r in recs]
+        for i in range(1, subjects + 1):
+            folder = image_root / str(i)
+            folder.mkdir()
+            for j, v in enumerate(VIEWS):
+                if missing_view == (str(i), v):
+                    continue
+                data = (corrupt or {}).get((str(i), v))
+                if data is None:
+                    data = jpeg_bytes(photo(i * 10 + j))
+                (folder / VENDOR_FILENAMES[v]).write_bytes(data)
+        if shape == "csv":
+            fields = list(dict.fromkeys(k for r in recs for k in r))
+            with open(root / "annotation.csv", "w", newline="", encoding="utf-8") as fh:
+                writer = csv.DictWriter(fh, fieldnames=fields, quoting=csv.QUOTE_ALL)
+                writer.writeheader()
+                writer.writerows(recs)
+        else:
+            doc: Any = recs
+            if shape == "keyed":
+                doc = {r["id"]: {k: v for k, v in r.items() if k != "id"} for r in recs}
+            elif shape == "wrapped":
+                doc = {"version": "1.0", "annotations": recs}
+            (root / "annotation.json").write_text(json.dumps(doc), encoding="utf-8")
+        return root
+
+    return build
+
+
+def snapshot(root: Path) -> dict[str, tuple[int, int, bytes]]:
+    """Every file under root with its size, mtime and bytes: proof that nothing changed."""
+    return {str(p.relative_to(root)): (p.stat().st_size, p.stat().st_mtime_ns, p.read_bytes())
+            for p in sorted(root.rglob("*")) if p.is_file() and not p.is_symlink()}

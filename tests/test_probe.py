@@ -1,0 +1,230 @@
+"""probe: one decode per image, the right status for every kind of bad file, and the cache."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import stat
+from pathlib import Path
+
+import imagehash
+import numpy as np
+import pytest
+from PIL import Image
+
+from conftest import MakeDataset, jpeg_bytes, photo, png_bytes, snapshot
+from norwoodkit import dataset, probe
+from norwoodkit.labels import View
+from norwoodkit.sample import _bomb_png
+
+
+def probe_bytes(tmp_path: Path, name: str, data: bytes) -> dict[str, object]:
+    p = tmp_path / name
+    p.write_bytes(data)
+    return probe.probe_file(str(p))
+
+
+def test_good_jpeg(tmp_path: Path) -> None:
+    data = jpeg_bytes(photo(1, (640, 480)))
+    r = probe_bytes(tmp_path, "a.jpg", data)
+    assert r["status"] == "ok" and r["error"] is None
+    assert r["size"] == len(data)
+    assert r["sha256"] == hashlib.sha256(data).hexdigest()
+    assert (r["format"], r["mode"], r["width"], r["height"]) == ("JPEG", "RGB", 640, 480)
+    assert r["orientation"] is None
+    # The phash is the one of the draft-mode decode that the probe promises.
+    with Image.open(io.BytesIO(data)) as im:
+        im.draft("L", (256, 256))
+        assert str(imagehash.phash(im.convert("L"))) == r["phash"]
+    assert r["phash_mirror"] != r["phash"]
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_phash_pair_is_bit_identical_to_imagehash(seed: int) -> None:
+    img = photo(seed, (97 + seed * 13, 61 + seed * 7))
+    if seed % 3 == 0:
+        img = img.convert("L")
+    got, mirrored = probe.phash_pair(img)
+    assert got == str(imagehash.phash(img, hash_size=8))
+    assert mirrored == str(imagehash.phash(img.transpose(Image.Transpose.FLIP_LEFT_RIGHT)))
+
+
+def test_phash_close_to_full_decode(tmp_path: Path) -> None:
+    """Draft-mode hashes stay within a few bits of full-decode hashes (dedupe relies on it)."""
+    dists = []
+    for seed in range(8):
+        img = photo(seed, (1200, 900))
+        r = probe_bytes(tmp_path, f"{seed}.jpg", jpeg_bytes(img))
+        full = imagehash.phash(img)
+        dists.append(full - imagehash.hex_to_hash(str(r["phash"])))
+    assert max(dists) <= 4, dists
+
+
+def test_exif_orientation_is_applied(tmp_path: Path) -> None:
+    img = photo(2, (300, 200))
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    r = probe_bytes(tmp_path, "rot.jpg",
+                    jpeg_bytes(img.transpose(Image.Transpose.ROTATE_90), exif=exif.tobytes()))
+    upright = probe_bytes(tmp_path, "up.jpg", jpeg_bytes(img))
+    assert r["orientation"] == 6
+    assert (r["width"], r["height"]) == (200, 300)
+    assert (r["oriented_width"], r["oriented_height"]) == (300, 200)
+    a = imagehash.hex_to_hash(str(r["phash"]))
+    b = imagehash.hex_to_hash(str(upright["phash"]))
+    assert a - b <= 4
+
+
+def test_png_named_jpg(tmp_path: Path) -> None:
+    r = probe_bytes(tmp_path, "x.jpg", png_bytes(photo(3)))
+    assert (r["status"], r["format"], r["mode"]) == ("ok", "PNG", "RGB")
+
+
+def test_cmyk_jpeg(tmp_path: Path) -> None:
+    r = probe_bytes(tmp_path, "c.jpg", jpeg_bytes(photo(4).convert("CMYK")))
+    assert (r["status"], r["mode"]) == ("ok", "CMYK")
+    assert r["phash"] is not None
+
+
+def test_16_bit_png(tmp_path: Path) -> None:
+    arr = (np.linspace(0, 65535, 64 * 48).reshape(48, 64)).astype(np.uint16)
+    buf = io.BytesIO()
+    Image.fromarray(arr).save(buf, "PNG")
+    r = probe_bytes(tmp_path, "deep.png", buf.getvalue())
+    assert r["status"] == "ok" and str(r["mode"]).startswith("I")
+    assert r["phash"] is not None
+
+
+def test_truncated_jpeg(tmp_path: Path) -> None:
+    data = jpeg_bytes(photo(5, (400, 300)))
+    r = probe_bytes(tmp_path, "t.jpg", data[: len(data) // 2])
+    assert r["status"] == "truncated"
+    assert "truncated" in str(r["error"])
+    assert r["sha256"] is not None and r["phash"] is None
+
+
+def test_truncated_png(tmp_path: Path) -> None:
+    data = png_bytes(photo(6, (200, 150)))
+    r = probe_bytes(tmp_path, "t.png", data[: len(data) // 2])
+    assert r["status"] in ("truncated", "undecodable")
+
+
+def test_zero_byte_file(tmp_path: Path) -> None:
+    r = probe_bytes(tmp_path, "z.jpg", b"")
+    assert (r["status"], r["size"], r["sha256"]) == ("empty", 0, None)
+
+
+def test_random_bytes(tmp_path: Path) -> None:
+    r = probe_bytes(tmp_path, "n.jpg", b"\xff\xd8\xff\xe0" + os.urandom(2000))
+    assert r["status"] == "undecodable"
+    assert r["format"] == "JPEG"
+    assert "0x" not in str(r["error"])  # no object addresses in messages
+
+
+def test_decompression_bomb_is_reported_not_decoded(tmp_path: Path) -> None:
+    # Just over the limit: Pillow would only warn, so the probe's own check must stop it.
+    assert Image.MAX_IMAGE_PIXELS is not None
+    side = int(Image.MAX_IMAGE_PIXELS**0.5) + 10
+    r = probe_bytes(tmp_path, "bomb.png", _bomb_png(side, side))
+    assert r["status"] == "too-large"
+    assert (r["width"], r["height"]) == (side, side)
+    assert "decompression-bomb" in str(r["error"])
+    huge = probe_bytes(tmp_path, "huge.png", _bomb_png(40000, 40000))
+    assert huge["status"] == "too-large"
+
+
+def test_missing_and_unreadable(tmp_path: Path) -> None:
+    assert probe.probe_file(str(tmp_path / "gone.jpg"))["status"] == "missing"
+    folder = tmp_path / "dir.jpg"
+    folder.mkdir()
+    assert probe.probe_file(str(folder))["status"] == "unreadable"
+
+
+def test_sniff_format() -> None:
+    assert probe.sniff_format(b"RIFF\x00\x00\x00\x00WEBPVP8 ") == "WEBP"
+    assert probe.sniff_format(b"GIF89a") == "GIF"
+    assert probe.sniff_format(b"\x00\x00\x00\x18ftypheic") == "HEIF"
+    assert probe.sniff_format(b"hello") is None
+
+
+# ----------------------------------------------------------------------------- run + cache
+
+
+def test_run_adds_columns_and_placeholders_stay_null(make_dataset: MakeDataset) -> None:
+    ds = probe.run(dataset.load(make_dataset(2, missing_view=("1", View.BACK))), workers=1)
+    t = ds.table
+    assert (t[t["path"].notna()]["status"] == "ok").all()
+    missing = t[t["path"].isna()]
+    assert len(missing) == 1 and missing["status"].isna().all()
+    assert t["width"].dtype == "Int64"
+
+
+def test_pool_and_inline_agree(make_dataset: MakeDataset) -> None:
+    root = make_dataset(8)  # 40 images: more than two batches, so the pool is used
+    inline = probe.run(dataset.load(root), workers=1, use_cache=False).table
+    pooled = probe.run(dataset.load(root), workers=2, use_cache=False).table
+    cols = ["path", "sha256", "phash", "phash_mirror", "width", "status"]
+    assert inline[cols].equals(pooled[cols])
+
+
+def test_second_run_uses_the_cache(make_dataset: MakeDataset, tmp_path: Path) -> None:
+    root = make_dataset(2)
+    cache = tmp_path / "c"
+    first = probe.run(dataset.load(root), cache_dir=cache).table
+    assert probe.cache_file(root, cache).is_file()
+    # Same size and mtime but other bytes: a cache hit keeps the old hash (nothing re-read).
+    target = root / "1" / "Front.jpg"
+    st = target.stat()
+    data = bytearray(target.read_bytes())
+    data[-3] ^= 0xFF
+    target.write_bytes(bytes(data))
+    os.utime(target, ns=(st.st_atime_ns, st.st_mtime_ns))
+    second = probe.run(dataset.load(root), cache_dir=cache).table
+    assert second["sha256"].equals(first["sha256"])
+    # A new mtime invalidates that one entry.
+    os.utime(target, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000_000))
+    third = probe.run(dataset.load(root), cache_dir=cache).table
+    changed = third[third["sha256"] != first["sha256"]]["path"].tolist()
+    assert changed == ["1/Front.jpg"]
+    assert third.loc[third["path"] == "1/Front.jpg", "sha256"].iloc[0] == \
+        hashlib.sha256(bytes(data)).hexdigest()
+
+
+def test_no_cache_writes_nothing(make_dataset: MakeDataset, tmp_path: Path) -> None:
+    root = make_dataset(1)
+    cache = tmp_path / "never"
+    probe.run(dataset.load(root), cache_dir=cache, use_cache=False)
+    assert not cache.exists()
+
+
+def test_damaged_cache_is_rebuilt(make_dataset: MakeDataset, tmp_path: Path) -> None:
+    root = make_dataset(1)
+    cache = tmp_path / "c"
+    probe.run(dataset.load(root), cache_dir=cache)
+    probe.cache_file(root, cache).write_bytes(b"not parquet")
+    t = probe.run(dataset.load(root), cache_dir=cache).table
+    assert (t["status"] == "ok").all()
+
+
+def test_default_cache_is_outside_the_dataset(make_dataset: MakeDataset,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("NORWOODKIT_CACHE_DIR")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(Path(os.environ["HOME"]) / ".cache-test-nk"))
+    root = make_dataset(1)
+    assert not str(probe.default_cache_dir()).startswith(str(root))
+
+
+def test_read_only_dataset(make_dataset: MakeDataset) -> None:
+    root = make_dataset(2)
+    before = snapshot(root)
+    modes = {p: p.stat().st_mode for p in [root, *root.rglob("*")]}
+    for p in modes:
+        p.chmod(stat.S_IMODE(modes[p]) & ~0o222)
+    try:
+        t = probe.run(dataset.load(root)).table
+        assert (t["status"] == "ok").all()
+    finally:
+        for p, m in modes.items():
+            p.chmod(stat.S_IMODE(m))
+    assert snapshot(root) == before

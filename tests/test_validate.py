@@ -1,0 +1,150 @@
+"""validate: on a sample with every defect planted it finds exactly those; each check alone."""
+
+from __future__ import annotations
+
+import io
+import json
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from conftest import MakeDataset, jpeg_bytes, photo, png_bytes, vendor_record
+from norwoodkit import dataset, probe, sample
+from norwoodkit.findings import CODES, Severity
+from norwoodkit.labels import View
+from norwoodkit.validate import Report, ValidateOptions, junit_xml, validate
+
+
+def run(root: Path, **opts: int) -> Report:
+    return validate(probe.run(dataset.load(root), workers=1), ValidateOptions(**opts))
+
+
+def codes(report: Report) -> list[str]:
+    return sorted(f.code for f in report.findings)
+
+
+@pytest.fixture(scope="module")
+def defect_sample(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("s") / "defects"
+    sample.write(root, sample.SampleOptions(subjects=40, seed=7, size="tiny", defects=True,
+                                            workers=1))
+    return root
+
+
+def test_defect_sample_finds_every_planted_defect_and_nothing_else(defect_sample: Path) -> None:
+    report = run(defect_sample)
+    planted = json.loads((defect_sample / "defects.json").read_text())["defects"]
+    expected = sorted((d["code"], d["subject"] or "", d["path"] or "") for d in planted)
+    found = sorted((f.code, f.subject or "", f.path or "") for f in report.findings
+                   if f.code != "exif-rotated")
+    assert found == expected
+    # Every check validate has is planted, but those that need options (counts), another
+    # annotation file (encoding, CSV rows), root's missing permissions (unreadable) or a
+    # folder name that cannot be an id: tests elsewhere plant those.
+    assert {d["code"] for d in planted} | {"exif-rotated", "subject-count", "image-count",
+                                           "annotation-encoding", "annotation-row-shape",
+                                           "id-invalid", "image-unreadable"} == set(CODES)
+
+
+def test_exif_infos_match_the_files(defect_sample: Path) -> None:
+    report = run(defect_sample)
+    tagged = set()
+    for p in defect_sample.rglob("*.jpg"):
+        try:
+            with Image.open(p) as im:
+                if im.getexif().get(0x0112, 1) != 1:
+                    tagged.add(p.relative_to(defect_sample).as_posix())
+        except OSError:
+            continue
+    assert tagged
+    assert {f.path for f in report.findings if f.code == "exif-rotated"} == tagged
+
+
+def test_clean_sample_passes(tmp_path: Path) -> None:
+    root = tmp_path / "clean"
+    sample.write(root, sample.SampleOptions(subjects=30, seed=3, size="tiny", workers=1))
+    report = run(root)
+    assert report.ok(strict=True), [f.message for f in report.findings if f.severity != "info"]
+    assert {f.code for f in report.findings} <= {"exif-rotated"}
+    assert report.subjects == 30 and report.images == 150
+
+
+def test_expected_totals(make_dataset: MakeDataset) -> None:
+    root = make_dataset(2)
+    assert codes(run(root, expect_subjects=2, expect_views=10)) == []
+    assert codes(run(root, expect_subjects=3, expect_views=9)) == ["image-count", "subject-count"]
+
+
+def test_findings_name_file_and_subject(make_dataset: MakeDataset) -> None:
+    root = make_dataset(2, corrupt={("2", View.LEFT): b""})
+    [f] = run(root).findings
+    assert (f.code, f.subject, f.path, f.severity) == ("image-empty", "2", "2/Left.jpg",
+                                                       Severity.ERROR)
+    assert "2/Left.jpg" in f.message
+
+
+def test_png_named_jpg_cmyk_and_16bit(make_dataset: MakeDataset) -> None:
+    import numpy as np
+
+    deep = io.BytesIO()
+    Image.fromarray(np.arange(64 * 48, dtype=np.uint16).reshape(48, 64) * 20).save(deep, "PNG")
+    root = make_dataset(1, corrupt={("1", View.FRONT): png_bytes(photo(8)),
+                                    ("1", View.BACK): jpeg_bytes(photo(9).convert("CMYK")),
+                                    ("1", View.TOP): deep.getvalue()})
+    found = {(f.code, f.path) for f in run(root).findings}
+    assert found == {("format-mismatch", "1/Front.jpg"), ("mode-not-rgb", "1/Back.jpg"),
+                     ("format-mismatch", "1/Top-Down.jpg"), ("mode-not-rgb", "1/Top-Down.jpg")}
+
+
+def test_truncated_and_bomb(make_dataset: MakeDataset) -> None:
+    data = jpeg_bytes(photo(1, (300, 200)))
+    root = make_dataset(1, corrupt={("1", View.FRONT): data[:900],
+                                    ("1", View.TOP): sample._bomb_png(20000, 20000)})
+    found = {(f.code, f.path) for f in run(root).findings}
+    assert ("image-truncated", "1/Front.jpg") in found
+    assert ("image-too-large", "1/Top-Down.jpg") in found
+
+
+def test_ethnicity_variants_and_gender(make_dataset: MakeDataset) -> None:
+    recs = [vendor_record("1", ethnicity="Caucasians"), vendor_record("2", ethnicity="Caucasians"),
+            vendor_record("3", ethnicity="caucasian")]
+    recs[1]["gender"] = "M"
+    recs[2]["gender"] = "robot"
+    report = run(make_dataset(3, records=recs))
+    found = {(f.code, f.subject) for f in report.findings}
+    assert found == {("ethnicity-variant", "3"), ("gender-unexpected", "3")}
+
+
+def test_size_outliers_need_enough_images(make_dataset: MakeDataset) -> None:
+    small = jpeg_bytes(photo(1, (12, 9)))
+    assert codes(run(make_dataset(1, corrupt={("1", View.TOP): small}))) == []
+    report = run(make_dataset(3, corrupt={("1", View.TOP): small}))
+    assert codes(report) == ["size-outlier"]
+    assert "width 12 px vs median 96" in report.findings[0].message
+
+
+def test_exact_duplicates_cross_and_within(make_dataset: MakeDataset) -> None:
+    shared = jpeg_bytes(photo(77))
+    root = make_dataset(3, corrupt={("1", View.FRONT): shared, ("3", View.FRONT): shared,
+                                    ("2", View.LEFT): shared, ("2", View.RIGHT): shared})
+    found = sorted((f.code, f.path) for f in run(root).findings)
+    assert found == [("duplicate-bytes-cross-subject", "2/Left.jpg"),
+                     ("duplicate-bytes-cross-subject", "2/Right.jpg"),
+                     ("duplicate-bytes-cross-subject", "3/Front.jpg")]
+    within = make_dataset(1, corrupt={("1", View.LEFT): shared, ("1", View.RIGHT): shared})
+    assert codes(run(within)) == ["duplicate-bytes-within-subject"]
+
+
+def test_junit_has_a_testcase_per_check_and_subject(make_dataset: MakeDataset) -> None:
+    root = make_dataset(2, corrupt={("2", View.LEFT): b""})
+    report = run(root)
+    xml = junit_xml(report, ["1", "2"])
+    suite = ET.fromstring(xml)
+    groups = {c.check for c in CODES.values()}
+    assert int(suite.get("tests", "0")) == 3 * len(groups)
+    failures = suite.findall(".//failure")
+    assert len(failures) == 1 and failures[0].get("type") == "image-empty"
+    names = [c.get("name") for c in suite.iter("testcase") if c.find("failure") is not None]
+    assert names == ["image[2]"]
