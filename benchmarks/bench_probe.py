@@ -60,10 +60,11 @@ def probe_only(paths: Sequence[str]) -> int:
     return len(paths)
 
 
-def timed_map(fn: Callable[[Sequence[str]], int], paths: list[str], pool: ProcessPoolExecutor,
-              batch: int) -> float:
+def timed_map(
+    fn: Callable[[Sequence[str]], int], paths: list[str], pool: ProcessPoolExecutor, batch: int
+) -> float:
     t0 = time.perf_counter()
-    chunks = [paths[i:i + batch] for i in range(0, len(paths), batch)]
+    chunks = [paths[i : i + batch] for i in range(0, len(paths), batch)]
     done = sum(pool.map(fn, chunks))
     assert done == len(paths)
     return time.perf_counter() - t0
@@ -83,8 +84,9 @@ def main() -> None:
     if not root.exists():
         t0 = time.perf_counter()
         sample.write(root, sample.SampleOptions(subjects=args.subjects, size=args.size, seed=1))
-        print(f"wrote {args.subjects * 5} images at {args.size} in "
-              f"{time.perf_counter() - t0:.1f} s")
+        print(
+            f"wrote {args.subjects * 5} images at {args.size} in {time.perf_counter() - t0:.1f} s"
+        )
     ds = dataset.load(root)
     paths = [str((root / p).resolve()) for p in ds.images["path"]]
     total_mb = sum(os.path.getsize(p) for p in paths) / 1e6
@@ -92,11 +94,15 @@ def main() -> None:
     for p in paths:
         with Image.open(p) as im:
             pixels.append(im.size[0] * im.size[1])
-    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-          f"Python {platform.python_version()}; workers: {args.workers}")
-    print(f"data: {len(paths)} JPEGs, {statistics.mean(pixels) / 1e6:.1f} MP on average "
-          f"({min(pixels) / 1e6:.1f}-{max(pixels) / 1e6:.1f}), {total_mb:.0f} MB, "
-          f"quality 90; OS file cache warm (files just written or read)")
+    print(
+        f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+        f"Python {platform.python_version()}; workers: {args.workers}"
+    )
+    print(
+        f"data: {len(paths)} JPEGs, {statistics.mean(pixels) / 1e6:.1f} MP on average "
+        f"({min(pixels) / 1e6:.1f}-{max(pixels) / 1e6:.1f}), {total_mb:.0f} MB, "
+        f"quality 90; OS file cache warm (files just written or read)"
+    )
 
     times: dict[str, list[float]] = {"baseline": [], "floor": [], "probe": []}
     fns = {"baseline": baseline_batch, "floor": floor_batch, "probe": probe_only}
@@ -126,8 +132,10 @@ def main() -> None:
     print()
     print(f"probe vs baseline (speed-up, target >= 3.5x): {med['baseline'] / med['probe']:.2f}x")
     print(f"probe vs draft-decode floor (target >= 0.85x): {med['floor'] / med['probe']:.2f}x")
-    print(f"warm / cold validate (target <= 5 %): "
-          f"{100 * statistics.median(warm) / statistics.median(cold):.1f} %")
+    print(
+        f"warm / cold validate (target <= 5 %): "
+        f"{100 * statistics.median(warm) / statistics.median(cold):.1f} %"
+    )
     shutil.rmtree(work, ignore_errors=True)
 
 

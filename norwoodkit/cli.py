@@ -55,7 +55,7 @@ CacheOpt = Annotated[
 ]
 NoCacheOpt = Annotated[bool, typer.Option("--no-cache", help="Neither read nor write the cache.")]
 RootArg = Annotated[
-    Path, typer.Argument(help="Dataset folder (annotation file + subject folders).")
+    Path, typer.Argument(metavar="ROOT", help="Dataset folder (annotation file + subject folders).")
 ]
 AnnotationsOpt = Annotated[
     Path | None,

@@ -327,27 +327,33 @@ def _background(rng: np.random.Generator, x: F32, y: F32) -> F32:
     # so the perceptual hash is not decided by the head blob alone.
     coarse = _smooth_field(rng, 4, 8, w, h, 3)
     fine = _smooth_field(rng, 10, 16, w, h, 3)
-    mix = (coarse * rng.uniform(0.15, 0.45) + fine * rng.uniform(0.15, 0.4)).astype(np.float32)
+    mix = (coarse * rng.uniform(0.1, 0.35) + fine * rng.uniform(0.05, 0.2)).astype(np.float32)
     tone = mix.mean(axis=2, keepdims=True)
     bg *= 1.0 + tone + 0.3 * (mix - tone)  # mostly luminance, muted colour
 
-    # Door frames, windows, pictures, furniture: soft axis-aligned rectangles.
-    n_rect = int(rng.integers(0, 4))
-    for _ in range(3):  # fixed number of draws keeps the rng stream independent of n_rect
-        cx, cy = rng.uniform(-0.9, 0.9) * (w / h if w > h else 1.0), rng.uniform(-0.9, 0.9)
-        rx, ry = rng.uniform(0.05, 0.5), rng.uniform(0.05, 0.6)
-        col_val = rng.uniform(0.05, 1.1)
+    # Door frames, windows, pictures, shelves, furniture: soft axis-aligned rectangles. A busy room
+    # also gives the hash many independent mid-scale features besides the head.
+    n_rect = int(rng.integers(2, 9))
+    ax, ay = float(x[-1]), float(y[-1])
+    for i in range(8):  # fixed number of draws keeps the rng stream independent of n_rect
+        cx, cy = rng.uniform(-ax - 0.1, ax + 0.1), rng.uniform(-ay - 0.1, ay + 0.1)
+        rx, ry = rng.uniform(0.02, 0.35), rng.uniform(0.02, 0.35)
+        col_val = rng.uniform(0.05, 1.05)
         col_hue = rng.uniform(0.0, 2.0 * math.pi)
-        col_sat = rng.uniform(0.0, 0.5)
-        edge = rng.uniform(0.004, 0.03)
-        if n_rect <= 0:
+        col_sat = rng.uniform(0.0, 0.45) ** 1.5
+        edge = rng.uniform(0.004, 0.04)
+        if i >= n_rect:
             continue
-        n_rect -= 1
         mx = _ramp(rx - np.abs(x - cx), 0.0, edge)
         my = _ramp(ry - np.abs(y - cy), 0.0, edge)
-        m = my[:, None] * mx[None, :]
+        nzx, nzy = np.flatnonzero(mx), np.flatnonzero(my)
+        if nzx.size == 0 or nzy.size == 0:
+            continue
+        x0, x1, y0, y1 = nzx[0], nzx[-1] + 1, nzy[0], nzy[-1] + 1
+        m = (my[y0:y1, None] * mx[None, x0:x1])[:, :, None]
         col = col_val * (1.0 + col_sat * np.cos(col_hue + phase))
-        bg += m[:, :, None] * (col[None, None, :] - bg)
+        sub = bg[y0:y1, x0:x1]
+        sub += m * (col - sub)
     return bg
 
 

@@ -17,8 +17,9 @@ from norwoodkit.labels import VENDOR_FILENAMES, VIEWS, View
 
 
 @pytest.fixture(autouse=True)
-def _isolated_cache(tmp_path_factory: pytest.TempPathFactory,
-                    monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+def _isolated_cache(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Path]:
     """Every test gets its own probe cache, never the user's."""
     cache = tmp_path_factory.mktemp("cache")
     monkeypatch.setenv("NORWOODKIT_CACHE_DIR", str(cache))
@@ -32,7 +33,8 @@ def photo(seed: int, size: tuple[int, int] = (96, 72), mode: str = "RGB") -> Ima
     y, x = np.mgrid[0:h, 0:w].astype(np.float32)
     base = np.zeros((h, w, 3), np.float32)
     for c in range(3):
-        fx, fy, ph = rng.uniform(0.5, 4, 2).tolist() + [float(rng.uniform(0, 6.3))]
+        fx, fy = rng.uniform(0.5, 4, 2).tolist()
+        ph = float(rng.uniform(0, 6.3))
         base[..., c] = 128 + 90 * np.sin(x / w * fx * 3.14 + ph) * np.cos(y / h * fy * 3.14)
     base += rng.normal(0, 12, base.shape)
     img = Image.fromarray(np.clip(base, 0, 255).astype(np.uint8), "RGB")
@@ -51,10 +53,16 @@ def png_bytes(img: Image.Image) -> bytes:
     return buf.getvalue()
 
 
-def vendor_record(sid: str, stage: str = "Stage 3", age: str = "45",
-                  ethnicity: str = "Caucasians") -> dict[str, Any]:
-    rec: dict[str, Any] = {"id": sid, "gender": "male", "age": age, "ethnicity": ethnicity,
-                           "label": stage}
+def vendor_record(
+    sid: str, stage: str = "Stage 3", age: str = "45", ethnicity: str = "Caucasians"
+) -> dict[str, Any]:
+    rec: dict[str, Any] = {
+        "id": sid,
+        "gender": "male",
+        "age": age,
+        "ethnicity": ethnicity,
+        "label": stage,
+    }
     for v in VIEWS:
         rec[VENDOR_FILENAMES[v].removesuffix(".jpg")] = f"/{sid}/{VENDOR_FILENAMES[v]}"
     return rec
@@ -77,19 +85,31 @@ def make_dataset(tmp_path: Path) -> MakeDataset:
     """
     counter = iter(range(10_000))
 
-    def build(subjects: int = 3, *, shape: str = "list",
-              records: list[dict[str, Any]] | None = None,
-              missing_view: tuple[str, View] | None = None,
-              corrupt: dict[tuple[str, View], bytes] | None = None,
-              paths_in_records: bool = True, name: str | None = None) -> Path:
+    def build(
+        subjects: int = 3,
+        *,
+        shape: str = "list",
+        records: list[dict[str, Any]] | None = None,
+        missing_view: tuple[str, View] | None = None,
+        corrupt: dict[tuple[str, View], bytes] | None = None,
+        paths_in_records: bool = True,
+        name: str | None = None,
+    ) -> Path:
         root = tmp_path / (name or f"ds{next(counter)}")
         image_root = root / "files" if shape == "csv" else root
         image_root.mkdir(parents=True)
-        recs = records if records is not None else [
-            vendor_record(str(i), stage=f"Stage {(i % 7) + 1}") for i in range(1, subjects + 1)]
+        recs = (
+            records
+            if records is not None
+            else [
+                vendor_record(str(i), stage=f"Stage {(i % 7) + 1}") for i in range(1, subjects + 1)
+            ]
+        )
         if not paths_in_records and records is None:
-            recs = [{k: v for k, v in r.items() if k in ("id", "gender", "age", "ethnicity",
-                                                          "label")} for r in recs]
+            recs = [
+                {k: v for k, v in r.items() if k in ("id", "gender", "age", "ethnicity", "label")}
+                for r in recs
+            ]
         for i in range(1, subjects + 1):
             folder = image_root / str(i)
             folder.mkdir()
@@ -120,5 +140,8 @@ def make_dataset(tmp_path: Path) -> MakeDataset:
 
 def snapshot(root: Path) -> dict[str, tuple[int, int, bytes]]:
     """Every file under root with its size, mtime and bytes: proof that nothing changed."""
-    return {str(p.relative_to(root)): (p.stat().st_size, p.stat().st_mtime_ns, p.read_bytes())
-            for p in sorted(root.rglob("*")) if p.is_file() and not p.is_symlink()}
+    return {
+        str(p.relative_to(root)): (p.stat().st_size, p.stat().st_mtime_ns, p.read_bytes())
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and not p.is_symlink()
+    }

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 import typer
+from conftest import MakeDataset, snapshot
 from typer.testing import CliRunner
 
-from conftest import MakeDataset, snapshot
 from norwoodkit.cli import app, handle_errors
 from norwoodkit.labels import View
 
@@ -52,8 +52,15 @@ def test_exit_1_on_errors_and_finding_shape(make_dataset: MakeDataset) -> None:
     assert result.exit_code == 1, result.output
     doc = json.loads(result.stdout)
     assert doc["ok"] is False and doc["counts"]["error"] == 1
-    assert doc["findings"] == [{"code": "view-missing", "severity": "error", "subject": "2",
-                                "path": None, "message": doc["findings"][0]["message"]}]
+    assert doc["findings"] == [
+        {
+            "code": "view-missing",
+            "severity": "error",
+            "subject": "2",
+            "path": None,
+            "message": doc["findings"][0]["message"],
+        }
+    ]
     assert "back view missing" in doc["findings"][0]["message"]
 
 
@@ -79,8 +86,10 @@ def test_exit_2_with_json_prints_an_error_document(make_dataset: MakeDataset) ->
     result = runner.invoke(app, ["validate", str(root), "--json"])
     assert result.exit_code == 2
     doc = json.loads(result.stdout)
-    assert doc == {"ok": False, "error": {"code": "annotation-not-json",
-                                          "message": doc["error"]["message"]}}
+    assert doc == {
+        "ok": False,
+        "error": {"code": "annotation-not-json", "message": doc["error"]["message"]},
+    }
     assert "annotation.json" in doc["error"]["message"]
 
 
@@ -106,8 +115,9 @@ def test_exit_3_internal_error_prints_traceback(capsys: pytest.CaptureFixture[st
     assert "RuntimeError: boom" in err and "bug in norwoodkit" in err
 
 
-def test_junit_written_atomically_and_missing_folder_refused(make_dataset: MakeDataset,
-                                                             tmp_path: Path) -> None:
+def test_junit_written_atomically_and_missing_folder_refused(
+    make_dataset: MakeDataset, tmp_path: Path
+) -> None:
     root = make_dataset(1, missing_view=("1", View.TOP))
     out = tmp_path / "report.xml"
     out.write_text("old")
@@ -129,8 +139,9 @@ def test_source_files_never_modified(make_dataset: MakeDataset) -> None:
 
 def test_sample_command(tmp_path: Path) -> None:
     out = tmp_path / "s"
-    result = runner.invoke(app, ["sample", str(out), "--subjects", "3", "--size", "tiny",
-                                 "--json", "--workers", "1"])
+    result = runner.invoke(
+        app, ["sample", str(out), "--subjects", "3", "--size", "tiny", "--json", "--workers", "1"]
+    )
     assert result.exit_code == 0, result.output
     doc = json.loads(result.stdout)
     assert doc["subjects"] == 3 and doc["images"] == 15 and doc["defects"] == []
@@ -142,7 +153,12 @@ def test_sample_command(tmp_path: Path) -> None:
 
 def test_python_dash_m_and_progress_stays_off_stdout(make_dataset: MakeDataset) -> None:
     root = make_dataset(1)
-    proc = subprocess.run([sys.executable, "-m", "norwoodkit", "validate", str(root), "--json"],
-                          capture_output=True, text=True, env={**os.environ}, check=False)
+    proc = subprocess.run(
+        [sys.executable, "-m", "norwoodkit", "validate", str(root), "--json"],
+        capture_output=True,
+        text=True,
+        env={**os.environ},
+        check=False,
+    )
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["ok"] is True

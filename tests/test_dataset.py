@@ -7,8 +7,8 @@ import os
 from pathlib import Path
 
 import pytest
-
 from conftest import MakeDataset, jpeg_bytes, photo, vendor_record
+
 from norwoodkit import dataset
 from norwoodkit.errors import AnnotationError, InputError
 from norwoodkit.labels import VIEWS, View
@@ -42,7 +42,9 @@ def test_vendor_csv_quoted_strings_and_slash_paths(tmp_path: Path) -> None:
     (root / "sample.csv").write_text(
         '"id","gender","age","ethnicity","label","Top-Down","Back","Front","Left","Right"\n'
         '"1","male","43","Caucasians","Stage 7","/1/Top-Down.jpg","/1/Back.jpg","/1/Front.jpg",'
-        '"/1/Left.jpg","/1/Right.jpg"\n', encoding="utf-8")
+        '"/1/Left.jpg","/1/Right.jpg"\n',
+        encoding="utf-8",
+    )
     ds = dataset.load(root)
     row = ds.table.set_index("view").loc["top"]
     assert row["path"] == "files/1/Top-Down.jpg"
@@ -51,10 +53,26 @@ def test_vendor_csv_quoted_strings_and_slash_paths(tmp_path: Path) -> None:
 
 
 def test_field_aliases_and_extra_fields(make_dataset: MakeDataset) -> None:
-    recs = [{"person_id": "001", "class": "IIIa", "sex": "male", "race": "Asians", "age": 30,
-             "clinic": "Berlin", "scores": [1, 2]},
-            {"person_id": 2, "class": "III vertex", "sex": "male", "race": "Asians", "age": 31.0,
-             "clinic": "Oslo", "scores": []}]
+    recs = [
+        {
+            "person_id": "001",
+            "class": "IIIa",
+            "sex": "male",
+            "race": "Asians",
+            "age": 30,
+            "clinic": "Berlin",
+            "scores": [1, 2],
+        },
+        {
+            "person_id": 2,
+            "class": "III vertex",
+            "sex": "male",
+            "race": "Asians",
+            "age": 31.0,
+            "clinic": "Oslo",
+            "scores": [],
+        },
+    ]
     ds = dataset.load(make_dataset(2, records=recs, paths_in_records=False))
     subj = ds.subjects.set_index("subject_id")
     assert subj.loc["1", "stage"] == 3 and subj.loc["1", "stage_variant"] == "a"
@@ -78,8 +96,9 @@ def test_field_mapping_for_unknown_names(make_dataset: MakeDataset) -> None:
 
 
 def test_ids_1_and_001_are_one_subject(make_dataset: MakeDataset, tmp_path: Path) -> None:
-    root = make_dataset(2, records=[vendor_record("001"), vendor_record("2")],
-                        paths_in_records=False)
+    root = make_dataset(
+        2, records=[vendor_record("001"), vendor_record("2")], paths_in_records=False
+    )
     os.rename(root / "2", root / "002")
     ds = dataset.load(root)
     assert sorted(ds.subjects["subject_id"]) == ["1", "2"]
@@ -124,18 +143,23 @@ def test_root_is_a_file(tmp_path: Path) -> None:
 
 
 def test_empty_folder(tmp_path: Path) -> None:
-    with pytest.raises(AnnotationError, match="no annotation file found.*--annotations"):
+    with pytest.raises(AnnotationError, match=r"no annotation file found.*--annotations"):
         dataset.load(tmp_path)
 
 
 @pytest.mark.parametrize(
     ("content", "pattern"),
-    [(b"", "is empty"), (b"   \n", "is empty"), (b"{not json", "not valid JSON at line 1"),
-     (b'"just a string"', "bare str"), (b"42", "bare int"), (b"[1, 2]", "record #0 is a int"),
-     (b'{"a": 1, "b": 2}', "unrecognised annotation shape")],
+    [
+        (b"", "is empty"),
+        (b"   \n", "is empty"),
+        (b"{not json", "not valid JSON at line 1"),
+        (b'"just a string"', "bare str"),
+        (b"42", "bare int"),
+        (b"[1, 2]", "record #0 is a int"),
+        (b'{"a": 1, "b": 2}', "unrecognised annotation shape"),
+    ],
 )
-def test_malformed_annotation_json(make_dataset: MakeDataset, content: bytes,
-                                   pattern: str) -> None:
+def test_malformed_annotation_json(make_dataset: MakeDataset, content: bytes, pattern: str) -> None:
     root = make_dataset(1)
     (root / "annotation.json").write_bytes(content)
     with pytest.raises(AnnotationError, match=pattern) as exc:
@@ -154,8 +178,7 @@ def test_utf8_bom_is_read(make_dataset: MakeDataset) -> None:
 def test_latin1_annotation_is_read_with_a_warning(make_dataset: MakeDataset) -> None:
     rec = vendor_record("1", ethnicity="Métis")
     root = make_dataset(1, records=[rec])
-    (root / "annotation.json").write_bytes(json.dumps([rec], ensure_ascii=False)
-                                           .encode("latin-1"))
+    (root / "annotation.json").write_bytes(json.dumps([rec], ensure_ascii=False).encode("latin-1"))
     ds = dataset.load(root)
     assert codes(ds) == ["annotation-encoding"]
     assert "UTF-8" in ds.notes[0].message
@@ -194,8 +217,10 @@ def test_csv_with_extra_and_missing_columns(make_dataset: MakeDataset) -> None:
     assert "age-missing" in codes(ds)
 
 
-@pytest.mark.parametrize(("label", "code"), [("Stage 9", "stage-out-of-range"),
-                                             ("3-4", "stage-invalid"), ("", "stage-missing")])
+@pytest.mark.parametrize(
+    ("label", "code"),
+    [("Stage 9", "stage-out-of-range"), ("3-4", "stage-invalid"), ("", "stage-missing")],
+)
 def test_bad_labels(make_dataset: MakeDataset, label: str, code: str) -> None:
     ds = dataset.load(make_dataset(1, records=[vendor_record("1", stage=label)]))
     assert codes(ds) == [code]
@@ -204,12 +229,17 @@ def test_bad_labels(make_dataset: MakeDataset, label: str, code: str) -> None:
     assert ds.subjects["raw_label"].iloc[0] == label
 
 
-@pytest.mark.parametrize(("age", "code", "value"), [("abc", "age-invalid", None),
-                                                   ("45.5", "age-invalid", None),
-                                                   ("-1", None, -1), ("200", None, 200),
-                                                   ("", "age-missing", None)])
-def test_bad_ages(make_dataset: MakeDataset, age: str, code: str | None,
-                  value: int | None) -> None:
+@pytest.mark.parametrize(
+    ("age", "code", "value"),
+    [
+        ("abc", "age-invalid", None),
+        ("45.5", "age-invalid", None),
+        ("-1", None, -1),
+        ("200", None, 200),
+        ("", "age-missing", None),
+    ],
+)
+def test_bad_ages(make_dataset: MakeDataset, age: str, code: str | None, value: int | None) -> None:
     ds = dataset.load(make_dataset(1, records=[vendor_record("1", age=age)]))
     assert codes(ds) == ([code] if code else [])
     got = ds.subjects["age"].iloc[0]
@@ -227,8 +257,7 @@ def test_record_path_escaping_root_is_refused(make_dataset: MakeDataset) -> None
     assert "1/Front.jpg" in set(ds.images["path"])
 
 
-def test_symlink_to_a_file_outside_is_refused(make_dataset: MakeDataset,
-                                              tmp_path: Path) -> None:
+def test_symlink_to_a_file_outside_is_refused(make_dataset: MakeDataset, tmp_path: Path) -> None:
     root = make_dataset(1)
     outside = tmp_path / "secret.jpg"
     outside.write_bytes(jpeg_bytes(photo(5)))

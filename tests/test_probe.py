@@ -11,9 +11,9 @@ from pathlib import Path
 import imagehash
 import numpy as np
 import pytest
+from conftest import MakeDataset, jpeg_bytes, photo, png_bytes, snapshot
 from PIL import Image
 
-from conftest import MakeDataset, jpeg_bytes, photo, png_bytes, snapshot
 from norwoodkit import dataset, probe
 from norwoodkit.labels import View
 from norwoodkit.sample import _bomb_png
@@ -65,8 +65,11 @@ def test_exif_orientation_is_applied(tmp_path: Path) -> None:
     img = photo(2, (300, 200))
     exif = Image.Exif()
     exif[0x0112] = 6
-    r = probe_bytes(tmp_path, "rot.jpg",
-                    jpeg_bytes(img.transpose(Image.Transpose.ROTATE_90), exif=exif.tobytes()))
+    r = probe_bytes(
+        tmp_path,
+        "rot.jpg",
+        jpeg_bytes(img.transpose(Image.Transpose.ROTATE_90), exif=exif.tobytes()),
+    )
     upright = probe_bytes(tmp_path, "up.jpg", jpeg_bytes(img))
     assert r["orientation"] == 6
     assert (r["width"], r["height"]) == (200, 300)
@@ -187,8 +190,10 @@ def test_second_run_uses_the_cache(make_dataset: MakeDataset, tmp_path: Path) ->
     third = probe.run(dataset.load(root), cache_dir=cache).table
     changed = third[third["sha256"] != first["sha256"]]["path"].tolist()
     assert changed == ["1/Front.jpg"]
-    assert third.loc[third["path"] == "1/Front.jpg", "sha256"].iloc[0] == \
-        hashlib.sha256(bytes(data)).hexdigest()
+    assert (
+        third.loc[third["path"] == "1/Front.jpg", "sha256"].iloc[0]
+        == hashlib.sha256(bytes(data)).hexdigest()
+    )
 
 
 def test_no_cache_writes_nothing(make_dataset: MakeDataset, tmp_path: Path) -> None:
@@ -207,8 +212,9 @@ def test_damaged_cache_is_rebuilt(make_dataset: MakeDataset, tmp_path: Path) -> 
     assert (t["status"] == "ok").all()
 
 
-def test_default_cache_is_outside_the_dataset(make_dataset: MakeDataset,
-                                              monkeypatch: pytest.MonkeyPatch) -> None:
+def test_default_cache_is_outside_the_dataset(
+    make_dataset: MakeDataset, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.delenv("NORWOODKIT_CACHE_DIR")
     monkeypatch.setenv("XDG_CACHE_HOME", str(Path(os.environ["HOME"]) / ".cache-test-nk"))
     root = make_dataset(1)

@@ -8,9 +8,9 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
+from conftest import MakeDataset, jpeg_bytes, photo, png_bytes, vendor_record
 from PIL import Image
 
-from conftest import MakeDataset, jpeg_bytes, photo, png_bytes, vendor_record
 from norwoodkit import dataset, probe, sample
 from norwoodkit.findings import CODES, Severity
 from norwoodkit.labels import View
@@ -28,8 +28,9 @@ def codes(report: Report) -> list[str]:
 @pytest.fixture(scope="module")
 def defect_sample(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("s") / "defects"
-    sample.write(root, sample.SampleOptions(subjects=40, seed=7, size="tiny", defects=True,
-                                            workers=1))
+    sample.write(
+        root, sample.SampleOptions(subjects=40, seed=7, size="tiny", defects=True, workers=1)
+    )
     return root
 
 
@@ -37,15 +38,22 @@ def test_defect_sample_finds_every_planted_defect_and_nothing_else(defect_sample
     report = run(defect_sample)
     planted = json.loads((defect_sample / "defects.json").read_text())["defects"]
     expected = sorted((d["code"], d["subject"] or "", d["path"] or "") for d in planted)
-    found = sorted((f.code, f.subject or "", f.path or "") for f in report.findings
-                   if f.code != "exif-rotated")
+    found = sorted(
+        (f.code, f.subject or "", f.path or "") for f in report.findings if f.code != "exif-rotated"
+    )
     assert found == expected
     # Every check validate has is planted, but those that need options (counts), another
     # annotation file (encoding, CSV rows), root's missing permissions (unreadable) or a
     # folder name that cannot be an id: tests elsewhere plant those.
-    assert {d["code"] for d in planted} | {"exif-rotated", "subject-count", "image-count",
-                                           "annotation-encoding", "annotation-row-shape",
-                                           "id-invalid", "image-unreadable"} == set(CODES)
+    assert {d["code"] for d in planted} | {
+        "exif-rotated",
+        "subject-count",
+        "image-count",
+        "annotation-encoding",
+        "annotation-row-shape",
+        "id-invalid",
+        "image-unreadable",
+    } == set(CODES)
 
 
 def test_exif_infos_match_the_files(defect_sample: Path) -> None:
@@ -80,8 +88,12 @@ def test_expected_totals(make_dataset: MakeDataset) -> None:
 def test_findings_name_file_and_subject(make_dataset: MakeDataset) -> None:
     root = make_dataset(2, corrupt={("2", View.LEFT): b""})
     [f] = run(root).findings
-    assert (f.code, f.subject, f.path, f.severity) == ("image-empty", "2", "2/Left.jpg",
-                                                       Severity.ERROR)
+    assert (f.code, f.subject, f.path, f.severity) == (
+        "image-empty",
+        "2",
+        "2/Left.jpg",
+        Severity.ERROR,
+    )
     assert "2/Left.jpg" in f.message
 
 
@@ -90,26 +102,39 @@ def test_png_named_jpg_cmyk_and_16bit(make_dataset: MakeDataset) -> None:
 
     deep = io.BytesIO()
     Image.fromarray(np.arange(64 * 48, dtype=np.uint16).reshape(48, 64) * 20).save(deep, "PNG")
-    root = make_dataset(1, corrupt={("1", View.FRONT): png_bytes(photo(8)),
-                                    ("1", View.BACK): jpeg_bytes(photo(9).convert("CMYK")),
-                                    ("1", View.TOP): deep.getvalue()})
+    root = make_dataset(
+        1,
+        corrupt={
+            ("1", View.FRONT): png_bytes(photo(8)),
+            ("1", View.BACK): jpeg_bytes(photo(9).convert("CMYK")),
+            ("1", View.TOP): deep.getvalue(),
+        },
+    )
     found = {(f.code, f.path) for f in run(root).findings}
-    assert found == {("format-mismatch", "1/Front.jpg"), ("mode-not-rgb", "1/Back.jpg"),
-                     ("format-mismatch", "1/Top-Down.jpg"), ("mode-not-rgb", "1/Top-Down.jpg")}
+    assert found == {
+        ("format-mismatch", "1/Front.jpg"),
+        ("mode-not-rgb", "1/Back.jpg"),
+        ("format-mismatch", "1/Top-Down.jpg"),
+        ("mode-not-rgb", "1/Top-Down.jpg"),
+    }
 
 
 def test_truncated_and_bomb(make_dataset: MakeDataset) -> None:
     data = jpeg_bytes(photo(1, (300, 200)))
-    root = make_dataset(1, corrupt={("1", View.FRONT): data[:900],
-                                    ("1", View.TOP): sample._bomb_png(20000, 20000)})
+    root = make_dataset(
+        1, corrupt={("1", View.FRONT): data[:900], ("1", View.TOP): sample._bomb_png(20000, 20000)}
+    )
     found = {(f.code, f.path) for f in run(root).findings}
     assert ("image-truncated", "1/Front.jpg") in found
     assert ("image-too-large", "1/Top-Down.jpg") in found
 
 
 def test_ethnicity_variants_and_gender(make_dataset: MakeDataset) -> None:
-    recs = [vendor_record("1", ethnicity="Caucasians"), vendor_record("2", ethnicity="Caucasians"),
-            vendor_record("3", ethnicity="caucasian")]
+    recs = [
+        vendor_record("1", ethnicity="Caucasians"),
+        vendor_record("2", ethnicity="Caucasians"),
+        vendor_record("3", ethnicity="caucasian"),
+    ]
     recs[1]["gender"] = "M"
     recs[2]["gender"] = "robot"
     report = run(make_dataset(3, records=recs))
@@ -127,12 +152,21 @@ def test_size_outliers_need_enough_images(make_dataset: MakeDataset) -> None:
 
 def test_exact_duplicates_cross_and_within(make_dataset: MakeDataset) -> None:
     shared = jpeg_bytes(photo(77))
-    root = make_dataset(3, corrupt={("1", View.FRONT): shared, ("3", View.FRONT): shared,
-                                    ("2", View.LEFT): shared, ("2", View.RIGHT): shared})
+    root = make_dataset(
+        3,
+        corrupt={
+            ("1", View.FRONT): shared,
+            ("3", View.FRONT): shared,
+            ("2", View.LEFT): shared,
+            ("2", View.RIGHT): shared,
+        },
+    )
     found = sorted((f.code, f.path) for f in run(root).findings)
-    assert found == [("duplicate-bytes-cross-subject", "2/Left.jpg"),
-                     ("duplicate-bytes-cross-subject", "2/Right.jpg"),
-                     ("duplicate-bytes-cross-subject", "3/Front.jpg")]
+    assert found == [
+        ("duplicate-bytes-cross-subject", "2/Left.jpg"),
+        ("duplicate-bytes-cross-subject", "2/Right.jpg"),
+        ("duplicate-bytes-cross-subject", "3/Front.jpg"),
+    ]
     within = make_dataset(1, corrupt={("1", View.LEFT): shared, ("1", View.RIGHT): shared})
     assert codes(run(within)) == ["duplicate-bytes-within-subject"]
 
