@@ -6,9 +6,12 @@ A crash or Ctrl-C leaves either the old file or the new one, never half of one.
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import tempfile
 from pathlib import Path
+
+import pandas as pd
 
 from norwoodkit.errors import OutputError
 
@@ -51,3 +54,35 @@ def write_bytes_atomic(path: str | os.PathLike[str], data: bytes) -> None:
 def write_text_atomic(path: str | os.PathLike[str], text: str) -> None:
     """``write_bytes_atomic`` for UTF-8 text."""
     write_bytes_atomic(path, text.encode("utf-8"))
+
+
+#: Table file types by extension.
+TABLE_SUFFIXES = (".csv", ".parquet", ".json")
+
+
+def check_table_path(path: str | os.PathLike[str], option: str) -> Path:
+    """``check_output_path`` plus a known table extension (.csv, .parquet, .json)."""
+    p = check_output_path(path, option)
+    if p.suffix.lower() not in TABLE_SUFFIXES:
+        raise OutputError(
+            f"{option} {p}: unknown file type '{p.suffix}'; use one of {', '.join(TABLE_SUFFIXES)}",
+            code="output-type",
+        )
+    return p
+
+
+def write_table_atomic(frame: pd.DataFrame, path: str | os.PathLike[str]) -> None:
+    """Write a table as CSV, Parquet or JSON (records) by extension, atomically."""
+    target = Path(path)
+    suffix = target.suffix.lower()
+    if suffix == ".csv":
+        write_text_atomic(target, frame.to_csv(index=False, lineterminator="\n"))
+    elif suffix == ".json":
+        text = frame.to_json(orient="records", indent=2, force_ascii=False)
+        write_text_atomic(target, (text or "[]") + "\n")
+    elif suffix == ".parquet":
+        buf = io.BytesIO()
+        frame.to_parquet(buf, index=False)
+        write_bytes_atomic(target, buf.getvalue())
+    else:
+        raise OutputError(f"{target}: unknown table type '{target.suffix}'", code="output-type")

@@ -13,6 +13,7 @@ import sys
 import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, ParamSpec, TypeVar
 
@@ -20,6 +21,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from norwoodkit.dedupe import SENSIBLE_NEAR_MAX
 from norwoodkit.errors import NorwoodkitError
 
 app = typer.Typer(
@@ -31,7 +33,7 @@ app = typer.Typer(
 )
 
 out = Console(soft_wrap=True)
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)
 log = logging.getLogger("norwoodkit")
 
 EXIT_OK, EXIT_FOUND, EXIT_USAGE, EXIT_BUG = 0, 1, 2, 3
@@ -93,11 +95,18 @@ def _root(
     ] = False,
 ) -> None:
     """Validate, deduplicate, describe, split and pack the Male Hair Loss dataset."""
-    if not logging.getLogger().handlers and not log.handlers:
-        handler = logging.StreamHandler(sys.stderr)
+    if not any(isinstance(h, _StderrHandler) for h in log.handlers):
+        handler = _StderrHandler()
         handler.setFormatter(logging.Formatter("warning: %(message)s"))
         log.addHandler(handler)
         log.setLevel(logging.WARNING)
+
+
+class _StderrHandler(logging.Handler):
+    """Log records to whatever ``sys.stderr`` is now (test runners swap it)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        sys.stderr.write(self.format(record) + "\n")
 
 
 def handle_errors(fn: Callable[P, R]) -> Callable[P, R]:
@@ -254,6 +263,158 @@ def _render_findings(report: Any, strict: bool) -> None:
         f"{counts['error']} errors, {counts['warning']} warnings, {counts['info']} info"
         + (" (--strict: warnings fail)" if strict else "")
     )
+
+
+# --------------------------------------------------------------------------- dedupe
+
+
+class _FailOn(StrEnum):
+    cross_subject = "cross-subject"
+    within_subject = "within-subject"
+    any = "any"
+
+
+@app.command()
+@handle_errors
+def dedupe(
+    root: RootArg,
+    same: Annotated[
+        int,
+        typer.Option(
+            "--same",
+            help="Largest phash distance (bits) for the 'same' tier: one photo re-encoded, "
+            "resized or brightened.",
+        ),
+    ] = 4,
+    near: Annotated[
+        int, typer.Option("--near", help="Largest phash distance for the 'near' tier (review).")
+    ] = 10,
+    mirror: Annotated[
+        bool,
+        typer.Option(
+            "--mirror", help="Also match horizontally flipped copies (reported as mirrored)."
+        ),
+    ] = False,
+    pairs: Annotated[
+        Path | None,
+        typer.Option("--pairs", help="Write every pair here (.csv, .parquet or .json)."),
+    ] = None,
+    groups: Annotated[
+        Path | None,
+        typer.Option("--groups", help="Write every group member here (.csv, .parquet or .json)."),
+    ] = None,
+    exclude_list: Annotated[
+        Path | None,
+        typer.Option(
+            "--exclude-list",
+            help="Write the non-keepers here (.csv, .parquet or .json) for split and pack.",
+        ),
+    ] = None,
+    fail_on: Annotated[
+        _FailOn | None, typer.Option("--fail-on", help="Exit 1 when duplicates of this kind exist.")
+    ] = None,
+    calibrate: Annotated[
+        bool,
+        typer.Option("--calibrate", help="Also print distance histograms to choose thresholds."),
+    ] = False,
+    annotations: AnnotationsOpt = None,
+    field: FieldOpt = None,
+    json_output: JsonOpt = False,
+    cache: CacheOpt = None,
+    no_cache: NoCacheOpt = False,
+    workers: WorkersOpt = None,
+    quiet: QuietOpt = False,
+) -> None:
+    """Find exact and near-duplicate images, above all across people (leakage). Never changes
+    an image."""
+    from norwoodkit.atomic import check_table_path, write_table_atomic
+    from norwoodkit.dedupe import DedupeOptions, FailOn, find
+    from norwoodkit.dedupe import calibrate as run_calibrate
+
+    opts = DedupeOptions(same=same, near=near, mirror=mirror)
+    outputs = {"--pairs": pairs, "--groups": groups, "--exclude-list": exclude_list}
+    for option, path in outputs.items():
+        if path is not None:
+            check_table_path(path, option)
+    if near > SENSIBLE_NEAR_MAX:
+        log.warning(
+            "--near %d: unrelated photos start to match above about %d bits; expect "
+            "many false pairs",
+            near,
+            SENSIBLE_NEAR_MAX,
+        )
+    ds = load_probed(root, annotations, field, cache, no_cache, workers, quiet)
+    result = find(ds, opts)
+    if pairs is not None:
+        write_table_atomic(result.pairs, pairs)
+    if groups is not None:
+        write_table_atomic(result.groups, groups)
+    if exclude_list is not None:
+        write_table_atomic(result.exclude_list(), exclude_list)
+    doc = result.to_dict()
+    if calibrate:
+        doc["calibration"] = run_calibrate(ds)
+    if json_output:
+        _print_json(doc)
+    else:
+        _render_dedupe(result, doc.get("calibration"))
+    failing = result.failing(FailOn(fail_on.value)) if fail_on is not None else None
+    raise typer.Exit(EXIT_FOUND if failing is not None and len(failing) else EXIT_OK)
+
+
+def _render_dedupe(result: Any, calibration: dict[str, Any] | None) -> None:
+    summary = result.group_summary()
+    if len(summary):
+        table = Table(header_style="bold")
+        for col in ("group", "tier", "kind", "subjects", "max dist", "keeper", "others"):
+            table.add_column(col, overflow="fold")
+        members = result.groups.groupby("group")
+        for row in summary.itertuples(index=False):
+            others = [
+                str(p)
+                for p, k in zip(
+                    members.get_group(row.group)["path"],
+                    members.get_group(row.group)["keeper"],
+                    strict=True,
+                )
+                if not k
+            ]
+            kind = ("[red]" if row.kind == "cross-subject" else "[yellow]") + row.kind + "[/]"
+            tier = (
+                row.tier
+                + (" (mirror)" if row.mirrored else "")
+                + (" (split chain)" if row.split_from_chain else "")
+            )
+            table.add_row(
+                str(row.group),
+                tier,
+                kind,
+                row.subjects,
+                str(row.max_distance),
+                row.keeper,
+                "\n".join(others),
+            )
+        out.print(table)
+    for r in result.not_compared.itertuples(index=False):
+        out.print(f"[yellow]not compared:[/] {r.path} ({r.reason})")
+    c = result.counts()
+    by = ", ".join(f"{v} {k}" for k, v in sorted(c["pairs_by_kind_and_tier"].items())) or "none"
+    out.print(
+        f"{c['images']} images, {c['compared']} compared by phash, {c['not_compared']} not "
+        f"compared; {c['groups']} groups; pairs: {by}"
+    )
+    if calibration:
+        t = Table(title="phash distances (bits)", header_style="bold")
+        for col in ("pairs of", "count", "min", "0.1 %", "1 %", "median"):
+            t.add_column(col)
+        for name, h in calibration.items():
+            t.add_row(
+                name.replace("_", " "),
+                str(h["pairs"]),
+                *(str(h.get(k, "-")) for k in ("min", "p0.1", "p1", "p50")),
+            )
+        out.print(t)
+        out.print("Pick --near below the 0.1 % figure of both rows to keep false pairs rare.")
 
 
 # --------------------------------------------------------------------------- sample

@@ -83,6 +83,12 @@ CODES: dict[str, CodeInfo] = {
     "duplicate-bytes-within-subject": CodeInfo(
         W, "duplicates", "identical image bytes for two views of one subject"
     ),
+    "near-duplicate-cross-subject": CodeInfo(
+        E, "duplicates", "one photo (re-encoded, resized, ...) under two different subjects"
+    ),
+    "near-duplicate-within-subject": CodeInfo(
+        W, "duplicates", "one photo (re-encoded, resized, ...) used for two views of one subject"
+    ),
 }
 
 del E, W, N

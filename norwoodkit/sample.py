@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageEnhance
 
 from norwoodkit import synth
 from norwoodkit.errors import InputError, OutputError
@@ -49,7 +49,9 @@ ETHNICITIES = (
 )
 #: Share of images stored rotated with an EXIF orientation tag, as phones do.
 ROTATED_SHARE = 0.06
-MIN_SUBJECTS_WITH_DEFECTS = 35
+MIN_SUBJECTS_WITH_DEFECTS = 50
+#: The 'same' tier of dedupe (bits): planted near duplicates must fall inside it.
+SAME_TIER_BITS = 4
 
 
 @dataclass(frozen=True)
@@ -220,8 +222,13 @@ class _Planter:
     def take(self) -> _Subject:
         return self._free.pop(0)
 
-    def note(self, code: str, subject: str | None, path: str | None, what: str) -> None:
-        self.defects.append({"code": code, "subject": subject, "path": path, "what": what})
+    def note(
+        self, code: str, subject: str | None, path: str | None, what: str, source: str | None = None
+    ) -> None:
+        entry = {"code": code, "subject": subject, "path": path, "what": what}
+        if source is not None:
+            entry["source"] = source  # for duplicates: the photo this one copies
+        self.defects.append(entry)
 
     def record(self, sid: str) -> dict[str, Any]:
         return next(r for r in self.records if r.get("id") == sid)
@@ -230,6 +237,50 @@ class _Planter:
         rng = np.random.default_rng([self.opts.seed, 0xBAD, int(s.sid)])
         traits = synth.random_traits(rng)
         return synth.render_view(rng, s.stage, view.value, size or s.size, subject_traits=traits)
+
+    def _near_copy(
+        self,
+        src_view: View,
+        dst_view: View,
+        what: str,
+        *,
+        cross: bool,
+        change: Callable[[Image.Image], Image.Image],
+        quality: int = 85,
+    ) -> None:
+        """Plant an altered copy of one photo; try other sources until it is a 'same'-tier copy.
+
+        Altered copies of most photos land within the tier (4 bits); the check keeps the sample
+        honest for the rare photo whose hash is fragile, so defects.json never lists a copy that
+        dedupe is not meant to find.
+        """
+        from norwoodkit.probe import probe_file
+
+        for _ in range(5):
+            a = self.take()
+            b = self.take() if cross else a
+            src = self.root / a.sid / VENDOR_FILENAMES[src_view]
+            dst = self.root / b.sid / VENDOR_FILENAMES[dst_view]
+            with Image.open(src) as im:
+                exif = im.info.get("exif", b"")
+                altered = change(im.convert("RGB"))
+            buf = io.BytesIO()
+            altered.save(buf, "JPEG", quality=quality, exif=exif)
+            original = dst.read_bytes()
+            dst.write_bytes(buf.getvalue())
+            h1, h2 = probe_file(str(src))["phash"], probe_file(str(dst))["phash"]
+            if h1 and h2 and bin(int(h1, 16) ^ int(h2, 16)).count("1") <= SAME_TIER_BITS:
+                scope = "cross-subject" if cross else "within-subject"
+                self.note(
+                    f"near-duplicate-{scope}",
+                    b.sid,
+                    f"{b.sid}/{dst.name}",
+                    f"{a.sid}/{src.name} {what}",
+                    source=f"{a.sid}/{src.name}",
+                )
+                return
+            dst.write_bytes(original)  # too far for the tier: put the photo back, try another
+        raise RuntimeError("could not plant a near duplicate in five tries")
 
     def plant_all(self) -> None:
         q = self.opts.quality
@@ -341,6 +392,7 @@ class _Planter:
             b.sid,
             f"{b.sid}/Front.jpg",
             f"a byte copy of {a.sid}/Front.jpg",
+            source=f"{a.sid}/Front.jpg",
         )
         s = self.take()
         shutil.copyfile(self.root / s.sid / f[View.LEFT], self.root / s.sid / f[View.RIGHT])
@@ -349,6 +401,29 @@ class _Planter:
             s.sid,
             f"{s.sid}/Right.jpg",
             "a byte copy of its Left.jpg",
+            source=f"{s.sid}/Left.jpg",
+        )
+        self._near_copy(
+            View.BACK,
+            View.BACK,
+            "re-encoded at JPEG quality 60",
+            cross=True,
+            change=lambda im: im,
+            quality=60,
+        )
+        self._near_copy(
+            View.TOP,
+            View.TOP,
+            "resized to 50 %",
+            cross=True,
+            change=lambda im: im.resize((im.width // 2, im.height // 2), Image.Resampling.LANCZOS),
+        )
+        self._near_copy(
+            View.LEFT,
+            View.RIGHT,
+            "brightened by 15 %",
+            cross=False,
+            change=lambda im: ImageEnhance.Brightness(im).enhance(1.15),
         )
         s = self.take()
         self.record(s.sid)["Front"] = "../../etc/passwd"

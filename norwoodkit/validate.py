@@ -50,6 +50,8 @@ class ValidateOptions:
         outlier_factor: width or height this many times above or below the median is an outlier.
         size_outlier_factor: file size this many times above or below the median is an outlier.
         min_images_for_outliers: below this many decodable images, no outlier check.
+        duplicate_distance: phash distance up to which two images are one photo (dedupe's
+            ``same`` tier).
     """
 
     expect_subjects: int | None = None
@@ -57,6 +59,7 @@ class ValidateOptions:
     outlier_factor: float = 4.0
     size_outlier_factor: float = 10.0
     min_images_for_outliers: int = 10
+    duplicate_distance: int = 4
 
 
 @dataclass(frozen=True)
@@ -328,37 +331,55 @@ def _spelling_variants(subjects: pd.DataFrame, column: str, ann: str) -> Iterato
                 )
 
 
-def check_exact_duplicates(ds: Dataset, opts: ValidateOptions) -> Iterator[Finding]:
-    """Identical bytes (sha256) under two subjects (leakage) or two views of one subject."""
-    images = ds.images[ds.images["sha256"].notna()]
-    for _, group in images.groupby("sha256", sort=False):
-        if len(group) < 2:
-            continue
-        rows = sorted(
-            group[["subject_id", "path"]].itertuples(index=False),
-            key=lambda r: (_id_key(str(r.subject_id)), str(r.path)),
+_DUPLICATE_CODES = {
+    ("exact", "cross-subject"): "duplicate-bytes-cross-subject",
+    ("exact", "within-subject"): "duplicate-bytes-within-subject",
+    ("same", "cross-subject"): "near-duplicate-cross-subject",
+    ("same", "within-subject"): "near-duplicate-within-subject",
+}
+
+
+def check_duplicates(ds: Dataset, opts: ValidateOptions) -> Iterator[Finding]:
+    """Duplicates from ``dedupe.find``: identical bytes, and phashes within the ``same`` tier.
+
+    One finding per copy: each image is reported against its first partner in table order
+    (the earlier subject, then view), byte-identical partners first.
+    """
+    from norwoodkit.dedupe import DedupeOptions, find
+
+    threshold = opts.duplicate_distance
+    pairs = find(ds, DedupeOptions(same=threshold, near=threshold)).pairs
+    if pairs.empty:
+        return
+    order = {p: i for i, p in enumerate(ds.images["path"].astype(str))}
+    pairs = pairs.assign(
+        _first=pairs["a"].map(order),
+        _exact=pairs["tier"] != "exact",
+    ).sort_values(["_exact", "_first"])
+    for r in pairs.drop_duplicates("b").itertuples(index=False):
+        code = _DUPLICATE_CODES[(str(r.tier), str(r.kind))]
+        what = (
+            "the same bytes as"
+            if r.tier == "exact"
+            else f"the same photo (phash distance {r.distance}) as"
         )
-        keeper = rows[0]
-        for r in rows[1:]:
-            sid, path = str(r.subject_id), str(r.path)
-            if sid != str(keeper.subject_id):
-                yield finding(
-                    "duplicate-bytes-cross-subject",
-                    f"{path} (subject {sid}) has the same bytes as {keeper.path} "
-                    f"(subject {keeper.subject_id}): one photo under two people "
-                    "leaks between splits; find the right owner and replace the "
-                    "other",
-                    subject=sid,
-                    path=path,
-                )
-            else:
-                yield finding(
-                    "duplicate-bytes-within-subject",
-                    f"{path} has the same bytes as {keeper.path} (subject {sid}): one "
-                    "photo used for two views; replace it with the right view",
-                    subject=sid,
-                    path=path,
-                )
+        if r.kind == "cross-subject":
+            text = (
+                f"{r.b} (subject {r.subject_b}) is {what} {r.a} (subject {r.subject_a}): one "
+                "photo under two people leaks between splits; find the right owner and "
+                "replace the other"
+            )
+        else:
+            text = (
+                f"{r.b} is {what} {r.a} (subject {r.subject_b}): one photo used for two "
+                "views; replace it with the right view"
+            )
+        yield finding(
+            code,
+            text.replace(" is the same bytes as", " has the same bytes as"),
+            subject=str(r.subject_b),
+            path=str(r.b),
+        )
 
 
 def _id_key(sid: str) -> tuple[int, int, str]:
@@ -366,7 +387,7 @@ def _id_key(sid: str) -> tuple[int, int, str]:
 
 
 #: The checks ``validate`` runs, in order.
-CHECKS: tuple[Check, ...] = (check_structure, check_images, check_metadata, check_exact_duplicates)
+CHECKS: tuple[Check, ...] = (check_structure, check_images, check_metadata, check_duplicates)
 
 
 def validate(ds: Dataset, options: ValidateOptions | None = None) -> Report:

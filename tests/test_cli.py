@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 import typer
-from conftest import MakeDataset, snapshot
 from typer.testing import CliRunner
 
+from conftest import MakeDataset, snapshot
 from norwoodkit.cli import app, handle_errors
 from norwoodkit.labels import View
 

@@ -7,8 +7,8 @@ import os
 from pathlib import Path
 
 import pytest
-from conftest import MakeDataset, jpeg_bytes, photo, vendor_record
 
+from conftest import MakeDataset, jpeg_bytes, photo, vendor_record
 from norwoodkit import dataset
 from norwoodkit.errors import AnnotationError, InputError
 from norwoodkit.labels import VIEWS, View

@@ -11,9 +11,9 @@ from pathlib import Path
 import imagehash
 import numpy as np
 import pytest
-from conftest import MakeDataset, jpeg_bytes, photo, png_bytes, snapshot
 from PIL import Image
 
+from conftest import MakeDataset, jpeg_bytes, photo, png_bytes, snapshot
 from norwoodkit import dataset, probe
 from norwoodkit.labels import View
 from norwoodkit.sample import _bomb_png

@@ -8,9 +8,9 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
-from conftest import MakeDataset, jpeg_bytes, photo, png_bytes, vendor_record
 from PIL import Image
 
+from conftest import MakeDataset, jpeg_bytes, photo, png_bytes, vendor_record
 from norwoodkit import dataset, probe, sample
 from norwoodkit.findings import CODES, Severity
 from norwoodkit.labels import View
@@ -29,7 +29,7 @@ def codes(report: Report) -> list[str]:
 def defect_sample(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("s") / "defects"
     sample.write(
-        root, sample.SampleOptions(subjects=40, seed=7, size="tiny", defects=True, workers=1)
+        root, sample.SampleOptions(subjects=60, seed=7, size="tiny", defects=True, workers=1)
     )
     return root
 
