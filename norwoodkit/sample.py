@@ -520,7 +520,11 @@ def write(
 
         _write_json(
             tmp / "sample.json",
-            {"generator": "norwoodkit sample", "version": __version__, "options": asdict(opts)},
+            {
+                "generator": "norwoodkit sample",
+                "version": __version__,
+                "options": {k: v for k, v in asdict(opts).items() if k != "workers"},
+            },
         )
         if target.exists():
             old = target.with_name(f".{target.name}.old-{os.getpid()}")
