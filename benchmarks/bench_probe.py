@@ -7,7 +7,7 @@ worker processes for each:
 
 - baseline: ``Image.open`` + full decode + ``imagehash.phash`` (what a plain script does);
 - floor: decoding only, in the same JPEG draft mode the probe uses (nothing else done);
-- probe: ``probe.probe_batch`` (sha256, header, EXIF, integrity decode, two phashes);
+- probe: ``probe.probe_file`` (sha256, header, EXIF, integrity decode, two phashes, thumbnail);
 - validate cold (empty probe cache) vs warm (cache filled), end to end in this process.
 
 Prints medians over ``--repeats`` and the ratios the foundation issue sets targets for.
@@ -48,7 +48,7 @@ def floor_batch(paths: Sequence[str]) -> int:
     """Decode only, in the probe's draft mode: the least any integrity check can cost."""
     for p in paths:
         with Image.open(p) as im:
-            im.draft("L", probe.DRAFT_SIZE)
+            im.draft(probe.DRAFT_MODE, probe.DRAFT_SIZE)
             im.load()
     return len(paths)
 

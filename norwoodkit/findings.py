@@ -86,6 +86,14 @@ CODES: dict[str, CodeInfo] = {
     "near-duplicate-cross-subject": CodeInfo(
         E, "duplicates", "one photo (re-encoded, resized, ...) under two different subjects"
     ),
+    "split-subject-in-two-splits": CodeInfo(E, "split", "a subject listed in two splits"),
+    "split-views-apart": CodeInfo(E, "split", "views of one subject in different splits"),
+    "split-duplicate-across-splits": CodeInfo(
+        E, "split", "two subjects sharing a duplicate photo sit in different splits"
+    ),
+    "split-stage-missing": CodeInfo(W, "split", "a stage with no subject in some split"),
+    "split-unknown-subject": CodeInfo(W, "split", "split file ids that the dataset does not have"),
+    "split-subject-missing": CodeInfo(W, "split", "dataset subjects that no split lists"),
     "near-duplicate-within-subject": CodeInfo(
         W, "duplicates", "one photo (re-encoded, resized, ...) used for two views of one subject"
     ),

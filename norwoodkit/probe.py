@@ -34,13 +34,18 @@ from norwoodkit.schema import PROBE_COLUMNS, coerce
 log = logging.getLogger(__name__)
 
 #: Bump when the meaning of any probe column changes: older cache entries are then ignored.
-PROBE_VERSION = 1
+PROBE_VERSION = 2
 
 #: Paths per task sent to a worker: large enough to amortise pickling, small enough to balance.
 BATCH_SIZE = 16
 
-#: The size JPEG draft mode aims for; the phash only needs 32x32.
+#: JPEG draft mode: decode in colour at the largest DCT reduction that stays >= 256 px (the
+#: phash needs 32x32, the thumbnail 160 px).
+DRAFT_MODE = "RGB"
 DRAFT_SIZE = (256, 256)
+
+#: Long side of the stored thumbnail (JPEG, for reports and contact sheets).
+THUMBNAIL_SIZE = 160
 
 _TRANSPOSE: dict[int, list[Image.Transpose]] = {
     2: [Image.Transpose.FLIP_LEFT_RIGHT],
@@ -150,9 +155,9 @@ def _decode(data: bytes, out: dict[str, Any]) -> dict[str, Any]:
                         f"decompression-bomb limit of {limit:,}; not decoded",
                     }
                 if im.format == "JPEG":
-                    im.draft("L", DRAFT_SIZE)
+                    im.draft(DRAFT_MODE, DRAFT_SIZE)
                 im.load()  # the full entropy decode: truncation and corruption raise here
-                small = im if im.mode == "L" else _to_grey(im)
+                small = _to_rgb(im)
     except Image.DecompressionBombError as exc:
         return {**out, "status": "too-large", "error": str(exc)}
     except UnidentifiedImageError:
@@ -166,8 +171,17 @@ def _decode(data: bytes, out: dict[str, Any]) -> dict[str, Any]:
     for step in _TRANSPOSE.get(orientation or 1, []):
         small = small.transpose(step)
     out["phash"], out["phash_mirror"] = phash_pair(small)
+    out["thumbnail"] = _thumbnail(small)
     out["status"] = "ok"
     return out
+
+
+def _thumbnail(upright: Image.Image) -> bytes:
+    thumb = upright.copy()
+    thumb.thumbnail((THUMBNAIL_SIZE, THUMBNAIL_SIZE), Image.Resampling.BILINEAR)
+    buf = io.BytesIO()
+    thumb.save(buf, "JPEG", quality=80)
+    return buf.getvalue()
 
 
 def _orientation(im: Image.Image) -> int | None:
@@ -178,14 +192,15 @@ def _orientation(im: Image.Image) -> int | None:
     return int(value) if isinstance(value, int) and 1 <= value <= 8 else None
 
 
-def _to_grey(im: Image.Image) -> Image.Image:
+def _to_rgb(im: Image.Image) -> Image.Image:
+    if im.mode == "RGB":
+        return im
     if im.mode in ("I;16", "I;16B", "I;16L", "I"):
         # 16-bit greys: scale to 8 bits instead of clipping everything above 255 to white.
-        im = im.convert("I").point(lambda v: v / 256).convert("L")
-        return im
+        return im.convert("I").point(lambda v: v / 256).convert("L").convert("RGB")
     if im.mode in ("P", "PA", "LA", "RGBA", "1"):
-        im = im.convert("RGBA").convert("RGB")
-    return im.convert("L")
+        return im.convert("RGBA").convert("RGB")
+    return im.convert("RGB")
 
 
 def probe_batch(root: str, paths: Sequence[str]) -> list[dict[str, Any]]:

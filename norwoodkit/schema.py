@@ -78,6 +78,7 @@ PROBE_COLUMNS: tuple[Column, ...] = (
         "64-bit perceptual hash (imagehash phash, 8x8), 16 hex digits, upright image",
     ),
     Column("phash_mirror", "string", "perceptual hash of the horizontally flipped upright image"),
+    Column("thumbnail", "object", "JPEG bytes of the upright image, long side 160 px"),
 )
 
 ALL_COLUMNS: tuple[Column, ...] = DATASET_COLUMNS + PROBE_COLUMNS

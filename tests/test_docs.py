@@ -26,8 +26,8 @@ def test_every_command_has_help_and_a_section(name: str) -> None:
     command = SUBCOMMANDS[name]
     assert command.help, f"{name} has no help text"
     cli_md = (DOCS / "cli.md").read_text()
-    assert f"## `norwoodkit {name}" in cli_md
-    section = cli_md.split(f"## `norwoodkit {name}")[1].split("\n## ")[0]
+    assert f"\n## `norwoodkit {name}" in cli_md
+    section = cli_md.split(f"\n## `norwoodkit {name}")[1].split("\n## ")[0]
     for param in command.params:
         if param.param_type_name == "option":
             assert any(opt in section or f"`{opt}`" in cli_md for opt in param.opts), (

@@ -35,8 +35,10 @@ def test_good_jpeg(tmp_path: Path) -> None:
     assert r["orientation"] is None
     # The phash is the one of the draft-mode decode that the probe promises.
     with Image.open(io.BytesIO(data)) as im:
-        im.draft("L", (256, 256))
+        im.draft("RGB", (256, 256))
         assert str(imagehash.phash(im.convert("L"))) == r["phash"]
+    with Image.open(io.BytesIO(r["thumbnail"])) as thumb:  # type: ignore[arg-type]
+        assert thumb.format == "JPEG" and thumb.size == (160, 120)
     assert r["phash_mirror"] != r["phash"]
 
 
