@@ -419,8 +419,9 @@ def render_view(
     spec_strength = rng.uniform(0.05, 0.35)
     blur = rng.uniform(0.0, 0.6)
     noise_level = int(rng.integers(0, 4))
-    light_field = _smooth_field(rng, 4, 8, w, h) * rng.uniform(0.12, 0.35)
-    hair_field = _smooth_field(rng, 10, 16, w, h) * rng.uniform(0.2, 0.45)
+    light_field = _smooth_field(rng, 6, 12, w, h) * rng.uniform(0.1, 0.3)
+    detail = _smooth_field(rng, 10, 16, w, h) * rng.uniform(0.2, 0.45)
+    sheen_strength = rng.uniform(0.05, 0.4)
     strand_off = rng.integers(0, _TEX, 2)
     blob_off = rng.integers(0, _BLOB - max(w, h), 2)
     noise_off = rng.integers(0, _NOISE_TILE, 2)
@@ -473,7 +474,8 @@ def render_view(
         su = u - (0.35 if view == "left" or view == "right" else 0.0)
         sh = _ellipse(su, v, 0.0, shoulder_drop + 0.9, shoulder_w, 1.6, 0.08)
         sh_shade = 0.6 + 0.4 * np.clip(1.0 - np.square(su * (1.0 / shoulder_w)), 0.0, 1.0)
-    layers.put(sh, "shirt", sh_shade * (1.0 + 0.08 * blob + 0.04 * grain))
+    # Fabric folds: broad random light and dark patches on the clothing.
+    layers.put(sh, "shirt", sh_shade * (1.0 + 0.08 * blob + 0.04 * grain + 1.2 * detail))
 
     # Neck.
     if view != "top":
@@ -529,7 +531,7 @@ def render_view(
     strand = _strand_texture()[iy, ix]
     dens = 0.6 + 0.6 * tr.hair_density
     hair_a = np.clip((cover * dens - 0.5 * (1.0 - strand)) * 2.2, 0.0, 1.0)
-    hair_lum = (0.5 + 0.8 * strand) * (1.0 + 0.2 * blob + hair_field) * shade
+    hair_lum = (0.5 + 0.8 * strand) * (1.0 + 0.2 * blob + detail) * shade
 
     # Hair volume: full hair pokes out beyond the skull outline.
     volume = 1.0 + 0.16 * tr.hair_density
@@ -577,6 +579,9 @@ def render_view(
     ndh = np.clip((u * llx + v * lly + nz * hz) * hn, 0.0, 1.0)
     spec = np.square(np.square(np.square(ndh)))
     spec = np.square(spec) * skull * (1.0 - hair_a) * spec_strength
+    # Hair sheen: a broad highlight broken up by clumps.
+    sheen = np.square(ndh) * np.clip(detail * 3.0 + 0.4, 0.0, 1.0) * strand
+    spec += sheen * head * hair_a * sheen_strength
 
     # ---- colour, lighting, camera ----
     room = (1.0 + light_grad * (lx * x))[None, :] + (light_grad * (ly * y))[:, None]

@@ -192,7 +192,7 @@ def test_check_flags_a_leaky_file(defect_sample: Path, tmp_path: Path) -> None:
     doc = json.loads(clean.stdout)
     assert clean.exit_code == 0 and doc["counts"]["error"] == 0
     frame = pd.read_csv(good, dtype=str)
-    a, b = planted_cross_pairs(defect_sample)[0]
+    _, b = planted_cross_pairs(defect_sample)[0]
     other = "test" if frame.loc[frame["subject_id"] == b, "split"].iloc[0] != "test" else "train"
     frame.loc[frame["subject_id"] == b, "split"] = other  # the duplicate pair now straddles
     twice = frame[frame["subject_id"] == "10"].assign(
