@@ -94,6 +94,15 @@ CODES: dict[str, CodeInfo] = {
     "split-stage-missing": CodeInfo(W, "split", "a stage with no subject in some split"),
     "split-unknown-subject": CodeInfo(W, "split", "split file ids that the dataset does not have"),
     "split-subject-missing": CodeInfo(W, "split", "dataset subjects that no split lists"),
+    "pack-excluded": CodeInfo(N, "pack", "an image left out of the shards, with the reason"),
+    "shard-missing": CodeInfo(E, "verify", "a shard listed in manifest.json is not on disk"),
+    "shard-unlisted": CodeInfo(E, "verify", "a shard on disk that manifest.json does not list"),
+    "shard-hash": CodeInfo(E, "verify", "a shard's sha256 differs from manifest.json"),
+    "shard-schema": CodeInfo(E, "verify", "a shard's schema differs from what norwoodkit writes"),
+    "shard-rows": CodeInfo(E, "verify", "a shard's row count differs from manifest.json"),
+    "shard-unreadable": CodeInfo(E, "verify", "a shard that cannot be read as Parquet"),
+    "image-hash": CodeInfo(E, "verify", "stored image bytes differ from the original's sha256"),
+    "image-undecodable-in-shard": CodeInfo(E, "verify", "a stored image that cannot be decoded"),
     "near-duplicate-within-subject": CodeInfo(
         W, "duplicates", "one photo (re-encoded, resized, ...) used for two views of one subject"
     ),
