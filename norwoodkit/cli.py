@@ -183,6 +183,7 @@ def load_probed(
     no_cache: bool,
     workers: int | None,
     quiet: bool,
+    thumbnails: bool = False,
 ) -> Any:
     """Load and probe a dataset with a progress bar: the first step of most commands."""
     from norwoodkit import dataset, probe
@@ -191,7 +192,12 @@ def load_probed(
     n = int(ds.table["path"].notna().sum())
     with progress_bar(n, "probing images", quiet) as prog:
         return probe.run(
-            ds, cache_dir=cache, use_cache=not no_cache, workers=workers, progress=prog
+            ds,
+            cache_dir=cache,
+            use_cache=not no_cache,
+            workers=workers,
+            progress=prog,
+            thumbnails=thumbnails,
         )
 
 

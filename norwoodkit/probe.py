@@ -214,6 +214,9 @@ def _init_worker() -> None:
 
 # --------------------------------------------------------------------------- cache
 
+#: Columns of a cache file: the key, then the probe columns.
+CACHE_COLUMNS = ["path", "size_key", *(c.name for c in PROBE_COLUMNS)]
+
 
 def default_cache_dir() -> Path:
     """``$NORWOODKIT_CACHE_DIR``, else the user cache folder (never inside a dataset)."""
@@ -231,11 +234,11 @@ def cache_file(root: Path, cache_dir: Path) -> Path:
     return cache_dir / f"probe-v{PROBE_VERSION}" / f"{key[:20]}.parquet"
 
 
-def _read_cache(path: Path) -> pd.DataFrame | None:
+def _read_cache(path: Path, columns: list[str] | None = None) -> pd.DataFrame | None:
     if not path.is_file():
         return None
     try:
-        frame = pd.read_parquet(path)
+        frame = pd.read_parquet(path, columns=columns)
     except Exception as exc:  # a damaged cache is rebuilt, never fatal
         log.warning("probe cache %s is unreadable (%s); probing again", path, exc)
         return None
@@ -307,6 +310,7 @@ def run(
     use_cache: bool = True,
     workers: int | None = None,
     progress: ProgressFn | None = None,
+    thumbnails: bool = True,
 ) -> Dataset:
     """Add the probe columns to the dataset's table, probing only files the cache does not know.
 
@@ -316,6 +320,8 @@ def run(
         use_cache: False reads and writes no cache (everything is probed).
         workers: processes; None: one per CPU core.
         progress: called with the number of images finished, batch by batch.
+        thumbnails: False leaves the ``thumbnail`` column empty (it is still cached), so
+            commands that do not draw pictures keep memory flat at any dataset size.
 
     Returns:
         A new Dataset whose table has the PROBE_COLUMNS (null for missing-view rows).
@@ -326,8 +332,9 @@ def run(
     stats = {p: _stat(root, p) for p in paths}
     cfile = cache_file(root, cache_dir or default_cache_dir()) if use_cache else None
     cached: dict[str, dict[str, Any]] = {}
+    light = [c for c in CACHE_COLUMNS if c != "thumbnail"]
     if cfile is not None:
-        frame = _read_cache(cfile)
+        frame = _read_cache(cfile, None if thumbnails else light)
         if frame is not None:
             records: list[dict[str, Any]] = frame.to_dict("records")  # type: ignore[assignment]
             for rec in records:
@@ -346,13 +353,26 @@ def run(
         row["mtime_ns"] = st[1] if st else None
         merged[p] = row
     if cfile is not None and (fresh or len(cached) != len(paths)):
+        old_thumbs: dict[str, Any] = {}
+        if not thumbnails and cached:
+            old = _read_cache(cfile, ["path", "thumbnail"])
+            if old is not None:
+                old_thumbs = dict(zip(old["path"], old["thumbnail"], strict=True))
         keep = [
-            {"path": p, "size_key": stats[p][0], **merged[p]}  # type: ignore[index]
+            {
+                "path": p,
+                "size_key": stats[p][0],  # type: ignore[index]
+                **merged[p],
+                **({"thumbnail": old_thumbs.get(p)} if p in cached and not thumbnails else {}),
+            }
             for p in paths
             if stats.get(p) is not None and merged[p]["status"] != "missing"
         ]
         if keep or cfile.exists():
             _write_cache(cfile, coerce(pd.DataFrame(keep), PROBE_COLUMNS))
+    if not thumbnails:
+        for row in merged.values():
+            row["thumbnail"] = None
     probe_frame = pd.DataFrame.from_dict(merged, orient="index")
     base = table.drop(columns=[c.name for c in PROBE_COLUMNS if c.name in table.columns])
     if probe_frame.empty:

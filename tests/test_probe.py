@@ -198,6 +198,20 @@ def test_second_run_uses_the_cache(make_dataset: MakeDataset, tmp_path: Path) ->
     )
 
 
+def test_thumbnails_off_keeps_them_in_the_cache(make_dataset: MakeDataset, tmp_path: Path) -> None:
+    root = make_dataset(2)
+    cache = tmp_path / "c"
+    probe.run(dataset.load(root), cache_dir=cache)
+    light = probe.run(dataset.load(root), cache_dir=cache, thumbnails=False).table
+    assert light["thumbnail"].isna().all() and light["phash"].notna().all()
+    # A changed file rewrites the cache from a light run: other thumbnails must survive.
+    target = root / "2" / "Back.jpg"
+    target.write_bytes(jpeg_bytes(photo(1234)))
+    probe.run(dataset.load(root), cache_dir=cache, thumbnails=False)
+    full = probe.run(dataset.load(root), cache_dir=cache).table
+    assert full["thumbnail"].notna().all()
+
+
 def test_no_cache_writes_nothing(make_dataset: MakeDataset, tmp_path: Path) -> None:
     root = make_dataset(1)
     cache = tmp_path / "never"
