@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import io
 import logging
+import math
 import os
 import warnings
 from collections.abc import Callable, Iterator, Sequence
@@ -290,10 +291,12 @@ def _probe_all(
         finally:
             ImageFile.LOAD_TRUNCATED_IMAGES = previous
         return results
+    # Several tasks per worker, so a slow image does not leave the other workers idle.
+    size = max(1, min(BATCH_SIZE, math.ceil(len(paths) / (n_workers * 4))))
     with ProcessPoolExecutor(
         max_workers=n_workers, mp_context=pool_context(), initializer=_init_worker
     ) as pool:
-        batches = list(_batches(paths, BATCH_SIZE))
+        batches = list(_batches(paths, size))
         futures = [pool.submit(probe_batch, str(root), b) for b in batches]
         for batch, fut in zip(batches, futures, strict=True):
             for p, r in zip(batch, fut.result(), strict=True):
