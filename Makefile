@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 DEMO   ?= demo-output
 PYTHON_SOURCES := norwoodkit tests benchmarks
 
-.PHONY: demo test lint typecheck unit install bench clean
+.PHONY: demo test lint typecheck unit install browser bench clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,7 +25,16 @@ typecheck: install
 unit: install
 	$(BIN)/pytest -q
 
-test: lint typecheck unit
+# The report's browser test needs Debian's chromium; CI (root, CI=true) installs it, elsewhere
+# the test is skipped with its reason when chromium is absent.
+browser:
+	@if [ "$${CI:-}" = "true" ] && ! command -v chromium >/dev/null 2>&1 \
+		&& [ "$$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "installing chromium for the report's browser test"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	fi
+
+test: lint typecheck browser unit
 
 demo: install
 	@rm -rf $(DEMO) && mkdir -p $(DEMO)

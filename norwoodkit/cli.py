@@ -763,6 +763,127 @@ def verify(
     raise typer.Exit(EXIT_OK if report.ok() else EXIT_FOUND)
 
 
+# --------------------------------------------------------------------------- stats
+
+
+@app.command()
+@handle_errors
+def stats(
+    root: RootArg,
+    folds: Annotated[
+        int,
+        typer.Option(
+            "--folds", min=2, help="Flag stages with fewer subjects than this many folds."
+        ),
+    ] = 5,
+    age_bins: Annotated[
+        str,
+        typer.Option("--age-bins", help="Age bins in whole years, both ends inclusive."),
+    ] = "18-29,30-39,40-49,50-59,60-80",
+    markdown: Annotated[
+        Path | None,
+        typer.Option("--markdown", help="Also write every table as one Markdown document here."),
+    ] = None,
+    csv_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--csv", help="Also write one CSV per table into this folder (made if missing)."
+        ),
+    ] = None,
+    annotations: AnnotationsOpt = None,
+    field: FieldOpt = None,
+    json_output: JsonOpt = False,
+    cache: CacheOpt = None,
+    no_cache: NoCacheOpt = False,
+    workers: WorkersOpt = None,
+    quiet: QuietOpt = False,
+) -> None:
+    """Describe the dataset: stages, ages, gender, ethnicity, cross-tabs and image sizes per
+    view. Reads the probe cache; no image is decoded again."""
+    from norwoodkit.atomic import check_output_path
+    from norwoodkit.stats import check_output_dir, parse_age_bins, summarize
+
+    bins = parse_age_bins(age_bins)
+    if markdown is not None:
+        check_output_path(markdown, "--markdown")
+    if csv_dir is not None:
+        check_output_dir(csv_dir, "--csv")
+    ds = load_probed(root, annotations, field, cache, no_cache, workers, quiet)
+    summary = summarize(ds, folds=folds, age_bins=bins)
+    if markdown is not None:
+        summary.write_markdown(markdown)
+    if csv_dir is not None:
+        summary.write_csv_dir(csv_dir)
+    if json_output:
+        _print_json(summary.to_dict())
+    else:
+        for table in summary.rich_tables():
+            out.print(table)
+
+
+# --------------------------------------------------------------------------- report
+
+
+@app.command()
+@handle_errors
+def report(
+    root: RootArg,
+    out_file: Annotated[
+        Path, typer.Option("--out", "-o", help="HTML file to write (replaced if it exists).")
+    ],
+    plots: Annotated[
+        Path | None,
+        typer.Option("--plots", help="Also write the plots as PNG files into this folder."),
+    ] = None,
+    with_dedupe: Annotated[
+        bool,
+        typer.Option("--dedupe/--no-dedupe", help="Show duplicate pairs side by side."),
+    ] = True,
+    splits: Annotated[
+        Path | None,
+        typer.Option(
+            "--splits",
+            help="Split table (subject_id, split; .csv, .parquet or .json): show each "
+            "split's stage and age balance.",
+        ),
+    ] = None,
+    annotations: AnnotationsOpt = None,
+    field: FieldOpt = None,
+    cache: CacheOpt = None,
+    no_cache: NoCacheOpt = False,
+    workers: WorkersOpt = None,
+    quiet: QuietOpt = False,
+) -> None:
+    """Write one self-contained HTML report: stats and plots, a contact sheet per stage and
+    view, validation findings, duplicates and split balance. Needs matplotlib (report extra)."""
+    from norwoodkit import report as html_report
+    from norwoodkit.atomic import check_output_path
+    from norwoodkit.dedupe import find
+    from norwoodkit.stats import check_output_dir
+    from norwoodkit.validate import validate as run_validate
+
+    html_report.require_matplotlib()
+    check_output_path(out_file, "--out")
+    if plots is not None:
+        check_output_dir(plots, "--plots")
+    split_table = html_report.read_splits(splits) if splits is not None else None
+    ds = load_probed(root, annotations, field, cache, no_cache, workers, quiet, thumbnails=True)
+    findings = run_validate(ds)
+    text = html_report.build(
+        ds,
+        findings=findings,
+        dedupe=find(ds) if with_dedupe else None,
+        splits=split_table,
+        plots_dir=plots,
+    )
+    html_report.write(out_file, text)
+    counts = findings.counts()
+    out.print(
+        f"wrote {out_file} ({len(text) // 1024:,} KiB): {findings.subjects} subjects, "
+        f"{findings.images} images; {counts['error']} errors, {counts['warning']} warnings"
+    )
+
+
 # --------------------------------------------------------------------------- sample
 
 

@@ -68,6 +68,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -1169,7 +1170,7 @@ def _subject_groups(subject_ids: Sequence[str], pairs: pd.DataFrame) -> dict[str
     return {s: root(s) for s in subject_ids}
 
 
-def duplicate_pairs_from_file(path: str | Path) -> pd.DataFrame:
+def duplicate_pairs_from_file(path: str | os.PathLike[str]) -> pd.DataFrame:
     """Subject pairs from a ``dedupe --pairs`` or ``--groups`` file (CSV, Parquet or JSON)."""
     frame = read_table(path, "--dedupe")
     if {"subject_a", "subject_b"} <= set(frame.columns):
@@ -1192,12 +1193,17 @@ def duplicate_pairs_from_file(path: str | Path) -> pd.DataFrame:
     )
 
 
-def read_table(path: str | Path, option: str) -> pd.DataFrame:
+def read_table(path: str | os.PathLike[str], option: str) -> pd.DataFrame:
     """A CSV, Parquet or JSON table as strings; clear errors for missing, empty or odd files."""
     p = Path(path)
     if not p.is_file():
         raise InputError(f"{option} {p}: no such file", code="input-missing")
     suffix = p.suffix.lower()
+    if suffix not in (".csv", ".parquet", ".json"):
+        raise InputError(
+            f"{option} {p}: unknown file type '{p.suffix}'; use .csv, .parquet or .json",
+            code="input-type",
+        )
     try:
         if suffix == ".parquet":
             frame = pd.read_parquet(p)
@@ -1223,7 +1229,7 @@ def read_table(path: str | Path, option: str) -> pd.DataFrame:
     return frame.astype("string")
 
 
-def read_split_file(path: str | Path, option: str = "--check") -> pd.DataFrame:
+def read_split_file(path: str | os.PathLike[str], option: str = "--check") -> pd.DataFrame:
     """A split file as ``subject_id``, ``split`` (and ``path`` for image-level files).
 
     Accepts norwoodkit's own files and others': the subject column may be named
