@@ -42,21 +42,42 @@ demo: install
 	$(BIN)/norwoodkit validate $(DEMO)/sample --expect-subjects 480 --expect-views 2400 \
 		--junit $(DEMO)/validate-junit.xml --cache $(DEMO)/cache
 	$(BIN)/norwoodkit validate $(DEMO)/sample --json --cache $(DEMO)/cache > $(DEMO)/validate.json
+	$(BIN)/norwoodkit dedupe $(DEMO)/sample --fail-on cross-subject --pairs $(DEMO)/pairs.csv \
+		--cache $(DEMO)/cache
+	$(BIN)/norwoodkit stats $(DEMO)/sample --markdown $(DEMO)/stats.md --csv $(DEMO)/stats \
+		--cache $(DEMO)/cache > $(DEMO)/stats.txt
+	$(BIN)/norwoodkit split $(DEMO)/sample --out $(DEMO)/splits.csv --images $(DEMO)/split-images.csv \
+		--strict --cache $(DEMO)/cache
+	$(BIN)/norwoodkit split $(DEMO)/sample --folds 5 --out $(DEMO)/folds.csv --cache $(DEMO)/cache \
+		--quiet > /dev/null
+	$(BIN)/norwoodkit pack $(DEMO)/sample --out $(DEMO)/shards --splits $(DEMO)/splits.csv \
+		--cache $(DEMO)/cache
+	$(BIN)/norwoodkit verify $(DEMO)/shards
+	$(BIN)/norwoodkit report $(DEMO)/sample --out $(DEMO)/report.html --splits $(DEMO)/splits.csv \
+		--plots $(DEMO)/plots --cache $(DEMO)/cache
 	$(BIN)/norwoodkit sample $(DEMO)/defects --subjects 60 --seed 1 --defects
 	@# The defects sample must fail validation (exit 1): anything else is a demo failure.
 	$(BIN)/norwoodkit validate $(DEMO)/defects --json --cache $(DEMO)/cache \
 		> $(DEMO)/defects-validate.json; test $$? -eq 1
+	$(BIN)/norwoodkit report $(DEMO)/defects --out $(DEMO)/defects-report.html --cache $(DEMO)/cache
 	@echo
 	@echo "demo outputs in $(DEMO)/:"
 	@echo "  sample/                clean synthetic dataset (480 subjects, 2400 photos)"
-	@echo "  validate-junit.xml     JUnit report of validate on it (exit 0)"
-	@echo "  validate.json          the same as JSON"
+	@echo "  validate-junit.xml     validate on it as JUnit XML (exit 0); validate.json the same as JSON"
+	@echo "  pairs.csv              dedupe's pairs (none on a clean sample)"
+	@echo "  stats.md, stats/       stats as Markdown and one CSV per table; stats.txt the terminal view"
+	@echo "  splits.csv, folds.csv  70/15/15 split and 5 folds, stratified on stage and age bin"
+	@echo "  shards/                Parquet shards + manifest.json + README.md (verified)"
+	@echo "  report.html, plots/    self-contained HTML report and its plots as PNG"
 	@echo "  defects/               a sample with every defect planted (defects/defects.json)"
 	@echo "  defects-validate.json  what validate found there (exit 1, as expected)"
-	@echo "  cache/                 the probe cache (a second validate decodes nothing)"
+	@echo "  defects-report.html    the report of the broken sample"
+	@echo "  cache/                 the probe cache (later commands decoded nothing again)"
 
 bench: install
 	$(BIN)/python benchmarks/bench_probe.py
+	$(BIN)/python benchmarks/bench_stats.py
+	$(BIN)/python benchmarks/bench_pack.py
 
 clean:
 	rm -rf $(VENV) $(DEMO) .pytest_cache .mypy_cache .ruff_cache

@@ -123,6 +123,12 @@ def probe_file(path: str) -> dict[str, Any]:
         return {**out, "status": "missing", "error": "file not found"}
     except OSError as exc:
         return {**out, "status": "unreadable", "error": exc.strerror or str(exc)}
+    return probe_bytes(data)
+
+
+def probe_bytes(data: bytes) -> dict[str, Any]:
+    """Probe an image's bytes (what ``probe_file`` does once it has read the file)."""
+    out: dict[str, Any] = {c.name: None for c in PROBE_COLUMNS}
     out["size"] = len(data)
     if not data:
         return {**out, "status": "empty", "error": "zero-byte file"}

@@ -155,22 +155,91 @@ def _encode_jpeg(img: Image.Image, quality: int, orientation: int = 1) -> bytes:
     return buf.getvalue()
 
 
-def _render_subject(
-    seed: int, index: int, subject: _Subject, quality: int
-) -> list[tuple[str, bytes]]:
-    """The five photos of one subject as (file name, JPEG bytes): a pure, picklable unit."""
+#: Two photos of a clean sample are never closer than this (phash bits, as the probe computes
+#: them): dedupe's near tier ends at 10, so a clean sample never shows a false duplicate.
+MIN_PHASH_DISTANCE = 13
+#: Renders tried for one photo before giving up on keeping it that far from all others.
+MAX_ATTEMPTS = 50
+
+Rendered = tuple[str, bytes, int]  # file name, JPEG bytes, phash as an integer
+
+
+def _phash(data: bytes) -> int:
+    from norwoodkit.probe import probe_bytes
+
+    h = probe_bytes(data)["phash"]
+    return int(h, 16) if h else 0
+
+
+def _render_subject(seed: int, index: int, subject: _Subject, quality: int) -> list[Rendered]:
+    """The five photos of one subject with their phashes: a pure, picklable unit."""
     rng = np.random.default_rng([seed, index])
     traits = synth.random_traits(rng)
     files = []
     for view, orient in zip(VIEWS, subject.rotations, strict=True):
         img = synth.render_view(rng, subject.stage, view.value, subject.size, subject_traits=traits)
-        files.append((VENDOR_FILENAMES[view], _encode_jpeg(img, quality, orient)))
+        data = _encode_jpeg(img, quality, orient)
+        files.append((VENDOR_FILENAMES[view], data, _phash(data)))
     return files
+
+
+def _render_again(
+    seed: int, index: int, subject: _Subject, view: View, quality: int, attempt: int
+) -> tuple[bytes, int]:
+    """Another photo of the same person and view, from a stream of its own."""
+    traits = synth.random_traits(np.random.default_rng([seed, index]))
+    rng = np.random.default_rng([seed, index, 0x5EED, attempt])
+    img = synth.render_view(rng, subject.stage, view.value, subject.size, subject_traits=traits)
+    data = _encode_jpeg(img, quality, subject.rotations[VIEWS.index(view)])
+    return data, _phash(data)
+
+
+class _Distinct:
+    """The phashes accepted so far; a new photo must be MIN_PHASH_DISTANCE from all of them."""
+
+    def __init__(self) -> None:
+        self._hashes = np.zeros(1024, np.uint64)
+        self._n = 0
+
+    def fits(self, h: int) -> bool:
+        if self._n == 0:
+            return True
+        d = np.bitwise_count(self._hashes[: self._n] ^ np.uint64(h))
+        return bool(d.min() >= MIN_PHASH_DISTANCE)
+
+    def add(self, h: int) -> None:
+        if self._n == len(self._hashes):
+            self._hashes = np.concatenate([self._hashes, np.zeros_like(self._hashes)])
+        self._hashes[self._n] = np.uint64(h)
+        self._n += 1
+
+
+def _keep_distinct(
+    opts: SampleOptions, plan: list[_Subject], rendered: list[list[Rendered]], seen: _Distinct
+) -> list[list[tuple[str, bytes]]]:
+    """Re-render (deterministically, in subject order) any photo too close to an earlier one."""
+    out = []
+    for index, (s, files) in enumerate(zip(plan, rendered, strict=True), start=1):
+        kept = []
+        for view, (name, data, h) in zip(VIEWS, files, strict=True):
+            attempt = 0
+            while not seen.fits(h):
+                attempt += 1
+                if attempt > MAX_ATTEMPTS:
+                    raise RuntimeError(
+                        f"sample: could not render subject {s.sid} {view.value} "
+                        "far enough from every other photo"
+                    )
+                data, h = _render_again(opts.seed, index, s, view, opts.quality, attempt)
+            seen.add(h)
+            kept.append((name, data))
+        out.append(kept)
+    return out
 
 
 def _render_all(
     opts: SampleOptions, plan: list[_Subject], progress: Callable[[int], None] | None
-) -> list[list[tuple[str, bytes]]]:
+) -> list[list[Rendered]]:
     workers = resolve_workers(opts.workers)
     args = [(opts.seed, i, s, opts.quality) for i, s in enumerate(plan, start=1)]
     if workers <= 1 or len(plan) < 8:
@@ -210,9 +279,14 @@ class _Planter:
     """Plants defects into a freshly written sample and records what each one must trigger."""
 
     def __init__(
-        self, root: Path, records: list[dict[str, Any]], plan: list[_Subject], opts: SampleOptions
+        self,
+        root: Path,
+        records: list[dict[str, Any]],
+        plan: list[_Subject],
+        opts: SampleOptions,
+        seen: _Distinct,
     ) -> None:
-        self.root, self.records, self.plan, self.opts = root, records, plan, opts
+        self.root, self.records, self.plan, self.opts, self.seen = root, records, plan, opts, seen
         self.rng = np.random.default_rng([opts.seed, 0xDEFEC7])
         self.defects: list[dict[str, Any]] = []
         # Subjects get one defect each so that findings never overlap; spread over the range.
@@ -233,10 +307,24 @@ class _Planter:
     def record(self, sid: str) -> dict[str, Any]:
         return next(r for r in self.records if r.get("id") == sid)
 
-    def render(self, s: _Subject, view: View, size: tuple[int, int] | None = None) -> Image.Image:
-        rng = np.random.default_rng([self.opts.seed, 0xBAD, int(s.sid)])
-        traits = synth.random_traits(rng)
-        return synth.render_view(rng, s.stage, view.value, size or s.size, subject_traits=traits)
+    def fresh(
+        self,
+        s: _Subject,
+        view: View,
+        encode: Callable[[Image.Image], bytes],
+        size: tuple[int, int] | None = None,
+    ) -> bytes:
+        """A new photo for a planted defect, as far from every other photo as the clean ones."""
+        for attempt in range(MAX_ATTEMPTS):
+            rng = np.random.default_rng([self.opts.seed, 0xBAD, int(s.sid), attempt])
+            traits = synth.random_traits(rng)
+            img = synth.render_view(rng, s.stage, view.value, size or s.size, subject_traits=traits)
+            data = encode(img)
+            h = _phash(data)
+            if self.seen.fits(h):
+                self.seen.add(h)
+                return data
+        raise RuntimeError(f"sample: could not render a distinct photo for subject {s.sid}")
 
     def _near_copy(
         self,
@@ -290,13 +378,11 @@ class _Planter:
         self.note("view-missing", s.sid, None, "Back.jpg deleted; the record still lists it")
         s = self.take()
         (self.root / s.sid / "IMG_0001.jpg").write_bytes(
-            _encode_jpeg(self.render(s, View.FRONT), q)
+            self.fresh(s, View.FRONT, lambda im: _encode_jpeg(im, q))
         )
         self.note("extra-image", s.sid, f"{s.sid}/IMG_0001.jpg", "a sixth photo with no view name")
         s = self.take()
-        buf = io.BytesIO()
-        self.render(s, View.FRONT).save(buf, "PNG")
-        (self.root / s.sid / "front.png").write_bytes(buf.getvalue())
+        (self.root / s.sid / "front.png").write_bytes(self.fresh(s, View.FRONT, _png))
         self.note("duplicate-view", s.sid, f"{s.sid}/front.png", "a second front view")
         s = self.take()
         (self.root / s.sid / ".DS_Store").write_bytes(b"\x00\x00\x00\x01Bud1" + b"\x00" * 64)
@@ -323,19 +409,17 @@ class _Planter:
         (self.root / s.sid / f[View.TOP]).write_bytes(b"\xff\xd8\xff\xe0" + garbage)
         self.note("image-undecodable", s.sid, f"{s.sid}/Top-Down.jpg", "JPEG marker, then noise")
         s = self.take()
-        buf = io.BytesIO()
-        self.render(s, View.FRONT).save(buf, "PNG")
-        (self.root / s.sid / f[View.FRONT]).write_bytes(buf.getvalue())
+        (self.root / s.sid / f[View.FRONT]).write_bytes(self.fresh(s, View.FRONT, _png))
         self.note("format-mismatch", s.sid, f"{s.sid}/Front.jpg", "a PNG named .jpg")
         s = self.take()
-        buf = io.BytesIO()
-        self.render(s, View.BACK).convert("CMYK").save(buf, "JPEG", quality=q)
-        (self.root / s.sid / f[View.BACK]).write_bytes(buf.getvalue())
+        (self.root / s.sid / f[View.BACK]).write_bytes(
+            self.fresh(s, View.BACK, lambda im: _encode_jpeg(im.convert("CMYK"), q))
+        )
         self.note("mode-not-rgb", s.sid, f"{s.sid}/Back.jpg", "a CMYK JPEG")
         s = self.take()
-        buf = io.BytesIO()
-        self.render(s, View.LEFT).convert("L").save(buf, "JPEG", quality=q)
-        (self.root / s.sid / f[View.LEFT]).write_bytes(buf.getvalue())
+        (self.root / s.sid / f[View.LEFT]).write_bytes(
+            self.fresh(s, View.LEFT, lambda im: _encode_jpeg(im.convert("L"), q))
+        )
         self.note("mode-not-rgb", s.sid, f"{s.sid}/Left.jpg", "a greyscale JPEG")
         s = self.take()
         os.remove(self.root / s.sid / f[View.FRONT])
@@ -350,7 +434,7 @@ class _Planter:
         s = self.take()
         small = (max(32, s.size[0] // 6), max(32, s.size[1] // 6))
         (self.root / s.sid / f[View.TOP]).write_bytes(
-            _encode_jpeg(self.render(s, View.TOP, small), q)
+            self.fresh(s, View.TOP, lambda im: _encode_jpeg(im, q), small)
         )
         self.note("size-outlier", s.sid, f"{s.sid}/Top-Down.jpg", "one sixth of the usual size")
         s = self.take()
@@ -435,6 +519,12 @@ class _Planter:
         )
 
 
+def _png(img: Image.Image) -> bytes:
+    buf = io.BytesIO()
+    img.save(buf, "PNG")
+    return buf.getvalue()
+
+
 def _bomb_png(width: int, height: int) -> bytes:
     """A PNG whose header claims a huge image (what a decompression bomb looks like up front)."""
     import struct
@@ -500,7 +590,8 @@ def write(
                 code="output-exists",
             )
     plan = _plan(opts)
-    rendered = _render_all(opts, plan, progress)
+    seen = _Distinct()
+    rendered = _keep_distinct(opts, plan, _render_all(opts, plan, progress), seen)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
     try:
         for s, files in zip(plan, rendered, strict=True):
@@ -511,7 +602,7 @@ def write(
         records = [_record(s) for s in plan]
         defects: list[dict[str, Any]] = []
         if opts.defects:
-            planter = _Planter(tmp, records, plan, opts)
+            planter = _Planter(tmp, records, plan, opts, seen)
             planter.plant_all()
             defects = planter.defects
             _write_json(tmp / "defects.json", {"seed": opts.seed, "defects": defects})

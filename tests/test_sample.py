@@ -115,3 +115,16 @@ def test_existing_folder_is_refused_unless_it_is_a_sample(tmp_path: Path) -> Non
 def test_missing_parent(tmp_path: Path) -> None:
     with pytest.raises(OutputError, match="does not exist"):
         sample.write(tmp_path / "a" / "b", opts())
+
+
+def test_no_two_clean_photos_look_alike_to_dedupe(tmp_path: Path) -> None:
+    import numpy as np
+
+    from norwoodkit import probe
+
+    root = sample.write(tmp_path / "s", opts(subjects=120, workers=2)).root
+    hashes = probe.run(dataset.load(root)).images["phash"]
+    h = np.array([int(x, 16) for x in hashes], dtype=np.uint64)
+    d = np.bitwise_count(h[:, None] ^ h[None, :])
+    np.fill_diagonal(d, 64)
+    assert int(d.min()) >= sample.MIN_PHASH_DISTANCE

@@ -1,0 +1,181 @@
+"""pack against its baselines, measured in one run on this machine.
+
+    python benchmarks/bench_pack.py [--small-subjects 480] [--large-subjects 4800] [--repeats 3]
+
+1. Throughput: ``pack`` (original bytes, warm probe cache) vs ``shutil.copytree`` of the same
+   folder (target: pack >= 0.5x the copy's speed).
+2. Memory: peak RSS of a process that loads, probes (warm cache) and packs 2,400 images vs one
+   that does the same for 24,000 images (``sample --subjects 4800 --size small``); target ratio
+   <= 1.2.
+3. Reading back: every row of every shard with pyarrow vs reading every loose file's bytes
+   (target: shards >= 0.8x the loose files' speed), with a warm page cache and, when run as
+   root, a cold one (the page cache is dropped before every read).
+
+Samples are written under ``--work`` (default: a temporary folder) and reused when present.
+This is a benchmark, not a test: it prints figures and never fails on speed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from norwoodkit import dataset, pack, probe, sample
+
+CHILD = """
+import json, sys, time
+from norwoodkit import dataset, pack, probe
+root, out, cache = sys.argv[1], sys.argv[2], sys.argv[3]
+t0 = time.perf_counter()
+ds = probe.run(dataset.load(root), cache_dir=__import__("pathlib").Path(cache), thumbnails=False)
+pack.write(ds, out, pack.PackOptions(), overwrite=True)
+# VmHWM, not ru_maxrss: Linux carries ru_maxrss over from the parent that started us.
+hwm = next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmHWM"))
+print(json.dumps({"seconds": time.perf_counter() - t0, "maxrss_mb": hwm / 1024}))
+"""
+
+
+def ensure_sample(root: Path, subjects: int, size: str) -> None:
+    if not (root / "annotation.json").is_file():
+        t0 = time.perf_counter()
+        sample.write(root, sample.SampleOptions(subjects=subjects, size=size, seed=1))
+        print(f"wrote {subjects * 5} images ({size}) in {time.perf_counter() - t0:.0f} s")
+
+
+def can_drop_caches() -> bool:
+    return os.geteuid() == 0 and os.access("/proc/sys/vm/drop_caches", os.W_OK)
+
+
+def drop_caches() -> None:
+    """Empty the OS page cache (root only) so the next read comes from disk."""
+    os.sync()
+    Path("/proc/sys/vm/drop_caches").write_text("3\n")
+
+
+def folder_bytes(root: Path) -> int:
+    return sum(p.stat().st_size for p in root.rglob("*") if p.is_file())
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--small-subjects", type=int, default=480)
+    ap.add_argument("--large-subjects", type=int, default=4800)
+    ap.add_argument("--size", default="small")
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "nk-bench-pack")
+    args = ap.parse_args()
+    args.work.mkdir(parents=True, exist_ok=True)
+    cache = args.work / "cache"
+    small = args.work / f"sample-{args.small_subjects}"
+    large = args.work / f"sample-{args.large_subjects}"
+    ensure_sample(small, args.small_subjects, args.size)
+    print(
+        f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+    )
+
+    # 1. pack vs copytree (warm probe cache; the OS file cache is warm for both)
+    ds = probe.run(dataset.load(small), cache_dir=cache, thumbnails=False)
+    size_mb = folder_bytes(small) / 1e6
+    copy_s: list[float] = []
+    pack_s: list[float] = []
+    for i in range(args.repeats):
+        dst = args.work / f"copy{i}"
+        shutil.rmtree(dst, ignore_errors=True)
+        t0 = time.perf_counter()
+        shutil.copytree(small, dst)
+        copy_s.append(time.perf_counter() - t0)
+        shutil.rmtree(dst)
+        out = args.work / f"packed{i}"
+        shutil.rmtree(out, ignore_errors=True)
+        t0 = time.perf_counter()
+        pack.write(ds, out, pack.PackOptions())
+        pack_s.append(time.perf_counter() - t0)
+        if i < args.repeats - 1:
+            shutil.rmtree(out)
+    c, p = statistics.median(copy_s), statistics.median(pack_s)
+    print(f"\n1. {len(ds.images)} images, {size_mb:.0f} MB")
+    print(
+        f"   copytree: {c:.2f} s ({size_mb / c:.0f} MB/s); pack: {p:.2f} s "
+        f"({size_mb / p:.0f} MB/s); pack / copy speed = {c / p:.2f}x (target >= 0.5x)"
+    )
+
+    # 3. reading back: shards with pyarrow vs loose files, warm and (as root) cold page cache
+    import pyarrow.parquet as pq
+
+    packed = args.work / f"packed{args.repeats - 1}"
+    shards = sorted(packed.rglob("*-of-*.parquet"))
+    files = [small / str(x) for x in ds.images["path"]]
+
+    def read_shards() -> int:
+        return sum(pq.read_table(s, memory_map=True).num_rows for s in shards)
+
+    def read_files() -> int:
+        total = 0
+        for f in files:
+            with open(f, "rb") as fh:
+                total += len(fh.read())
+        return total
+
+    modes = ["warm"] + (["cold"] if can_drop_caches() else [])
+    print(
+        f"\n3. read {read_shards()} rows from {len(shards)} shards (pyarrow.parquet.read_table, "
+        f"memory_map) vs {len(files)} loose files (open + read)"
+    )
+    for mode in modes:
+        times: dict[str, list[float]] = {"shards": [], "files": []}
+        for _ in range(args.repeats):
+            for name, fn in (("shards", read_shards), ("files", read_files)):
+                if mode == "cold":
+                    drop_caches()
+                t0 = time.perf_counter()
+                fn()
+                times[name].append(time.perf_counter() - t0)
+        rs, rf = statistics.median(times["shards"]), statistics.median(times["files"])
+        print(
+            f"   {mode} page cache: shards {rs:.3f} s ({size_mb / rs:.0f} MB/s), files "
+            f"{rf:.3f} s ({size_mb / rf:.0f} MB/s); shards / files speed = {rf / rs:.2f}x "
+            "(target >= 0.8x)"
+        )
+
+    # 2. peak RSS, 2,400 vs 24,000 images, each in a fresh process (warm probe cache)
+    ensure_sample(large, args.large_subjects, args.size)
+    probe.run(dataset.load(large), cache_dir=cache, thumbnails=False)
+    rss = {}
+    for name, root in (("small", small), ("large", large)):
+        runs = []
+        for _ in range(max(1, args.repeats - 1)):
+            out = args.work / f"rss-{name}"
+            proc = subprocess.run(
+                [sys.executable, "-c", CHILD, str(root), str(out), str(cache)],
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+            runs.append(json.loads(proc.stdout))
+            shutil.rmtree(out, ignore_errors=True)
+        rss[name] = (
+            statistics.median(r["maxrss_mb"] for r in runs),
+            statistics.median(r["seconds"] for r in runs),
+        )
+    n_small = args.small_subjects * 5
+    n_large = args.large_subjects * 5
+    print(
+        f"\n2. peak RSS: {n_small} images {rss['small'][0]:.0f} MB ({rss['small'][1]:.1f} s); "
+        f"{n_large} images {rss['large'][0]:.0f} MB ({rss['large'][1]:.1f} s); "
+        f"ratio {rss['large'][0] / rss['small'][0]:.2f} (target <= 1.2)"
+    )
+    for i in range(args.repeats):
+        shutil.rmtree(args.work / f"packed{i}", ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
