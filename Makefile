@@ -7,10 +7,20 @@ PYTHON_SOURCES := norwoodkit tests benchmarks
 
 .PHONY: demo test lint typecheck unit install browser bench clean
 
+# The loader's tests need PyTorch. TORCH_SPEC pins the CPU build that these machines carry on
+# disk (no CUDA download); set TORCH_SPEC= (empty) to skip torch, and the loader tests skip.
+TORCH_SPEC ?= torch==2.13.0
+
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	@if [ -n "$(TORCH_SPEC)" ]; then \
+		echo "$(BIN)/python -m pip install --quiet $(TORCH_SPEC)"; \
+		$(BIN)/python -m pip install --quiet "$(TORCH_SPEC)"; \
+		$(BIN)/python -m pip install --quiet -e '.[test,torch]'; \
+	else \
+		$(BIN)/python -m pip install --quiet -e '.[test]'; \
+	fi
 	touch $@
 
 install: $(VENV)/.installed

@@ -884,6 +884,73 @@ def report(
     )
 
 
+# --------------------------------------------------------------------------- bench-load
+
+
+class _Decode(StrEnum):
+    cpu = "cpu"
+    cuda = "cuda"
+
+
+def _int_list(value: str, option: str) -> list[int]:
+    items = _csv_list(value, option) or []
+    if not all(v.isdigit() for v in items):
+        raise NorwoodkitError(f"{option} {value!r}: write whole numbers, e.g. 0,2,8", code="usage")
+    return [int(v) for v in items]
+
+
+@app.command("bench-load")
+@handle_errors
+def bench_load(
+    out_dir: Annotated[Path, typer.Argument(metavar="DIR", help="A `norwoodkit pack` folder.")],
+    split: Annotated[str, typer.Option("--split", help="The split to read.")] = "train",
+    workers: Annotated[
+        str, typer.Option("--workers", help="DataLoader worker counts to try, e.g. 0,2,8.")
+    ] = "0,2",
+    batch_sizes: Annotated[
+        str, typer.Option("--batch-sizes", help="Batch sizes to try, e.g. 32,128.")
+    ] = "32,128",
+    seconds: Annotated[
+        float, typer.Option("--seconds", min=0.1, help="Reading time per combination.")
+    ] = 5.0,
+    size: Annotated[
+        int, typer.Option("--size", min=1, help="Output side in pixels (square crop).")
+    ] = 224,
+    decode: Annotated[
+        _Decode,
+        typer.Option("--decode", help="cpu: Pillow in the workers; cuda: nvJPEG on the GPU."),
+    ] = _Decode.cpu,
+    json_output: JsonOpt = False,
+) -> None:
+    """Measure the PyTorch loader on shards: images/s and MB/s for each worker count and
+    batch size (needs PyTorch: `pip install 'norwoodkit\\[torch]'`)."""
+    from norwoodkit.loader import bench_load as measure
+
+    rows = measure(
+        out_dir,
+        split,
+        workers=_int_list(workers, "--workers"),
+        batch_sizes=_int_list(batch_sizes, "--batch-sizes"),
+        seconds=seconds,
+        size=size,
+        decode=decode.value,
+    )
+    if json_output:
+        _print_json(rows)
+        return
+    table = Table("workers", "batch size", "images", "seconds", "images/s", "MB/s")
+    for r in rows:
+        table.add_row(
+            str(r["workers"]),
+            str(r["batch_size"]),
+            str(r["images"]),
+            f"{r['seconds']:.1f}",
+            f"{r['images_per_s']:,.0f}",
+            f"{r['mb_per_s']:,.1f}",
+        )
+    out.print(table)
+
+
 # --------------------------------------------------------------------------- sample
 
 

@@ -1,0 +1,226 @@
+"""The PyTorch loader against a plain folder Dataset and Hugging Face datasets, in one run.
+
+    python benchmarks/bench_loader.py [--subjects 200] [--size medium] [--workers 2]
+        [--batch-size 32] [--repeats 3] [--work DIR]
+
+Writes (or reuses, under ``--work``) a sample of ``--subjects`` x 5 JPEGs at ``--size``
+(medium: about 1600 x 1200, so decoding costs what real photos cost), packs it twice (original
+bytes; ``--resize 256``), then reads every image once per pass, decoded to 224 x 224 uint8
+tensors, through ``torch.utils.data.DataLoader`` with the same ``--workers`` and
+``--batch-size`` for every reader, shuffled:
+
+- baseline: a map-style Dataset over the JPEG files, the ImageFolder way (``Image.open``,
+  ``convert("RGB")``, shorter side to 224, centre crop, ``PILToTensor``'s copy), no DCT scaling;
+- (a) ``ShardDataset`` on the original-bytes shards (target >= 1.0x the baseline);
+- (b) ``ShardDataset`` on the ``--resize 256`` shards (target >= 8x the baseline);
+- (c) Hugging Face ``datasets`` on the original-bytes shards, the baseline's transform in
+  ``set_transform`` (for reference).
+
+Each pass is timed from creating the DataLoader iterator to its last batch (worker start-up
+included, the same for all); the readers take turns, pass by pass, so other load on the machine
+hits each alike. Besides wall-clock images/s it counts images per CPU-second (this process and
+its workers), which other load on a shared machine disturbs much less. Prints medians over
+``--repeats``, ratios, the machine, its load average and the command. This is a benchmark,
+not a test: it never fails on speed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import importlib
+import os
+import platform
+import resource
+import shlex
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import PIL
+import torch
+from PIL import Image
+from torch.utils.data import DataLoader, Dataset
+
+from norwoodkit import dataset, pack, probe, sample
+from norwoodkit.loader import ShardDataset
+
+SIZE = 224
+
+
+def cover_crop(im: Image.Image, side: int = SIZE) -> torch.Tensor:
+    """torchvision's ``Resize(side)`` + ``CenterCrop(side)`` + ``PILToTensor``, with Pillow."""
+    w, h = im.size
+    scale = side / min(w, h)
+    im = im.resize((round(w * scale), round(h * scale)), Image.Resampling.BILINEAR)
+    left, top = (im.width - side) // 2, (im.height - side) // 2
+    im = im.crop((left, top, left + side, top + side))
+    return torch.as_tensor(np.array(im, copy=True)).view(side, side, 3).permute(2, 0, 1)
+
+
+class FolderDataset(Dataset[tuple[torch.Tensor, int]]):
+    """The ImageFolder way: one JPEG file per item, opened and fully decoded with Pillow."""
+
+    def __init__(self, root: Path, paths: list[str], labels: list[int]) -> None:
+        self.root, self.paths, self.labels = root, paths, labels
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, int]:
+        with Image.open(self.root / self.paths[i]) as im:
+            return cover_crop(im.convert("RGB")), self.labels[i]
+
+
+def hf_dataset(shards: Path, cache: Path) -> Any:
+    datasets = importlib.import_module("datasets")  # untyped: kept out of mypy's sight
+    files = sorted(str(p) for p in (shards / "all").glob("*.parquet"))
+    ds = datasets.load_dataset(
+        "parquet", data_files={"train": files}, split="train", cache_dir=cache
+    )
+
+    def transform(batch: dict[str, list[Any]]) -> dict[str, Any]:
+        return {
+            "pixels": [cover_crop(im.convert("RGB")) for im in batch["image"]],
+            "label": batch["label"],
+        }
+
+    ds.set_transform(transform, columns=["image", "label"])
+    return ds
+
+
+@dataclass(frozen=True)
+class Pass:
+    seconds: float  # wall clock
+    cpu: float  # CPU seconds of this process and its (finished) DataLoader workers
+    images: int
+
+
+def cpu_seconds() -> float:
+    own, kids = (
+        resource.getrusage(resource.RUSAGE_SELF),
+        resource.getrusage(resource.RUSAGE_CHILDREN),
+    )
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+def timed_pass(make_loader: Callable[[], Iterable[Any]]) -> Pass:
+    """One pass over a fresh DataLoader: wall seconds, CPU seconds, images."""
+    c0, t0 = cpu_seconds(), time.perf_counter()
+    n = 0
+    loader = make_loader()
+    for batch in loader:
+        first = batch["pixels"] if isinstance(batch, dict) else batch[0]
+        assert first.shape[1:] == (3, SIZE, SIZE) and first.dtype == torch.uint8
+        n += len(first)
+    seconds = time.perf_counter() - t0
+    del loader  # workers exit and are reaped: their CPU time counts in RUSAGE_CHILDREN
+    gc.collect()
+    return Pass(seconds, cpu_seconds() - c0, n)
+
+
+def prepare(args: argparse.Namespace) -> tuple[dataset.Dataset, Path, Path]:
+    root = args.work / f"sample-{args.subjects}-{args.size}"
+    if not (root / "annotation.json").is_file():
+        t0 = time.perf_counter()
+        sample.write(root, sample.SampleOptions(subjects=args.subjects, size=args.size, seed=1))
+        print(f"wrote {args.subjects * 5} images ({args.size}) in {time.perf_counter() - t0:.0f} s")
+    ds = probe.run(dataset.load(root), cache_dir=args.work / "cache", thumbnails=False)
+    out = {}
+    for name, resize in (("original", None), ("resize256", 256)):
+        target = args.work / f"shards-{args.subjects}-{args.size}-{name}"
+        if not (target / "manifest.json").is_file():
+            t0 = time.perf_counter()
+            pack.write(ds, target, pack.PackOptions(resize=resize), overwrite=True)
+            print(f"packed {name} shards in {time.perf_counter() - t0:.0f} s")
+        out[name] = target
+    return ds, out["original"], out["resize256"]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
+    ap.add_argument("--subjects", type=int, default=200)
+    ap.add_argument("--size", default="medium", help="sample image size (tiny/small/medium/WxH)")
+    ap.add_argument("--workers", type=int, default=2, help="DataLoader workers, all readers")
+    ap.add_argument("--batch-size", type=int, default=32)
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--no-hf", action="store_true", help="skip (c), Hugging Face datasets")
+    ap.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "nk-bench-loader")
+    args = ap.parse_args()
+    args.work.mkdir(parents=True, exist_ok=True)
+    ds, original, resized = prepare(args)
+
+    images = ds.images
+    paths = images["path"].astype(str).tolist()
+    labels = (images["stage"].astype(int) - 1).tolist()
+    w, b = args.workers, args.batch_size
+    common: dict[str, Any] = {"batch_size": b, "num_workers": w}
+    readers: dict[str, Callable[[], Iterable[Any]]] = {
+        "baseline: folder Dataset (ImageFolder way)": lambda: DataLoader(
+            FolderDataset(ds.root, paths, labels), shuffle=True, **common
+        ),
+        "(a) ShardDataset, original bytes": lambda: DataLoader(
+            ShardDataset(original, "all", size=SIZE), **common
+        ),
+        "(b) ShardDataset, --resize 256 shards": lambda: DataLoader(
+            ShardDataset(resized, "all", size=SIZE), **common
+        ),
+    }
+    if not args.no_hf:
+        hf = hf_dataset(original, args.work / "hf-cache")
+        readers["(c) HF datasets, original bytes"] = lambda: DataLoader(hf, shuffle=True, **common)
+
+    print(
+        f"machine: {platform.machine()}, {os.cpu_count()} cores "
+        f"({len(os.sched_getaffinity(0))} usable), {platform.platform()}; Python "
+        f"{platform.python_version()}, torch {torch.__version__}, Pillow {PIL.__version__}"
+    )
+    print(f"command: {shlex.join([sys.executable, *sys.argv])}")
+    print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    mb = sum(p.stat().st_size for p in (ds.root / x for x in paths)) / 1e6
+    print(
+        f"{len(paths)} images ({mb:.0f} MB of JPEG, {args.size}); DataLoader num_workers={w}, "
+        f"batch_size={b}; decode to {SIZE}x{SIZE} uint8; median of {args.repeats} passes\n"
+    )
+    for make in readers.values():
+        timed_pass(make)  # warm the page cache and the imports
+    runs: dict[str, list[Pass]] = {name: [] for name in readers}
+    for _ in range(args.repeats):  # interleaved, so a busy moment hits every reader alike
+        for name, make in readers.items():
+            runs[name].append(timed_pass(make))
+    medians: dict[str, float] = {}
+    per_cpu: dict[str, float] = {}
+    for name, passes in runs.items():
+        seconds = statistics.median(r.seconds for r in passes)
+        cpu = statistics.median(r.cpu for r in passes)
+        n = passes[0].images
+        medians[name], per_cpu[name] = n / seconds, n / cpu
+        spread = ", ".join(f"{r.seconds:.2f}" for r in passes)
+        print(
+            f"{name:40s} {n / seconds:6.0f} images/s ({seconds:.2f} s per pass: {spread}); "
+            f"{n / cpu:6.0f} images per CPU-second"
+        )
+    base = medians["baseline: folder Dataset (ImageFolder way)"]
+    base_cpu = per_cpu["baseline: folder Dataset (ImageFolder way)"]
+    print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}\n")
+    for name, target in (
+        ("(a) ShardDataset, original bytes", 1.0),
+        ("(b) ShardDataset, --resize 256 shards", 8.0),
+        ("(c) HF datasets, original bytes", None),
+    ):
+        if name in medians:
+            goal = f" (target >= {target:.1f}x)" if target else " (reference)"
+            print(
+                f"{name} / baseline = {medians[name] / base:.2f}x images/s, "
+                f"{per_cpu[name] / base_cpu:.2f}x per CPU-second{goal}"
+            )
+
+
+if __name__ == "__main__":
+    main()
