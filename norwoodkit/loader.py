@@ -71,7 +71,6 @@ import bisect
 import heapq
 import importlib
 import io
-import json
 import logging
 import math
 import re
@@ -118,8 +117,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-#: The highest manifest ``format_version`` this reader understands (``pack.FORMAT_VERSION``).
-READS_FORMAT = 1
 STATE_FORMAT = 1
 DEFAULT_SIZE = (224, 224)
 VIEW_NAMES = tuple(v.value for v in VIEWS)
@@ -183,36 +180,13 @@ def _open_split(directory: str | Path, split: str) -> _Split:
     """Read manifest.json and the footers of one split's shards; check they agree."""
     import pyarrow.parquet as pq
 
+    from norwoodkit.pack import read_manifest
+
     root = Path(directory)
-    mpath = root / "manifest.json"
-    if not mpath.is_file():
-        raise InputError(
-            f"{mpath}: no manifest; is {root} a `norwoodkit pack` output folder?",
-            code="manifest-missing",
-        )
-    try:
-        manifest = json.loads(mpath.read_text(encoding="utf-8"))
-        version = int(manifest.get("format_version", 0))
-        layout = str(manifest["layout"])
-        resized = manifest["options"]["resize"] is not None
-        splits = manifest["splits"]
-    except (ValueError, KeyError, TypeError, AttributeError) as exc:
-        raise InputError(
-            f"{mpath}: not a norwoodkit manifest ({exc})", code="manifest-invalid"
-        ) from exc
-    if manifest.get("format") != "norwoodkit-shards":
-        raise InputError(
-            f"{mpath}: format {manifest.get('format')!r} is not norwoodkit-shards",
-            code="manifest-invalid",
-        )
-    if version > READS_FORMAT:
-        raise InputError(
-            f"{mpath}: written by a newer norwoodkit (shard format {version}; this one reads up "
-            f"to {READS_FORMAT}); upgrade norwoodkit to read it",
-            code="manifest-newer",
-        )
-    if layout not in ("image", "subject"):
-        raise InputError(f"{mpath}: unknown layout {layout!r}", code="manifest-invalid")
+    manifest = read_manifest(root)
+    layout = str(manifest["layout"])
+    resized = manifest["options"]["resize"] is not None
+    splits = manifest["splits"]
     if split not in splits:
         raise InputError(
             f"{root}: no split {split!r}; this pack has {', '.join(map(repr, splits))}",

@@ -896,6 +896,43 @@ data = ShardDataset("path/to/this/folder", split="{first}")
 # --------------------------------------------------------------------------- verify
 
 
+def read_manifest(root: str | os.PathLike[str]) -> dict[str, Any]:
+    """``root/manifest.json``, checked: present, ours, not from a newer norwoodkit, well formed.
+
+    Raises:
+        InputError: codes manifest-missing, manifest-invalid, manifest-newer.
+    """
+    mpath = Path(root) / MANIFEST
+    if not mpath.is_file():
+        raise InputError(
+            f"{mpath}: no manifest; is {root} a `norwoodkit pack` output folder?",
+            code="manifest-missing",
+        )
+    try:
+        manifest = json.loads(mpath.read_text(encoding="utf-8"))
+        version = int(manifest.get("format_version", 0))
+        Layout(manifest["layout"])
+        _ = manifest["options"]["resize"]
+        for split in manifest["splits"].values():
+            _ = [(s["path"], s["rows"], s["sha256"]) for s in split["shards"]]
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise InputError(
+            f"{mpath}: not a norwoodkit manifest ({exc})", code="manifest-invalid"
+        ) from exc
+    if manifest.get("format") != "norwoodkit-shards":
+        raise InputError(
+            f"{mpath}: format {manifest.get('format')!r} is not norwoodkit-shards",
+            code="manifest-invalid",
+        )
+    if version > FORMAT_VERSION:
+        raise InputError(
+            f"{mpath}: written by a newer norwoodkit (shard format {version}; this "
+            f"one reads up to {FORMAT_VERSION}); upgrade norwoodkit to read it",
+            code="manifest-newer",
+        )
+    return dict(manifest)
+
+
 def verify(
     out: str | os.PathLike[str],
     *,
@@ -913,27 +950,10 @@ def verify(
     from PIL import Image
 
     root = Path(out)
-    mpath = root / MANIFEST
-    if not mpath.is_file():
-        raise InputError(
-            f"{mpath}: no manifest; is {root} a `norwoodkit pack` output folder?",
-            code="manifest-missing",
-        )
-    try:
-        manifest = json.loads(mpath.read_text(encoding="utf-8"))
-        layout = Layout(manifest["layout"])
-        resized = manifest["options"]["resize"] is not None
-        shards = [s for split in manifest["splits"].values() for s in split["shards"]]
-    except (ValueError, KeyError, TypeError) as exc:
-        raise InputError(
-            f"{mpath}: not a norwoodkit manifest ({exc})", code="manifest-invalid"
-        ) from exc
-    if manifest.get("format_version", 0) > FORMAT_VERSION:
-        raise InputError(
-            f"{mpath}: written by a newer norwoodkit (format "
-            f"{manifest['format_version']}); upgrade norwoodkit to read it",
-            code="manifest-newer",
-        )
+    manifest = read_manifest(root)
+    layout = Layout(manifest["layout"])
+    resized = manifest["options"]["resize"] is not None
+    shards = [s for split in manifest["splits"].values() for s in split["shards"]]
     schema, _ = _arrow_schema(layout)
     found: list[Finding] = []
     listed = {s["path"] for s in shards}
