@@ -61,6 +61,44 @@ def drop_caches() -> None:
     Path("/proc/sys/vm/drop_caches").write_text("3\n")
 
 
+def read_back(packed: Path, files: list[Path], size: str, repeats: int) -> None:
+    """Time reading every shard row (pyarrow) against reading every loose file."""
+    import pyarrow.parquet as pq
+
+    shards = sorted(packed.rglob("*-of-*.parquet"))
+    total_mb = sum(f.stat().st_size for f in files) / 1e6
+
+    def read_shards() -> int:
+        return sum(pq.read_table(s, memory_map=True).num_rows for s in shards)
+
+    def read_files() -> int:
+        total = 0
+        for f in files:
+            with open(f, "rb") as fh:
+                total += len(fh.read())
+        return total
+
+    print(
+        f"\n3. {size}: {read_shards()} rows, {total_mb:.0f} MB of images in {len(shards)} "
+        f"shards (pyarrow.parquet.read_table, memory_map) vs {len(files)} loose files"
+    )
+    for mode in ["warm"] + (["cold"] if can_drop_caches() else []):
+        times: dict[str, list[float]] = {"shards": [], "files": []}
+        for _ in range(repeats):
+            for name, fn in (("shards", read_shards), ("files", read_files)):
+                if mode == "cold":
+                    drop_caches()
+                t0 = time.perf_counter()
+                fn()
+                times[name].append(time.perf_counter() - t0)
+        rs, rf = statistics.median(times["shards"]), statistics.median(times["files"])
+        print(
+            f"   {mode} page cache: shards {rs:.3f} s ({total_mb / rs:.0f} MB/s), files "
+            f"{rf:.3f} s ({total_mb / rf:.0f} MB/s); shards / files speed = {rf / rs:.2f}x "
+            "(target >= 0.8x)"
+        )
+
+
 def folder_bytes(root: Path) -> int:
     return sum(p.stat().st_size for p in root.rglob("*") if p.is_file())
 
@@ -71,6 +109,9 @@ def main() -> None:
     ap.add_argument("--large-subjects", type=int, default=4800)
     ap.add_argument("--size", default="small")
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument(
+        "--read-sizes", default="small,medium", help="sample sizes for the read-back comparison"
+    )
     ap.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "nk-bench-pack")
     args = ap.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
@@ -109,42 +150,14 @@ def main() -> None:
     )
 
     # 3. reading back: shards with pyarrow vs loose files, warm and (as root) cold page cache
-    import pyarrow.parquet as pq
-
-    packed = args.work / f"packed{args.repeats - 1}"
-    shards = sorted(packed.rglob("*-of-*.parquet"))
-    files = [small / str(x) for x in ds.images["path"]]
-
-    def read_shards() -> int:
-        return sum(pq.read_table(s, memory_map=True).num_rows for s in shards)
-
-    def read_files() -> int:
-        total = 0
-        for f in files:
-            with open(f, "rb") as fh:
-                total += len(fh.read())
-        return total
-
-    modes = ["warm"] + (["cold"] if can_drop_caches() else [])
-    print(
-        f"\n3. read {read_shards()} rows from {len(shards)} shards (pyarrow.parquet.read_table, "
-        f"memory_map) vs {len(files)} loose files (open + read)"
-    )
-    for mode in modes:
-        times: dict[str, list[float]] = {"shards": [], "files": []}
-        for _ in range(args.repeats):
-            for name, fn in (("shards", read_shards), ("files", read_files)):
-                if mode == "cold":
-                    drop_caches()
-                t0 = time.perf_counter()
-                fn()
-                times[name].append(time.perf_counter() - t0)
-        rs, rf = statistics.median(times["shards"]), statistics.median(times["files"])
-        print(
-            f"   {mode} page cache: shards {rs:.3f} s ({size_mb / rs:.0f} MB/s), files "
-            f"{rf:.3f} s ({size_mb / rf:.0f} MB/s); shards / files speed = {rf / rs:.2f}x "
-            "(target >= 0.8x)"
-        )
+    for size in args.read_sizes.split(","):
+        root = small if size == args.size else args.work / f"sample-{args.small_subjects}-{size}"
+        ensure_sample(root, args.small_subjects, size)
+        rds = probe.run(dataset.load(root), cache_dir=cache, thumbnails=False)
+        packed = args.work / f"read-{size}"
+        if not (packed / "manifest.json").is_file():
+            pack.write(rds, packed, pack.PackOptions(), overwrite=True)
+        read_back(packed, [root / str(x) for x in rds.images["path"]], size, args.repeats)
 
     # 2. peak RSS, 2,400 vs 24,000 images, each in a fresh process (warm probe cache)
     ensure_sample(large, args.large_subjects, args.size)
