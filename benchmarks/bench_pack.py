@@ -4,9 +4,8 @@
 
 1. Throughput: ``pack`` (original bytes, warm probe cache) vs ``shutil.copytree`` of the same
    folder (target: pack >= 0.5x the copy's speed).
-2. Memory: peak RSS of a process that loads, probes (warm cache) and packs 2,400 images vs one
-   that does the same for 24,000 images (``sample --subjects 4800 --size small``); target ratio
-   <= 1.2.
+2. Memory: peak RSS of a ``norwoodkit pack`` process (warm probe cache) for 2,400 images vs
+   24,000 images (``sample --subjects 4800 --size small``); target ratio <= 1.2.
 3. Reading back: every row of every shard with pyarrow vs reading every loose file's bytes
    (target: shards >= 0.8x the loose files' speed), with a warm page cache and, when run as
    root, a cold one (the page cache is dropped before every read).
@@ -32,15 +31,19 @@ from pathlib import Path
 from norwoodkit import dataset, pack, probe, sample
 
 CHILD = """
-import json, sys, time
-from norwoodkit import dataset, pack, probe
-root, out, cache = sys.argv[1], sys.argv[2], sys.argv[3]
+import atexit, json, sys, time
 t0 = time.perf_counter()
-ds = probe.run(dataset.load(root), cache_dir=__import__("pathlib").Path(cache), thumbnails=False)
-pack.write(ds, out, pack.PackOptions(), overwrite=True)
-# VmHWM, not ru_maxrss: Linux carries ru_maxrss over from the parent that started us.
-hwm = next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmHWM"))
-print(json.dumps({"seconds": time.perf_counter() - t0, "maxrss_mb": hwm / 1024}))
+
+def report():
+    # VmHWM, not ru_maxrss: Linux carries ru_maxrss over from the parent that started us.
+    hwm = next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmHWM"))
+    print(json.dumps({"seconds": time.perf_counter() - t0, "maxrss_mb": hwm / 1024}))
+
+atexit.register(report)
+root, out, cache = sys.argv[1:4]
+sys.argv = ["norwoodkit", "pack", root, "--out", out, "--cache", cache, "--overwrite", "--quiet"]
+from norwoodkit.cli import main
+main()
 """
 
 
@@ -109,6 +112,7 @@ def main() -> None:
     ap.add_argument("--large-subjects", type=int, default=4800)
     ap.add_argument("--size", default="small")
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--parts", default="1,2,3", help="which measurements to run")
     ap.add_argument(
         "--read-sizes", default="small,medium", help="sample sizes for the read-back comparison"
     )
@@ -123,9 +127,21 @@ def main() -> None:
         f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
     )
 
-    # 1. pack vs copytree (warm probe cache; the OS file cache is warm for both)
+    parts = set(args.parts.split(","))
     ds = probe.run(dataset.load(small), cache_dir=cache, thumbnails=False)
     size_mb = folder_bytes(small) / 1e6
+    if "1" in parts:
+        pack_vs_copy(args, ds, small, size_mb)
+    if "3" in parts:
+        read_backs(args, small, cache)
+    if "2" in parts:
+        peak_rss(args, small, large, cache)
+
+
+def pack_vs_copy(
+    args: argparse.Namespace, ds: dataset.Dataset, small: Path, size_mb: float
+) -> None:
+    """1. pack vs copytree (warm probe cache; the OS file cache is warm for both)."""
     copy_s: list[float] = []
     pack_s: list[float] = []
     for i in range(args.repeats):
@@ -149,7 +165,12 @@ def main() -> None:
         f"({size_mb / p:.0f} MB/s); pack / copy speed = {c / p:.2f}x (target >= 0.5x)"
     )
 
-    # 3. reading back: shards with pyarrow vs loose files, warm and (as root) cold page cache
+    for i in range(args.repeats):
+        shutil.rmtree(args.work / f"packed{i}", ignore_errors=True)
+
+
+def read_backs(args: argparse.Namespace, small: Path, cache: Path) -> None:
+    """3. reading back: shards with pyarrow vs loose files, warm and (as root) cold cache."""
     for size in args.read_sizes.split(","):
         root = small if size == args.size else args.work / f"sample-{args.small_subjects}-{size}"
         ensure_sample(root, args.small_subjects, size)
@@ -159,7 +180,9 @@ def main() -> None:
             pack.write(rds, packed, pack.PackOptions(), overwrite=True)
         read_back(packed, [root / str(x) for x in rds.images["path"]], size, args.repeats)
 
-    # 2. peak RSS, 2,400 vs 24,000 images, each in a fresh process (warm probe cache)
+
+def peak_rss(args: argparse.Namespace, small: Path, large: Path, cache: Path) -> None:
+    """2. peak RSS, 2,400 vs 24,000 images, each in a fresh process (warm probe cache)."""
     ensure_sample(large, args.large_subjects, args.size)
     probe.run(dataset.load(large), cache_dir=cache, thumbnails=False)
     rss = {}
@@ -173,7 +196,7 @@ def main() -> None:
                 text=True,
                 check=True,
             )
-            runs.append(json.loads(proc.stdout))
+            runs.append(json.loads(proc.stdout.strip().splitlines()[-1]))
             shutil.rmtree(out, ignore_errors=True)
         rss[name] = (
             statistics.median(r["maxrss_mb"] for r in runs),

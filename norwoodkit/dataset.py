@@ -775,9 +775,11 @@ def _build_table(
         rows.extend(
             _subject_rows(root, root_real, image_root, sid, rec, folder, files, notes, ann_rel)
         )
-    frame = pd.DataFrame(rows)
     extras = sorted({k for r in rows for k in r if k not in {c.name for c in DATASET_COLUMNS}})
+    frame = pd.DataFrame(rows)
+    del rows  # the row dicts weigh more than the table; free them before the typed copy
     table = coerce(frame, DATASET_COLUMNS)
+    del frame
     for col in extras:
         table[col] = table[col].astype("string")
     table = table[[c.name for c in DATASET_COLUMNS] + extras].reset_index(drop=True)

@@ -342,6 +342,25 @@ class PackResult:
         }
 
 
+#: Columns of the dataset table that packing reads.
+PACK_INPUT_COLUMNS = (
+    "path",
+    "subject_id",
+    "view",
+    "stage",
+    "stage_variant",
+    "age",
+    "gender",
+    "ethnicity",
+    "status",
+    "sha256",
+    "size",
+    "width",
+    "height",
+    "orientation",
+)
+
+
 def prepare_table(
     dataset: Dataset, splits: pd.DataFrame | None = None, exclude: pd.DataFrame | None = None
 ) -> tuple[pd.DataFrame, list[dict[str, Any]]]:
@@ -350,7 +369,8 @@ def prepare_table(
     Raises:
         InputError: the split file does not match the dataset (lists the mismatches).
     """
-    t = dataset.images.copy()
+    # Only the columns a shard needs: the probe's hashes and thumbnails would only cost memory.
+    t = dataset.images[[c for c in PACK_INPUT_COLUMNS if c in dataset.table.columns]].copy()
     excluded: list[dict[str, Any]] = []
     if exclude is not None and len(exclude):
         paths = set(exclude["path"].dropna().astype(str)) - {""} if "path" in exclude else set()

@@ -337,57 +337,66 @@ def run(
     """
     root = dataset.root
     table = dataset.table
-    paths = [p for p in table["path"].dropna().unique().tolist()]
-    stats = {p: _stat(root, p) for p in paths}
+    paths = table["path"].dropna().unique().tolist()
+    stat = [_stat(root, p) for p in paths]
+    # Columnar from here on: per-row dicts cost kilobytes per image, and memory must stay flat.
+    now = pd.DataFrame(
+        {
+            "path": pd.Series(paths, dtype="string"),
+            "size_key": pd.Series([s[0] if s else None for s in stat], dtype="Int64"),
+            "mtime_ns": pd.Series([s[1] if s else None for s in stat], dtype="Int64"),
+        }
+    )
     cfile = cache_file(root, cache_dir or default_cache_dir()) if use_cache else None
-    cached: dict[str, dict[str, Any]] = {}
-    light = [c for c in CACHE_COLUMNS if c != "thumbnail"]
+    columns = CACHE_COLUMNS if thumbnails else [c for c in CACHE_COLUMNS if c != "thumbnail"]
+    hits = pd.DataFrame(columns=columns)
     if cfile is not None:
-        frame = _read_cache(cfile, None if thumbnails else light)
+        frame = _read_cache(cfile, columns)
         if frame is not None:
-            records: list[dict[str, Any]] = frame.to_dict("records")  # type: ignore[assignment]
-            for rec in records:
-                st = stats.get(rec["path"])
-                if st is not None and (rec["size_key"], rec["mtime_ns"]) == st:
-                    cached[rec["path"]] = rec
+            frame = coerce(frame, PROBE_COLUMNS)
+            frame["path"] = frame["path"].astype("string")
+            frame["size_key"] = frame["size_key"].astype("Int64")
+            joined = now.merge(frame, on="path", how="inner", suffixes=("", "_cached"))
+            same = (joined["size_key"] == joined["size_key_cached"]) & (
+                joined["mtime_ns"] == joined["mtime_ns_cached"]
+            )
+            hits = joined[same.fillna(False).astype(bool)][columns]
+            del frame, joined
+    cached = set(hits["path"].astype(str))
     todo = [p for p in paths if p not in cached]
     if progress and cached:
         progress(len(cached))
     fresh = _probe_all(root, todo, workers, progress) if todo else {}
-    merged: dict[str, dict[str, Any]] = {}
-    for p in paths:
-        rec = cached.get(p) or fresh[p]
-        st = stats.get(p)
-        row = {c.name: rec.get(c.name) for c in PROBE_COLUMNS}
-        row["mtime_ns"] = st[1] if st else None
-        merged[p] = row
-    if cfile is not None and (fresh or len(cached) != len(paths)):
-        old_thumbs: dict[str, Any] = {}
-        if not thumbnails and cached:
+    fresh_frame = pd.DataFrame.from_dict(fresh, orient="index") if fresh else None
+    if fresh_frame is not None:
+        fresh_frame.index.name = "path"
+        fresh_frame = fresh_frame.reset_index().drop(
+            columns=["mtime_ns", "size_key"], errors="ignore"
+        )
+        fresh_frame = fresh_frame.merge(now, on="path", how="left")
+    parts = [f for f in (hits, fresh_frame) if f is not None and len(f)]
+    empty = pd.DataFrame(
+        {"path": pd.Series([], dtype="string"), "size_key": pd.Series([], dtype="Int64")}
+    )
+    probed = coerce(pd.concat(parts, ignore_index=True) if parts else empty, PROBE_COLUMNS)
+    if cfile is not None and (fresh or len(hits) != len(paths)):
+        keep = probed[probed["size_key"].notna() & (probed["status"] != "missing")]
+        if not thumbnails and len(hits):
             old = _read_cache(cfile, ["path", "thumbnail"])
             if old is not None:
-                old_thumbs = dict(zip(old["path"], old["thumbnail"], strict=True))
-        keep = [
-            {
-                "path": p,
-                "size_key": stats[p][0],  # type: ignore[index]
-                **merged[p],
-                **({"thumbnail": old_thumbs.get(p)} if p in cached and not thumbnails else {}),
-            }
-            for p in paths
-            if stats.get(p) is not None and merged[p]["status"] != "missing"
-        ]
-        if keep or cfile.exists():
-            _write_cache(cfile, coerce(pd.DataFrame(keep), PROBE_COLUMNS))
+                thumbs = dict(zip(old["path"], old["thumbnail"], strict=True))
+                kept: list[Any] = [
+                    thumbs.get(p) if p in cached else t
+                    for p, t in zip(keep["path"], keep["thumbnail"], strict=True)
+                ]
+                keep = keep.assign(thumbnail=pd.Series(kept, index=keep.index, dtype=object))
+        if len(keep) or cfile.exists():
+            _write_cache(cfile, keep[CACHE_COLUMNS].reset_index(drop=True))
     if not thumbnails:
-        for row in merged.values():
-            row["thumbnail"] = None
-    probe_frame = pd.DataFrame.from_dict(merged, orient="index")
+        probed["thumbnail"] = None
+    del hits, parts, fresh, fresh_frame  # before the merge makes the final copy
     base = table.drop(columns=[c.name for c in PROBE_COLUMNS if c.name in table.columns])
-    if probe_frame.empty:
-        out = coerce(base, PROBE_COLUMNS)
-    else:
-        probe_frame.index.name = "path"
-        out = base.merge(probe_frame.reset_index(), on="path", how="left")
-        out = coerce(out, PROBE_COLUMNS)
+    probed["path"] = probed["path"].astype(base["path"].dtype)
+    out = base.merge(probed.drop(columns=["size_key"]), on="path", how="left")
+    out = coerce(out, PROBE_COLUMNS)
     return dataset.with_table(out)
