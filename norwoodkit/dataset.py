@@ -756,7 +756,11 @@ def _build_table(
     walk = _walk(root, image_root, notes)
     root_real = os.path.realpath(root)
     ann_rel = _rel(root, str(ann_path)) if _inside(root_real, str(ann_path)) else ann_path.name
-    rows: list[dict[str, Any]] = []
+    names = {c.name for c in DATASET_COLUMNS}
+    extras = sorted({k if k not in names else f"x_{k}" for r in records for k in r.extras})
+    columns = [c.name for c in DATASET_COLUMNS] + extras
+    # Rows as tuples, not dicts: at tens of thousands of images the dicts would outweigh the table.
+    rows: list[tuple[Any, ...]] = []
     for rel in walk.loose:
         if rel == ann_rel:
             continue
@@ -772,12 +776,12 @@ def _build_table(
         rec = by_id.get(sid)
         folder = walk.folders.get(sid)
         files = walk.files.get(sid, [])
-        rows.extend(
-            _subject_rows(root, root_real, image_root, sid, rec, folder, files, notes, ann_rel)
-        )
-    extras = sorted({k for r in rows for k in r if k not in {c.name for c in DATASET_COLUMNS}})
-    frame = pd.DataFrame(rows)
-    del rows  # the row dicts weigh more than the table; free them before the typed copy
+        for row in _subject_rows(
+            root, root_real, image_root, sid, rec, folder, files, notes, ann_rel
+        ):
+            rows.append(tuple(row.get(c) for c in columns))
+    frame = pd.DataFrame.from_records(rows, columns=columns)
+    del rows
     table = coerce(frame, DATASET_COLUMNS)
     del frame
     for col in extras:
