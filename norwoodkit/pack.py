@@ -6,7 +6,9 @@ path: string>`` and the schema's ``huggingface`` metadata declares it an ``Image
 a ``ClassLabel`` (``stage_1`` .. ``stage_7``). Every view of a subject sits in one shard and one
 row group; row groups are small (about 20 rows) so a loader can shuffle and split work finely;
 the image bytes are stored uncompressed without dictionary or statistics (JPEG does not
-compress further, and readers then hand out the bytes without a copy), metadata columns zstd.
+compress further, and readers then hand out the bytes without a copy), metadata columns zstd
+with statistics but no dictionary pages (in 20-row groups, reading a dictionary page costs more
+than it saves: measured, it made reading shards 1.6x slower).
 
 Writing is streamed row group by row group, so memory stays at a few row groups whatever the
 dataset size. Each shard goes to a temporary name and is renamed when complete; a record of every
@@ -731,7 +733,7 @@ def _write_shard(
     compression.update({name: "zstd" for name in meta if "." not in name})
     try:
         with pq.ParquetWriter(
-            tmp, schema, compression=compression, use_dictionary=meta, write_statistics=meta
+            tmp, schema, compression=compression, use_dictionary=False, write_statistics=meta
         ) as writer:
             for rows, data in _row_batches(root, shard, opts, pool):
                 batch = _batch(rows, data, opts.layout, schema)
