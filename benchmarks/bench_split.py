@@ -30,8 +30,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-import sklearn  # type: ignore[import-untyped]
-from sklearn.model_selection import (  # type: ignore[import-untyped]
+import sklearn  # type: ignore[import-not-found, import-untyped, unused-ignore]
+from sklearn.model_selection import (  # type: ignore[import-not-found, import-untyped, unused-ignore]
     GroupShuffleSplit,
     StratifiedGroupKFold,
 )
