@@ -229,12 +229,16 @@ def test_damaged_cache_is_rebuilt(make_dataset: MakeDataset, tmp_path: Path) -> 
 
 
 def test_default_cache_is_outside_the_dataset(
-    make_dataset: MakeDataset, monkeypatch: pytest.MonkeyPatch
+    make_dataset: MakeDataset, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     monkeypatch.delenv("NORWOODKIT_CACHE_DIR")
-    monkeypatch.setenv("XDG_CACHE_HOME", str(Path(os.environ["HOME"]) / ".cache-test-nk"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
     root = make_dataset(1)
-    assert not str(probe.default_cache_dir()).startswith(str(root))
+    before = snapshot(root)
+    probe.run(dataset.load(root))
+    assert probe.cache_file(root, probe.default_cache_dir()).is_file()
+    assert str(probe.default_cache_dir()).startswith(str(tmp_path / "xdg"))
+    assert snapshot(root) == before  # nothing was written into the dataset
 
 
 def test_read_only_dataset(make_dataset: MakeDataset) -> None:
