@@ -306,6 +306,27 @@ def _plain(v: Any) -> Any:
     return v
 
 
+def excluded(table: pd.DataFrame, exclude: pd.DataFrame | None) -> pd.Series:
+    """Which rows of an image table an exclude list removes (True = excluded).
+
+    A row of the list with a ``path`` removes that image; a row with only a ``subject_id``
+    (empty path) removes every image of the subject. This is the format ``exclude_list()``
+    writes and ``split`` and ``pack`` read.
+    """
+    if exclude is None or exclude.empty:
+        return pd.Series(False, index=table.index)
+    has_path = "path" in exclude.columns
+    paths = set(exclude["path"].dropna().astype(str)) - {""} if has_path else set()
+    whole = (
+        exclude[exclude["path"].isna() | (exclude["path"].astype(str) == "")]
+        if has_path
+        else exclude
+    )
+    subjects = set(whole["subject_id"].dropna().astype(str)) if "subject_id" in whole else set()
+    by_path = table["path"].astype("string").isin(paths).fillna(False).astype(bool)
+    return by_path | table["subject_id"].astype(str).isin(subjects)
+
+
 PAIR_COLUMNS = [
     "a",
     "b",

@@ -374,22 +374,14 @@ def prepare_table(
     # Only the columns a shard needs: the probe's hashes and thumbnails would only cost memory.
     t = dataset.images[[c for c in PACK_INPUT_COLUMNS if c in dataset.table.columns]].copy()
     excluded: list[dict[str, Any]] = []
-    if exclude is not None and len(exclude):
-        paths = set(exclude["path"].dropna().astype(str)) - {""} if "path" in exclude else set()
-        subj = set()
-        if "subject_id" in exclude:
-            whole = (
-                exclude
-                if "path" not in exclude
-                else exclude[exclude["path"].isna() | (exclude["path"].astype(str) == "")]
-            )
-            subj = set(whole["subject_id"].dropna().astype(str))
-        drop = t["path"].astype(str).isin(paths) | t["subject_id"].astype(str).isin(subj)
-        excluded += [
-            {"path": p, "subject_id": s, "reason": "in the exclude list"}
-            for p, s in zip(t.loc[drop, "path"], t.loc[drop, "subject_id"], strict=True)
-        ]
-        t = t[~drop]
+    from norwoodkit.dedupe import excluded as excluded_rows
+
+    drop = excluded_rows(t, exclude)
+    excluded += [
+        {"path": p, "subject_id": s, "reason": "in the exclude list"}
+        for p, s in zip(t.loc[drop, "path"], t.loc[drop, "subject_id"], strict=True)
+    ]
+    t = t[~drop]
     bad = t["status"] != "ok"
     excluded += [
         {"path": p, "subject_id": s, "reason": f"unusable image ({st})"}

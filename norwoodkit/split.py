@@ -1270,20 +1270,16 @@ def _canonical_or_raw(fn: Any, value: Any) -> str:
 def _excluded_by_list(
     table: pd.DataFrame, exclude: pd.DataFrame | None
 ) -> tuple[pd.DataFrame, list[dict[str, str]]]:
-    if exclude is None or exclude.empty:
-        return table, []
-    paths = set(exclude["path"].dropna().astype(str)) - {""} if "path" in exclude else set()
-    whole = exclude
-    if "path" in exclude:
-        whole = exclude[exclude["path"].isna() | (exclude["path"].astype(str) == "")]
-    subjects = set(whole["subject_id"].dropna().astype(str)) if "subject_id" in whole else set()
+    from norwoodkit.dedupe import excluded
+
+    drop = excluded(table, exclude)
+    gone = set(table.loc[drop, "subject_id"].astype(str))
+    left = set(table.loc[~drop, "subject_id"].astype(str))
     notes = [
         {"subject_id": s, "reason": "listed in the exclude list"}
-        for s in _id_sort(list(subjects & set(table["subject_id"].astype(str))))
+        for s in _id_sort(list(gone - left))
     ]
-    keep = ~table["path"].astype("string").isin(paths).fillna(False)
-    keep &= ~table["subject_id"].astype(str).isin(subjects)
-    return table[keep], notes
+    return table[~drop], notes
 
 
 def make(
