@@ -30,6 +30,7 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,
     add_completion=False,
+    rich_markup_mode="markdown",
 )
 
 out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 120)
@@ -937,7 +938,7 @@ def bench_load(
     json_output: JsonOpt = False,
 ) -> None:
     """Measure the PyTorch loader on shards: images/s and MB/s for each worker count and
-    batch size (needs PyTorch: `pip install 'norwoodkit\\[torch]'`)."""
+    batch size (needs PyTorch: `pip install 'norwoodkit[torch]'`)."""
     from norwoodkit.loader import bench_load as measure
 
     rows = measure(
