@@ -30,6 +30,7 @@ from norwoodkit.labels import (
     VIEWS,
     View,
     canonical_id,
+    id_sort_key,
     is_junk,
     parse_stage,
     parse_view,
@@ -772,7 +773,7 @@ def _build_table(
                 path=rel,
             )
         )
-    for sid in sorted(set(by_id) | set(walk.folders), key=_id_sort_key):
+    for sid in sorted(set(by_id) | set(walk.folders), key=id_sort_key):
         rec = by_id.get(sid)
         folder = walk.folders.get(sid)
         files = walk.files.get(sid, [])
@@ -788,10 +789,6 @@ def _build_table(
         table[col] = table[col].astype("string")
     table = table[[c.name for c in DATASET_COLUMNS] + extras].reset_index(drop=True)
     return table, ("" if image_root == root else _rel(root, str(image_root)))
-
-
-def _id_sort_key(sid: str) -> tuple[int, int, str]:
-    return (0, int(sid), "") if sid.isdigit() else (1, 0, sid)
 
 
 def _subject_rows(

@@ -140,13 +140,9 @@ _SEVERITY_ORDER = {Severity.ERROR: 0, Severity.WARNING: 1, Severity.INFO: 2}
 def sort_findings(findings: Iterable[Finding]) -> list[Finding]:
     """Order findings for output: errors first, then by code, subject and path (stable)."""
 
-    def key(f: Finding) -> tuple[int, str, tuple[int, str], str]:
-        subj = f.subject or ""
-        return (
-            _SEVERITY_ORDER[f.severity],
-            f.code,
-            (0, subj.zfill(12)) if subj.isdigit() else (1, subj),
-            f.path or "",
-        )
+    from norwoodkit.labels import id_sort_key
+
+    def key(f: Finding) -> tuple[int, str, tuple[int, int, str], str]:
+        return (_SEVERITY_ORDER[f.severity], f.code, id_sort_key(f.subject or ""), f.path or "")
 
     return sorted(findings, key=key)

@@ -431,3 +431,8 @@ def category_key(value: str) -> str:
     return " ".join(
         w[:-1] if len(w) > 3 and w.endswith("s") and not w.endswith("ss") else w for w in words if w
     )
+
+
+def id_sort_key(subject_id: str) -> tuple[int, int, str]:
+    """Sort subject ids naturally: numbers by value ("2" before "10"), then other ids by text."""
+    return (0, int(subject_id), "") if subject_id.isdigit() else (1, 0, subject_id)

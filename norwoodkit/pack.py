@@ -38,7 +38,7 @@ from norwoodkit.atomic import write_text_atomic
 from norwoodkit.dataset import Dataset
 from norwoodkit.errors import InputError, OutputError
 from norwoodkit.findings import Finding, finding
-from norwoodkit.labels import VIEWS
+from norwoodkit.labels import VIEWS, id_sort_key
 from norwoodkit.parallel import pool_context, resolve_workers
 
 #: Bumped when the shard layout changes; part of every shard's identity key.
@@ -168,7 +168,7 @@ def plan(table: pd.DataFrame, options: PackOptions) -> list[ShardPlan]:
     )
     for split in _split_order(table["split"]):
         part = table[table["split"] == split]
-        subjects = sorted(part["subject_id"].astype(str).unique(), key=_id_key)
+        subjects = sorted(part["subject_id"].astype(str).unique(), key=id_sort_key)
         rng = np.random.default_rng([options.seed, zlib.crc32(split.encode())])
         order = [subjects[i] for i in rng.permutation(len(subjects))]
         sizes = part.groupby("subject_id")["est_bytes"].sum()
@@ -215,10 +215,6 @@ def _split_order(splits: pd.Series) -> list[str]:
     known = ["train", "val", "validation", "test", "all"]
     values = list(dict.fromkeys(splits.astype(str)))
     return sorted(values, key=lambda s: (known.index(s) if s in known else len(known), s))
-
-
-def _id_key(sid: str) -> tuple[int, int, str]:
-    return (0, int(sid), "") if sid.isdigit() else (1, 0, sid)
 
 
 # --------------------------------------------------------------------------- images
@@ -423,8 +419,8 @@ def _match_splits(
     mapping = per.drop_duplicates("subject_id").set_index("subject_id")["split"].astype(str)
     have = set(t["subject_id"])
     gone = {e["subject_id"] for e in excluded}
-    unknown = sorted(set(mapping.index) - have - gone, key=_id_key)
-    missing = sorted(have - set(mapping.index), key=_id_key)
+    unknown = sorted(set(mapping.index) - have - gone, key=id_sort_key)
+    missing = sorted(have - set(mapping.index), key=id_sort_key)
     if unknown:
         problems.append(f"{len(unknown)} subject(s) not in the dataset: {_few(unknown)}")
     if missing:

@@ -28,7 +28,7 @@ from norwoodkit.atomic import check_output_path, write_bytes_atomic, write_text_
 from norwoodkit.dataset import Dataset
 from norwoodkit.errors import InputError, LabelError, NorwoodkitError
 from norwoodkit.findings import CODES, Finding, Severity
-from norwoodkit.labels import VIEWS, canonical_id
+from norwoodkit.labels import VIEWS, canonical_id, id_sort_key
 from norwoodkit.stats import (
     AGE_BINS,
     MISSING,
@@ -557,10 +557,6 @@ def _images_section(summary: Summary, plots: Mapping[str, bytes]) -> str:
     )
 
 
-def _id_key(sid: str) -> tuple[int, int, str]:
-    return (0, int(sid), "") if sid.isdigit() else (1, 0, sid)
-
-
 def _thumbs(dataset: Dataset) -> dict[tuple[str, str], tuple[str, bytes]]:
     """(subject, view) -> (path, thumbnail JPEG) for decodable images; the first path wins."""
     t = dataset.table
@@ -637,7 +633,8 @@ def _contact_sheet(dataset: Dataset, per_cell: int = THUMBS_PER_CELL) -> str:
     rows = []
     for label in STAGE_LABELS:
         sids = sorted(
-            (str(s) for s in subjects.loc[(stage == label).to_numpy(), "subject_id"]), key=_id_key
+            (str(s) for s in subjects.loc[(stage == label).to_numpy(), "subject_id"]),
+            key=id_sort_key,
         )
         if label == MISSING and not sids:
             continue
@@ -830,7 +827,7 @@ def _splits_section(
 ) -> str:
     balance = split_balance(dataset, assignment, age_bins)
     known = set(dataset.subjects["subject_id"].astype(str))
-    extra = sorted((str(s) for s in assignment.index if str(s) not in known), key=_id_key)
+    extra = sorted((str(s) for s in assignment.index if str(s) not in known), key=id_sort_key)
     notes = []
     if extra:
         shown = ", ".join(extra[:10]) + (" ..." if len(extra) > 10 else "")

@@ -83,6 +83,7 @@ import pandas as pd
 from norwoodkit.dataset import Dataset
 from norwoodkit.errors import InputError, NorwoodkitError
 from norwoodkit.findings import Finding, finding, sort_findings
+from norwoodkit.labels import id_sort_key
 
 __all__ = [
     "AGE_BINS",
@@ -1147,7 +1148,7 @@ class SplitResult:
 
 
 def _id_sort(ids: Sequence[str]) -> list[str]:
-    return sorted(ids, key=lambda s: (0, int(s), "") if s.isdigit() else (1, 0, s))
+    return sorted(ids, key=id_sort_key)
 
 
 def _subject_groups(subject_ids: Sequence[str], pairs: pd.DataFrame) -> dict[str, str]:

@@ -16,7 +16,7 @@ import pandas as pd
 
 from norwoodkit.dataset import Dataset
 from norwoodkit.findings import CODES, Finding, Severity, finding, sort_findings
-from norwoodkit.labels import category_key
+from norwoodkit.labels import category_key, id_sort_key
 
 #: Ages the dataset card promises.
 AGE_RANGE = (18, 80)
@@ -391,10 +391,6 @@ def check_duplicates(ds: Dataset, opts: ValidateOptions) -> Iterator[Finding]:
         )
 
 
-def _id_key(sid: str) -> tuple[int, int, str]:
-    return (0, int(sid), "") if sid.isdigit() else (1, 0, sid)
-
-
 #: The checks ``validate`` runs, in order.
 CHECKS: tuple[Check, ...] = (check_structure, check_images, check_metadata, check_duplicates)
 
@@ -426,7 +422,7 @@ def junit_xml(report: Report, subject_ids: Iterable[str], strict: bool = False) 
     by_case: dict[tuple[str, str], list[Finding]] = defaultdict(list)
     for f in report.findings:
         by_case[(CODES[f.code].check, f.subject or "dataset")].append(f)
-    subjects = ["dataset", *sorted(set(subject_ids), key=_id_key)]
+    subjects = ["dataset", *sorted(set(subject_ids), key=id_sort_key)]
     suite = ET.Element("testsuite", name="norwoodkit.validate")
     n_fail = 0
     for subject in subjects:
