@@ -18,6 +18,7 @@ finished shard lets ``resume`` skip shards that are complete and identical.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import math
 import os
@@ -179,7 +180,7 @@ def plan(table: pd.DataFrame, options: PackOptions) -> list[ShardPlan]:
         )
         bounds = [0, *[int(c) + 1 for c in cuts], len(order)]
         bounds = sorted(set(min(b, len(order)) for b in bounds))
-        chunks = [order[a:b] for a, b in itertools_pairwise(bounds) if b > a]
+        chunks = [order[a:b] for a, b in itertools.pairwise(bounds) if b > a]
         rank = {s: i for i, s in enumerate(order)}
         for index, chunk in enumerate(chunks):
             rows = part[part["subject_id"].isin(chunk)].copy()
@@ -190,11 +191,6 @@ def plan(table: pd.DataFrame, options: PackOptions) -> list[ShardPlan]:
             groups = _row_groups(rows, per_group)
             out.append(ShardPlan(split, index, len(chunks), rows, groups))
     return out
-
-
-def itertools_pairwise(values: Sequence[int]) -> Iterator[tuple[int, int]]:
-    for i in range(len(values) - 1):
-        yield values[i], values[i + 1]
 
 
 def _row_groups(rows: pd.DataFrame, per_group: int) -> tuple[tuple[int, int], ...]:
