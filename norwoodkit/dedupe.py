@@ -26,6 +26,7 @@ import pandas as pd
 
 from norwoodkit.dataset import Dataset
 from norwoodkit.errors import InputError
+from norwoodkit.schema import plain
 
 log = logging.getLogger(__name__)
 
@@ -277,15 +278,15 @@ class DedupeResult:
             "counts": self.counts(),
             "groups": [
                 {
-                    **{k: _plain(v) for k, v in row.items()},
+                    **{k: plain(v) for k, v in row.items()},
                     "members": [
-                        {k: _plain(v) for k, v in m.items()} for m in members[int(row["group"])]
+                        {k: plain(v) for k, v in m.items()} for m in members[int(row["group"])]
                     ],
                 }
                 for row in summary.to_dict("records")
             ],
             "not_compared": [
-                {k: _plain(v) for k, v in r.items()} for r in self.not_compared.to_dict("records")
+                {k: plain(v) for k, v in r.items()} for r in self.not_compared.to_dict("records")
             ],
         }
 
@@ -296,14 +297,6 @@ def _int(v: Any) -> int:
 
 def _join(key: Any) -> str:
     return "/".join(str(k) for k in key)
-
-
-def _plain(v: Any) -> Any:
-    if v is pd.NA or v is None:
-        return None
-    if isinstance(v, np.generic):
-        return v.item()
-    return v
 
 
 def excluded(table: pd.DataFrame, exclude: pd.DataFrame | None) -> pd.Series:

@@ -41,6 +41,7 @@ from norwoodkit.errors import InputError, OutputError
 from norwoodkit.findings import Finding, finding
 from norwoodkit.labels import VIEWS, id_sort_key
 from norwoodkit.parallel import pool_context, resolve_workers
+from norwoodkit.schema import plain
 
 #: Bumped when the shard layout changes; part of every shard's identity key.
 FORMAT_VERSION = 1
@@ -664,7 +665,7 @@ def _batch(rows: pd.DataFrame, images: list[bytes], layout: Layout, schema: Any)
         ]
         cols["label"] = rows["label"].tolist()
         for name in _META_TYPES:
-            cols[name] = [_scalar(v) for v in rows[name]]
+            cols[name] = [plain(v) for v in rows[name]]
     else:
         subjects = list(dict.fromkeys(rows["subject_id"]))
         by_view = {(r.subject_id, r.view): r for r in rows.itertuples(index=False)}
@@ -676,24 +677,16 @@ def _batch(rows: pd.DataFrame, images: list[bytes], layout: Layout, schema: Any)
             ]
         cols["label"] = [_int(first.at[s, "label"]) for s in subjects]
         for name in [c for c in _META_TYPES if c not in _VIEW_META]:
-            cols[name] = [_scalar(first.at[s, name]) for s in subjects]
+            cols[name] = [plain(first.at[s, name]) for s in subjects]
         for v in VIEWS:
             for c in _VIEW_META:
                 if c == "view":
                     continue
                 cols[f"{c}_{v.value}"] = [
-                    _scalar(getattr(r, c)) if (r := by_view.get((s, v.value))) else None
+                    plain(getattr(r, c)) if (r := by_view.get((s, v.value))) else None
                     for s in subjects
                 ]
     return pa.RecordBatch.from_pydict(cols, schema=schema)
-
-
-def _scalar(v: Any) -> Any:
-    if v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v)):
-        return None
-    if isinstance(v, np.generic):
-        return v.item()
-    return v
 
 
 def _write_shard(

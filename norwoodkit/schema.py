@@ -7,9 +7,11 @@ two in step.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 
@@ -99,3 +101,14 @@ def coerce(frame: pd.DataFrame, columns: tuple[Column, ...]) -> pd.DataFrame:
         else:
             out[c.name] = out[c.name].astype(dtype)
     return out
+
+
+def plain(value: Any) -> Any:
+    """A JSON-safe scalar: numpy scalars unboxed; None, pandas NA, NaN and infinities as None."""
+    if value is None or value is pd.NA:
+        return None
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value

@@ -84,6 +84,7 @@ from norwoodkit.dataset import Dataset
 from norwoodkit.errors import InputError, NorwoodkitError
 from norwoodkit.findings import Finding, finding, sort_findings
 from norwoodkit.labels import id_sort_key
+from norwoodkit.schema import plain
 
 __all__ = [
     "AGE_BINS",
@@ -974,26 +975,17 @@ class Quality:
         per_split = self.per_split.reset_index().to_dict(orient="records")
         shares = self.stage_shares.to_dict(orient="index")
         return {
-            "per_split": [{str(k): _plain(v) for k, v in row.items()} for row in per_split],
+            "per_split": [{str(k): plain(v) for k, v in row.items()} for row in per_split],
             "stage_shares": {
-                str(split): {str(k): _plain(v) for k, v in row.items()}
+                str(split): {str(k): plain(v) for k, v in row.items()}
                 for split, row in shares.items()
             },
-            "max_stage_dev_pp": _plain(self.max_stage_dev_pp),
-            "max_age_dev_pp": _plain(self.max_age_dev_pp),
-            "max_size_dev_pp": _plain(self.max_size_dev_pp),
-            "stage_bound_pp": _plain(self.stage_bound_pp),
-            "age_bound_pp": _plain(self.age_bound_pp),
+            "max_stage_dev_pp": plain(self.max_stage_dev_pp),
+            "max_age_dev_pp": plain(self.max_age_dev_pp),
+            "max_size_dev_pp": plain(self.max_size_dev_pp),
+            "stage_bound_pp": plain(self.stage_bound_pp),
+            "age_bound_pp": plain(self.age_bound_pp),
         }
-
-
-def _plain(value: Any) -> Any:
-    """Python scalars for JSON: numpy numbers unboxed, NaN as None."""
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and math.isnan(value):
-        return None
-    return value
 
 
 def _shares(labels: pd.Series, split: pd.Series, names: Sequence[str]) -> pd.DataFrame:
@@ -1140,8 +1132,7 @@ class SplitResult:
             "sizes_met": self.sizes_met(),
             "merged_groups": self.merged_groups,
             "excluded": [
-                {k: _plain(v) for k, v in r.items()}
-                for r in self.excluded.to_dict(orient="records")
+                {k: plain(v) for k, v in r.items()} for r in self.excluded.to_dict(orient="records")
             ],
             "quality": self.quality.to_dict(),
         }

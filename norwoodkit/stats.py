@@ -31,6 +31,7 @@ from norwoodkit.atomic import write_table_atomic, write_text_atomic
 from norwoodkit.dataset import Dataset
 from norwoodkit.errors import InputError, OutputError
 from norwoodkit.labels import VIEWS, category_key
+from norwoodkit.schema import plain
 from norwoodkit.split import AGE_BINS
 
 if TYPE_CHECKING:
@@ -631,16 +632,11 @@ def check_output_dir(path: str | os.PathLike[str], option: str) -> Path:
 
 
 def _plain(value: Any) -> Any:
-    """A JSON-safe Python value: numpy and Arrow scalars unboxed, NaN and NA as None."""
+    """A JSON-safe value: scalars as ``schema.plain``, lists item by item, anything else as text."""
     if isinstance(value, (list, tuple)):
         return [_plain(v) for v in value]
-    if value is None or value is pd.NA:
-        return None
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, (bool, int, float, str)):
+    value = plain(value)
+    if value is None or isinstance(value, (bool, int, float, str)):
         return value
     return str(value)
 
@@ -654,12 +650,12 @@ def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
 
 
 def _csv_value(value: Any) -> str:
-    plain = _plain(value)
-    if plain is None:
+    v = _plain(value)
+    if v is None:
         return ""
-    if isinstance(plain, list):
-        return json.dumps(plain, ensure_ascii=False)
-    return str(plain)
+    if isinstance(v, list):
+        return json.dumps(v, ensure_ascii=False)
+    return str(v)
 
 
 def _is_numeric(series: pd.Series) -> bool:
@@ -670,24 +666,24 @@ def _is_numeric(series: pd.Series) -> bool:
 
 def format_value(value: Any, *, share: bool = False) -> str:
     """One value as display text: percentages for shares, whole floats without decimals."""
-    plain = _plain(value)
-    if plain is None:
+    v = _plain(value)
+    if v is None:
         return "-"
-    if isinstance(plain, list):
-        return ", ".join(str(v) for v in plain) or "none"
-    if isinstance(plain, bool):
-        return "yes" if plain else "no"
-    if share and isinstance(plain, (int, float)):
-        return f"{plain * 100:.1f} %"
-    if isinstance(plain, float):
-        if plain.is_integer():
-            return str(int(plain))
-        if abs(plain) >= 100:
-            return f"{plain:.1f}"
-        if abs(plain) >= 1:
-            return f"{plain:.2f}"
-        return f"{plain:.3g}"
-    return str(plain)
+    if isinstance(v, list):
+        return ", ".join(str(v) for v in v) or "none"
+    if isinstance(v, bool):
+        return "yes" if v else "no"
+    if share and isinstance(v, (int, float)):
+        return f"{v * 100:.1f} %"
+    if isinstance(v, float):
+        if v.is_integer():
+            return str(int(v))
+        if abs(v) >= 100:
+            return f"{v:.1f}"
+        if abs(v) >= 1:
+            return f"{v:.2f}"
+        return f"{v:.3g}"
+    return str(v)
 
 
 def _display(frame: pd.DataFrame) -> pd.DataFrame:
