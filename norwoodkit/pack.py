@@ -943,10 +943,7 @@ def verify(
     Image bytes are checked against their ``sha256`` column (original bytes) or, for resized
     shards, decoded; ``decode`` decodes every image in any case.
     """
-    import io
-
     import pyarrow.parquet as pq
-    from PIL import Image
 
     root = Path(out)
     manifest = read_manifest(root)
@@ -1007,7 +1004,7 @@ def verify(
             for rg in range(pf.metadata.num_row_groups):
                 batch = pf.read_row_group(rg).to_pylist()
                 for i, row in enumerate(batch):
-                    found += _check_row(row, layout, resized, decode, s["path"], rg, i, Image, io)
+                    found += _check_row(row, layout, resized, decode, s["path"], rg, i)
                 if progress:
                     progress(len(batch))
         except (OSError, ValueError) as exc:
@@ -1029,9 +1026,12 @@ def _check_row(
     shard: str,
     rg: int,
     i: int,
-    image_mod: Any,
-    io_mod: Any,
 ) -> list[Finding]:
+    """Findings for one shard row: bytes against the original's sha256, or a decode."""
+    import io
+
+    from PIL import Image
+
     out = []
     if layout is Layout.IMAGE:
         cells = [("image", row["image"], row["sha256"])]
@@ -1058,7 +1058,7 @@ def _check_row(
             continue
         if resized or decode:
             try:
-                with image_mod.open(io_mod.BytesIO(data)) as im:
+                with Image.open(io.BytesIO(data)) as im:
                     im.load()
             except Exception as exc:  # any decoder failure is a finding, not a crash
                 out.append(
