@@ -41,7 +41,6 @@ from norwoodkit.errors import InputError, OutputError
 from norwoodkit.findings import Finding, finding
 from norwoodkit.labels import VIEWS, id_sort_key
 from norwoodkit.parallel import pool_context, resolve_workers
-from norwoodkit.schema import plain
 
 #: Bumped when the shard layout changes; part of every shard's identity key.
 FORMAT_VERSION = 1
@@ -115,21 +114,29 @@ def parse_size(text: str) -> int:
 # --------------------------------------------------------------------------- plan
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class ShardPlan:
-    """One shard to write: its split, file name and rows (in order, grouped into row groups)."""
+    """One shard to write: its split, file name and rows (in order, grouped into row groups).
+
+    ``positions`` are row positions in the packed table (``prepare_table``), not a copy of the
+    rows: a plan for 24,000 images costs a few hundred kilobytes, whatever the columns.
+    """
 
     split: str
     index: int
     count: int
-    rows: pd.DataFrame  # one row per image, subject rows contiguous
-    groups: tuple[tuple[int, int], ...]  # row ranges [start, end) of each row group
+    positions: np.ndarray  # row positions in the packed table, one per image, subjects contiguous
+    groups: tuple[tuple[int, int], ...]  # ranges [start, end) of ``positions``, one per row group
 
     @property
     def relpath(self) -> str:
         return f"{self.split}/{self.split}-{self.index:05d}-of-{self.count:05d}.parquet"
 
-    def key(self, options: PackOptions) -> str:
+    def rows(self, table: pd.DataFrame) -> pd.DataFrame:
+        """This shard's rows of the packed table, in write order."""
+        return table.iloc[self.positions]
+
+    def key(self, table: pd.DataFrame, options: PackOptions) -> str:
         """Identity of the shard's content: same key, same bytes (used by resume)."""
         h = hashlib.sha256()
         h.update(
@@ -144,9 +151,16 @@ class ShardPlan:
                 }
             ).encode()
         )
-        for row in self.rows[["path", "sha256", "label", "split"]].itertuples(index=False):
-            h.update("\0".join(map(str, row)).encode())
+        _hash_rows(h, self.rows(table), ["path", "sha256", "label", "split"], end=b"")
         return h.hexdigest()
+
+
+def _hash_rows(h: Any, rows: pd.DataFrame, columns: list[str], end: bytes) -> None:
+    """Feed each row's values (NUL-separated, then ``end``) to ``h``, a thousand rows at a time."""
+    for start in range(0, len(rows), 1000):
+        chunk = rows.iloc[start : start + 1000][columns]
+        for row in chunk.itertuples(index=False):
+            h.update("\0".join(map(str, row)).encode() + end)
 
 
 def _shard_count(total_bytes: int, target: int) -> int:
@@ -168,11 +182,14 @@ def plan(table: pd.DataFrame, options: PackOptions) -> list[ShardPlan]:
         if options.layout is Layout.IMAGE
         else options.rows_per_group
     )
+    view_rank = {v.value: i for i, v in enumerate(VIEWS)}
     for split in _split_order(table["split"]):
-        part = table[table["split"] == split]
-        subjects = sorted(part["subject_id"].astype(str).unique(), key=id_sort_key)
+        where = np.flatnonzero((table["split"] == split).to_numpy(dtype=bool))
+        part = table.iloc[where][["subject_id", "view", "path", "est_bytes"]]
+        subjects = sorted(part["subject_id"].unique(), key=id_sort_key)
         rng = np.random.default_rng([options.seed, zlib.crc32(split.encode())])
         order = [subjects[i] for i in rng.permutation(len(subjects))]
+        rank = {s: i for i, s in enumerate(order)}
         sizes = part.groupby("subject_id")["est_bytes"].sum()
         total = int(sizes.sum())
         n = min(_shard_count(total, options.shard_size), len(order))
@@ -181,27 +198,27 @@ def plan(table: pd.DataFrame, options: PackOptions) -> list[ShardPlan]:
         )
         bounds = [0, *[int(c) + 1 for c in cuts], len(order)]
         bounds = sorted(set(min(b, len(order)) for b in bounds))
-        chunks = [order[a:b] for a, b in itertools.pairwise(bounds) if b > a]
-        rank = {s: i for i, s in enumerate(order)}
-        for index, chunk in enumerate(chunks):
-            rows = part[part["subject_id"].isin(chunk)].copy()
-            rows["_rank"] = rows["subject_id"].map(rank)
-            rows["_view"] = rows["view"].map({v.value: i for i, v in enumerate(VIEWS)})
-            rows = rows.sort_values(["_rank", "_view", "path"]).drop(columns=["_rank", "_view"])
-            rows = rows.reset_index(drop=True)
-            groups = _row_groups(rows, per_group)
-            out.append(ShardPlan(split, index, len(chunks), rows, groups))
+        # Write order: shuffled subjects, each subject's views in VIEWS order, then by path.
+        ranks = part["subject_id"].map(rank).to_numpy(dtype=np.int64)
+        views = part["view"].map(view_rank).to_numpy(dtype=np.int64)
+        paths = part["path"].to_numpy(dtype=object)
+        by = np.lexsort((paths, views, ranks))
+        positions, ranks = where[by], ranks[by]
+        edges = np.searchsorted(ranks, bounds, side="left")
+        spans = [(int(a), int(b)) for a, b in itertools.pairwise(edges) if b > a]
+        for index, (a, b) in enumerate(spans):
+            groups = _row_groups(ranks[a:b], per_group)
+            out.append(ShardPlan(split, index, len(spans), positions[a:b], groups))
     return out
 
 
-def _row_groups(rows: pd.DataFrame, per_group: int) -> tuple[tuple[int, int], ...]:
-    """Image-row ranges holding ``per_group`` whole subjects each.
+def _row_groups(subjects: np.ndarray, per_group: int) -> tuple[tuple[int, int], ...]:
+    """Ranges of a shard's rows holding ``per_group`` whole subjects each.
 
-    In subject layout the writer turns each subject's image rows into one row, so a group of
-    ``per_group`` subjects becomes ``per_group`` rows.
+    ``subjects`` labels each row with its subject (contiguous). In subject layout the writer
+    turns each subject's image rows into one row, so ``per_group`` subjects make that many rows.
     """
-    starts = rows.index[rows["subject_id"] != rows["subject_id"].shift()].tolist()
-    starts.append(len(rows))
+    starts = [0, *(np.flatnonzero(subjects[1:] != subjects[:-1]) + 1).tolist(), len(subjects)]
     return tuple(
         (starts[g], starts[min(g + per_group, len(starts) - 1)])
         for g in range(0, len(starts) - 1, per_group)
@@ -528,6 +545,7 @@ def write(
     if overwrite and not resume:
         _remove_our_shards(target)
     schema, features = _arrow_schema(opts.layout)
+    source = _source_rows(table, schema)
     records: dict[str, dict[str, Any]] = {}
     skipped: list[str] = []
     pool: ProcessPoolExecutor | None = None
@@ -536,7 +554,7 @@ def write(
         pool = ProcessPoolExecutor(workers, mp_context=pool_context())
     try:
         for shard in shards:
-            key = shard.key(opts)
+            key = shard.key(table, opts)
             path = target / shard.relpath
             prev = done.get(shard.relpath)
             if (
@@ -548,9 +566,11 @@ def write(
                 records[shard.relpath] = prev
                 skipped.append(shard.relpath)
                 if progress:
-                    progress(len(shard.rows))
+                    progress(len(shard.positions))
                 continue
-            record = _write_shard(dataset.root, target, shard, opts, schema, pool, progress)
+            record = _write_shard(
+                dataset.root, target, source, table, shard, opts, schema, pool, progress
+            )
             record["key"] = key
             records[shard.relpath] = record
             write_text_atomic(
@@ -633,65 +653,95 @@ def _remove_stale(target: Path, keep: set[str]) -> None:
 
 
 def _row_batches(
-    root: Path, shard: ShardPlan, opts: PackOptions, pool: ProcessPoolExecutor | None
-) -> Iterator[tuple[pd.DataFrame, list[bytes]]]:
-    """Row groups with their image bytes; with a pool, a few groups are prepared ahead."""
-    groups = [shard.rows.iloc[a:b] for a, b in shard.groups]
+    root: Path,
+    source: Any,
+    shard: ShardPlan,
+    opts: PackOptions,
+    pool: ProcessPoolExecutor | None,
+) -> Iterator[tuple[np.ndarray, list[bytes]]]:
+    """Row groups (positions in ``source``) with their image bytes; a pool works a few ahead."""
+    groups = [shard.positions[a:b] for a, b in shard.groups]
+
+    def paths(pos: np.ndarray) -> list[str]:
+        return [str(p) for p in source.column("path").take(pos).to_pylist()]
+
     if pool is None:
         for g in groups:
-            yield g, prepare_images(str(root), g["path"].tolist(), opts.resize, opts.quality)
+            yield g, prepare_images(str(root), paths(g), opts.resize, opts.quality)
         return
     ahead = 2 * resolve_workers(opts.workers)
     futures: dict[int, Future[list[bytes]]] = {}
     submitted = 0
     for i, g in enumerate(groups):
         while submitted <= i + ahead and submitted < len(groups):
-            nxt = groups[submitted]
             futures[submitted] = pool.submit(
-                prepare_images, str(root), nxt["path"].tolist(), opts.resize, opts.quality
+                prepare_images, str(root), paths(groups[submitted]), opts.resize, opts.quality
             )
             submitted += 1
         yield g, futures.pop(i).result()  # popped: the bytes are freed once written
 
 
-def _batch(rows: pd.DataFrame, images: list[bytes], layout: Layout, schema: Any) -> Any:
+def _source_rows(table: pd.DataFrame, schema: Any) -> Any:
+    """The packed table's columns that shards store, as one Arrow batch typed like the shards.
+
+    Row groups are Arrow ``take``s from it: no per-row Python objects while writing.
+    """
     import pyarrow as pa
 
-    rows = rows.assign(blob=images)
-    cols: dict[str, list[Any]] = {}
+    types = {"path": pa.string(), "label": pa.int64()} | {
+        name: schema.field(name).type if name in schema.names else _arrow_type(kind)
+        for name, kind in _META_TYPES.items()
+    }
+    arrays = [pa.array(table[name], from_pandas=True).cast(kind) for name, kind in types.items()]
+    return pa.RecordBatch.from_arrays(arrays, names=list(types))
+
+
+def _arrow_type(kind: str) -> Any:
+    import pyarrow as pa
+
+    return pa.string() if kind == "string" else pa.int64()
+
+
+def _batch(
+    source: Any, positions: np.ndarray, images: list[bytes], layout: Layout, schema: Any
+) -> Any:
+    """One row group: the rows at ``positions`` of ``source`` with their image bytes."""
+    import pyarrow as pa
+
+    rows = source.take(pa.array(positions))
+    image_type = schema.field(_image_columns(layout)[0]).type
+    image = pa.StructArray.from_arrays(
+        [pa.array(images, pa.binary()), rows.column("path")], fields=list(image_type)
+    )
     if layout is Layout.IMAGE:
-        cols["image"] = [
-            {"bytes": b, "path": p} for b, p in zip(rows["blob"], rows["path"], strict=True)
-        ]
-        cols["label"] = rows["label"].tolist()
-        for name in _META_TYPES:
-            cols[name] = [plain(v) for v in rows[name]]
-    else:
-        subjects = list(dict.fromkeys(rows["subject_id"]))
-        by_view = {(r.subject_id, r.view): r for r in rows.itertuples(index=False)}
-        first = rows.drop_duplicates("subject_id").set_index("subject_id", drop=False)
-        for v in VIEWS:
-            cols[f"image_{v.value}"] = [
-                {"bytes": r.blob, "path": r.path} if (r := by_view.get((s, v.value))) else None
-                for s in subjects
-            ]
-        cols["label"] = [_int(first.at[s, "label"]) for s in subjects]
-        for name in [c for c in _META_TYPES if c not in _VIEW_META]:
-            cols[name] = [plain(first.at[s, name]) for s in subjects]
-        for v in VIEWS:
-            for c in _VIEW_META:
-                if c == "view":
-                    continue
-                cols[f"{c}_{v.value}"] = [
-                    plain(getattr(r, c)) if (r := by_view.get((s, v.value))) else None
-                    for s in subjects
-                ]
-    return pa.RecordBatch.from_pydict(cols, schema=schema)
+        cols = {"image": image, "label": rows.column("label")}
+        cols |= {name: rows.column(name) for name in _META_TYPES}
+        return pa.RecordBatch.from_arrays([cols[f.name] for f in schema], schema=schema)
+    # Subject layout: a row per subject, and per view the index of its image row (null: none).
+    subject = rows.column("subject_id").to_numpy(zero_copy_only=False)
+    new = np.r_[True, subject[1:] != subject[:-1]]
+    first = np.flatnonzero(new)
+    ordinal = np.cumsum(new) - 1
+    view = rows.column("view").to_numpy(zero_copy_only=False)
+    cols = {"label": rows.column("label").take(first)}
+    cols |= {name: rows.column(name).take(first) for name in _META_TYPES if name not in _VIEW_META}
+    for v in VIEWS:
+        at = np.full(len(first), -1, dtype=np.int64)
+        mine = np.flatnonzero(view == v.value)
+        at[ordinal[mine]] = mine  # a second file of one view: the later one, as sorted, wins
+        index = pa.array(at, mask=at < 0)
+        cols[f"image_{v.value}"] = image.take(index)
+        for c in _VIEW_META:
+            if c != "view":
+                cols[f"{c}_{v.value}"] = rows.column(c).take(index)
+    return pa.RecordBatch.from_arrays([cols[f.name] for f in schema], schema=schema)
 
 
 def _write_shard(
     root: Path,
     target: Path,
+    source: Any,
+    table: pd.DataFrame,
     shard: ShardPlan,
     opts: PackOptions,
     schema: Any,
@@ -712,11 +762,11 @@ def _write_shard(
         with pq.ParquetWriter(
             tmp, schema, compression=compression, use_dictionary=False, write_statistics=meta
         ) as writer:
-            for rows, data in _row_batches(root, shard, opts, pool):
-                batch = _batch(rows, data, opts.layout, schema)
+            for positions, data in _row_batches(root, source, shard, opts, pool):
+                batch = _batch(source, positions, data, opts.layout, schema)
                 writer.write_batch(batch, row_group_size=max(1, batch.num_rows))
                 if progress:
-                    progress(len(rows))
+                    progress(len(positions))
         with open(tmp, "rb+") as fh:
             os.fsync(fh.fileno())
         os.replace(tmp, final)
@@ -732,15 +782,16 @@ def _write_shard(
         tmp.unlink(missing_ok=True)
         raise
     meta_rows = pq.ParquetFile(final).metadata
+    rows = shard.rows(table)
     return {
         "path": shard.relpath,
         "rows": meta_rows.num_rows,
         "row_groups": meta_rows.num_row_groups,
-        "images": len(shard.rows),
-        "subjects": int(shard.rows["subject_id"].nunique()),
+        "images": len(rows),
+        "subjects": int(rows["subject_id"].nunique()),
         "bytes": final.stat().st_size,
         "sha256": _file_sha256(final),
-        "stage_counts": _stage_counts(shard.rows),
+        "stage_counts": _stage_counts(rows),
     }
 
 
@@ -750,10 +801,10 @@ def _write_shard(
 def source_hash(table: pd.DataFrame) -> str:
     """A hash of what was packed: every path, its sha256, subject, view, label and split."""
     h = hashlib.sha256()
-    cols = ["path", "sha256", "subject_id", "view", "label", "split"]
-    for row in table.sort_values("path")[cols].itertuples(index=False):
-        h.update("\0".join(map(str, row)).encode())
-        h.update(b"\n")
+    order = np.argsort(table["path"].to_numpy(dtype=object), kind="stable")
+    _hash_rows(
+        h, table.iloc[order], ["path", "sha256", "subject_id", "view", "label", "split"], end=b"\n"
+    )
     return h.hexdigest()
 
 
