@@ -12,6 +12,7 @@ DCT runs at 1/8 scale. The perceptual hash comes from that same decode.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import logging
@@ -19,7 +20,7 @@ import math
 import os
 import warnings
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -224,6 +225,26 @@ def _init_worker() -> None:
 #: Columns of a cache file: the key, then the probe columns.
 CACHE_COLUMNS = ["path", "size_key", *(c.name for c in PROBE_COLUMNS)]
 
+#: Rows per row group of a cache file: reading or copying one group (thumbnails included) stays
+#: a few megabytes whatever the dataset size.
+CACHE_GROUP_ROWS = 1024
+
+
+def _arrow_type(dtype: str) -> Any:
+    import pyarrow as pa
+
+    return {"string": pa.string(), "Int64": pa.int64(), "object": pa.binary()}[dtype]
+
+
+def cache_schema() -> Any:
+    """The Arrow schema of a cache file (and of each batch of fresh results)."""
+    import pyarrow as pa
+
+    return pa.schema(
+        [("path", pa.string()), ("size_key", pa.int64())]
+        + [(c.name, _arrow_type(c.dtype)) for c in PROBE_COLUMNS]
+    )
+
 
 def default_cache_dir() -> Path:
     """``$NORWOODKIT_CACHE_DIR``, else the user cache folder (never inside a dataset)."""
@@ -241,75 +262,185 @@ def cache_file(root: Path, cache_dir: Path) -> Path:
     return cache_dir / f"probe-v{PROBE_VERSION}" / f"{key[:20]}.parquet"
 
 
-def _read_cache(path: Path, columns: list[str] | None = None) -> pd.DataFrame | None:
+def _conform(table: Any, names: Sequence[str]) -> Any:
+    """``table``'s columns ``names``, cast to the cache schema (older files wrote large strings)."""
+    import pyarrow as pa
+
+    schema = cache_schema()
+    return table.select(list(names)).cast(pa.schema([schema.field(n) for n in names]))
+
+
+def _read_cache(path: Path, columns: Sequence[str]) -> Any | None:
+    """The cache file's ``columns`` as an Arrow table; None when there is none or it is damaged."""
+    import pyarrow.parquet as pq
+
     if not path.is_file():
         return None
     try:
-        frame = pd.read_parquet(path, columns=columns)
+        return _conform(pq.read_table(path, columns=list(columns)), columns)
     except Exception as exc:  # a damaged cache is rebuilt, never fatal
         log.warning("probe cache %s is unreadable (%s); probing again", path, exc)
         return None
-    return frame
 
 
-def _write_cache(path: Path, frame: pd.DataFrame) -> None:
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        frame.to_parquet(tmp, index=False)
-        os.replace(tmp, path)
-    except OSError as exc:
+class _CacheWriter:
+    """A new cache file, written in row groups as results arrive and renamed when complete.
+
+    Any OSError turns it off with a warning: the cache is an optimisation, never a reason to fail.
+    """
+
+    def __init__(self, path: Path) -> None:
+        import pyarrow.parquet as pq
+
+        self.path = path
+        self.tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        self.pending: list[Any] = []
+        self.rows = 0
+        self.writer: Any = None
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self.writer = pq.ParquetWriter(self.tmp, cache_schema())
+        except OSError as exc:
+            self._fail(exc)
+
+    def _fail(self, exc: OSError) -> None:
         log.warning(
-            "cannot write the probe cache %s (%s); the next run will probe again", path, exc
+            "cannot write the probe cache %s (%s); the next run will probe again", self.path, exc
         )
+        if self.writer is not None:
+            with contextlib.suppress(Exception):
+                self.writer.close()
+        self.writer = None
+        self.pending = []
+        self.tmp.unlink(missing_ok=True)
+
+    def add(self, rows: Any) -> None:
+        """Queue rows (a table or batch, cache schema); a row group per ``CACHE_GROUP_ROWS``."""
+        import pyarrow as pa
+
+        if self.writer is None or not rows.num_rows:
+            return
+        self.pending.append(rows if isinstance(rows, pa.Table) else pa.Table.from_batches([rows]))
+        self.rows += rows.num_rows
+        if self.rows >= CACHE_GROUP_ROWS:
+            self._flush()
+
+    def _flush(self) -> None:
+        import pyarrow as pa
+
+        if self.writer is None or not self.pending:
+            return
+        try:
+            table = pa.concat_tables(self.pending)
+            self.writer.write_table(table, row_group_size=CACHE_GROUP_ROWS)
+        except OSError as exc:
+            self._fail(exc)
+        self.pending, self.rows = [], 0
+
+    def commit(self) -> None:
+        self._flush()
+        if self.writer is None:
+            return
+        try:
+            self.writer.close()
+            os.replace(self.tmp, self.path)
+        except OSError as exc:
+            self.writer = None
+            self._fail(exc)
+
+    def abort(self) -> None:
+        if self.writer is not None:
+            with contextlib.suppress(Exception):
+                self.writer.close()
+        self.tmp.unlink(missing_ok=True)
+
+
+def _copy_hits(old: Path, hit_paths: Any, writer: _CacheWriter) -> None:
+    """Carry the reused entries (thumbnails included) from the old cache file to the new one."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    if writer.writer is None or not len(hit_paths):
+        return
+    try:
+        source = pq.ParquetFile(old)
+        for batch in source.iter_batches(batch_size=CACHE_GROUP_ROWS, columns=CACHE_COLUMNS):
+            batch = _conform(pa.Table.from_batches([batch]), CACHE_COLUMNS)
+            writer.add(batch.filter(pc.is_in(batch["path"], value_set=hit_paths)))
+    except Exception as exc:  # the old file went bad since it was read: drop what is left
+        log.warning("probe cache %s is unreadable (%s); rewriting it", old, exc)
 
 
 # --------------------------------------------------------------------------- run
 
 
-def _stat(root: Path, rel: str) -> tuple[int, int] | None:
-    try:
-        st = os.stat(root / rel)
-    except OSError:
-        return None
-    return st.st_size, st.st_mtime_ns
+def _stat_all(root: Path, paths: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """File size and mtime (ns) of each path; -1 where the file cannot be stat'ed."""
+    sizes = np.full(len(paths), -1, dtype=np.int64)
+    mtimes = np.full(len(paths), -1, dtype=np.int64)
+    base = str(root)
+    for i, rel in enumerate(paths):
+        try:
+            st = os.stat(os.path.join(base, rel))
+        except OSError:
+            continue
+        sizes[i], mtimes[i] = st.st_size, st.st_mtime_ns
+    return sizes, mtimes
 
 
-def _batches(items: Sequence[str], size: int) -> Iterator[list[str]]:
-    for i in range(0, len(items), size):
-        yield list(items[i : i + size])
+def _probe_stream(
+    root: Path, paths: Sequence[str], workers: int | None
+) -> Iterator[tuple[int, int, list[dict[str, Any]]]]:
+    """Probe ``paths`` in order, yielding ``(start, end, results)`` per batch as they finish.
 
-
-def _probe_all(
-    root: Path, paths: list[str], workers: int | None, progress: ProgressFn | None
-) -> dict[str, dict[str, Any]]:
-    results: dict[str, dict[str, Any]] = {}
+    A pool keeps only a few batches in flight, so results never pile up in memory.
+    """
     n_workers = resolve_workers(workers)
     if n_workers <= 1 or len(paths) <= 2 * BATCH_SIZE:
         previous = ImageFile.LOAD_TRUNCATED_IMAGES
         ImageFile.LOAD_TRUNCATED_IMAGES = False
         try:
-            for batch in _batches(paths, BATCH_SIZE):
-                for p, r in zip(batch, probe_batch(str(root), batch), strict=True):
-                    results[p] = r
-                if progress:
-                    progress(len(batch))
+            for start in range(0, len(paths), BATCH_SIZE):
+                end = min(start + BATCH_SIZE, len(paths))
+                yield start, end, probe_batch(str(root), paths[start:end])
         finally:
             ImageFile.LOAD_TRUNCATED_IMAGES = previous
-        return results
+        return
     # Several tasks per worker, so a slow image does not leave the other workers idle.
     size = max(1, min(BATCH_SIZE, math.ceil(len(paths) / (n_workers * 4))))
+    spans = [(s, min(s + size, len(paths))) for s in range(0, len(paths), size)]
+    ahead = 4 * n_workers
     with ProcessPoolExecutor(
         max_workers=n_workers, mp_context=pool_context(), initializer=_init_worker
     ) as pool:
-        batches = list(_batches(paths, size))
-        futures = [pool.submit(probe_batch, str(root), b) for b in batches]
-        for batch, fut in zip(batches, futures, strict=True):
-            for p, r in zip(batch, fut.result(), strict=True):
-                results[p] = r
-            if progress:
-                progress(len(batch))
-    return results
+        futures: dict[int, Future[list[dict[str, Any]]]] = {}
+        submitted = 0
+        for i, (start, end) in enumerate(spans):
+            while submitted < len(spans) and submitted <= i + ahead:
+                a, b = spans[submitted]
+                futures[submitted] = pool.submit(probe_batch, str(root), list(paths[a:b]))
+                submitted += 1
+            yield start, end, futures.pop(i).result()
+
+
+def _result_batch(
+    paths: Sequence[str], sizes: np.ndarray, mtimes: np.ndarray, results: list[dict[str, Any]]
+) -> Any:
+    """Fresh results as one Arrow batch in the cache schema (key columns from ``stat``)."""
+    import pyarrow as pa
+
+    schema = cache_schema()
+    cols: dict[str, Any] = {
+        "path": pa.array(list(paths), pa.string()),
+        "size_key": pa.array(sizes, pa.int64(), mask=sizes < 0),
+    }
+    for c in PROBE_COLUMNS:
+        if c.name == "mtime_ns":
+            cols[c.name] = pa.array(mtimes, pa.int64(), mask=mtimes < 0)
+        else:
+            cols[c.name] = pa.array([r.get(c.name) for r in results], schema.field(c.name).type)
+    return pa.RecordBatch.from_arrays([cols[f.name] for f in schema], schema=schema)
 
 
 def run(
@@ -323,6 +454,10 @@ def run(
 ) -> Dataset:
     """Add the probe columns to the dataset's table, probing only files the cache does not know.
 
+    Results stream: each finished batch goes straight into the new cache file (row group by row
+    group) and, without its thumbnails unless asked for, into the table. Memory is the table
+    plus a few batches, whatever the number of images.
+
     Args:
         dataset: from ``dataset.load``.
         cache_dir: where caches live; None: ``default_cache_dir()``.
@@ -335,68 +470,82 @@ def run(
     Returns:
         A new Dataset whose table has the PROBE_COLUMNS (null for missing-view rows).
     """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
     root = dataset.root
     table = dataset.table
-    paths = table["path"].dropna().unique().tolist()
-    stat = [_stat(root, p) for p in paths]
-    # Columnar from here on: per-row dicts cost kilobytes per image, and memory must stay flat.
-    now = pd.DataFrame(
+    paths = pd.Series(table["path"].dropna().unique(), dtype="string")
+    sizes, mtimes = _stat_all(root, paths.tolist())
+    now = pa.table(
         {
-            "path": pd.Series(paths, dtype="string"),
-            "size_key": pd.Series([s[0] if s else None for s in stat], dtype="Int64"),
-            "mtime_ns": pd.Series([s[1] if s else None for s in stat], dtype="Int64"),
+            "path": pa.array(paths, pa.string(), from_pandas=True),
+            "size_key": pa.array(sizes, pa.int64(), mask=sizes < 0),
+            "mtime_ns": pa.array(mtimes, pa.int64(), mask=mtimes < 0),
         }
     )
     cfile = cache_file(root, cache_dir or default_cache_dir()) if use_cache else None
-    columns = CACHE_COLUMNS if thumbnails else [c for c in CACHE_COLUMNS if c != "thumbnail"]
-    hits = pd.DataFrame(columns=columns)
+    keep = [c.name for c in PROBE_COLUMNS if thumbnails or c.name != "thumbnail"]
+    hits = None
+    hit = np.zeros(len(paths), dtype=bool)
     if cfile is not None:
-        frame = _read_cache(cfile, columns)
-        if frame is not None:
-            frame = coerce(frame, PROBE_COLUMNS)
-            frame["path"] = frame["path"].astype("string")
-            frame["size_key"] = frame["size_key"].astype("Int64")
-            joined = now.merge(frame, on="path", how="inner", suffixes=("", "_cached"))
-            same = (joined["size_key"] == joined["size_key_cached"]) & (
-                joined["mtime_ns"] == joined["mtime_ns_cached"]
+        cached = _read_cache(cfile, ["path", "size_key", *keep])
+        if cached is not None:
+            # A hash lookup per path, not a join: Arrow's join engine costs tens of megabytes.
+            at = pc.index_in(now["path"], value_set=cached["path"])
+            same = pc.and_(
+                pc.equal(now["size_key"], cached["size_key"].take(at)),
+                pc.equal(now["mtime_ns"], cached["mtime_ns"].take(at)),
             )
-            hits = joined[same.fillna(False).astype(bool)][columns]
-            del frame, joined
-    cached = set(hits["path"].astype(str))
-    todo = [p for p in paths if p not in cached]
-    if progress and cached:
-        progress(len(cached))
-    fresh = _probe_all(root, todo, workers, progress) if todo else {}
-    fresh_frame = pd.DataFrame.from_dict(fresh, orient="index") if fresh else None
-    if fresh_frame is not None:
-        fresh_frame.index.name = "path"
-        fresh_frame = fresh_frame.reset_index().drop(
-            columns=["mtime_ns", "size_key"], errors="ignore"
-        )
-        fresh_frame = fresh_frame.merge(now, on="path", how="left")
-    parts = [f for f in (hits, fresh_frame) if f is not None and len(f)]
-    empty = pd.DataFrame(
-        {"path": pd.Series([], dtype="string"), "size_key": pd.Series([], dtype="Int64")}
+            hit = pc.fill_null(same, False).to_numpy(zero_copy_only=False)
+            hits = cached.take(at.filter(pa.array(hit))).select(["path", *keep])
+            del cached, at, same
+    todo = np.flatnonzero(~hit)
+    todo_paths = [str(p) for p in now["path"].take(pa.array(todo)).to_pylist()]
+    if progress and hit.any():
+        progress(int(hit.sum()))
+    writer = _CacheWriter(cfile) if cfile is not None and len(todo) else None
+    parts = [hits] if hits is not None and hits.num_rows else []
+    recent: list[Any] = []  # fresh batches not yet folded into one table
+    try:
+        for start, end, results in _probe_stream(root, todo_paths, workers):
+            at = todo[start:end]
+            batch = _result_batch(todo_paths[start:end], sizes[at], mtimes[at], results)
+            del results
+            if writer is not None:
+                ok = pc.and_(
+                    pc.is_valid(batch["size_key"]), pc.not_equal(batch["status"], "missing")
+                )
+                writer.add(batch.filter(ok))
+            recent.append(pa.Table.from_batches([batch]).select(["path", *keep]))
+            if sum(t.num_rows for t in recent) >= CACHE_GROUP_ROWS or end == len(todo_paths):
+                # Thousands of 16-row tables would cost more than their rows: fold them.
+                parts.append(pa.concat_tables(recent).combine_chunks())
+                recent = []
+            if progress:
+                progress(end - start)
+        if writer is not None and cfile is not None:
+            if hits is not None:
+                _copy_hits(cfile, hits["path"], writer)
+            writer.commit()
+    except BaseException:
+        if writer is not None:
+            writer.abort()
+        raise
+    probed = (
+        # One chunk per column, not one per batch; Int64, not float64 (nanosecond mtimes do
+        # not survive a trip through a double).
+        pa.concat_tables(parts)
+        .combine_chunks()
+        .to_pandas(types_mapper={pa.int64(): pd.Int64Dtype()}.get)
+        if parts
+        else pd.DataFrame({"path": pd.Series([], dtype="string")})
     )
-    probed = coerce(pd.concat(parts, ignore_index=True) if parts else empty, PROBE_COLUMNS)
-    if cfile is not None and (fresh or len(hits) != len(paths)):
-        keep = probed[probed["size_key"].notna() & (probed["status"] != "missing")]
-        if not thumbnails and len(hits):
-            old = _read_cache(cfile, ["path", "thumbnail"])
-            if old is not None:
-                thumbs = dict(zip(old["path"], old["thumbnail"], strict=True))
-                kept: list[Any] = [
-                    thumbs.get(p) if p in cached else t
-                    for p, t in zip(keep["path"], keep["thumbnail"], strict=True)
-                ]
-                keep = keep.assign(thumbnail=pd.Series(kept, index=keep.index, dtype=object))
-        if len(keep) or cfile.exists():
-            _write_cache(cfile, keep[CACHE_COLUMNS].reset_index(drop=True))
+    del parts, hits
     if not thumbnails:
         probed["thumbnail"] = None
-    del hits, parts, fresh, fresh_frame  # before the merge makes the final copy
     base = table.drop(columns=[c.name for c in PROBE_COLUMNS if c.name in table.columns])
     probed["path"] = probed["path"].astype(base["path"].dtype)
-    out = base.merge(probed.drop(columns=["size_key"]), on="path", how="left")
+    out = base.merge(probed, on="path", how="left")
     out = coerce(out, PROBE_COLUMNS)
     return dataset.with_table(out)

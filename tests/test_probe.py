@@ -254,3 +254,22 @@ def test_read_only_dataset(make_dataset: MakeDataset) -> None:
         for p, m in modes.items():
             p.chmod(stat.S_IMODE(m))
     assert snapshot(root) == before
+
+
+def test_key_columns_are_exact_after_a_fresh_probe_and_a_cached_one(
+    make_dataset: MakeDataset, tmp_path: Path
+) -> None:
+    # mtime_ns needs all 64 bits: a detour through float64 (what a nullable integer column
+    # becomes on the way to pandas unless told otherwise) would lose the last digits.
+    root = make_dataset(8)
+    for i, f in enumerate(sorted(root.rglob("*.jpg"))):
+        os.utime(f, ns=(1_795_648_507_782_753_117 + i, 1_795_648_507_782_753_117 + i))
+    loaded = dataset.load(root)
+    (root / "3" / "Back.jpg").unlink()  # gone after loading: a null mtime in the column
+    for run in ("fresh", "cached"):
+        t = probe.run(loaded, cache_dir=tmp_path / "c", workers=2).table
+        t = t[t["status"] == "ok"]
+        assert len(t) == 39
+        for rel, mtime, size in zip(t["path"], t["mtime_ns"], t["size"], strict=True):
+            st = os.stat(root / rel)
+            assert (int(mtime), int(size)) == (st.st_mtime_ns, st.st_size), run
