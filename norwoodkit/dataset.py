@@ -35,7 +35,7 @@ from norwoodkit.labels import (
     parse_stage,
     parse_view,
 )
-from norwoodkit.schema import DATASET_COLUMNS, coerce
+from norwoodkit.schema import DATASET_COLUMNS
 
 #: Canonical field -> the names vendors use for it (compared after ``_norm_key``).
 FIELD_ALIASES: dict[str, tuple[str, ...]] = {
@@ -170,9 +170,10 @@ def load(
     field_map = _check_field_map(fields or {})
     notes: list[Finding] = []
     ann_path = _find_annotation(root_path, annotations)
-    raw_records = _read_records(ann_path, notes)
-    records = _parse_records(raw_records, ann_path.name, field_map, notes)
-    table, image_root = _build_table(root_path, ann_path, records, notes)
+    records = _parse_records(_read_records(ann_path, notes), ann_path.name, field_map, notes)
+    columns, image_root = _collect_columns(root_path, ann_path, records, notes)
+    del records
+    table = _table(columns)
     return Dataset(
         root=root_path,
         table=table,
@@ -587,7 +588,8 @@ class _Walk:
 
 
 def _rel(root: Path, path: str) -> str:
-    return Path(os.path.relpath(path, root)).as_posix()
+    # Strings, not Path objects: this runs once per file, and pathlib interns every part.
+    return os.path.relpath(path, root).replace(os.sep, "/")
 
 
 def _inside(root_real: str, path: str) -> bool:
@@ -676,7 +678,7 @@ def _walk(root: Path, image_root: Path, notes: list[Finding]) -> _Walk:
                 continue
             w.folders[sid] = rel
             w.files[sid] = list(_files_under(root, root_real, entry.path, sid, notes))
-        elif entry.is_file() and Path(entry.name).suffix.lower() in IMAGE_EXTENSIONS:
+        elif entry.is_file() and os.path.splitext(entry.name)[1].lower() in IMAGE_EXTENSIONS:
             w.loose.append(rel)
     return w
 
@@ -719,7 +721,7 @@ def _files_under(
                 note("junk-file", rel, "operating-system junk; safe to delete")
             elif os.path.islink(full) and not _inside(root_real, full):
                 notes.append(_escape_note(rel, full, sid))
-            elif Path(name).suffix.lower() in IMAGE_EXTENSIONS:
+            elif os.path.splitext(name)[1].lower() in IMAGE_EXTENSIONS:
                 yield rel
             else:
                 note("unexpected-file", rel, "not an image; move it out of the subject folder")
@@ -744,14 +746,15 @@ def _safe_listed_path(listed: str, root: Path, image_root: Path) -> str | None:
     base = _rel(root, str(image_root))
     candidates = [rel] if base == "." else [posixpath.join(base, rel), rel]
     for cand in candidates:
-        if os.path.lexists(root / cand):
+        if os.path.lexists(os.path.join(root, cand)):
             return cand
     return candidates[0]
 
 
-def _build_table(
+def _collect_columns(
     root: Path, ann_path: Path, records: list[_Record], notes: list[Finding]
-) -> tuple[pd.DataFrame, str]:
+) -> tuple[dict[str, list[Any]], str]:
+    """The table's values column by column, and the image root (relative to ``root``)."""
     by_id = {r.subject_id: r for r in records}
     image_root = _choose_image_root(root, set(by_id))
     walk = _walk(root, image_root, notes)
@@ -759,9 +762,9 @@ def _build_table(
     ann_rel = _rel(root, str(ann_path)) if _inside(root_real, str(ann_path)) else ann_path.name
     names = {c.name for c in DATASET_COLUMNS}
     extras = sorted({k if k not in names else f"x_{k}" for r in records for k in r.extras})
-    columns = [c.name for c in DATASET_COLUMNS] + extras
-    # Rows as tuples, not dicts: at tens of thousands of images the dicts would outweigh the table.
-    rows: list[tuple[Any, ...]] = []
+    # Columns of plain lists, not a dict or tuple per row: at tens of thousands of images the
+    # per-row objects would outweigh the table itself.
+    columns: dict[str, list[Any]] = {c: [] for c in [c.name for c in DATASET_COLUMNS] + extras}
     for rel in walk.loose:
         if rel == ann_rel:
             continue
@@ -780,15 +783,18 @@ def _build_table(
         for row in _subject_rows(
             root, root_real, image_root, sid, rec, folder, files, notes, ann_rel
         ):
-            rows.append(tuple(row.get(c) for c in columns))
-    frame = pd.DataFrame.from_records(rows, columns=columns)
-    del rows
-    table = coerce(frame, DATASET_COLUMNS)
-    del frame
-    for col in extras:
-        table[col] = table[col].astype("string")
-    table = table[[c.name for c in DATASET_COLUMNS] + extras].reset_index(drop=True)
-    return table, ("" if image_root == root else _rel(root, str(image_root)))
+            for name, values in columns.items():
+                values.append(row.get(name))
+    return columns, ("" if image_root == root else _rel(root, str(image_root)))
+
+
+def _table(columns: dict[str, list[Any]]) -> pd.DataFrame:
+    """The table in schema dtypes (extra fields as strings); empties ``columns`` as it goes."""
+    dtypes: dict[str, Any] = {c.name: c.dtype for c in DATASET_COLUMNS}
+    arrays = {}
+    for name in list(columns):
+        arrays[name] = pd.array(columns.pop(name), dtype=dtypes.get(name, "string"))
+    return pd.DataFrame(arrays)
 
 
 def _subject_rows(
@@ -824,13 +830,10 @@ def _subject_rows(
 
     def resolve(raw: str) -> str | None:
         rel = _safe_listed_path(raw, root, image_root)
-        if (
-            rel is not None
-            and os.path.lexists(root / rel)
-            and not _inside(root_real, str(root / rel))
-        ):
+        full = os.path.join(root, rel) if rel is not None else ""
+        if rel is not None and os.path.lexists(full) and not _inside(root_real, full):
             if not any(n.code == "path-escapes-root" and n.path == rel for n in notes):
-                notes.append(_escape_note(rel, str(root / rel), sid))
+                notes.append(_escape_note(rel, full, sid))
             return None
         if rel is None:
             notes.append(
@@ -850,14 +853,14 @@ def _subject_rows(
         rel = resolve(raw)
         if rel is None:
             continue
-        if rel in file_set or (rel not in used and os.path.isfile(root / rel)):
+        if rel in file_set or (rel not in used and os.path.isfile(os.path.join(root, rel))):
             rows.append({**base, "view": view.value, "path": rel, "annotation_path": raw})
             used.add(rel)
         else:
             listed_missing[view] = raw
     for raw in rec.loose_paths if rec else []:
         rel = resolve(raw)
-        if rel is not None and rel not in used and os.path.isfile(root / rel):
+        if rel is not None and rel not in used and os.path.isfile(os.path.join(root, rel)):
             v = parse_view(rel)
             rows.append(
                 {**base, "view": v.value if v else None, "path": rel, "annotation_path": raw}
