@@ -21,6 +21,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from norwoodkit import memory
 from norwoodkit.dedupe import SENSIBLE_NEAR_MAX
 from norwoodkit.errors import NorwoodkitError
 
@@ -96,25 +97,12 @@ def _root(
     ] = False,
 ) -> None:
     """Validate, deduplicate, describe, split and pack the Male Hair Loss dataset."""
-    _use_system_allocator()
+    memory.use_system_allocator()
     if not any(isinstance(h, _StderrHandler) for h in log.handlers):
         handler = _StderrHandler()
         handler.setFormatter(logging.Formatter("warning: %(message)s"))
         log.addHandler(handler)
         log.setLevel(logging.WARNING)
-
-
-def _use_system_allocator() -> None:
-    """Arrow buffers from the C allocator, which hands freed memory back to the system.
-
-    Arrow's default pool keeps what it once allocated, so a command's memory would follow its
-    largest temporary table; with the system pool, packing 24,000 images needs about as much
-    memory as packing 2,400 (docs/benchmarks.md). Set here, in the application, because a
-    library must not change a process-wide allocator under its caller.
-    """
-    import pyarrow as pa
-
-    pa.set_memory_pool(pa.system_memory_pool())
 
 
 class _StderrHandler(logging.Handler):
@@ -204,9 +192,10 @@ def load_probed(
     from norwoodkit import dataset, probe
 
     ds = dataset.load(root, annotations=annotations, fields=_field_map(fields))
+    memory.trim()  # loading's temporaries, before probing allocates its own
     n = int(ds.table["path"].notna().sum())
     with progress_bar(n, "probing images", quiet) as prog:
-        return probe.run(
+        probed = probe.run(
             ds,
             cache_dir=cache,
             use_cache=not no_cache,
@@ -214,6 +203,8 @@ def load_probed(
             progress=prog,
             thumbnails=thumbnails,
         )
+    memory.trim()
+    return probed
 
 
 # --------------------------------------------------------------------------- validate
