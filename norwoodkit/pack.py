@@ -545,7 +545,7 @@ def write(
     if overwrite and not resume:
         _remove_our_shards(target)
     schema, features = _arrow_schema(opts.layout)
-    source = _source_rows(table, schema)
+    source = _source_rows(table)
     records: dict[str, dict[str, Any]] = {}
     skipped: list[str] = []
     pool: ProcessPoolExecutor | None = None
@@ -681,25 +681,21 @@ def _row_batches(
         yield g, futures.pop(i).result()  # popped: the bytes are freed once written
 
 
-def _source_rows(table: pd.DataFrame, schema: Any) -> Any:
+def _source_rows(table: pd.DataFrame) -> Any:
     """The packed table's columns that shards store, as one Arrow batch typed like the shards.
 
     Row groups are Arrow ``take``s from it: no per-row Python objects while writing.
     """
     import pyarrow as pa
 
-    types = {"path": pa.string(), "label": pa.int64()} | {
-        name: schema.field(name).type if name in schema.names else _arrow_type(kind)
-        for name, kind in _META_TYPES.items()
-    }
-    arrays = [pa.array(table[name], from_pandas=True).cast(kind) for name, kind in types.items()]
-    return pa.RecordBatch.from_arrays(arrays, names=list(types))
-
-
-def _arrow_type(kind: str) -> Any:
-    import pyarrow as pa
-
-    return pa.string() if kind == "string" else pa.int64()
+    kinds = {"path": "string", "label": "int64"} | _META_TYPES
+    arrays = []
+    for name, kind in kinds.items():
+        values = pa.array(table[name], from_pandas=True)  # chunked if pandas holds chunks
+        if isinstance(values, pa.ChunkedArray):
+            values = values.combine_chunks()
+        arrays.append(values.cast(pa.string() if kind == "string" else pa.int64()))
+    return pa.RecordBatch.from_arrays(arrays, names=list(kinds))
 
 
 def _batch(
