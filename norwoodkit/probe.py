@@ -317,7 +317,8 @@ class _CacheWriter:
                 self.writer.close()
         self.writer = None
         self.pending = []
-        self.tmp.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):  # the folder may be what failed
+            self.tmp.unlink(missing_ok=True)
 
     def add(self, rows: Any) -> None:
         """Queue rows (a table or batch, cache schema); a row group per ``CACHE_GROUP_ROWS``."""
@@ -357,7 +358,8 @@ class _CacheWriter:
         if self.writer is not None:
             with contextlib.suppress(Exception):
                 self.writer.close()
-        self.tmp.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            self.tmp.unlink(missing_ok=True)
 
 
 def _copy_hits(old: Path, hit_paths: Any, writer: _CacheWriter) -> None:

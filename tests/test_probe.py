@@ -6,6 +6,8 @@ import hashlib
 import io
 import os
 import stat
+import subprocess
+import sys
 from pathlib import Path
 
 import imagehash
@@ -273,3 +275,70 @@ def test_key_columns_are_exact_after_a_fresh_probe_and_a_cached_one(
         for rel, mtime, size in zip(t["path"], t["mtime_ns"], t["size"], strict=True):
             st = os.stat(root / rel)
             assert (int(mtime), int(size)) == (st.st_mtime_ns, st.st_size), run
+
+
+def test_unwritable_cache_warns_and_probes_anyway(
+    make_dataset: MakeDataset, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    root = make_dataset(2)
+    cache = tmp_path / "c"
+    cache.mkdir()
+    (cache / f"probe-v{probe.PROBE_VERSION}").write_text("a file where the folder should be")
+    with caplog.at_level("WARNING", logger="norwoodkit.probe"):
+        t = probe.run(dataset.load(root), cache_dir=cache).table
+    assert (t["status"] == "ok").all() and t["sha256"].notna().all()
+    assert "cannot write the probe cache" in caplog.text and "probe again" in caplog.text
+
+
+def test_disk_full_while_caching_leaves_the_old_cache_whole(
+    make_dataset: MakeDataset, tmp_path: Path
+) -> None:
+    # A file-size limit makes the cache write fail part way (EFBIG, as a full disk would):
+    # the run still succeeds, warns, leaves no temporary file and the old cache as it was.
+    root = make_dataset(12)
+    cache = tmp_path / "c"
+    probe.run(dataset.load(root), cache_dir=cache)  # a first, complete cache
+    cfile = probe.cache_file(root, cache)
+    before = cfile.read_bytes()
+    for f in sorted(root.rglob("*.jpg")):  # every entry stale: the new cache is as big as the old
+        f.write_bytes(f.read_bytes() + b"\0")
+    limit = len(before) // 2
+    code = (
+        "import resource, sys; from pathlib import Path; "
+        f"resource.setrlimit(resource.RLIMIT_FSIZE, ({limit}, {limit})); "
+        "from norwoodkit import dataset, probe; "
+        "t = probe.run(dataset.load(sys.argv[1]), cache_dir=Path(sys.argv[2]), workers=1).table; "
+        "print((t['status'] == 'ok').sum())"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code, str(root), str(cache)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "60"
+    assert "cannot write the probe cache" in proc.stderr
+    assert cfile.read_bytes() == before
+    assert not [p for p in cache.rglob("*") if p.name.endswith(".tmp")]
+
+
+def test_interrupted_probe_leaves_the_old_cache_whole(
+    make_dataset: MakeDataset, tmp_path: Path
+) -> None:
+    root = make_dataset(12)
+    cache = tmp_path / "c"
+    probe.run(dataset.load(root), cache_dir=cache)
+    cfile = probe.cache_file(root, cache)
+    before = cfile.read_bytes()
+    for f in sorted(root.rglob("*.jpg"))[:40]:
+        f.write_bytes(f.read_bytes() + b"\0")
+
+    def stop(done: int) -> None:
+        if done < 20:  # the second report: some fresh results are already on their way out
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        probe.run(dataset.load(root), cache_dir=cache, workers=1, progress=stop)
+    assert cfile.read_bytes() == before
+    assert not [p for p in cache.rglob("*") if p.name.endswith(".tmp")]
