@@ -329,22 +329,25 @@ class _CacheWriter:
         self.pending.append(rows if isinstance(rows, pa.Table) else pa.Table.from_batches([rows]))
         self.rows += rows.num_rows
         if self.rows >= CACHE_GROUP_ROWS:
-            self._flush()
+            self._flush(last=False)
 
-    def _flush(self) -> None:
+    def _flush(self, last: bool) -> None:
+        """Write the whole row groups queued (all that is queued when ``last``)."""
         import pyarrow as pa
 
         if self.writer is None or not self.pending:
             return
+        table = pa.concat_tables(self.pending)
+        cut = table.num_rows if last else table.num_rows // CACHE_GROUP_ROWS * CACHE_GROUP_ROWS
+        rest = table.slice(cut)
+        self.pending, self.rows = ([rest], rest.num_rows) if rest.num_rows else ([], 0)
         try:
-            table = pa.concat_tables(self.pending)
-            self.writer.write_table(table, row_group_size=CACHE_GROUP_ROWS)
+            self.writer.write_table(table.slice(0, cut), row_group_size=CACHE_GROUP_ROWS)
         except OSError as exc:
             self._fail(exc)
-        self.pending, self.rows = [], 0
 
     def commit(self) -> None:
-        self._flush()
+        self._flush(last=True)
         if self.writer is None:
             return
         try:

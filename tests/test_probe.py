@@ -342,3 +342,23 @@ def test_interrupted_probe_leaves_the_old_cache_whole(
         probe.run(dataset.load(root), cache_dir=cache, workers=1, progress=stop)
     assert cfile.read_bytes() == before
     assert not [p for p in cache.rglob("*") if p.name.endswith(".tmp")]
+
+
+def test_cache_is_written_in_row_groups(
+    make_dataset: MakeDataset, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Row groups bound what a reader (or the copy of reused entries) holds at once.
+    import pyarrow.parquet as pq
+
+    monkeypatch.setattr(probe, "CACHE_GROUP_ROWS", 16)
+    root = make_dataset(12)
+    cache = tmp_path / "c"
+    probe.run(dataset.load(root), cache_dir=cache, workers=1)
+    for f in sorted(root.rglob("*.jpg"))[:5]:
+        f.write_bytes(f.read_bytes() + b"\0")  # 5 fresh, 55 copied from the old file
+    t = probe.run(dataset.load(root), cache_dir=cache, workers=1, thumbnails=False).table
+    meta = pq.ParquetFile(probe.cache_file(root, cache)).metadata
+    assert [meta.row_group(i).num_rows for i in range(meta.num_row_groups)] == [16, 16, 16, 12]
+    cached = pq.read_table(probe.cache_file(root, cache)).to_pandas()
+    assert sorted(cached["path"]) == sorted(t["path"])
+    assert cached["thumbnail"].notna().all()  # copied entries keep their thumbnails
