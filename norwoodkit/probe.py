@@ -453,6 +453,27 @@ def _result_batch(
     return pa.RecordBatch.from_arrays([cols[f.name] for f in schema], schema=schema)
 
 
+def _cache_hits(cfile: Path, now: Any, keep: list[str]) -> tuple[Any, Any]:
+    """Cached rows still valid for ``now`` (path, size, mtime), and a mask over ``now``'s rows.
+
+    ``(None, None)`` without a readable cache file.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    cached = _read_cache(cfile, ["path", "size_key", *keep])
+    if cached is None:
+        return None, None
+    # A hash lookup per path, not a join: Arrow's join engine costs tens of megabytes.
+    at = pc.index_in(now["path"], value_set=cached["path"])
+    same = pc.and_(
+        pc.equal(now["size_key"], cached["size_key"].take(at)),
+        pc.equal(now["mtime_ns"], cached["mtime_ns"].take(at)),
+    )
+    hit = pc.fill_null(same, False).to_numpy(zero_copy_only=False)
+    return cached.take(at.filter(pa.array(hit))).select(["path", *keep]), hit
+
+
 def run(
     dataset: Dataset,
     *,
@@ -496,20 +517,9 @@ def run(
     )
     cfile = cache_file(root, cache_dir or default_cache_dir()) if use_cache else None
     keep = [c.name for c in PROBE_COLUMNS if thumbnails or c.name != "thumbnail"]
-    hits = None
-    hit = np.zeros(len(paths), dtype=bool)
-    if cfile is not None:
-        cached = _read_cache(cfile, ["path", "size_key", *keep])
-        if cached is not None:
-            # A hash lookup per path, not a join: Arrow's join engine costs tens of megabytes.
-            at = pc.index_in(now["path"], value_set=cached["path"])
-            same = pc.and_(
-                pc.equal(now["size_key"], cached["size_key"].take(at)),
-                pc.equal(now["mtime_ns"], cached["mtime_ns"].take(at)),
-            )
-            hit = pc.fill_null(same, False).to_numpy(zero_copy_only=False)
-            hits = cached.take(at.filter(pa.array(hit))).select(["path", *keep])
-            del cached, at, same
+    hits, hit = _cache_hits(cfile, now, keep) if cfile is not None else (None, None)
+    if hit is None:
+        hit = np.zeros(len(paths), dtype=bool)
     todo = np.flatnonzero(~hit)
     todo_paths = [str(p) for p in now["path"].take(pa.array(todo)).to_pylist()]
     if progress and hit.any():
@@ -519,8 +529,8 @@ def run(
     recent: list[Any] = []  # fresh batches not yet folded into one table
     try:
         for start, end, results in _probe_stream(root, todo_paths, workers):
-            at = todo[start:end]
-            batch = _result_batch(todo_paths[start:end], sizes[at], mtimes[at], results)
+            rows = todo[start:end]
+            batch = _result_batch(todo_paths[start:end], sizes[rows], mtimes[rows], results)
             del results
             if writer is not None:
                 ok = pc.and_(
