@@ -703,8 +703,7 @@ def pack(
     assignments = splits.read_split_file(splits_file, "--splits") if splits_file else None
     exclude = splits.read_table(exclude_list, "--exclude-list") if exclude_list else None
     ds = load_probed(root, annotations, field, cache, no_cache, workers, quiet)
-    # Packing reads a dozen columns: let the others go before the shards are written.
-    ds = ds.with_table(ds.table[[c for c in packing.PACK_INPUT_COLUMNS if c in ds.table]])
+    ds = packing.pack_input(ds)  # the only reference: the other columns are freed here
     memory.trim()
     n = int(ds.table["path"].notna().sum())
     with progress_bar(n, "packing", quiet) as prog:

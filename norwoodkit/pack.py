@@ -296,7 +296,6 @@ def _arrow_schema(layout: Layout) -> Any:
     import pyarrow as pa
 
     image = pa.struct([("bytes", pa.binary()), ("path", pa.string())])
-    types = {"string": pa.string(), "int64": pa.int64()}
     fields: list[Any] = []
     features: dict[str, Any] = {}
     if layout is Layout.IMAGE:
@@ -313,7 +312,7 @@ def _arrow_schema(layout: Layout) -> Any:
     features["label"] = {"names": list(STAGE_NAMES), "_type": "ClassLabel"}
     for name in meta:
         dtype = _META_TYPES[name.rsplit("_", 1)[0] if name not in _META_TYPES else name]
-        fields.append(pa.field(name, types[dtype]))
+        fields.append(pa.field(name, _arrow_type(dtype)))
         features[name] = {"dtype": dtype, "_type": "Value"}
     hf = json.dumps({"info": {"features": features}})
     return pa.schema(fields, metadata={b"huggingface": hf.encode()}), features
@@ -373,6 +372,17 @@ PACK_INPUT_COLUMNS = (
 )
 
 
+def pack_input(dataset: Dataset) -> Dataset:
+    """The dataset with only the columns packing reads.
+
+    ``write`` needs nothing else; a caller that hands over its only reference (the CLI does)
+    lets the probe's hashes and thumbnails be freed before the first shard is written.
+    """
+    return dataset.with_table(
+        dataset.table[[c for c in PACK_INPUT_COLUMNS if c in dataset.table.columns]]
+    )
+
+
 def prepare_table(
     dataset: Dataset, splits: pd.DataFrame | None = None, exclude: pd.DataFrame | None = None
 ) -> tuple[pd.DataFrame, list[dict[str, Any]]]:
@@ -381,8 +391,7 @@ def prepare_table(
     Raises:
         InputError: the split file does not match the dataset (lists the mismatches).
     """
-    # Only the columns a shard needs: the probe's hashes and thumbnails would only cost memory.
-    t = dataset.images[[c for c in PACK_INPUT_COLUMNS if c in dataset.table.columns]].copy()
+    t = pack_input(dataset).images.copy()
     excluded: list[dict[str, Any]] = []
     from norwoodkit.dedupe import excluded as excluded_rows
 
@@ -663,7 +672,7 @@ def _row_batches(
     groups = [shard.positions[a:b] for a, b in shard.groups]
 
     def paths(pos: np.ndarray) -> list[str]:
-        return [str(p) for p in source.column("path").take(pos).to_pylist()]
+        return list(source.column("path").take(pos).to_pylist())
 
     if pool is None:
         for g in groups:
@@ -694,8 +703,15 @@ def _source_rows(table: pd.DataFrame) -> Any:
         values = pa.array(table[name], from_pandas=True)  # chunked if pandas holds chunks
         if isinstance(values, pa.ChunkedArray):
             values = values.combine_chunks()
-        arrays.append(values.cast(pa.string() if kind == "string" else pa.int64()))
+        arrays.append(values.cast(_arrow_type(kind)))
     return pa.RecordBatch.from_arrays(arrays, names=list(kinds))
+
+
+def _arrow_type(kind: str) -> Any:
+    """The Arrow type of a ``_META_TYPES`` kind ("string" or "int64")."""
+    import pyarrow as pa
+
+    return pa.string() if kind == "string" else pa.int64()
 
 
 def _batch(
