@@ -299,8 +299,7 @@ class _CacheWriter:
 
         self.path = path
         self.tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        self.pending: list[Any] = []
-        self.rows = 0
+        self.pending: list[Any] = []  # Arrow tables not yet written
         self.writer: Any = None
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -327,8 +326,7 @@ class _CacheWriter:
         if self.writer is None or not rows.num_rows:
             return
         self.pending.append(rows if isinstance(rows, pa.Table) else pa.Table.from_batches([rows]))
-        self.rows += rows.num_rows
-        if self.rows >= CACHE_GROUP_ROWS:
+        if sum(t.num_rows for t in self.pending) >= CACHE_GROUP_ROWS:
             self._flush(last=False)
 
     def _flush(self, last: bool) -> None:
@@ -340,7 +338,7 @@ class _CacheWriter:
         table = pa.concat_tables(self.pending)
         cut = table.num_rows if last else table.num_rows // CACHE_GROUP_ROWS * CACHE_GROUP_ROWS
         rest = table.slice(cut)
-        self.pending, self.rows = ([rest], rest.num_rows) if rest.num_rows else ([], 0)
+        self.pending = [rest] if rest.num_rows else []
         try:
             self.writer.write_table(table.slice(0, cut), row_group_size=CACHE_GROUP_ROWS)
         except OSError as exc:
@@ -521,7 +519,7 @@ def run(
     if hit is None:
         hit = np.zeros(len(paths), dtype=bool)
     todo = np.flatnonzero(~hit)
-    todo_paths = [str(p) for p in now["path"].take(pa.array(todo)).to_pylist()]
+    todo_paths: list[str] = now["path"].take(pa.array(todo)).to_pylist()
     if progress and hit.any():
         progress(int(hit.sum()))
     writer = _CacheWriter(cfile) if cfile is not None and len(todo) else None
