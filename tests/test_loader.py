@@ -474,15 +474,19 @@ def test_corrupt_image_skip_counts_and_keeps_counts_equal(
     with caplog.at_level(logging.WARNING, logger="norwoodkit.loader"):
         for rank in range(2):
             for worker in range(2):
-                ds = ShardDataset(
-                    tmp_path / "bad",
-                    size=32,
-                    on_bad_image="skip",
-                    rank=rank,
-                    world_size=2,
-                    worker_id=worker,
-                    num_workers=2,
-                )
+
+                def reader(rank: int = rank, worker: int = worker) -> ShardDataset:
+                    return ShardDataset(
+                        tmp_path / "bad",
+                        size=32,
+                        on_bad_image="skip",
+                        rank=rank,
+                        world_size=2,
+                        worker_id=worker,
+                        num_workers=2,
+                    )
+
+                ds = reader()
                 got = list(ds)
                 assert len(got) == per_reader  # a replacement keeps the count
                 total_skipped += ds.skipped
@@ -491,27 +495,11 @@ def test_corrupt_image_skip_counts_and_keeps_counts_equal(
                     # each skip moves the stream one position further than the yielded count
                     assert state["position"] == {ds_reader(rank, worker): per_reader + ds.skipped}
                     # resume past the bad image: no decode needed to find the position
-                    again = ShardDataset(
-                        tmp_path / "bad",
-                        size=32,
-                        on_bad_image="skip",
-                        rank=rank,
-                        world_size=2,
-                        worker_id=worker,
-                        num_workers=2,
-                    )
+                    again = reader()
                     it = iter(again)
                     head = [next(it) for _ in range(per_reader - 2)]
                     rest_state = again.state_dict()
-                    resumed = ShardDataset(
-                        tmp_path / "bad",
-                        size=32,
-                        on_bad_image="skip",
-                        rank=rank,
-                        world_size=2,
-                        worker_id=worker,
-                        num_workers=2,
-                    )
+                    resumed = reader()
                     resumed.load_state_dict(rest_state)
                     assert ids(head) + ids(resumed) == ids(got)
     # One bad image; a reader whose padding repeats it meets it twice, and skips it twice.
