@@ -20,10 +20,11 @@ from typing import Annotated, Any, ParamSpec, TypeVar
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from norwoodkit import memory
 from norwoodkit.dedupe import SENSIBLE_NEAR_MAX
-from norwoodkit.errors import NorwoodkitError
+from norwoodkit.errors import NorwoodkitError, ParameterError
 
 app = typer.Typer(
     name="norwoodkit",
@@ -122,11 +123,11 @@ def handle_errors(fn: Callable[P, R]) -> Callable[P, R]:
         except (typer.Exit, typer.Abort, SystemExit):
             raise
         except NorwoodkitError as exc:
+            message = _cli_message(exc)
             if kwargs.get("json_output"):
-                out.print_json(
-                    data={"ok": False, "error": {"code": exc.code, "message": exc.message}}
-                )
-            err.print(f"[bold red]error:[/] {exc.message}", highlight=False, markup=True)
+                out.print_json(data={"ok": False, "error": {"code": exc.code, "message": message}})
+            # Text, not markup: a message may hold brackets ("pip install 'norwoodkit[report]'").
+            err.print(Text.assemble(("error:", "bold red"), " ", message), highlight=False)
             raise typer.Exit(EXIT_USAGE) from None
         except KeyboardInterrupt:
             err.print("interrupted")
@@ -140,6 +141,16 @@ def handle_errors(fn: Callable[P, R]) -> Callable[P, R]:
             raise typer.Exit(EXIT_BUG) from None
 
     return wrapper
+
+
+def flag(parameter: str) -> str:
+    """The CLI flag of a library parameter: ``shard_size`` is ``--shard-size``."""
+    return "--" + parameter.replace("_", "-")
+
+
+def _cli_message(exc: NorwoodkitError) -> str:
+    """A library error as the CLI says it: parameters named by their flags."""
+    return exc.for_flag(flag(exc.parameter)) if isinstance(exc, ParameterError) else exc.message
 
 
 @contextmanager

@@ -19,7 +19,7 @@ import unicodedata
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import pandas as pd
 
@@ -131,9 +131,29 @@ class Dataset:
         ]
         return self.table[cols].drop_duplicates("subject_id").reset_index(drop=True)
 
-    def with_table(self, table: pd.DataFrame) -> Dataset:
-        """The same dataset with a new table (steps add columns this way)."""
+    def with_table(self, table: pd.DataFrame) -> Self:
+        """The same dataset (of the same type) with a new table (steps add columns this way)."""
         return replace(self, table=table)
+
+
+@dataclass(frozen=True)
+class ProbedDataset(Dataset):
+    """A ``Dataset`` whose table carries the probe columns (``probe.run`` is the only maker).
+
+    A type, not a runtime check: a function that needs probe columns takes a ``ProbedDataset``,
+    so mypy stops a caller that skipped the probe.
+    """
+
+    @classmethod
+    def of(cls, dataset: Dataset, table: pd.DataFrame) -> ProbedDataset:
+        """``dataset`` with ``table`` (which holds the probe columns), as a ProbedDataset."""
+        return cls(
+            root=dataset.root,
+            table=table,
+            annotation_file=dataset.annotation_file,
+            image_root=dataset.image_root,
+            notes=dataset.notes,
+        )
 
 
 def load(

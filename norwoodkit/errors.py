@@ -18,6 +18,24 @@ class NorwoodkitError(Exception):
         self.message = message
 
 
+class ParameterError(NorwoodkitError, ValueError):
+    """A parameter value a library function cannot use.
+
+    The message names the Python parameter (``same: 70 is ...``), so a Python caller is told
+    about the argument they passed; the CLI shows the same problem under its option's flag
+    (``--same: 70 is ...``) through :meth:`for_flag`.
+    """
+
+    def __init__(self, parameter: str, problem: str, *, code: str = "usage") -> None:
+        super().__init__(f"{parameter}: {problem}", code=code)
+        self.parameter = parameter
+        self.problem = problem
+
+    def for_flag(self, flag: str) -> str:
+        """The message with the parameter's name replaced by the CLI flag that set it."""
+        return f"{flag}: {self.problem}"
+
+
 class InputError(NorwoodkitError):
     """The dataset root or another input path is missing, unreadable or of the wrong kind."""
 

@@ -29,7 +29,7 @@ import numpy.typing as npt
 import pandas as pd
 from PIL import Image, ImageFile, UnidentifiedImageError
 
-from norwoodkit.dataset import Dataset
+from norwoodkit.dataset import Dataset, ProbedDataset
 from norwoodkit.parallel import pool_context, resolve_workers
 from norwoodkit.schema import PROBE_COLUMNS, coerce
 
@@ -480,7 +480,7 @@ def run(
     workers: int | None = None,
     progress: ProgressFn | None = None,
     thumbnails: bool = True,
-) -> Dataset:
+) -> ProbedDataset:
     """Add the probe columns to the dataset's table, probing only files the cache does not know.
 
     Results stream: each finished batch goes straight into the new cache file (row group by row
@@ -497,7 +497,7 @@ def run(
             commands that do not draw pictures keep memory flat at any dataset size.
 
     Returns:
-        A new Dataset whose table has the PROBE_COLUMNS (null for missing-view rows).
+        A ProbedDataset whose table has the PROBE_COLUMNS (null for missing-view rows).
     """
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -566,4 +566,4 @@ def run(
     probed["path"] = probed["path"].astype(base["path"].dtype)
     out = base.merge(probed, on="path", how="left")
     out = coerce(out, PROBE_COLUMNS)
-    return dataset.with_table(out)
+    return ProbedDataset.of(dataset, out)
