@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 DEMO   ?= demo-output
-PYTHON_SOURCES := norwoodkit tests benchmarks
+PYTHON_SOURCES := norwoodkit tests benchmarks tools
 
 .PHONY: demo test lint typecheck unit install browser bench clean
 
