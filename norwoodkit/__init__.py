@@ -3,8 +3,9 @@
 The Python API mirrors the commands::
 
     import norwoodkit as nk
-    ds = nk.load("data/")                 # Dataset: root + one table
-    ds = nk.probe.run(ds)                 # adds the probe columns (cached)
+    source = nk.DatasetSource(Path("data/"))  # where the dataset is and how to read it
+    ds = source.load()                    # Dataset: root + one table
+    ds = source.probe(ds)                 # ProbedDataset: adds the probe columns (cached)
     report = nk.validate.validate(ds)     # Report with findings
     nk.sample.write("demo/", nk.SampleOptions(subjects=50, defects=True))
 
@@ -17,11 +18,19 @@ from __future__ import annotations
 from importlib.metadata import PackageNotFoundError, version
 
 from norwoodkit import dataset, labels, probe, sample, validate
-from norwoodkit.dataset import Dataset, load
-from norwoodkit.errors import AnnotationError, InputError, LabelError, NorwoodkitError, OutputError
+from norwoodkit.dataset import Dataset, ProbedDataset, load
+from norwoodkit.errors import (
+    AnnotationError,
+    InputError,
+    LabelError,
+    NorwoodkitError,
+    OutputError,
+    ParameterError,
+)
 from norwoodkit.findings import CODES, Finding, Severity
 from norwoodkit.labels import VIEWS, Stage, View, parse_stage, parse_view
 from norwoodkit.sample import SampleOptions
+from norwoodkit.source import DatasetSource
 from norwoodkit.validate import Report, ValidateOptions
 
 try:
@@ -34,11 +43,14 @@ __all__ = [
     "VIEWS",
     "AnnotationError",
     "Dataset",
+    "DatasetSource",
     "Finding",
     "InputError",
     "LabelError",
     "NorwoodkitError",
     "OutputError",
+    "ParameterError",
+    "ProbedDataset",
     "Report",
     "SampleOptions",
     "Severity",

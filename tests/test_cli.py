@@ -13,7 +13,8 @@ import typer
 from typer.testing import CliRunner
 
 from conftest import MakeDataset, snapshot
-from norwoodkit.cli import app, handle_errors
+from norwoodkit.cli import app
+from norwoodkit.cli.app import handle_errors
 from norwoodkit.labels import View
 
 runner = CliRunner()

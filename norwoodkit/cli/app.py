@@ -1,0 +1,159 @@
+"""The Typer app and what every command shares: consoles, exit codes, errors, progress, JSON.
+
+Exit codes: 0 ran and found nothing wrong; 1 ran and found problems; 2 could not run (bad usage,
+missing or unreadable input); 3 internal error (a bug: the traceback is printed); 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import sys
+import traceback
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Annotated, Any, ParamSpec, TypeVar
+
+import typer
+from rich.console import Console
+from rich.text import Text
+
+from norwoodkit import memory
+from norwoodkit.errors import NorwoodkitError, ParameterError
+
+app = typer.Typer(
+    name="norwoodkit",
+    help="Validate, deduplicate, describe, split and pack the Male Hair Loss dataset.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+    add_completion=False,
+    rich_markup_mode="markdown",
+)
+
+out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 120)
+err = Console(stderr=True, soft_wrap=True)
+log = logging.getLogger("norwoodkit")
+
+EXIT_OK, EXIT_FOUND, EXIT_USAGE, EXIT_BUG, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _version_callback(value: bool) -> None:
+    if value:
+        from norwoodkit import __version__
+
+        out.print(f"norwoodkit {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version_callback, is_eager=True, help="Print the version."
+        ),
+    ] = False,
+) -> None:
+    """Validate, deduplicate, describe, split and pack the Male Hair Loss dataset."""
+    memory.use_system_allocator()
+    if not any(isinstance(h, _StderrHandler) for h in log.handlers):
+        handler = _StderrHandler()
+        handler.setFormatter(logging.Formatter("warning: %(message)s"))
+        log.addHandler(handler)
+        log.setLevel(logging.WARNING)
+
+
+class _StderrHandler(logging.Handler):
+    """Log records to whatever ``sys.stderr`` is now (test runners swap it)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        sys.stderr.write(self.format(record) + "\n")
+
+
+# Library parameters whose flag is not simply the name with dashes.
+_FLAGS = {"fields": "--field", "cache_dir": "--cache", "use_cache": "--no-cache"}
+
+
+def flag(parameter: str) -> str:
+    """The CLI flag of a library parameter: ``shard_size`` is ``--shard-size``."""
+    return _FLAGS.get(parameter, "--" + parameter.replace("_", "-"))
+
+
+def _cli_message(exc: NorwoodkitError) -> str:
+    """A library error as the CLI says it: parameters named by their flags."""
+    return exc.for_flag(flag(exc.parameter)) if isinstance(exc, ParameterError) else exc.message
+
+
+def handle_errors(fn: Callable[P, R]) -> Callable[P, R]:
+    """Turn library errors into exit 2 with ``error: ...`` and anything else into exit 3."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return fn(*args, **kwargs)
+        except (typer.Exit, typer.Abort, SystemExit):
+            raise
+        except NorwoodkitError as exc:
+            message = _cli_message(exc)
+            if kwargs.get("json_output"):
+                out.print_json(data={"ok": False, "error": {"code": exc.code, "message": message}})
+            # Text, not markup: a message may hold brackets ("pip install 'norwoodkit[report]'").
+            err.print(Text.assemble(("error:", "bold red"), " ", message), highlight=False)
+            raise typer.Exit(EXIT_USAGE) from None
+        except KeyboardInterrupt:
+            err.print("interrupted")
+            raise typer.Exit(EXIT_INTERRUPTED) from None
+        except Exception:
+            traceback.print_exc(file=sys.stderr)
+            err.print(
+                "[bold red]internal error:[/] this is a bug in norwoodkit; please report "
+                "it with the traceback above."
+            )
+            raise typer.Exit(EXIT_BUG) from None
+
+    return wrapper
+
+
+@contextmanager
+def progress_bar(total: int, label: str, quiet: bool) -> Iterator[Callable[[int], None] | None]:
+    """A progress bar on stderr, only when stderr is a terminal and not ``--quiet``."""
+    if quiet or not sys.stderr.isatty() or total == 0:
+        yield None
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+    with Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=err,
+        transient=True,
+    ) as bar:
+        task = bar.add_task(label, total=total)
+        yield lambda n: bar.advance(task, n)
+
+
+def print_json(doc: Any) -> None:
+    """One JSON document on stdout."""
+    sys.stdout.write(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
+
+
+def csv_items(value: str, parameter: str) -> list[str]:
+    """``"0,2,8"`` as ``["0", "2", "8"]``; an empty item is an error naming ``parameter``."""
+    items = [v.strip() for v in value.split(",")]
+    if not all(items):
+        raise ParameterError(parameter, f"{value!r} has an empty item; write e.g. 0,2,8")
+    return items
+
+
+def int_items(value: str, parameter: str) -> list[int]:
+    """``"0,2,8"`` as ``[0, 2, 8]``."""
+    items = csv_items(value, parameter)
+    if not all(v.isdigit() for v in items):
+        raise ParameterError(parameter, f"{value!r}: write whole numbers, e.g. 0,2,8")
+    return [int(v) for v in items]

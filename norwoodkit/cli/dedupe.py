@@ -1,0 +1,152 @@
+"""``norwoodkit dedupe``: exact and near-duplicate images, above all across people."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from norwoodkit.cli.app import EXIT_FOUND, EXIT_OK, handle_errors, log, out, print_json
+from norwoodkit.cli.options import JsonOpt, QuietOpt, load_probed, reads_dataset
+from norwoodkit.dedupe import SENSIBLE_NEAR_MAX, FailOn
+from norwoodkit.source import DatasetSource
+
+
+@handle_errors
+@reads_dataset
+def dedupe(
+    source: DatasetSource,
+    same: Annotated[
+        int,
+        typer.Option(
+            "--same",
+            help="Largest phash distance (bits) for the 'same' tier: one photo re-encoded, "
+            "resized or brightened.",
+        ),
+    ] = 4,
+    near: Annotated[
+        int, typer.Option("--near", help="Largest phash distance for the 'near' tier (review).")
+    ] = 10,
+    mirror: Annotated[
+        bool,
+        typer.Option(
+            "--mirror", help="Also match horizontally flipped copies (reported as mirrored)."
+        ),
+    ] = False,
+    pairs: Annotated[
+        Path | None,
+        typer.Option("--pairs", help="Write every pair here (.csv, .parquet or .json)."),
+    ] = None,
+    groups: Annotated[
+        Path | None,
+        typer.Option("--groups", help="Write every group member here (.csv, .parquet or .json)."),
+    ] = None,
+    exclude_list: Annotated[
+        Path | None,
+        typer.Option(
+            "--exclude-list",
+            help="Write the non-keepers here (.csv, .parquet or .json) for split and pack.",
+        ),
+    ] = None,
+    fail_on: Annotated[
+        FailOn | None, typer.Option("--fail-on", help="Exit 1 when duplicates of this kind exist.")
+    ] = None,
+    calibrate: Annotated[
+        bool,
+        typer.Option("--calibrate", help="Also print distance histograms to choose thresholds."),
+    ] = False,
+    json_output: JsonOpt = False,
+    quiet: QuietOpt = False,
+) -> None:
+    """Find exact and near-duplicate images, above all across people (leakage). Never changes
+    an image."""
+    from norwoodkit.atomic import check_table_path, write_table_atomic
+    from norwoodkit.dedupe import DedupeOptions, find
+    from norwoodkit.dedupe import calibrate as run_calibrate
+
+    opts = DedupeOptions(same=same, near=near, mirror=mirror)
+    outputs = {"--pairs": pairs, "--groups": groups, "--exclude-list": exclude_list}
+    for option, path in outputs.items():
+        if path is not None:
+            check_table_path(path, option)
+    if near > SENSIBLE_NEAR_MAX:
+        log.warning(
+            "--near %d: unrelated photos start to match above about %d bits; expect "
+            "many false pairs",
+            near,
+            SENSIBLE_NEAR_MAX,
+        )
+    ds = load_probed(source, quiet)
+    result = find(ds, opts)
+    if pairs is not None:
+        write_table_atomic(result.pairs, pairs)
+    if groups is not None:
+        write_table_atomic(result.groups, groups)
+    if exclude_list is not None:
+        write_table_atomic(result.exclude_list(), exclude_list)
+    doc = result.to_dict()
+    if calibrate:
+        doc["calibration"] = run_calibrate(ds)
+    if json_output:
+        print_json(doc)
+    else:
+        _render_dedupe(result, doc.get("calibration"))
+    failing = result.failing(fail_on) if fail_on is not None else None
+    raise typer.Exit(EXIT_FOUND if failing is not None and len(failing) else EXIT_OK)
+
+
+def _render_dedupe(result: Any, calibration: dict[str, Any] | None) -> None:
+    summary = result.group_summary()
+    if len(summary):
+        table = Table(header_style="bold")
+        for col in ("group", "tier", "kind", "subjects", "max dist", "keeper", "others"):
+            table.add_column(col, overflow="fold")
+        members = result.groups.groupby("group")
+        for row in summary.itertuples(index=False):
+            others = [
+                str(p)
+                for p, k in zip(
+                    members.get_group(row.group)["path"],
+                    members.get_group(row.group)["keeper"],
+                    strict=True,
+                )
+                if not k
+            ]
+            kind = ("[red]" if row.kind == "cross-subject" else "[yellow]") + row.kind + "[/]"
+            tier = (
+                row.tier
+                + (" (mirror)" if row.mirrored else "")
+                + (" (split chain)" if row.split_from_chain else "")
+            )
+            table.add_row(
+                str(row.group),
+                tier,
+                kind,
+                row.subjects,
+                str(row.max_distance),
+                row.keeper,
+                "\n".join(others),
+            )
+        out.print(table)
+    for r in result.not_compared.itertuples(index=False):
+        out.print(f"[yellow]not compared:[/] {r.path} ({r.reason})")
+    c = result.counts()
+    by = ", ".join(f"{v} {k}" for k, v in sorted(c["pairs_by_kind_and_tier"].items())) or "none"
+    out.print(
+        f"{c['images']} images, {c['compared']} compared by phash, {c['not_compared']} not "
+        f"compared; {c['groups']} groups; pairs: {by}"
+    )
+    if calibration:
+        t = Table(title="phash distances (bits)", header_style="bold")
+        for col in ("pairs of", "count", "min", "0.1 %", "1 %", "median"):
+            t.add_column(col)
+        for name, h in calibration.items():
+            t.add_row(
+                name.replace("_", " "),
+                str(h["pairs"]),
+                *(str(h.get(k, "-")) for k in ("min", "p0.1", "p1", "p50")),
+            )
+        out.print(t)
+        out.print("Pick --near below the 0.1 % figure of both rows to keep false pairs rare.")

@@ -1,0 +1,116 @@
+"""Options that several commands share, declared once.
+
+The dataset-source options (ROOT, ``--annotations``, ``--field``, ``--cache``, ``--no-cache``,
+``--workers``) are added to a command by :func:`reads_dataset` and reach it as one
+:class:`~norwoodkit.source.DatasetSource`; ``--json`` and ``--quiet`` are plain aliases.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, get_type_hints
+
+import typer
+
+from norwoodkit import memory
+from norwoodkit.cli.app import progress_bar
+from norwoodkit.dataset import ProbedDataset
+from norwoodkit.source import DatasetSource, parse_field_map
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar on stderr.")]
+WorkersOpt = Annotated[
+    int | None, typer.Option("--workers", min=1, help="Worker processes (default: one per core).")
+]
+RootArg = Annotated[
+    Path, typer.Argument(metavar="ROOT", help="Dataset folder (annotation file + subject folders).")
+]
+AnnotationsOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--annotations",
+        "-a",
+        help="Annotation file (default: annotation.json or the single .json/.csv at the root).",
+    ),
+]
+FieldOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--field",
+        "-f",
+        help="Map a field: canonical=theirs, e.g. label=hair_grade or front=img_face. Repeatable.",
+    ),
+]
+CacheOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--cache",
+        help="Probe cache folder (default: the user cache folder, or $NORWOODKIT_CACHE_DIR).",
+        file_okay=False,
+    ),
+]
+NoCacheOpt = Annotated[bool, typer.Option("--no-cache", help="Neither read nor write the cache.")]
+
+# The source options a dataset command gets after its own: (name, annotation, default).
+_SOURCE_OPTIONS: tuple[tuple[str, Any, Any], ...] = (
+    ("annotations", AnnotationsOpt, None),
+    ("field", FieldOpt, None),
+    ("cache", CacheOpt, None),
+    ("no_cache", NoCacheOpt, False),
+    ("workers", WorkersOpt, None),
+)
+
+
+def _source(root: Path, values: dict[str, Any]) -> DatasetSource:
+    return DatasetSource(
+        root=root,
+        annotations=values["annotations"],
+        fields=parse_field_map(values["field"] or []),
+        cache_dir=values["cache"],
+        use_cache=not values["no_cache"],
+        workers=values["workers"],
+    )
+
+
+def reads_dataset(fn: Callable[..., None]) -> Callable[..., None]:
+    """Give a command the ROOT argument and the source options, handed over as ``source``.
+
+    The command declares ``source: DatasetSource`` as its first parameter; Typer sees ``root``
+    in its place and the source options after the command's own.
+    """
+    sig = inspect.signature(fn)
+    hints = get_type_hints(fn, include_extras=True)
+    own = [
+        p.replace(annotation=hints.get(p.name, p.annotation))
+        for p in sig.parameters.values()
+        if p.name != "source"
+    ]
+    kw = inspect.Parameter.KEYWORD_ONLY
+    params = [
+        inspect.Parameter("root", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=RootArg),
+        *(p.replace(kind=kw) for p in own),
+        *(inspect.Parameter(n, kw, annotation=a, default=d) for n, a, d in _SOURCE_OPTIONS),
+    ]
+
+    @functools.wraps(fn)
+    def wrapper(root: Path, **kwargs: Any) -> None:
+        values = {name: kwargs.pop(name) for name, _, _ in _SOURCE_OPTIONS}
+        fn(_source(root, values), **kwargs)
+
+    wrapper.__signature__ = sig.replace(parameters=params)  # type: ignore[attr-defined]
+    wrapper.__annotations__ = {p.name: p.annotation for p in params} | {"return": None}
+    return wrapper
+
+
+def load_probed(source: DatasetSource, quiet: bool, thumbnails: bool = False) -> ProbedDataset:
+    """Load and probe a dataset with a progress bar on stderr: the first step of most commands."""
+    ds = source.load()
+    memory.trim()  # loading's temporaries, before probing allocates its own
+    n = int(ds.table["path"].notna().sum())
+    with progress_bar(n, "probing images", quiet) as prog:
+        probed = source.probe(ds, progress=prog, thumbnails=thumbnails)
+    memory.trim()
+    return probed

@@ -1,0 +1,158 @@
+"""``norwoodkit pack`` and ``verify``: Parquet shards for training, and their check."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from norwoodkit import memory
+from norwoodkit.cli.app import EXIT_FOUND, EXIT_OK, handle_errors, out, print_json, progress_bar
+from norwoodkit.cli.options import JsonOpt, QuietOpt, load_probed, reads_dataset
+from norwoodkit.cli.validate import render_findings
+from norwoodkit.dataset import Dataset
+from norwoodkit.pack import Layout
+from norwoodkit.source import DatasetSource
+
+
+@handle_errors
+@reads_dataset
+def pack(
+    source: DatasetSource,
+    out_dir: Annotated[
+        Path,
+        typer.Option("--out", help="Output folder for the shards, manifest.json and README.md."),
+    ],
+    splits_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--splits", help="Split file from `norwoodkit split` (default: one all/ folder)."
+        ),
+    ] = None,
+    layout: Annotated[
+        Layout,
+        typer.Option(
+            "--layout",
+            help="image: one row per image; subject: one row per subject, five image columns.",
+        ),
+    ] = Layout.IMAGE,
+    shard_size: Annotated[
+        str,
+        typer.Option(
+            "--shard-size", help="Target shard size, e.g. 128MiB (64-256 MB suits training)."
+        ),
+    ] = "128MiB",
+    rows_per_group: Annotated[
+        int,
+        typer.Option(
+            "--rows-per-group", help="Rows per row group (whole subjects; 20 = 4 subjects)."
+        ),
+    ] = 20,
+    seed: Annotated[int, typer.Option("--seed", help="Shuffles subjects before writing.")] = 0,
+    resize: Annotated[
+        int | None,
+        typer.Option(
+            "--resize", help="Store copies re-encoded with this short side (EXIF applied)."
+        ),
+    ] = None,
+    quality: Annotated[
+        int, typer.Option("--quality", help="JPEG quality of --resize copies.")
+    ] = 90,
+    exclude_list: Annotated[
+        Path | None,
+        typer.Option("--exclude-list", help="Images or subjects to leave out (from dedupe)."),
+    ] = None,
+    overwrite: Annotated[
+        bool,
+        typer.Option("--overwrite", help="Replace earlier shards in --out (other files stay)."),
+    ] = False,
+    resume: Annotated[
+        bool,
+        typer.Option("--resume", help="Keep complete, identical shards of an interrupted run."),
+    ] = False,
+    json_output: JsonOpt = False,
+    quiet: QuietOpt = False,
+) -> None:
+    """Write Parquet shards for fast training input (readable by datasets, pyarrow, DuckDB),
+    with manifest.json and a README.md dataset card."""
+    from norwoodkit import pack as packing
+    from norwoodkit import split as splits
+
+    opts = packing.PackOptions(
+        layout=layout,
+        shard_size=packing.parse_size(shard_size),
+        rows_per_group=rows_per_group,
+        seed=seed,
+        resize=resize,
+        quality=quality,
+        workers=source.workers,
+    )
+    assignments = splits.read_split_file(splits_file, "--splits") if splits_file else None
+    exclude = splits.read_table(exclude_list, "--exclude-list") if exclude_list else None
+    ds: Dataset = load_probed(source, quiet)
+    ds = packing.pack_input(ds)  # the only reference: the other columns are freed here
+    memory.trim()
+    n = int(ds.table["path"].notna().sum())
+    with progress_bar(n, "packing", quiet) as prog:
+        result = packing.write(
+            ds,
+            out_dir,
+            opts,
+            splits=assignments,
+            exclude=exclude,
+            overwrite=overwrite,
+            resume=resume,
+            progress=prog,
+        )
+    if json_output:
+        print_json(result.to_dict())
+    else:
+        doc = result.to_dict()
+        for name, s in doc["splits"].items():
+            out.print(f"{name}: {s['subjects']} subjects, {s['rows']} rows")
+        out.print(
+            f"wrote {doc['shards']} shards ({len(result.skipped)} kept from an earlier "
+            f"run) to {result.out}; {len(doc['excluded'])} images left out (manifest.json, "
+            "'excluded')"
+        )
+
+
+@handle_errors
+def verify(
+    out_dir: Annotated[Path, typer.Argument(metavar="DIR", help="A `norwoodkit pack` folder.")],
+    decode: Annotated[
+        bool, typer.Option("--decode", help="Also decode every image (slower).")
+    ] = False,
+    json_output: JsonOpt = False,
+    quiet: QuietOpt = False,
+) -> None:
+    """Re-read every shard: hashes against manifest.json, rows, schema, every image's bytes.
+    Exit 1 on any mismatch."""
+    import json as _json
+
+    from norwoodkit import pack as packing
+
+    manifest = out_dir / packing.MANIFEST
+    total = 0
+    if manifest.is_file():
+        try:
+            total = int(_json.loads(manifest.read_text())["rows"])
+        except (ValueError, KeyError, TypeError):
+            total = 0
+    with progress_bar(total, "verifying", quiet) as prog:
+        findings = packing.verify(out_dir, decode=decode, progress=prog)
+    from norwoodkit.findings import sort_findings
+    from norwoodkit.validate import Report
+
+    report = Report(findings=tuple(sort_findings(findings)), subjects=0, images=total)
+    if json_output:
+        print_json(report.to_dict())
+    elif report.findings:
+        render_findings(report, strict=False)
+    else:
+        out.print(
+            f"OK: {out_dir}: every shard matches manifest.json ({total} rows"
+            + (", every image decoded)" if decode else ")")
+        )
+    raise typer.Exit(EXIT_OK if report.ok() else EXIT_FOUND)

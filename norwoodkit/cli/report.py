@@ -1,0 +1,67 @@
+"""``norwoodkit report``: one self-contained HTML report."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from norwoodkit.cli.app import handle_errors, out
+from norwoodkit.cli.options import QuietOpt, load_probed, reads_dataset
+from norwoodkit.source import DatasetSource
+
+
+@handle_errors
+@reads_dataset
+def report(
+    source: DatasetSource,
+    out_file: Annotated[
+        Path, typer.Option("--out", "-o", help="HTML file to write (replaced if it exists).")
+    ],
+    plots: Annotated[
+        Path | None,
+        typer.Option("--plots", help="Also write the plots as PNG files into this folder."),
+    ] = None,
+    with_dedupe: Annotated[
+        bool,
+        typer.Option("--dedupe/--no-dedupe", help="Show duplicate pairs side by side."),
+    ] = True,
+    splits: Annotated[
+        Path | None,
+        typer.Option(
+            "--splits",
+            help="Split table (subject_id, split; .csv, .parquet or .json): show each "
+            "split's stage and age balance.",
+        ),
+    ] = None,
+    quiet: QuietOpt = False,
+) -> None:
+    """Write one self-contained HTML report: stats and plots, a contact sheet per stage and
+    view, validation findings, duplicates and split balance. Needs matplotlib (report extra)."""
+    from norwoodkit import report as html_report
+    from norwoodkit.atomic import check_output_path
+    from norwoodkit.dedupe import find
+    from norwoodkit.stats import check_output_dir
+    from norwoodkit.validate import validate as run_validate
+
+    html_report.require_matplotlib()
+    check_output_path(out_file, "--out")
+    if plots is not None:
+        check_output_dir(plots, "--plots")
+    split_table = html_report.read_splits(splits) if splits is not None else None
+    ds = load_probed(source, quiet, thumbnails=True)
+    findings = run_validate(ds)
+    text = html_report.build(
+        ds,
+        findings=findings,
+        dedupe=find(ds) if with_dedupe else None,
+        splits=split_table,
+        plots_dir=plots,
+    )
+    html_report.write(out_file, text)
+    counts = findings.counts()
+    out.print(
+        f"wrote {out_file} ({len(text) // 1024:,} KiB): {findings.subjects} subjects, "
+        f"{findings.images} images; {counts['error']} errors, {counts['warning']} warnings"
+    )

@@ -1,0 +1,193 @@
+"""``norwoodkit split``: subject-level, stratified, leak-free splits, or audit one."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from norwoodkit.cli.app import EXIT_FOUND, EXIT_OK, handle_errors, out, print_json
+from norwoodkit.cli.options import JsonOpt, QuietOpt, load_probed, reads_dataset
+from norwoodkit.cli.validate import render_findings
+from norwoodkit.errors import NorwoodkitError
+from norwoodkit.source import DatasetSource
+
+
+def _csv_list(value: str | None, option: str) -> list[str] | None:
+    if value is None:
+        return None
+    items = [v.strip() for v in value.split(",")]
+    if not all(items):
+        raise NorwoodkitError(
+            f"{option} {value!r}: an empty item; write e.g. 70,15,15", code="usage"
+        )
+    return items
+
+
+@handle_errors
+@reads_dataset
+def split(
+    source: DatasetSource,
+    out_file: Annotated[
+        Path | None,
+        typer.Option("--out", help="Write one row per subject here (.csv, .json or .parquet)."),
+    ] = None,
+    ratios: Annotated[
+        str | None,
+        typer.Option(
+            "--ratios", help="Split shares in percent or fractions, e.g. 70,15,15 (default)."
+        ),
+    ] = None,
+    names: Annotated[
+        str | None,
+        typer.Option(
+            "--names", help="Split names, e.g. train,val,test (default for three ratios)."
+        ),
+    ] = None,
+    folds: Annotated[
+        int | None,
+        typer.Option(
+            "--folds", help="k folds instead of ratios: every subject in exactly one test fold."
+        ),
+    ] = None,
+    stratify: Annotated[
+        str,
+        typer.Option("--stratify", help="Columns to balance, e.g. stage,age_bin,ethnicity,gender."),
+    ] = "stage,age_bin",
+    seed: Annotated[int, typer.Option("--seed", help="Same dataset and seed, same file.")] = 0,
+    dedupe_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--dedupe",
+            help="Pairs or groups file from `norwoodkit dedupe` (default: find "
+            "duplicates now from the probe cache).",
+        ),
+    ] = None,
+    exclude_list: Annotated[
+        Path | None,
+        typer.Option("--exclude-list", help="Images or subjects to leave out first (from dedupe)."),
+    ] = None,
+    images: Annotated[
+        Path | None, typer.Option("--images", help="Also write one row per image here.")
+    ] = None,
+    strict: Annotated[
+        bool,
+        typer.Option(
+            "--strict", help="Exit 1 when the split sizes or the stage bound are not met."
+        ),
+    ] = False,
+    check: Annotated[
+        Path | None,
+        typer.Option(
+            "--check", help="Audit this split file instead of making one (exit 1 on leakage)."
+        ),
+    ] = None,
+    json_output: JsonOpt = False,
+    quiet: QuietOpt = False,
+) -> None:
+    """Make subject-level, stratified, leak-free train/val/test or k-fold splits, or audit one
+    (--check)."""
+    from norwoodkit import split as splits
+    from norwoodkit.atomic import check_table_path, write_table_atomic
+
+    if check is not None:
+        assignments = splits.read_split_file(check)
+        ds = load_probed(source, quiet)
+        dup = splits.duplicate_pairs_from_file(dedupe_file) if dedupe_file else None
+        findings = splits.check(ds, assignments, dup)
+        report = _findings_report(findings, ds)
+        if json_output:
+            print_json(report.to_dict())
+        else:
+            render_findings(report, strict=False)
+        raise typer.Exit(EXIT_OK if report.ok() else EXIT_FOUND)
+    if out_file is None:
+        raise NorwoodkitError("split needs --out FILE (or --check FILE to audit one)", code="usage")
+    if folds is not None and ratios is not None:
+        raise NorwoodkitError("--folds and --ratios exclude each other; choose one", code="usage")
+    columns = _csv_list(stratify, "--stratify") or []
+    if folds is not None:
+        spec = splits.SplitSpec.k_folds(folds, stratify=columns, seed=seed)
+    else:
+        parsed = []
+        for item in _csv_list(ratios or "70,15,15", "--ratios") or []:
+            try:
+                parsed.append(float(item))
+            except ValueError:
+                raise NorwoodkitError(
+                    f"--ratios: {item!r} is not a number; write e.g. 70,15,15", code="usage"
+                ) from None
+        spec = splits.SplitSpec.from_ratios(
+            parsed, _csv_list(names, "--names"), stratify=columns, seed=seed
+        )
+    for option, path in (("--out", out_file), ("--images", images)):
+        if path is not None:
+            check_table_path(path, option)
+    exclude = splits.read_table(exclude_list, "--exclude-list") if exclude_list else None
+    dup = splits.duplicate_pairs_from_file(dedupe_file) if dedupe_file else None
+    ds = load_probed(source, quiet)
+    result = splits.make(ds, spec, duplicates=dup, exclude=exclude)
+    write_table_atomic(result.subject_table(), out_file)
+    if images is not None:
+        write_table_atomic(result.image_table(), images)
+    if json_output:
+        print_json(result.to_dict())
+    else:
+        _render_split(result)
+    q = result.quality
+    failed = not result.sizes_met() or q.max_stage_dev_pp > q.stage_bound_pp + 1e-9
+    raise typer.Exit(EXIT_FOUND if strict and failed else EXIT_OK)
+
+
+def _findings_report(findings: list[Any], ds: Any) -> Any:
+    from norwoodkit.validate import Report
+
+    return Report(
+        findings=tuple(findings),
+        subjects=int(ds.table["subject_id"].nunique()),
+        images=int(ds.table["path"].notna().sum()),
+    )
+
+
+def _render_split(result: Any) -> None:
+    q = result.quality
+    table = Table(header_style="bold")
+    for col in (
+        "split",
+        "subjects",
+        "groups",
+        "share",
+        "target",
+        "size dev pp",
+        "max stage dev pp",
+        "max age-bin dev pp",
+    ):
+        table.add_column(col, justify="right" if col != "split" else "left")
+    for name, r in q.per_split.iterrows():
+        table.add_row(
+            str(name),
+            str(int(r["subjects"])),
+            str(int(r["groups"])),
+            f"{r['share']:.3f}",
+            f"{r['target_share']:.3f}",
+            f"{r['size_dev_pp']:.2f}",
+            f"{r['max_stage_dev_pp']:.2f}",
+            f"{r['max_age_dev_pp']:.2f}",
+        )
+    out.print(table)
+    got = [int(x) for x in q.per_split["subjects"]]
+    sizes = "as asked" if result.sizes_met() else f"OFF: {got} vs {list(result.target_sizes())}"
+    out.print(
+        f"max stage deviation {q.max_stage_dev_pp:.2f} pp (rounding bound "
+        f"{q.stage_bound_pp:.2f}); max age-bin deviation {q.max_age_dev_pp:.2f} pp (bound "
+        f"{q.age_bound_pp:.2f}); sizes {sizes}"
+    )
+    if result.merged_groups:
+        out.print(
+            f"{result.merged_groups} groups of subjects who share a duplicate photo were "
+            "kept together"
+        )
+    for r in result.excluded.itertuples(index=False):
+        out.print(f"[yellow]excluded:[/] subject {r.subject_id} ({r.reason})")
