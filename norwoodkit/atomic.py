@@ -16,20 +16,33 @@ import pandas as pd
 from norwoodkit.errors import OutputError
 
 
-def check_output_path(path: str | os.PathLike[str], option: str) -> Path:
-    """Fail early (before any work) when an output file cannot be written where asked."""
+def _parameter(name: str) -> str:
+    """A parameter name; a flag spelling (``--exclude-list``) is read as ``exclude_list``."""
+    return name[2:].replace("-", "_") if name.startswith("--") else name
+
+
+def check_output_path(path: str | os.PathLike[str], parameter: str) -> Path:
+    """Fail early (before any work) when an output file cannot be written where asked.
+
+    ``parameter`` names the argument that gave ``path``; errors carry it.
+    """
     p = Path(path)
+    name = _parameter(parameter)
     if p.is_dir():
-        raise OutputError(f"{option} {p}: is a folder; give a file name", code="output-is-folder")
+        raise OutputError(
+            f"{p}: is a folder; give a file name", code="output-is-folder", parameter=name
+        )
     if not p.parent.is_dir():
         raise OutputError(
-            f"{option} {p}: folder {p.parent} does not exist; create it first",
+            f"{p}: folder {p.parent} does not exist; create it first",
             code="output-parent-missing",
+            parameter=name,
         )
     if not os.access(p.parent, os.W_OK):
         raise OutputError(
-            f"{option} {p}: folder {p.parent} is not writable; choose another place",
+            f"{p}: folder {p.parent} is not writable; choose another place",
             code="output-not-writable",
+            parameter=name,
         )
     return p
 
@@ -60,13 +73,14 @@ def write_text_atomic(path: str | os.PathLike[str], text: str) -> None:
 TABLE_SUFFIXES = (".csv", ".parquet", ".json")
 
 
-def check_table_path(path: str | os.PathLike[str], option: str) -> Path:
+def check_table_path(path: str | os.PathLike[str], parameter: str) -> Path:
     """``check_output_path`` plus a known table extension (.csv, .parquet, .json)."""
-    p = check_output_path(path, option)
+    p = check_output_path(path, parameter)
     if p.suffix.lower() not in TABLE_SUFFIXES:
         raise OutputError(
-            f"{option} {p}: unknown file type '{p.suffix}'; use one of {', '.join(TABLE_SUFFIXES)}",
+            f"{p}: unknown file type '{p.suffix}'; use one of {', '.join(TABLE_SUFFIXES)}",
             code="output-type",
+            parameter=_parameter(parameter),
         )
     return p
 

@@ -8,32 +8,34 @@ from __future__ import annotations
 
 
 class NorwoodkitError(Exception):
-    """A problem that stops a command before it can produce a result (exit code 2)."""
+    """A problem that stops a command before it can produce a result (exit code 2).
+
+    When the problem lies in one argument, ``parameter`` names it (the Python name, e.g.
+    ``shard_size``) and the message reads ``shard_size: <problem>``, so a Python caller is told
+    about the argument they passed; the CLI shows the same problem under the flag that set it
+    (``--shard-size: <problem>``) through :meth:`for_flag`.
+    """
 
     exit_code = 2
 
-    def __init__(self, message: str, *, code: str = "error") -> None:
-        super().__init__(message)
+    def __init__(self, message: str, *, code: str = "error", parameter: str | None = None) -> None:
+        full = f"{parameter}: {message}" if parameter else message
+        super().__init__(full)
         self.code = code
-        self.message = message
-
-
-class ParameterError(NorwoodkitError, ValueError):
-    """A parameter value a library function cannot use.
-
-    The message names the Python parameter (``same: 70 is ...``), so a Python caller is told
-    about the argument they passed; the CLI shows the same problem under its option's flag
-    (``--same: 70 is ...``) through :meth:`for_flag`.
-    """
-
-    def __init__(self, parameter: str, problem: str, *, code: str = "usage") -> None:
-        super().__init__(f"{parameter}: {problem}", code=code)
+        self.message = full
+        self.problem = message
         self.parameter = parameter
-        self.problem = problem
 
     def for_flag(self, flag: str) -> str:
         """The message with the parameter's name replaced by the CLI flag that set it."""
-        return f"{flag}: {self.problem}"
+        return f"{flag}: {self.problem}" if self.parameter else self.message
+
+
+class ParameterError(NorwoodkitError, ValueError):
+    """A parameter value a library function cannot use (``parameter`` names it)."""
+
+    def __init__(self, parameter: str, problem: str, *, code: str = "usage") -> None:
+        super().__init__(problem, code=code, parameter=parameter)
 
 
 class InputError(NorwoodkitError):

@@ -85,7 +85,7 @@ def flag(parameter: str) -> str:
 
 def _cli_message(exc: NorwoodkitError) -> str:
     """A library error as the CLI says it: parameters named by their flags."""
-    return exc.for_flag(flag(exc.parameter)) if isinstance(exc, ParameterError) else exc.message
+    return exc.for_flag(flag(exc.parameter)) if exc.parameter else exc.message
 
 
 def handle_errors(fn: Callable[P, R]) -> Callable[P, R]:

@@ -42,13 +42,15 @@ def bench_load(
 ) -> None:
     """Measure the PyTorch loader on shards: images/s and MB/s for each worker count and
     batch size (needs PyTorch: `pip install 'norwoodkit[torch]'`)."""
+    worker_counts = int_items(workers, "workers")
+    sizes = int_items(batch_sizes, "batch_sizes")
     from norwoodkit.loader import bench_load as measure
 
     rows = measure(
         out_dir,
         split,
-        workers=int_items(workers, "workers"),
-        batch_sizes=int_items(batch_sizes, "batch_sizes"),
+        workers=worker_counts,
+        batch_sizes=sizes,
         seconds=seconds,
         size=size,
         decode=decode.value,
