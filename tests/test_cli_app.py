@@ -6,9 +6,9 @@ import inspect
 import json
 
 import pytest
-from conftest import MakeDataset
 from typer.testing import CliRunner
 
+from conftest import MakeDataset
 from norwoodkit.cli import app
 from norwoodkit.cli.app import flag
 from norwoodkit.errors import NorwoodkitError, OutputError, ParameterError

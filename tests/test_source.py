@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import MakeDataset
 
+from conftest import MakeDataset
 from norwoodkit import DatasetSource, ParameterError, ProbedDataset
 from norwoodkit.source import parse_field_map
 
