@@ -943,7 +943,7 @@ def bench_load(
 ) -> None:
     """Measure the PyTorch loader on shards: images/s and MB/s for each worker count and
     batch size (needs PyTorch: `pip install 'norwoodkit[torch]'`)."""
-    from norwoodkit.loader import bench_load as measure
+    from norwoodkit.bench_load import bench_load as measure
 
     rows = measure(
         out_dir,
