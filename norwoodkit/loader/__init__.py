@@ -1,0 +1,132 @@
+"""PyTorch datasets over ``norwoodkit pack`` shards: a streaming ``ShardDataset`` for training and
+a random-access ``ShardIndex``. Needs the ``torch`` extra (``pip install 'norwoodkit[torch]'``).
+
+``ShardDataset`` is an ``IterableDataset``. How one epoch is produced (``partition``):
+
+1. **Work units** are the shards' row groups (about 20 rows; a subject never straddles two),
+   read from the Parquet footers. With ``shuffle`` the units are permuted with
+   ``(seed, epoch)``; without it they keep file order (manifest shard order, then row group).
+2. **Readers.** Every DataLoader worker of every rank is one reader: ``readers = world_size x
+   num_workers`` and reader ``rank x num_workers + worker_id``. Rank and world size come from
+   ``torch.distributed`` when it is initialised (else 0 and 1), the worker from
+   ``get_worker_info()``; constructor arguments override all four. Units are dealt in the
+   (shuffled) order, each to the reader with the fewest rows so far, so readers differ by at most
+   one unit's rows. Fewer units than readers is an error (some reader would get nothing).
+3. **Equal counts.** Every reader yields the same number of samples per epoch, or distributed
+   training hangs at the last step. ``uneven="pad"`` (default) fills each reader up to the
+   largest reader's rows by repeating samples from the start of its own list (they carry
+   ``meta["padded"] = True``); ``uneven="drop"`` cuts every reader to the smallest reader's rows
+   (a few rows of the epoch are not seen; which ones changes with the epoch).
+4. **Shuffle buffer.** Each reader passes its stream through a buffer of ``shuffle_buffer``
+   samples (a random one leaves as each new one enters), seeded with ``(seed, epoch, reader)``.
+   The buffer holds encoded image bytes, so its memory is about ``shuffle_buffer`` x the stored
+   image size (resized shards make it small); ``shuffle=False`` or ``shuffle_buffer <= 1``
+   yields in reading order.
+
+Determinism and resume (``state``): the whole order above is a pure function of (seed, epoch,
+readers, options), computed from the footers without reading an image. Each reader counts the
+stream positions it has passed (``position``) and the samples it has yielded (``yielded``; they
+differ only when a bad image was skipped). ``state_dict()`` returns them per reader with the
+epoch and seed; after ``load_state_dict()`` each reader rebuilds the same order, skips the
+passed positions without reading or decoding them, and yields exactly the samples the
+interrupted run had not yet yielded, in the same order.
+
+- ``num_workers=0``: the dataset object itself counts; ``ds.state_dict()`` in the training loop
+  is exact after every sample.
+- DataLoader workers iterate *copies* of the dataset, so the counts live in the workers, one
+  entry per worker. torchdata's ``StatefulDataLoader`` handles this: it calls ``state_dict()``
+  on each worker's copy after every batch, keeps the state that matches the batches it handed
+  out, and calls ``load_state_dict()`` on each worker's copy when resumed (our dataset state
+  is used, so it does not fast-forward by re-reading). With a plain ``DataLoader``, use
+  ``ds.state_after_batches(k, batch_size, num_workers)`` for the state after ``k`` batches
+  (DataLoader takes batches from workers in turn, and every worker yields equal counts);
+  resume at a ``k`` that is a multiple of ``num_workers`` to keep the workers' interleaving
+  too. Call ``set_epoch`` before each epoch; with ``persistent_workers=True`` the workers keep
+  the epoch they started with.
+
+Decoding (``decode="cpu"``, ``decode``): one copy takes the image out of the Arrow data buffer
+(a ``memoryview`` slice; the column is never turned into Python objects) into the bytes Pillow
+reads; JPEGs are decoded at a reduced DCT scale (``Image.draft``) when ``size`` allows it, the
+EXIF orientation is applied, then the image is scaled to *cover* ``size = (H, W)`` (for a square
+size: shorter side to H) and centre-cropped, in one resampling (bilinear, antialiased). The
+sample is ``(uint8 tensor C x H x W, label, meta)``, or ``transform(PIL image)`` in place of the
+tensor. Subject-layout shards give ``5 x C x H x W`` (views in ``VIEWS`` order; a missing view
+is zeros and ``meta["mask"]`` is False for it). ``decode="cuda"`` (``gpu``): workers yield the
+encoded bytes as uint8 tensors; ``ShardDataset.collate_bytes`` batches them in the workers and
+``ds.collate_cuda`` decodes the batch with nvJPEG (``torchvision.io.decode_jpeg``) and resizes
+on the GPU in the main process.
+
+Bad input (``shards``, ``badimage``): a shard in the manifest but not on disk, an unknown split,
+a newer manifest format or a footer that disagrees with the manifest stop with an
+``InputError``; a shard file on disk that the manifest does not list is never read and is logged
+as a warning (the manifest is the source of truth; ``norwoodkit verify`` reports it as an
+error). An image that cannot be decoded raises (``on_bad_image="raise"``, naming shard, row
+group, row and subject) or is skipped, logged and counted in ``ds.skipped`` (``"skip"``); a
+reader that skipped images then takes replacements from the start of its list so its count
+still matches the others'.
+
+Importing this package does not import torch: each name below loads its module on first use,
+and ``norwoodkit.loader.partition`` (the epoch plan) never needs torch at all.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from norwoodkit.loader.datasets import ShardDataset, ShardIndex
+    from norwoodkit.loader.decode import decode_image, orient, resize_cover
+    from norwoodkit.loader.extra import TorchMissingError
+    from norwoodkit.loader.gpu import EncodedBatch
+    from norwoodkit.loader.options import DEFAULT_SIZE, BadImage, Decode, Sample, Uneven
+    from norwoodkit.loader.shards import VIEW_NAMES
+    from norwoodkit.loader.state import STATE_FORMAT
+
+__all__ = [
+    "DEFAULT_SIZE",
+    "STATE_FORMAT",
+    "VIEW_NAMES",
+    "BadImage",
+    "Decode",
+    "EncodedBatch",
+    "Sample",
+    "ShardDataset",
+    "ShardIndex",
+    "TorchMissingError",
+    "Uneven",
+    "decode_image",
+    "orient",
+    "resize_cover",
+]
+
+# public name -> the module that defines it (imported on first use: torch loads only then)
+_HOMES = {
+    "DEFAULT_SIZE": "options",
+    "STATE_FORMAT": "state",
+    "VIEW_NAMES": "shards",
+    "BadImage": "options",
+    "Decode": "options",
+    "EncodedBatch": "gpu",
+    "Sample": "options",
+    "ShardDataset": "datasets",
+    "ShardIndex": "datasets",
+    "TorchMissingError": "extra",
+    "Uneven": "options",
+    "decode_image": "decode",
+    "orient": "decode",
+    "resize_cover": "decode",
+}
+
+
+if not TYPE_CHECKING:  # mypy sees the imports above; an unknown name stays an error for it
+
+    def __getattr__(name: str) -> Any:
+        home = _HOMES.get(name)
+        if home is None:
+            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+        return getattr(importlib.import_module(f"{__name__}.{home}"), name)
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *__all__])

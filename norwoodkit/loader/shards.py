@@ -1,0 +1,280 @@
+"""A split's shards on disk: the manifest and footers, row groups read, rows taken out of Arrow.
+
+The work units of an epoch are row groups (about 20 rows; a subject never straddles two), read
+from the Parquet footers without touching an image. The manifest is the source of truth: a
+shard it lists but that is missing or changed stops with an ``InputError``; a shard file it
+does not list is never read and is logged as a warning (``norwoodkit verify`` reports it as an
+error). Torch-free: images leave this module as bytes through the caller's ``copy``.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from norwoodkit.errors import InputError
+from norwoodkit.labels import VIEWS
+
+__all__ = [
+    "META_STR",
+    "SHARD_NAME",
+    "VIEW_NAMES",
+    "OpenFiles",
+    "Row",
+    "RowGroup",
+    "ShardSplit",
+    "open_split",
+]
+
+log = logging.getLogger(__name__)
+
+VIEW_NAMES = tuple(v.value for v in VIEWS)
+# The two below copy what pack writes: its shard file names and its string metadata columns.
+# They live here only, so each can become one import from pack's layout and the column spec.
+SHARD_NAME = re.compile(r"^(?P<split>.+)-\d{5}-of-\d{5}\.parquet$")
+META_STR = ("subject_id", "stage_variant", "gender", "ethnicity")
+_OPEN_FILES = 8
+
+IntArray = npt.NDArray[np.int64]
+
+
+@dataclass(frozen=True)
+class ShardSplit:
+    """One split of a pack folder: its shards and work units (row groups), from the footers."""
+
+    root: Path
+    split: str
+    layout: str
+    resized: bool
+    shards: tuple[str, ...]
+    unit_shard: IntArray  # shard index of each unit
+    unit_group: IntArray  # row group index inside its shard
+    unit_rows: IntArray
+    unit_start: IntArray  # global row index of the unit's first row (file order)
+
+    @property
+    def units(self) -> int:
+        """Work units (non-empty row groups) in the split."""
+        return len(self.unit_rows)
+
+    @property
+    def rows(self) -> int:
+        """Rows in the split (images, or subjects for subject-layout shards)."""
+        return int(self.unit_rows.sum())
+
+    @property
+    def image_columns(self) -> tuple[str, ...]:
+        """The struct columns holding image bytes: one, or one per view."""
+        if self.layout == "image":
+            return ("image",)
+        return tuple(f"image_{v}" for v in VIEW_NAMES)
+
+    def columns(self) -> list[str]:
+        """The columns a sample is made from, in the order they are read."""
+        if self.layout == "image":
+            return [*self.image_columns, "label", "view", "stage", "age", *META_STR, "orientation"]
+        return [
+            *self.image_columns,
+            "label",
+            "stage",
+            "age",
+            *META_STR,
+            *(f"orientation_{v}" for v in VIEW_NAMES),
+        ]
+
+    def shard_of(self, unit: int) -> str:
+        """The manifest path of the shard that holds ``unit``."""
+        return self.shards[int(self.unit_shard[unit])]
+
+
+def open_split(directory: str | Path, split: str) -> ShardSplit:
+    """Read manifest.json and the footers of one split's shards; check they agree."""
+    from norwoodkit.pack import read_manifest
+
+    root = Path(directory)
+    manifest = read_manifest(root)
+    splits = manifest["splits"]
+    if split not in splits:
+        raise InputError(
+            f"{root}: no split {split!r}; this pack has {', '.join(map(repr, splits))}",
+            code="split-unknown",
+        )
+    records = splits[split]["shards"]
+    _warn_unlisted(root, split, {r["path"] for r in records})
+    shard_of: list[int] = []
+    group_of: list[int] = []
+    rows_of: list[int] = []
+    for i, rec in enumerate(records):
+        for g, n in enumerate(_group_rows(root, rec)):
+            if n:
+                shard_of.append(i)
+                group_of.append(g)
+                rows_of.append(n)
+    rows = np.asarray(rows_of, dtype=np.int64)
+    return ShardSplit(
+        root=root,
+        split=split,
+        layout=str(manifest["layout"]),
+        resized=manifest["options"]["resize"] is not None,
+        shards=tuple(r["path"] for r in records),
+        unit_shard=np.asarray(shard_of, dtype=np.int64),
+        unit_group=np.asarray(group_of, dtype=np.int64),
+        unit_rows=rows,
+        unit_start=np.concatenate([[0], np.cumsum(rows)[:-1]]).astype(np.int64),
+    )
+
+
+def _warn_unlisted(root: Path, split: str, listed: set[str]) -> None:
+    """Log each shard file of the split's folder that the manifest does not list."""
+    folder = root / split
+    if not folder.is_dir():
+        return
+    for f in sorted(folder.iterdir()):
+        rel = f"{split}/{f.name}"
+        m = SHARD_NAME.match(f.name)
+        if m and m.group("split") == split and rel not in listed:
+            log.warning(
+                "%s: a shard file that manifest.json does not list; it is not read "
+                "(run `norwoodkit verify %s`, then delete it or pack again)",
+                root / rel,
+                root,
+            )
+
+
+def _group_rows(root: Path, record: Mapping[str, Any]) -> list[int]:
+    """Rows of each row group of one listed shard, from its footer, checked against the manifest."""
+    import pyarrow.parquet as pq
+
+    path = root / record["path"]
+    if not path.is_file():
+        raise InputError(
+            f"{path}: listed in manifest.json but missing; run `norwoodkit verify {root}` "
+            "and pack again with --resume",
+            code="shard-missing",
+        )
+    try:
+        meta = pq.read_metadata(path)
+    except (OSError, ValueError) as exc:
+        raise InputError(
+            f"{path}: cannot be read as Parquet ({exc}); run `norwoodkit verify {root}`",
+            code="shard-unreadable",
+        ) from exc
+    if meta.num_rows != record["rows"]:
+        raise InputError(
+            f"{path}: {meta.num_rows} rows, manifest.json says {record['rows']}; the shard "
+            f"changed since packing: run `norwoodkit verify {root}`",
+            code="shard-rows",
+        )
+    return [meta.row_group(g).num_rows for g in range(meta.num_row_groups)]
+
+
+@dataclass(slots=True)
+class Row:
+    """One row of a row group, its image bytes taken out of Arrow: what a sample is made from."""
+
+    unit: int
+    row: int
+    images: list[Any]  # bytes (cpu), uint8 tensor (cuda) or None (missing view), per column
+    paths: list[str]
+    orientation: list[int]
+    label: int
+    meta: dict[str, Any]
+
+
+class RowGroup:
+    """A row group read from a shard; image bytes are memoryview slices of the Arrow buffer."""
+
+    def __init__(self, table: Any, split: ShardSplit) -> None:
+        self.images = [_binary_views(table.column(c)) for c in split.image_columns]
+        self.paths = [_struct_field(table.column(c), 1) for c in split.image_columns]
+        names = [c for c in table.column_names if c not in split.image_columns]
+        self.meta = {c: table.column(c).to_pylist() for c in names}
+        self.layout = split.layout
+        self.resized = split.resized
+
+    def row(self, unit: int, i: int, copy: Callable[[memoryview], Any]) -> Row:
+        """Row ``i`` of this group, each image taken out of Arrow by ``copy``."""
+        images = [None if (v := col[i]) is None else copy(v) for col in self.images]
+        m = self.meta
+        meta: dict[str, Any] = {c: m[c][i] or "" for c in META_STR}
+        meta["stage"] = int(m["stage"][i] or 0)
+        meta["age"] = -1 if m["age"][i] is None else int(m["age"][i])
+        if self.layout == "image":
+            meta["view"] = m["view"][i] or ""
+            orient = [m["orientation"][i]]
+        else:
+            orient = [m[f"orientation_{v}"][i] for v in VIEW_NAMES]
+        # resized copies are stored upright; originals carry their EXIF orientation
+        orientation = [1 if self.resized or o is None else int(o) for o in orient]
+        return Row(
+            unit=unit,
+            row=i,
+            images=images,
+            paths=[p[i] or "" for p in self.paths],
+            orientation=orientation,
+            label=int(m["label"][i]),
+            meta=meta,
+        )
+
+
+def _struct_field(column: Any, index: int) -> list[Any]:
+    out: list[Any] = []
+    for chunk in column.chunks:
+        out += chunk.flatten()[index].to_pylist()
+    return out
+
+
+def _binary_views(column: Any) -> list[memoryview | None]:
+    """Each cell's ``bytes`` as a zero-copy slice of the Arrow data buffer (None where null)."""
+    out: list[memoryview | None] = []
+    for chunk in column.chunks:
+        data = chunk.flatten()[0]  # the struct's validity merged into its "bytes" child
+        n = len(data)
+        bufs = data.buffers()
+        wide = str(data.type) in ("large_binary", "large_string")
+        offsets = np.frombuffer(bufs[1], dtype=np.int64 if wide else np.int32)
+        offsets = offsets[data.offset : data.offset + n + 1]
+        body = memoryview(bufs[2]) if bufs[2] is not None else memoryview(b"")
+        valid = data.is_valid().to_numpy(zero_copy_only=False)
+        bounds = offsets.tolist()
+        for i in range(n):
+            out.append(body[bounds[i] : bounds[i + 1]] if valid[i] else None)
+    return out
+
+
+class OpenFiles:
+    """A few open Parquet files (an LRU), so row groups of one shard do not reparse its footer."""
+
+    def __init__(self, split: ShardSplit) -> None:
+        self.split = split
+        self.open: OrderedDict[int, Any] = OrderedDict()
+
+    def group(self, unit: int) -> RowGroup:
+        """Read one work unit's row group (the sample columns only)."""
+        import pyarrow.parquet as pq
+
+        s = int(self.split.unit_shard[unit])
+        pf = self.open.pop(s, None)
+        if pf is None:
+            pf = pq.ParquetFile(self.split.root / self.split.shards[s])
+            if len(self.open) >= _OPEN_FILES:
+                _, old = self.open.popitem(last=False)
+                old.close()
+        self.open[s] = pf
+        g = int(self.split.unit_group[unit])
+        table = pf.read_row_group(g, columns=self.split.columns(), use_threads=False)
+        return RowGroup(table, self.split)
+
+    def close(self) -> None:
+        """Close every open file."""
+        for pf in self.open.values():
+            pf.close()
+        self.open.clear()
