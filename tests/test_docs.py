@@ -52,7 +52,7 @@ def test_architecture_lists_every_module() -> None:
         rel = module.relative_to(package).as_posix()
         if rel.endswith("/__init__.py"):  # a package: its folder's row, or its __init__'s
             folder = rel.removesuffix("__init__.py")
-            names = (rel, folder)
+            names: tuple[str, ...] = (rel, folder)
         else:
             names = (rel,)
         assert any(f"`{n}`" in arch or f"`norwoodkit/{n}`" in arch for n in names), rel
