@@ -22,23 +22,24 @@ F32 = npt.NDArray[np.floating[Any]]
 TEX = 256  # side of the strand texture; a power of two so indices wrap with "&"
 BLOB = 768  # side of the smooth-noise texture; must exceed the largest working resolution
 NOISE_TILE = 512
-DCT_K = 8  # the perceptual hash reads the lowest 8 x 8 DCT frequencies
+_DCT_K = 8  # the perceptual hash reads the lowest 8 x 8 DCT frequencies
 
-PHASE = np.array([0.0, 2.094, 4.189], dtype=np.float32)  # hue rotation for R, G, B
+_PHASE = np.array([0.0, 2.094, 4.189], dtype=np.float32)  # hue rotation for R, G, B
 
 
 def tinted(val: float, hue: float, sat: float) -> npt.NDArray[np.float32]:
-    out: npt.NDArray[np.float32] = val * (1.0 + sat * np.cos(hue + PHASE))
+    """An RGB colour (0..1) of brightness ``val``, turned towards ``hue`` by ``sat``."""
+    out: npt.NDArray[np.float32] = val * (1.0 + sat * np.cos(hue + _PHASE))
     return out
 
 
 # ---------------------------------------------------------------------------------------------
-# Cached textures and bases. Textures come from fixed seeds so renders stay deterministic; each
-# render only picks offsets into them, which is far cheaper than drawing fresh noise every time.
+# Cached textures and bases: picking offsets into them is far cheaper than drawing fresh noise.
 
 
 @lru_cache(maxsize=1)
 def strand_texture() -> F32:
+    """A ``TEX`` x ``TEX`` streaky texture (0..1) that reads as hair strands."""
     from scipy.ndimage import uniform_filter1d
 
     g = np.random.default_rng(0x5EED).random((TEX, TEX), dtype=np.float32)
@@ -50,6 +51,7 @@ def strand_texture() -> F32:
 
 @lru_cache(maxsize=1)
 def blob_texture() -> tuple[F32, F32]:
+    """Two ``BLOB`` x ``BLOB`` noise textures in [-1, 1]: coarse blotches and fine grain."""
     from scipy.ndimage import gaussian_filter
 
     g = np.random.default_rng(0xB10B).standard_normal((2, BLOB, BLOB)).astype(np.float32)
@@ -100,6 +102,7 @@ def dct_basis(n: int, k: int) -> F32:
 
 
 def ramp(x: F32, lo: float, hi: float) -> F32:
+    """0 below ``lo``, 1 above ``hi``, linear between."""
     out: F32 = np.clip((x - lo) * (1.0 / (hi - lo)), 0.0, 1.0)
     return out
 
@@ -116,7 +119,7 @@ def dct_field(rng: np.random.Generator, w: int, h: int, rms: float, slope: float
     A field interpolated from a few random cells, or any single big shape, moves only a few
     directions of the low-frequency DCT signature; this one moves every direction independently.
     """
-    k = DCT_K
+    k = _DCT_K
     kk = np.arange(k, dtype=np.float32)
     sig = 1.0 / np.power(1.0 + kk[:, None] + kk[None, :], slope)
     sig[0, 0] = 0.0  # overall brightness is exposure's job

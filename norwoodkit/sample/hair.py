@@ -33,6 +33,7 @@ _SIDE_TOP = (-3.0, -3.0, -3.0, -3.0, -3.0, -0.45, -0.25)
 
 
 def front_cover(u: F32, v: F32, k: int) -> F32:
+    """Front view: the hairline recedes and the temples deepen with the stage."""
     au = np.abs(u)
     line = _FRONT_HAIRLINE[k] - _FRONT_TEMPLE[k] * np.exp(-np.square((au - 0.5) * 5.5))
     top = ramp(line - v, 0.0, 0.08) * _FRONT_TOP_DENSITY[k]
@@ -46,6 +47,7 @@ def front_cover(u: F32, v: F32, k: int) -> F32:
 
 
 def top_cover(u: F32, v: F32, k: int) -> F32:
+    """Top view: a receding front, a growing crown, and at late stages the bridge between."""
     au = np.abs(u)
     line = _TOP_FRONT[k] + _TOP_TEMPLE[k] * np.exp(-np.square((au - 0.55) * 5.0))
     front = ramp(line - v, 0.0, 0.08)
@@ -60,6 +62,7 @@ def top_cover(u: F32, v: F32, k: int) -> F32:
 
 
 def back_cover(u: F32, v: F32, k: int) -> F32:
+    """Back view: the crown opens, and at late stages only the fringe above the nape stays."""
     r_vertex = _BACK_VERTEX[k]
     dv = np.sqrt(np.square(u) + np.square((v + 0.62) * 1.5))
     vertex = ramp(r_vertex - dv, -0.04, 0.12) if r_vertex > 0 else np.zeros_like(u)
@@ -74,6 +77,7 @@ _SIDE_LOWER_V = np.array([-0.55, -0.5, -0.2, 0.18, 0.02, 0.3, 0.78, 0.86], dtype
 
 
 def side_cover(u: F32, v: F32, k: int) -> F32:
+    """Side view: hair above the ear and nape, minus the receding front, crown and top."""
     lower = np.interp(u, _SIDE_LOWER_U, _SIDE_LOWER_V).astype(np.float32)
     region = ramp(lower - v, 0.0, 0.08)
     front = ramp(_SIDE_FRONT[k] - u, 0.0, 0.08) * ramp(0.05 - v, 0.0, 0.1)

@@ -1,4 +1,4 @@
-"""Synthetic phone-photo-like head images for tests and benchmarks.
+"""Phone-photo-like renders of heads whose hair follows the Norwood stage (``render_view``).
 
 The renderer is not a medical illustration. Its job is to produce images whose statistics behave
 like the real dataset's photos: plausible colours, textures and JPEG sizes, hair coverage that

@@ -83,6 +83,7 @@ def background(rng: np.random.Generator, x: F32, y: F32) -> F32:
 
 
 def work_size(size: tuple[int, int]) -> tuple[int, int]:
+    """The small resolution a photo of ``size`` is painted at (320 or 400 px on the long side)."""
     w, h = size
     long_side = max(w, h)
     target = 320 if long_side < 2000 else 400
@@ -119,6 +120,7 @@ class Shot:
 
 
 def draw_shot(rng: np.random.Generator, view: str, w: int, h: int) -> Shot:
+    """A random composition for one photo of ``view`` at working size ``w`` x ``h``."""
     ax, ay = (w / 2) / min(w, h), (h / 2) / min(w, h)
     if view == "top":
         radius = rng.uniform(0.25, 0.52)
