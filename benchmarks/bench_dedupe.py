@@ -525,8 +525,7 @@ def run_quality(args: argparse.Namespace, work: Path) -> None:
     # Per variant: recall of (original, variant) pairs, and our phash distances for them.
     t = ds.images.set_index("path")
     hashes = {
-        p: (int(h, 16), int(m, 16))
-        for p, h, m in zip(t.index, t["phash"], t["phash_mirror"], strict=True)
+        p: (str(h), str(m)) for p, h, m in zip(t.index, t["phash"], t["phash_mirror"], strict=True)
     }
     print()
     short = [_short(sc.method) for sc in scores]
@@ -540,11 +539,11 @@ def run_quality(args: argparse.Namespace, work: Path) -> None:
         if var == "original":
             continue
         pairs = variant_pairs(ls, var)
-        direct = [int.bit_count(hashes[a][0] ^ hashes[b][0]) for a, b in pairs]
+        direct = [dedupe.hamming(hashes[a][0], hashes[b][0]) for a, b in pairs]
         flipped = [
             min(
-                int.bit_count(hashes[a][0] ^ hashes[b][0]),
-                int.bit_count(hashes[a][0] ^ hashes[b][1]),
+                dedupe.hamming(hashes[a][0], hashes[b][0]),
+                dedupe.hamming(hashes[a][0], hashes[b][1]),
             )
             for a, b in pairs
         ]
@@ -564,8 +563,8 @@ def run_quality(args: argparse.Namespace, work: Path) -> None:
     for k, a in enumerate(paths):
         for b in paths[k + 1 :]:
             if ls.source[a] != ls.source[b]:
-                d = int.bit_count(hashes[a][0] ^ hashes[b][0])
-                dm = min(d, int.bit_count(hashes[a][0] ^ hashes[b][1]))
+                d = dedupe.hamming(hashes[a][0], hashes[b][0])
+                dm = min(d, dedupe.hamming(hashes[a][0], hashes[b][1]))
                 closest.append((d, dm, (a, b)))
     by_direct = min(closest)
     by_mirror = min(closest, key=lambda x: (x[1], x[0]))

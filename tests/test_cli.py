@@ -149,7 +149,7 @@ def test_sample_command(tmp_path: Path) -> None:
     again = runner.invoke(app, ["sample", str(out), "--subjects", "3"])
     assert again.exit_code == 2 and "already exists" in again.stderr
     bad = runner.invoke(app, ["sample", str(tmp_path / "t"), "--size", "huge"])
-    assert bad.exit_code == 2 and "--size 'huge'" in bad.stderr
+    assert bad.exit_code == 2 and "--size: 'huge'" in bad.stderr
 
 
 def test_python_dash_m_and_progress_stays_off_stdout(make_dataset: MakeDataset) -> None:

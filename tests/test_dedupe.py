@@ -14,15 +14,43 @@ from typer.testing import CliRunner
 from conftest import MakeDataset, jpeg_bytes, photo, snapshot
 from norwoodkit import dataset, dedupe, probe, sample
 from norwoodkit.cli import app
-from norwoodkit.dataset import Dataset
-from norwoodkit.errors import InputError
+from norwoodkit.dataset import ProbedDataset
+from norwoodkit.errors import ParameterError
 from norwoodkit.labels import View
 
 runner = CliRunner()
 
 
-def probed(root: Path) -> Dataset:
+def probed(root: Path) -> ProbedDataset:
     return probe.run(dataset.load(root), workers=1)
+
+
+# ----------------------------------------------------------------------------- distance
+
+
+def test_hamming_counts_differing_bits() -> None:
+    zero, ones = "0" * 16, "f" * 16
+    assert dedupe.hamming(zero, zero) == 0
+    assert dedupe.hamming(zero, ones) == 64
+    assert dedupe.hamming(zero, "0000000000000001") == 1
+    assert dedupe.hamming("8000000000000000", "0000000000000001") == 2
+    assert dedupe.hamming("00ff00ff00ff00ff", "ff00ff00ff00ff00") == 64
+
+
+def test_vectorised_hamming_agrees_with_the_scalar_one() -> None:
+    rng = np.random.default_rng(3)
+    h = rng.integers(0, np.iinfo(np.uint64).max, 40, dtype=np.uint64, endpoint=True)
+    hexes = dedupe.u64_to_hex(h)
+    assert all(len(x) == 16 for x in hexes)
+    assert (dedupe.hashes_to_u64(hexes) == h).all()  # the round trip is lossless
+    d = dedupe.hamming_u64(h[:, None], h[None, :])
+    assert d.dtype == np.uint8 and d.shape == (40, 40)
+    for a in range(40):
+        for b in range(40):
+            assert int(d[a, b]) == dedupe.hamming(hexes[a], hexes[b])
+    xor, out = np.empty((40, 40), np.uint64), np.empty((40, 40), np.uint8)
+    assert dedupe.hamming_u64(h[:, None], h[None, :], out=(xor, out)) is out
+    assert (out == d).all()
 
 
 # ----------------------------------------------------------------------------- search
@@ -34,7 +62,7 @@ def naive(h: np.ndarray, t: int, others: np.ndarray | None = None) -> set[tuple[
         for j in range(len(h)):
             if i == j or (others is None and j < i):
                 continue
-            d = bin(int(h[i]) ^ int((others if others is not None else h)[j])).count("1")
+            d = int(dedupe.hamming_u64(h[i], (others if others is not None else h)[j]))
             if d <= t:
                 key = (min(i, j), max(i, j))
                 out[key] = min(d, out.get(key, 99))
@@ -137,8 +165,9 @@ def test_all_images_identical(make_dataset: MakeDataset) -> None:
     assert len(result.exclude_list()) == 14
 
 
-def _table(hashes: list[int], subjects: list[str]) -> Dataset:
+def _table(hashes: list[int], subjects: list[str]) -> ProbedDataset:
     n = len(hashes)
+    h = np.array(hashes, np.uint64)
     t = pd.DataFrame(
         {
             "subject_id": subjects,
@@ -147,14 +176,14 @@ def _table(hashes: list[int], subjects: list[str]) -> Dataset:
             "status": ["ok"] * n,
             "error": [None] * n,
             "sha256": [f"{k:064x}" for k in range(n)],
-            "phash": [f"{h:016x}" for h in hashes],
-            "phash_mirror": [f"{~h & (2**64 - 1):016x}" for h in hashes],
+            "phash": dedupe.u64_to_hex(h),
+            "phash_mirror": dedupe.u64_to_hex(~h),
             "oriented_width": [100] * n,
             "oriented_height": [100] * n,
             "size": [1000] * n,
         }
     )
-    return Dataset(root=Path("."), table=t)
+    return ProbedDataset(root=Path("."), table=t)
 
 
 def test_chains_are_split_by_complete_linkage() -> None:
@@ -186,12 +215,31 @@ def test_tiers_and_thresholds() -> None:
 
 
 @pytest.mark.parametrize(
-    ("same", "near", "match"),
-    [(-1, 10, "runs from 0"), (4, 65, "runs from 0"), (8, 4, "larger than --near")],
+    ("same", "near", "parameter", "match"),
+    [
+        (-1, 10, "same", "runs from 0"),
+        (4, 65, "near", "runs from 0"),
+        (8, 4, "same", "larger than near"),
+    ],
 )
-def test_bad_thresholds(same: int, near: int, match: str) -> None:
-    with pytest.raises(InputError, match=match):
+def test_bad_thresholds(same: int, near: int, parameter: str, match: str) -> None:
+    with pytest.raises(ParameterError, match=match) as err:
         dedupe.DedupeOptions(same=same, near=near)
+    assert err.value.parameter == parameter and "--" not in err.value.message
+
+
+@pytest.mark.parametrize("parameter", ["block_rows", "block_cols"])
+def test_bad_block_sizes(parameter: str) -> None:
+    with pytest.raises(ParameterError, match="positive") as err:
+        dedupe.DedupeOptions(**{parameter: 0})  # type: ignore[arg-type]
+    assert err.value.parameter == parameter
+
+
+def test_bad_fail_on_names_the_parameter_and_the_choices() -> None:
+    assert dedupe.FailOn("within-subject") is dedupe.FailOn.WITHIN
+    with pytest.raises(ParameterError, match="cross-subject, within-subject, any") as err:
+        dedupe.FailOn("everything")
+    assert err.value.parameter == "fail_on"
 
 
 def test_mirrored_copies_only_with_mirror(make_dataset: MakeDataset) -> None:
@@ -274,9 +322,9 @@ def test_cli_calibrate(defect_sample: Path) -> None:
 def test_cli_bad_thresholds_and_paths(make_dataset: MakeDataset, tmp_path: Path) -> None:
     root = str(make_dataset(1))
     r = runner.invoke(app, ["dedupe", root, "--same", "-1"])
-    assert r.exit_code == 2 and "runs from 0" in r.stderr
+    assert r.exit_code == 2 and "--same: -1 is outside" in r.stderr and "runs from 0" in r.stderr
     r = runner.invoke(app, ["dedupe", root, "--same", "8", "--near", "6"])
-    assert r.exit_code == 2 and "same <= near" in r.stderr
+    assert r.exit_code == 2 and "--same: 8" in r.stderr and "same <= near" in r.stderr
     r = runner.invoke(app, ["dedupe", root, "--near", "20"])
     assert r.exit_code == 0 and "unrelated photos" in r.stderr
     r = runner.invoke(app, ["dedupe", root, "--pairs", str(tmp_path / "nope" / "p.csv")])

@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from norwoodkit import dataset, sample
-from norwoodkit.errors import InputError, OutputError
+from norwoodkit.errors import OutputError, ParameterError
 from norwoodkit.labels import VENDOR_FILENAMES
 
 
@@ -87,14 +87,33 @@ def test_parse_size(size: str, expected: tuple[int, int]) -> None:
 
 @pytest.mark.parametrize("size", ["huge", "10x", "0x100", "100000x100"])
 def test_bad_size(size: str) -> None:
-    with pytest.raises(InputError, match="--size"):
+    with pytest.raises(ParameterError, match=f"^size: {size!r} is not a size") as err:
         sample.parse_size(size)
+    assert err.value.parameter == "size"
+    with pytest.raises(ParameterError, match="WIDTHxHEIGHT"):
+        opts(size=size)
 
 
 def test_defects_need_enough_subjects(tmp_path: Path) -> None:
-    with pytest.raises(InputError, match="--defects needs --subjects 50"):
+    with pytest.raises(ParameterError, match="subjects: 10 is too few to plant the defects") as e:
         sample.write(tmp_path / "s", opts(subjects=10, defects=True))
+    assert "50 or more" in e.value.problem
     assert not (tmp_path / "s").exists()
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "problem"),
+    [
+        ("subjects", 0, "0 is too few"),
+        ("quality", 0, "0 is outside 1..100"),
+        ("quality", 101, "101 is outside 1..100"),
+        ("seed", -1, "-1 is negative"),
+    ],
+)
+def test_bad_options_name_their_parameter(field: str, value: int, problem: str) -> None:
+    with pytest.raises(ParameterError, match=problem) as err:
+        opts(**{field: value})
+    assert err.value.parameter == field and "--" not in err.value.message
 
 
 def test_existing_folder_is_refused_unless_it_is_a_sample(tmp_path: Path) -> None:
@@ -121,10 +140,11 @@ def test_no_two_clean_photos_look_alike_to_dedupe(tmp_path: Path) -> None:
     import numpy as np
 
     from norwoodkit import probe
+    from norwoodkit.dedupe import hamming_u64, hashes_to_u64
 
     root = sample.write(tmp_path / "s", opts(subjects=120, workers=2)).root
     hashes = probe.run(dataset.load(root)).images["phash"]
-    h = np.array([int(x, 16) for x in hashes], dtype=np.uint64)
-    d = np.bitwise_count(h[:, None] ^ h[None, :])
+    h = hashes_to_u64(hashes)
+    d = hamming_u64(h[:, None], h[None, :])
     np.fill_diagonal(d, 64)
     assert int(d.min()) >= sample.MIN_PHASH_DISTANCE

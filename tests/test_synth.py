@@ -1,4 +1,4 @@
-"""Tests for the synthetic head-photo renderer (norwoodkit.synth)."""
+"""Tests for the synthetic head-photo renderer (norwoodkit.sample.render)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from norwoodkit.synth import VIEWS, SubjectTraits, random_traits, render_view
+from norwoodkit.dedupe import hamming
+from norwoodkit.sample.render import VIEWS, SubjectTraits, random_traits, render_view
 
 
 def _traits(seed: int) -> SubjectTraits:
@@ -23,14 +24,14 @@ def _render(seed: int, stage: int, view: str, size: tuple[int, int]) -> Image.Im
     )
 
 
-def _phash(im: Image.Image) -> int:
+def _phash(im: Image.Image) -> str:
     buf = io.BytesIO()
     im.save(buf, "JPEG", quality=90)
     buf.seek(0)
     with Image.open(buf) as jpeg:
         jpeg.draft("L", (256, 256))
         gray = jpeg.convert("L")
-    return int(str(imagehash.phash(gray, hash_size=8)), 16)
+    return str(imagehash.phash(gray, hash_size=8))
 
 
 def test_same_seed_gives_identical_pixels() -> None:
@@ -100,5 +101,5 @@ def test_distinct_images_are_not_phash_near_duplicates() -> None:
         for view in VIEWS:
             im = render_view(rng, 1 + subject % 7, view, (320, 240), subject_traits=traits)
             hashes.append(_phash(im))
-    distances = [(a ^ b).bit_count() for a, b in combinations(hashes, 2)]
+    distances = [hamming(a, b) for a, b in combinations(hashes, 2)]
     assert min(distances) > 10

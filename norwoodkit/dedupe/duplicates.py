@@ -1,0 +1,48 @@
+"""``find``: a probed dataset's images -> ``DedupeResult``, step by step (pairs, then groups)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pandas as pd
+
+from norwoodkit.dataset import Dataset
+from norwoodkit.dedupe.groups import group
+from norwoodkit.dedupe.options import DedupeOptions
+from norwoodkit.dedupe.pairs import (
+    RAW_COLUMNS,
+    classify,
+    exact_pairs,
+    hashed_pairs,
+    not_compared,
+    pair_table,
+)
+from norwoodkit.dedupe.result import DedupeResult
+
+
+def find(
+    dataset: Dataset,
+    options: DedupeOptions | None = None,
+    *,
+    progress: Callable[[int], None] | None = None,
+) -> DedupeResult:
+    """Exact and near duplicates among a probed dataset's images (see ``probe.run``)."""
+    opts = options or DedupeOptions()
+    t = dataset.images
+    if "sha256" not in t.columns:
+        raise ValueError("dedupe needs the probe columns: call probe.run(dataset) first")
+    t = t.reset_index(drop=True)
+    hashed = t["phash"].notna().to_numpy()
+    frames = [f for f in (exact_pairs(t), *hashed_pairs(t, hashed, opts, progress)) if len(f)]
+    raw = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=RAW_COLUMNS)
+    pairs = classify(t, raw, opts)
+    groups, chains_split = group(t, pairs, opts)
+    return DedupeResult(
+        pairs=pair_table(t, pairs),
+        groups=groups,
+        not_compared=not_compared(t, hashed),
+        options=opts,
+        images=len(t),
+        compared=int(hashed.sum()),
+        chains_split=chains_split,
+    )
