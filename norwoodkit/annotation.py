@@ -103,9 +103,9 @@ ANNOTATION_NAMES = (
 )
 
 #: How to name the annotation file, for a Python caller and on the command line alike.
-_PASS_ANNOTATIONS = "annotations=FILE in Python, --annotations FILE on the command line"
+_PASS_ANNOTATIONS = "annotations=FILE, or --annotations FILE on the command line"
 #: How to map the id field, for a Python caller and on the command line alike.
-_MAP_ID = "fields={'subject_id': NAME} in Python, --field subject_id=NAME on the command line"
+_MAP_ID = "fields={'subject_id': NAME}, or --field subject_id=NAME on the command line"
 
 
 @dataclass
