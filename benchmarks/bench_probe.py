@@ -71,6 +71,7 @@ def timed_map(
 
 
 def main() -> None:
+    """Parse the options, then time every step and print the figures."""
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--subjects", type=int, default=8)
     ap.add_argument("--size", default="12mp")
@@ -81,6 +82,24 @@ def main() -> None:
 
     work = Path(tempfile.mkdtemp(prefix="nk-bench-"))
     root = args.keep or work / "sample"
+    paths = prepare(args, root)
+    med = time_steps(paths, args.workers, args.repeats)
+    cold, warm = time_validate(root, work, args.workers, args.repeats)
+    print()
+    print(f"{'step':<34}{'median s':>10}{'images/s':>10}")
+    for name in ("baseline", "floor", "probe"):
+        print(f"{name:<34}{med[name]:>10.2f}{len(paths) / med[name]:>10.1f}")
+    print(f"{'validate, cold cache':<34}{cold:>10.2f}")
+    print(f"{'validate, warm cache':<34}{warm:>10.3f}")
+    print()
+    print(f"probe vs baseline (speed-up, target >= 3.5x): {med['baseline'] / med['probe']:.2f}x")
+    print(f"probe vs draft-decode floor (target >= 0.85x): {med['floor'] / med['probe']:.2f}x")
+    print(f"warm / cold validate (target <= 5 %): {100 * warm / cold:.1f} %")
+    shutil.rmtree(work, ignore_errors=True)
+
+
+def prepare(args: argparse.Namespace, root: Path) -> list[str]:
+    """The sample's image paths (writing the sample first if ``root`` is new); prints the data."""
     if not root.exists():
         t0 = time.perf_counter()
         sample.write(root, sample.SampleOptions(subjects=args.subjects, size=args.size, seed=1))
@@ -103,40 +122,33 @@ def main() -> None:
         f"({min(pixels) / 1e6:.1f}-{max(pixels) / 1e6:.1f}), {total_mb:.0f} MB, "
         f"quality 90; OS file cache warm (files just written or read)"
     )
+    return paths
 
+
+def time_steps(paths: list[str], workers: int, repeats: int) -> dict[str, float]:
+    """Median seconds of the baseline, the draft-decode floor and the probe over ``paths``."""
     times: dict[str, list[float]] = {"baseline": [], "floor": [], "probe": []}
     fns = {"baseline": baseline_batch, "floor": floor_batch, "probe": probe_only}
-    with ProcessPoolExecutor(args.workers, mp_context=pool_context()) as pool:
-        timed_map(floor_batch, paths[: args.workers * 2], pool, 1)  # start the workers
-        for _ in range(args.repeats):
+    with ProcessPoolExecutor(workers, mp_context=pool_context()) as pool:
+        timed_map(floor_batch, paths[: workers * 2], pool, 1)  # start the workers
+        for _ in range(repeats):
             for name, fn in fns.items():  # interleaved, so drift hits all three alike
                 times[name].append(timed_map(fn, paths, pool, probe.BATCH_SIZE // 4 or 1))
+    return {k: statistics.median(v) for k, v in times.items()}
 
+
+def time_validate(root: Path, work: Path, workers: int, repeats: int) -> tuple[float, float]:
+    """Median seconds of load + probe + validate with an empty cache, then a warm one."""
     cold: list[float] = []
     warm: list[float] = []
-    for i in range(args.repeats):
+    for i in range(repeats):
         cache = work / f"cache{i}"
         for bucket in (cold, warm):
             t0 = time.perf_counter()
-            d = probe.run(dataset.load(root), cache_dir=cache, workers=args.workers)
+            d = probe.run(dataset.load(root), cache_dir=cache, workers=workers)
             validate(d)
             bucket.append(time.perf_counter() - t0)
-
-    med = {k: statistics.median(v) for k, v in times.items()}
-    print()
-    print(f"{'step':<34}{'median s':>10}{'images/s':>10}")
-    for name in ("baseline", "floor", "probe"):
-        print(f"{name:<34}{med[name]:>10.2f}{len(paths) / med[name]:>10.1f}")
-    print(f"{'validate, cold cache':<34}{statistics.median(cold):>10.2f}")
-    print(f"{'validate, warm cache':<34}{statistics.median(warm):>10.3f}")
-    print()
-    print(f"probe vs baseline (speed-up, target >= 3.5x): {med['baseline'] / med['probe']:.2f}x")
-    print(f"probe vs draft-decode floor (target >= 0.85x): {med['floor'] / med['probe']:.2f}x")
-    print(
-        f"warm / cold validate (target <= 5 %): "
-        f"{100 * statistics.median(warm) / statistics.median(cold):.1f} %"
-    )
-    shutil.rmtree(work, ignore_errors=True)
+    return statistics.median(cold), statistics.median(warm)
 
 
 if __name__ == "__main__":

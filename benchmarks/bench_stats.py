@@ -32,6 +32,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from norwoodkit import dataset, dedupe, probe, report, sample, stats
+from norwoodkit.dataset import ProbedDataset
 
 STATS_ONE_LINER = (
     "import json, sys; from norwoodkit import dataset, probe, stats; "
@@ -67,6 +68,7 @@ def line(name: str, times: list[float], target: float | None = None) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
+    """Parse the options, then print every figure."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--subjects", type=int, default=480)
     parser.add_argument("--size", default="tiny", help="sample size: tiny, small, ... or WxH")
@@ -79,60 +81,74 @@ def main(argv: Sequence[str] | None = None) -> None:
         work = Path(tmp)
         cache = work / "cache"
         env = {**os.environ, "NORWOODKIT_CACHE_DIR": str(cache)}
-        root = args.root
-        if root is None:
-            root = work / "sample"
-            start = time.perf_counter()
-            sample.write(
-                root,
-                sample.SampleOptions(subjects=args.subjects, size=args.size, workers=args.workers),
-            )
-            print(
-                f"sample: {args.subjects} subjects, size {args.size}, "
-                f"{time.perf_counter() - start:.1f} s to write"
-            )
-        start = time.perf_counter()
-        ds = probe.run(dataset.load(root), cache_dir=cache, workers=args.workers)
-        print(f"cold probe (fills the cache): {time.perf_counter() - start:.1f} s")
-        n_images = int(ds.table["path"].notna().sum())
-        print(
-            f"machine: {platform.processor() or platform.machine()}, "
-            f"os.cpu_count()={os.cpu_count()}; Python {platform.python_version()}; "
-            f"{ds.table['subject_id'].nunique()} subjects, {n_images} images"
-        )
-        print()
+        root = args.root if args.root is not None else write_sample(args, work / "sample")
+        ds = cold_probe(root, cache, args.workers)
+        time_in_process(args, root, cache, ds)
+        time_subprocesses(args, root, env)
 
-        for thumbs in (False, True):
-            warm = timed(
-                functools.partial(load_warm, root, cache, args.workers, thumbs), args.repeats
-            )
-            print(line(f"load + warm probe, thumbnails={thumbs}", warm))
-        print(line("stats.summarize", timed(lambda: stats.summarize(ds), args.repeats), 1.0))
-        pairs = dedupe.find(ds)
-        build_times = timed(lambda: report.build(ds, dedupe=pairs), max(3, args.repeats // 2))
-        html_text = report.build(ds, dedupe=pairs)
-        print(line("report.build (validate + plots + inlining)", build_times, 10.0))
-        print(f"{'':<44} report size {len(html_text.encode('utf-8')) / 1e6:.2f} MB")
-        print()
 
-        python = sys.executable
-        probe_cli = run_quiet([python, "-m", "norwoodkit", "stats", "--help"], env)
-        has_cli = probe_cli.returncode == 0
-        if has_cli:
-            cmd = [python, "-m", "norwoodkit", "stats", str(root), "--json", "--quiet"]
-            label = "norwoodkit stats ROOT --json (subprocess)"
-        else:
-            cmd = [python, "-c", STATS_ONE_LINER, str(root)]
-            label = "stats one-liner (subprocess; no CLI yet)"
-        first = run_quiet(cmd, env)
-        if first.returncode != 0:
-            print(f"{label}: failed with exit {first.returncode}:\n{first.stderr[-2000:]}")
-        else:
-            print(line(label, timed(lambda: run_quiet(cmd, env), args.repeats)))
-        start_up = timed(lambda: run_quiet([python, "-c", "import norwoodkit"], env), args.repeats)
-        print(line('python -c "import norwoodkit"', start_up))
-        bare = timed(lambda: run_quiet([python, "-c", "pass"], env), args.repeats)
-        print(line('python -c "pass"', bare))
+def write_sample(args: argparse.Namespace, root: Path) -> Path:
+    """A fresh sample of ``--subjects`` subjects at ``root``."""
+    start = time.perf_counter()
+    sample.write(
+        root,
+        sample.SampleOptions(subjects=args.subjects, size=args.size, workers=args.workers),
+    )
+    print(
+        f"sample: {args.subjects} subjects, size {args.size}, "
+        f"{time.perf_counter() - start:.1f} s to write"
+    )
+    return root
+
+
+def cold_probe(root: Path, cache: Path, workers: int | None) -> ProbedDataset:
+    """Probe with an empty cache (filling it) and print the machine and dataset."""
+    start = time.perf_counter()
+    ds = probe.run(dataset.load(root), cache_dir=cache, workers=workers)
+    print(f"cold probe (fills the cache): {time.perf_counter() - start:.1f} s")
+    n_images = int(ds.table["path"].notna().sum())
+    print(
+        f"machine: {platform.processor() or platform.machine()}, "
+        f"os.cpu_count()={os.cpu_count()}; Python {platform.python_version()}; "
+        f"{ds.table['subject_id'].nunique()} subjects, {n_images} images"
+    )
+    print()
+    return ds
+
+
+def time_in_process(args: argparse.Namespace, root: Path, cache: Path, ds: ProbedDataset) -> None:
+    """Warm loads, ``stats.summarize`` and ``report.build``, in this process."""
+    for thumbs in (False, True):
+        warm = timed(functools.partial(load_warm, root, cache, args.workers, thumbs), args.repeats)
+        print(line(f"load + warm probe, thumbnails={thumbs}", warm))
+    print(line("stats.summarize", timed(lambda: stats.summarize(ds), args.repeats), 1.0))
+    pairs = dedupe.find(ds)
+    build_times = timed(lambda: report.build(ds, dedupe=pairs), max(3, args.repeats // 2))
+    html_text = report.build(ds, dedupe=pairs)
+    print(line("report.build (validate + plots + inlining)", build_times, 10.0))
+    print(f"{'':<44} report size {len(html_text.encode('utf-8')) / 1e6:.2f} MB")
+    print()
+
+
+def time_subprocesses(args: argparse.Namespace, root: Path, env: dict[str, str]) -> None:
+    """``norwoodkit stats`` (or its one-liner) as a subprocess, beside bare Python start-up."""
+    python = sys.executable
+    probe_cli = run_quiet([python, "-m", "norwoodkit", "stats", "--help"], env)
+    if probe_cli.returncode == 0:
+        cmd = [python, "-m", "norwoodkit", "stats", str(root), "--json", "--quiet"]
+        label = "norwoodkit stats ROOT --json (subprocess)"
+    else:
+        cmd = [python, "-c", STATS_ONE_LINER, str(root)]
+        label = "stats one-liner (subprocess; no CLI yet)"
+    first = run_quiet(cmd, env)
+    if first.returncode != 0:
+        print(f"{label}: failed with exit {first.returncode}:\n{first.stderr[-2000:]}")
+    else:
+        print(line(label, timed(lambda: run_quiet(cmd, env), args.repeats)))
+    start_up = timed(lambda: run_quiet([python, "-c", "import norwoodkit"], env), args.repeats)
+    print(line('python -c "import norwoodkit"', start_up))
+    bare = timed(lambda: run_quiet([python, "-c", "pass"], env), args.repeats)
+    print(line('python -c "pass"', bare))
 
 
 if __name__ == "__main__":

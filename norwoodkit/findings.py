@@ -122,6 +122,7 @@ class Finding:
     message: str
 
     def to_dict(self) -> dict[str, Any]:
+        """The finding as a JSON-safe dict (the severity as its text)."""
         d = asdict(self)
         d["severity"] = self.severity.value
         return d

@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from norwoodkit.atomic import check_output_path, write_bytes_atomic, write_text_atomic
-from norwoodkit.dataset import Dataset
+from norwoodkit.dataset import Dataset, ProbedDataset
 from norwoodkit.errors import InputError, LabelError, NorwoodkitError
 from norwoodkit.findings import CODES, Finding, Severity
 from norwoodkit.labels import VIEWS, canonical_id, id_sort_key
@@ -101,7 +101,7 @@ _RC: dict[Any, Any] = {
 
 
 def build(
-    dataset: Dataset,
+    dataset: ProbedDataset,
     *,
     findings: Report | Iterable[Finding] | None = None,
     dedupe: DedupeResult | None = None,

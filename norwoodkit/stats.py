@@ -1,10 +1,10 @@
-"""Dataset (with probe columns) -> summary tables: stages, ages, demographics, images per view.
+"""ProbedDataset -> summary tables: stages, ages, demographics, images per view.
 
 No image is opened again: every number comes from the table that ``dataset.load`` and
 ``probe.run`` built (sizes, formats and modes are probe columns). ``summarize`` returns a
 ``Summary``: named plain tables (pandas, default index) plus scalar facts, rendered four ways
 from one formatter: ``to_dict`` (``--json``), ``to_markdown``, ``write_csv_dir`` and
-``rich_tables``.
+``rich_tables`` (the wording and layout live in ``stats_render``).
 
 Nothing is dropped silently: a subject with no stage, no age or no gender is counted in a
 ``missing`` row, an age outside every bin in an ``out of range`` row, an image whose file name
@@ -14,7 +14,6 @@ names no view in a ``(no view)`` row.
 from __future__ import annotations
 
 import itertools
-import json
 import math
 import os
 import re
@@ -27,12 +26,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from norwoodkit.atomic import write_table_atomic, write_text_atomic
-from norwoodkit.dataset import Dataset
-from norwoodkit.errors import InputError, OutputError
+from norwoodkit import stats_render as render
+from norwoodkit.atomic import write_text_atomic
+from norwoodkit.dataset import ProbedDataset
+from norwoodkit.errors import InputError, ParameterError
 from norwoodkit.labels import VIEWS, category_key
-from norwoodkit.schema import plain
 from norwoodkit.split import AGE_BINS
+from norwoodkit.stats_render import FACT_LABELS, TABLE_TITLES, check_output_dir, format_value
 
 if TYPE_CHECKING:
     from rich.table import Table
@@ -68,50 +68,6 @@ NO_VIEW = "(no view)"
 ALL = "all"
 #: Stage row labels, in table order: Norwood-Hamilton 1..7, then subjects with no stage.
 STAGE_LABELS: tuple[str, ...] = (*(str(s) for s in range(1, 8)), MISSING)
-
-#: Every table of a ``Summary``, in output order, with its heading.
-TABLE_TITLES: dict[str, str] = {
-    "stages": "Subjects and images per Norwood stage",
-    "age_bins": "Subjects per age bin",
-    "gender": "Gender",
-    "ethnicity": "Ethnicity",
-    "stage_by_age_bin": "Subjects by stage and age bin",
-    "stage_by_ethnicity": "Subjects by stage and ethnicity",
-    "stage_by_gender": "Subjects by stage and gender",
-    "views": "Images per view",
-    "image_sizes": "Image sizes per view (upright, EXIF orientation applied)",
-    "formats": "File formats per view",
-    "modes": "Colour modes per view",
-    "orientations": "EXIF orientation tags per view",
-}
-
-#: Every fact of a ``Summary``, in output order, in words.
-FACT_LABELS: dict[str, str] = {
-    "subjects": "subjects",
-    "images": "image files",
-    "images_ok": "decodable images",
-    "images_with_problems": "image files that could not be decoded",
-    "missing_views": "missing views (subject x view with no file)",
-    "extra_images": "images whose name is no view",
-    "stage_missing": "subjects with no stage",
-    "stages_present": "stages with subjects",
-    "absent_stages": "stages with no subject",
-    "largest_stage": "largest stage",
-    "smallest_stage": "smallest stage",
-    "imbalance_ratio": "imbalance ratio (largest / smallest stage)",
-    "folds": "folds asked for",
-    "too_few_for_folds": "stages with fewer subjects than folds",
-    "age_known": "subjects with an age",
-    "age_missing": "subjects with no age",
-    "age_out_of_range": "subjects whose age is in no bin",
-    "age_min": "age min",
-    "age_max": "age max",
-    "age_mean": "age mean",
-    "age_median": "age median",
-    "age_std": "age standard deviation",
-    "gender_missing": "subjects with no gender",
-    "ethnicity_missing": "subjects with no ethnicity",
-}
 
 #: Measures of ``image_sizes``: name -> how to compute it from the images table.
 _SIZE_MEASURES: dict[str, Callable[[pd.DataFrame], pd.Series]] = {
@@ -231,30 +187,21 @@ class Summary:
                 "folds": self.folds,
                 "age_bins": [bin_label(lo, hi) for lo, hi in self.age_bins],
             },
-            "facts": {k: _plain(v) for k, v in self.facts.items()},
-            "tables": {name: _records(frame) for name, frame in self.tables.items()},
+            "facts": {k: render.json_value(v) for k, v in self.facts.items()},
+            "tables": {name: render.json_records(frame) for name, frame in self.tables.items()},
         }
 
     def facts_frame(self) -> pd.DataFrame:
         """The facts as a two-column table (``fact``, ``value``), values as display text."""
-        return pd.DataFrame(
-            {
-                "fact": [FACT_LABELS.get(k, k) for k in self.facts],
-                "value": [format_value(v) for v in self.facts.values()],
-            }
-        )
+        return render.facts_frame(self.facts)
 
     def display_frame(self, name: str) -> pd.DataFrame:
         """A table as display text (shares as percentages, floats rounded), for any renderer."""
-        return _display(self.tables[name])
+        return render.display(self.tables[name])
 
     def to_markdown(self, title: str | None = None) -> str:
         """One Markdown document: a heading and a pipe table for the facts and every table."""
-        heading = title if title is not None else f"Dataset summary: {self.dataset}"
-        parts = [f"# {_md_escape(heading)}", "", "## Overview", "", _md_table(self.facts_frame())]
-        for name, frame in self.tables.items():
-            parts += ["", f"## {TABLE_TITLES.get(name, name)}", "", _md_table(_display(frame))]
-        return "\n".join(parts) + "\n"
+        return render.markdown(self, title)
 
     def write_csv_dir(self, directory: str | os.PathLike[str]) -> list[Path]:
         """Write ``facts.csv`` and one ``<table>.csv`` per table, each atomically.
@@ -264,20 +211,7 @@ class Summary:
         Raises:
             OutputError: the folder's parent is missing, or the path is a file.
         """
-        folder = check_output_dir(directory, "--csv")
-        folder.mkdir(exist_ok=True)
-        written: list[Path] = []
-        facts = pd.DataFrame(
-            {
-                "fact": list(self.facts),
-                "value": [_csv_value(v) for v in self.facts.values()],
-            }
-        )
-        for name, frame in {"facts": facts, **self.tables}.items():
-            path = folder / f"{name}.csv"
-            write_table_atomic(frame, path)
-            written.append(path)
-        return written
+        return render.write_csv_dir(self, directory)
 
     def write_markdown(self, path: str | os.PathLike[str]) -> None:
         """``to_markdown`` written atomically to ``path``."""
@@ -285,29 +219,13 @@ class Summary:
 
     def rich_tables(self) -> list[Table]:
         """Rich tables for the terminal: the overview, then every table."""
-        from rich.table import Table
-
-        out: list[Table] = []
-        frames = {"overview": self.facts_frame()} | {
-            name: _display(frame) for name, frame in self.tables.items()
-        }
-        for name, shown in frames.items():
-            raw = self.tables.get(name)
-            title = "Overview" if name == "overview" else TABLE_TITLES.get(name, name)
-            table = Table(title=title, header_style="bold", title_justify="left")
-            for col in shown.columns:
-                numeric = raw is not None and _is_numeric(raw[col])
-                table.add_column(_header(str(col)), justify="right" if numeric else "left")
-            for row in shown.itertuples(index=False):
-                table.add_row(*(str(v) for v in row))
-            out.append(table)
-        return out
+        return render.rich_tables(self)
 
 
 # --------------------------------------------------------------------------- summarize
 
 
-def summarize(dataset: Dataset, *, folds: int = 5, age_bins: AgeBins = AGE_BINS) -> Summary:
+def summarize(dataset: ProbedDataset, *, folds: int = 5, age_bins: AgeBins = AGE_BINS) -> Summary:
     """Describe a probed dataset in tables; no image is read (see ``probe.run``).
 
     Args:
@@ -317,12 +235,12 @@ def summarize(dataset: Dataset, *, folds: int = 5, age_bins: AgeBins = AGE_BINS)
         age_bins: ``(lo, hi)`` bins, both ends inclusive, young to old.
 
     Raises:
-        InputError: the dataset has no subjects, has not been probed, or the options are bad.
+        ParameterError: ``folds`` is not a whole number of at least 2.
+        InputError: the dataset has no subjects, or the age bins are bad.
     """
     if isinstance(folds, bool) or not isinstance(folds, int) or folds < 2:
-        raise InputError(
-            f"--folds {folds}: a k-fold split needs at least 2 folds; use e.g. --folds 5",
-            code="usage",
+        raise ParameterError(
+            "folds", f"got {folds!r}; a k-fold split needs at least 2 folds, e.g. 5"
         )
     bins = check_age_bins(age_bins)
     table = dataset.table
@@ -332,21 +250,30 @@ def summarize(dataset: Dataset, *, folds: int = 5, age_bins: AgeBins = AGE_BINS)
             "folders); check the dataset folder and its annotation file",
             code="dataset-empty",
         )
-    if "status" not in table.columns:
-        raise InputError(
-            "stats needs the probe columns: call probe.run(dataset) first", code="not-probed"
-        )
     subjects = dataset.subjects
     images = table[table["path"].notna()]
-    stage = stage_labels(subjects["stage"])
     ages = age_bin_labels(subjects["age"], bins)
+    tables = _subject_tables(subjects, images, ages, bins, folds)
+    tables.update(_image_tables(table, images))
+    return Summary(
+        tables=tables,
+        facts=_facts(subjects, images, table, tables["stages"], ages, folds),
+        dataset=dataset.root.name or str(dataset.root),
+        folds=folds,
+        age_bins=bins,
+    )
+
+
+def _subject_tables(
+    subjects: pd.DataFrame, images: pd.DataFrame, ages: pd.Series, bins: AgeBins, folds: int
+) -> dict[str, pd.DataFrame]:
+    """Stages, age bins, gender and ethnicity, and the stage cross-tabs, in output order."""
+    stage = stage_labels(subjects["stage"])
     age_order = [*(bin_label(lo, hi) for lo, hi in bins), OUT_OF_RANGE, MISSING]
     gender, gender_table = _categories(subjects["gender"])
     ethnicity, ethnicity_table = _categories(subjects["ethnicity"])
-
-    stages = _stage_table(stage, stage_labels(images["stage"]), folds)
-    tables: dict[str, pd.DataFrame] = {
-        "stages": stages,
+    return {
+        "stages": _stage_table(stage, stage_labels(images["stage"]), folds),
         "age_bins": _count_table("age_bin", ages, age_order),
         "gender": gender_table,
         "ethnicity": ethnicity_table,
@@ -354,25 +281,22 @@ def summarize(dataset: Dataset, *, folds: int = 5, age_bins: AgeBins = AGE_BINS)
         "stage_by_ethnicity": _crosstab(stage, ethnicity, list(ethnicity_table["ethnicity"])),
         "stage_by_gender": _crosstab(stage, gender, list(gender_table["gender"])),
     }
+
+
+def _image_tables(table: pd.DataFrame, images: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """Files per view, sizes, formats, modes and orientation tags, in output order."""
     view_order = [v.value for v in VIEWS]
     if bool(images["view"].isna().any()):
         view_order.append(NO_VIEW)
     view = images["view"].astype("string").fillna(NO_VIEW)
-    tables["views"] = _view_table(table, view_order)
-    tables["image_sizes"] = _size_table(images, view, view_order)
-    tables["formats"] = _by_view("format", images["format"].fillna("unknown"), view, view_order)
-    tables["modes"] = _by_view("mode", images["mode"].fillna("unknown"), view, view_order)
     orient = images["orientation"].astype("Int64").astype("string").fillna("none")
-    tables["orientations"] = _by_view("orientation", orient, view, view_order)
-
-    facts = _facts(subjects, images, table, stages, ages, folds)
-    return Summary(
-        tables=tables,
-        facts=facts,
-        dataset=dataset.root.name or str(dataset.root),
-        folds=folds,
-        age_bins=bins,
-    )
+    return {
+        "views": _view_table(table, view_order),
+        "image_sizes": _size_table(images, view, view_order),
+        "formats": _by_view("format", images["format"].fillna("unknown"), view, view_order),
+        "modes": _by_view("mode", images["mode"].fillna("unknown"), view, view_order),
+        "orientations": _by_view("orientation", orient, view, view_order),
+    }
 
 
 def _stage_table(stage: pd.Series, image_stage: pd.Series, folds: int) -> pd.DataFrame:
@@ -607,119 +531,3 @@ def _facts(
         "gender_missing": int(subjects["gender"].isna().sum()),
         "ethnicity_missing": int(subjects["ethnicity"].isna().sum()),
     }
-
-
-# --------------------------------------------------------------------------- output helpers
-
-
-def check_output_dir(path: str | os.PathLike[str], option: str) -> Path:
-    """Fail early when an output folder cannot be made or used (its parent must exist)."""
-    p = Path(path)
-    if p.exists() and not p.is_dir():
-        raise OutputError(f"{option} {p}: is a file; give a folder", code="output-not-folder")
-    if not p.exists() and not p.parent.is_dir():
-        raise OutputError(
-            f"{option} {p}: folder {p.parent} does not exist; create it first",
-            code="output-parent-missing",
-        )
-    where = p if p.exists() else p.parent
-    if not os.access(where, os.W_OK):
-        raise OutputError(
-            f"{option} {p}: folder {where} is not writable; choose another place",
-            code="output-not-writable",
-        )
-    return p
-
-
-def _plain(value: Any) -> Any:
-    """A JSON-safe value: scalars as ``schema.plain``, lists item by item, anything else as text."""
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    value = plain(value)
-    if value is None or isinstance(value, (bool, int, float, str)):
-        return value
-    return str(value)
-
-
-def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    columns = [str(c) for c in frame.columns]
-    return [
-        {c: _plain(v) for c, v in zip(columns, row, strict=True)}
-        for row in frame.itertuples(index=False, name=None)
-    ]
-
-
-def _csv_value(value: Any) -> str:
-    v = _plain(value)
-    if v is None:
-        return ""
-    if isinstance(v, list):
-        return json.dumps(v, ensure_ascii=False)
-    return str(v)
-
-
-def _is_numeric(series: pd.Series) -> bool:
-    return bool(pd.api.types.is_numeric_dtype(series.dtype)) and not bool(
-        pd.api.types.is_bool_dtype(series.dtype)
-    )
-
-
-def format_value(value: Any, *, share: bool = False) -> str:
-    """One value as display text: percentages for shares, whole floats without decimals."""
-    v = _plain(value)
-    if v is None:
-        return "-"
-    if isinstance(v, list):
-        return ", ".join(str(v) for v in v) or "none"
-    if isinstance(v, bool):
-        return "yes" if v else "no"
-    if share and isinstance(v, (int, float)):
-        return f"{v * 100:.1f} %"
-    if isinstance(v, float):
-        if v.is_integer():
-            return str(int(v))
-        if abs(v) >= 100:
-            return f"{v:.1f}"
-        if abs(v) >= 1:
-            return f"{v:.2f}"
-        return f"{v:.3g}"
-    return str(v)
-
-
-def _display(frame: pd.DataFrame) -> pd.DataFrame:
-    out: dict[str, list[str]] = {}
-    for col in frame.columns:
-        share = str(col).endswith("share")
-        out[str(col)] = [format_value(v, share=share) for v in frame[col].tolist()]
-    return pd.DataFrame(out, columns=[str(c) for c in frame.columns])
-
-
-def _header(column: str) -> str:
-    return column.replace("_", " ")
-
-
-_MD_SPECIAL = re.compile(r"([\\|*_`<>\[\]])")
-
-
-def _md_escape(text: str) -> str:
-    return _MD_SPECIAL.sub(r"\\\1", " ".join(text.split()))
-
-
-def _md_table(shown: pd.DataFrame) -> str:
-    """A GitHub-style pipe table; a numeric column (every cell a number or '-') is right-aligned."""
-    headers = [_md_escape(_header(str(c))) for c in shown.columns]
-    align = [
-        "---:" if len(shown) and all(_looks_numeric(v) for v in shown[c]) else "---"
-        for c in shown.columns
-    ]
-    lines = ["| " + " | ".join(headers) + " |", "| " + " | ".join(align) + " |"]
-    for row in shown.itertuples(index=False):
-        lines.append("| " + " | ".join(_md_escape(str(v)) for v in row) + " |")
-    return "\n".join(lines)
-
-
-_NUMBER_RE = re.compile(r"^-?\d+(\.\d+)?(e[-+]?\d+)?( %)?$|^-$")
-
-
-def _looks_numeric(text: object) -> bool:
-    return bool(_NUMBER_RE.match(str(text)))

@@ -1,11 +1,14 @@
-"""Dataset (with probe columns) -> findings. Every check reads the table; nothing is re-read.
+"""ProbedDataset -> findings. Every check reads the table; nothing is re-read.
 
-Each check is a small function from the table to findings; ``CHECKS`` lists them in order. The
-codes and severities live in ``findings.CODES``.
+Each check is a small function from the dataset to findings; ``CHECKS`` lists them in order. The
+codes and severities live in ``findings.CODES``. ``validate`` takes a ``ProbedDataset`` (what
+``probe.run`` returns): the image checks read the probe columns.
 """
 
 from __future__ import annotations
 
+import math
+import numbers
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -14,9 +17,11 @@ from typing import Any
 
 import pandas as pd
 
-from norwoodkit.dataset import Dataset
+from norwoodkit.dataset import Dataset, ProbedDataset
+from norwoodkit.errors import ParameterError
 from norwoodkit.findings import CODES, Finding, Severity, finding, sort_findings
 from norwoodkit.labels import category_key, id_sort_key
+from norwoodkit.text import cell_text
 
 #: Ages the dataset card promises.
 AGE_RANGE = (18, 80)
@@ -61,6 +66,56 @@ class ValidateOptions:
     min_images_for_outliers: int = 10
     duplicate_distance: int = 4
 
+    def __post_init__(self) -> None:
+        for name, promised in (
+            ("expect_subjects", self.expect_subjects),
+            ("expect_views", self.expect_views),
+        ):
+            if promised is not None and not _is_count(promised):
+                raise ParameterError(
+                    name,
+                    f"{promised!r} is not a whole number of 0 or more; give the number the "
+                    "delivery promises, or None to skip the check",
+                )
+        for name, factor in (
+            ("outlier_factor", self.outlier_factor),
+            ("size_outlier_factor", self.size_outlier_factor),
+        ):
+            if not (_is_number(factor) and factor > 1):
+                raise ParameterError(
+                    name,
+                    f"{factor!r} is not a number above 1; a value this many times above or "
+                    "below the median is an outlier, e.g. 4",
+                )
+        if not _is_count(self.min_images_for_outliers):
+            raise ParameterError(
+                "min_images_for_outliers",
+                f"{self.min_images_for_outliers!r} is not a whole number of 0 or more; use e.g. 10",
+            )
+        if not (_is_count(self.duplicate_distance) and self.duplicate_distance <= _HASH_BITS):
+            raise ParameterError(
+                "duplicate_distance",
+                f"{self.duplicate_distance!r} is outside 0..{_HASH_BITS} (the bits of a phash); "
+                "use e.g. 4",
+            )
+
+
+#: Bits in a perceptual hash: the largest possible phash distance.
+_HASH_BITS = 64
+
+
+def _is_count(value: object) -> bool:
+    # numbers.Integral, not int: a count read from a table arrives as a numpy integer.
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool) and int(value) >= 0
+
+
+def _is_number(value: object) -> bool:
+    return (
+        isinstance(value, numbers.Real)
+        and not isinstance(value, bool)
+        and math.isfinite(float(value))
+    )
+
 
 @dataclass(frozen=True)
 class Report:
@@ -94,93 +149,106 @@ class Report:
         }
 
 
-Check = Callable[[Dataset, ValidateOptions], Iterable[Finding]]
-
-
-def _s(value: Any) -> str | None:
-    return (
-        None
-        if value is None or value is pd.NA or (isinstance(value, float) and value != value)
-        else str(value)
-    )
+Check = Callable[[ProbedDataset, ValidateOptions], Iterable[Finding]]
 
 
 def _int(value: Any) -> int | None:
-    return None if _s(value) is None else int(value)
+    return None if cell_text(value) is None else int(value)
 
 
 def check_structure(ds: Dataset, opts: ValidateOptions) -> Iterator[Finding]:
     """Folders against records, and the five views of every subject."""
-    t = ds.table
+    for sid, rows in _rows_by_subject(ds.table).items():
+        yield from _subject_structure(ds, sid, rows)
+    yield from _delivery_counts(ds.table, opts)
+
+
+def _rows_by_subject(table: pd.DataFrame) -> dict[str, list[dict[str, Any]]]:
+    """The structure columns as plain records, grouped by subject in table order."""
     # Plain records grouped once: per-subject pandas slicing costs seconds at 480 subjects.
     cols = ["subject_id", "view", "path", "annotation_path", "folder", "in_annotation"]
     by_subject: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for rec in t[cols].to_dict("records"):
+    for rec in table[cols].to_dict("records"):
         by_subject[str(rec["subject_id"])].append(
-            {str(k): _s(v) if k != "in_annotation" else v for k, v in rec.items()}
+            {str(k): cell_text(v) if k != "in_annotation" else v for k, v in rec.items()}
         )
-    for sid, rows in by_subject.items():
-        first = rows[0]
-        folder = first["folder"]
-        present = [r for r in rows if r["path"] is not None]
-        if not bool(first["in_annotation"]):
-            yield finding(
-                "folder-without-record",
-                f"{folder}/: subject {sid} has a folder but no record in "
-                f"{_ann(ds)}; add a record or move the folder out",
-                subject=sid,
-                path=folder,
-            )
-        if folder is None and not present:
-            yield finding(
-                "record-without-folder",
-                f"subject {sid} has a record in {_ann(ds)} but no folder under "
-                f"'{ds.image_root or '.'}/' and no images; add the folder {sid}/ or "
-                "remove the record",
-                subject=sid,
-            )
+    return by_subject
+
+
+def _subject_structure(ds: Dataset, sid: str, rows: list[dict[str, Any]]) -> Iterator[Finding]:
+    """One subject: its folder against its record, its missing views, its files per view."""
+    folder = rows[0]["folder"]
+    present = [r for r in rows if r["path"] is not None]
+    if not bool(rows[0]["in_annotation"]):
+        yield finding(
+            "folder-without-record",
+            f"{folder}/: subject {sid} has a folder but no record in "
+            f"{_ann(ds)}; add a record or move the folder out",
+            subject=sid,
+            path=folder,
+        )
+    if folder is None and not present:
+        yield finding(
+            "record-without-folder",
+            f"subject {sid} has a record in {_ann(ds)} but no folder under "
+            f"'{ds.image_root or '.'}/' and no images; add the folder {sid}/ or "
+            "remove the record",
+            subject=sid,
+        )
+        return
+    yield from _missing_views(sid, folder, rows)
+    yield from _view_files(sid, present)
+
+
+def _missing_views(sid: str, folder: str | None, rows: list[dict[str, Any]]) -> Iterator[Finding]:
+    for r in rows:
+        if r["view"] is None or r["path"] is not None:
             continue
-        for r in rows:
-            if r["view"] is None or r["path"] is not None:
-                continue
-            listed = r["annotation_path"]
-            where = (
-                f"the annotation lists {listed!r} but no such file exists"
-                if listed
-                else f"no file for it in {folder}/"
-            )
+        listed = r["annotation_path"]
+        where = (
+            f"the annotation lists {listed!r} but no such file exists"
+            if listed
+            else f"no file for it in {folder}/"
+        )
+        yield finding(
+            "view-missing",
+            f"subject {sid}: {r['view']} view missing ({where}); add the photo or "
+            "fix the annotation",
+            subject=sid,
+            path=None,
+        )
+
+
+def _view_files(sid: str, present: list[dict[str, Any]]) -> Iterator[Finding]:
+    """A second file for one view, and files whose name is no view."""
+    per_view: dict[str, list[str]] = defaultdict(list)
+    for r in present:
+        if r["view"] is not None:
+            per_view[r["view"]].append(r["path"])
+    for view, paths in per_view.items():
+        ordered = sorted(paths)
+        for extra in ordered[1:]:
             yield finding(
-                "view-missing",
-                f"subject {sid}: {r['view']} view missing ({where}); add the photo or "
-                "fix the annotation",
+                "duplicate-view",
+                f"{extra}: a second {view} view for subject {sid} beside {ordered[0]}; keep one",
                 subject=sid,
-                path=None,
+                path=extra,
             )
-        per_view: dict[str, list[str]] = defaultdict(list)
-        for r in present:
-            if r["view"] is not None:
-                per_view[r["view"]].append(r["path"])
-        for view, paths in per_view.items():
-            ordered = sorted(paths)
-            for extra in ordered[1:]:
-                yield finding(
-                    "duplicate-view",
-                    f"{extra}: a second {view} view for subject {sid} beside "
-                    f"{ordered[0]}; keep one",
-                    subject=sid,
-                    path=extra,
-                )
-        for r in present:
-            if r["view"] is None:
-                yield finding(
-                    "extra-image",
-                    f"{r['path']}: the file name is not one of the five views (front, top, "
-                    "back, left, right); rename it or move it out",
-                    subject=sid,
-                    path=r["path"],
-                )
-    n_subjects = t["subject_id"].nunique()
-    n_images = int(t["path"].notna().sum())
+    for r in present:
+        if r["view"] is None:
+            yield finding(
+                "extra-image",
+                f"{r['path']}: the file name is not one of the five views (front, top, "
+                "back, left, right); rename it or move it out",
+                subject=sid,
+                path=r["path"],
+            )
+
+
+def _delivery_counts(table: pd.DataFrame, opts: ValidateOptions) -> Iterator[Finding]:
+    """Subjects and images against the numbers the delivery promises."""
+    n_subjects = table["subject_id"].nunique()
+    n_images = int(table["path"].notna().sum())
     if opts.expect_subjects is not None and n_subjects != opts.expect_subjects:
         yield finding(
             "subject-count",
@@ -209,17 +277,19 @@ _STATUS_CODES = {
 }
 
 
-def check_images(ds: Dataset, opts: ValidateOptions) -> Iterator[Finding]:
+def check_images(ds: ProbedDataset, opts: ValidateOptions) -> Iterator[Finding]:
     """What the probe saw in the bytes: integrity, real format, colour mode, orientation."""
     images = ds.images
     for r in images.itertuples(index=False):
         path, sid = str(r.path), str(r.subject_id)
-        status = _s(r.status)
+        status = cell_text(r.status)
         if status in _STATUS_CODES:
             code, text = _STATUS_CODES[status]
-            yield finding(code, f"{path}: {text.format(error=_s(r.error))}", subject=sid, path=path)
+            yield finding(
+                code, f"{path}: {text.format(error=cell_text(r.error))}", subject=sid, path=path
+            )
             continue
-        fmt = _s(r.format)
+        fmt = cell_text(r.format)
         ext = PurePosixPath(path).suffix.lower()
         allowed = EXTENSION_FORMATS.get(ext)
         if fmt and allowed is not None and fmt not in allowed:
@@ -231,7 +301,7 @@ def check_images(ds: Dataset, opts: ValidateOptions) -> Iterator[Finding]:
                 subject=sid,
                 path=path,
             )
-        mode = _s(r.mode)
+        mode = cell_text(r.mode)
         if mode and mode != "RGB":
             yield finding(
                 "mode-not-rgb",
@@ -295,7 +365,7 @@ def check_metadata(ds: Dataset, opts: ValidateOptions) -> Iterator[Finding]:
                 subject=sid,
                 path=ann,
             )
-        gender = _s(r.gender)
+        gender = cell_text(r.gender)
         if gender is None:
             yield finding(
                 "gender-missing", f"{ann}, subject {sid}: no gender; add it", subject=sid, path=ann
@@ -307,7 +377,7 @@ def check_metadata(ds: Dataset, opts: ValidateOptions) -> Iterator[Finding]:
                 subject=sid,
                 path=ann,
             )
-        if _s(r.ethnicity) is None:
+        if cell_text(r.ethnicity) is None:
             yield finding(
                 "ethnicity-missing",
                 f"{ann}, subject {sid}: no ethnicity; add it",
@@ -348,7 +418,7 @@ _DUPLICATE_CODES = {
 }
 
 
-def check_duplicates(ds: Dataset, opts: ValidateOptions) -> Iterator[Finding]:
+def check_duplicates(ds: ProbedDataset, opts: ValidateOptions) -> Iterator[Finding]:
     """Duplicates from ``dedupe.find``: identical bytes, and phashes within the ``same`` tier.
 
     One finding per copy: each image is reported against its first partner in table order
@@ -395,11 +465,9 @@ def check_duplicates(ds: Dataset, opts: ValidateOptions) -> Iterator[Finding]:
 CHECKS: tuple[Check, ...] = (check_structure, check_images, check_metadata, check_duplicates)
 
 
-def validate(ds: Dataset, options: ValidateOptions | None = None) -> Report:
+def validate(ds: ProbedDataset, options: ValidateOptions | None = None) -> Report:
     """Run every check on a probed dataset (see ``probe.run``) and return the sorted findings."""
     opts = options or ValidateOptions()
-    if "status" not in ds.table.columns:
-        raise ValueError("validate needs the probe columns: call probe.run(dataset) first")
     found: list[Finding] = list(ds.notes)
     for check in CHECKS:
         found.extend(check(ds, opts))

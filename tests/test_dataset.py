@@ -10,7 +10,7 @@ import pytest
 
 from conftest import MakeDataset, jpeg_bytes, photo, vendor_record
 from norwoodkit import dataset
-from norwoodkit.errors import AnnotationError, InputError
+from norwoodkit.errors import AnnotationError, InputError, ParameterError
 from norwoodkit.labels import VIEWS, View
 
 
@@ -91,8 +91,17 @@ def test_field_mapping_for_unknown_names(make_dataset: MakeDataset) -> None:
     row = ds.table.iloc[0]
     assert row["subject_id"] == "1" and row["age"] == 50 and row["stage"] == 2
     assert row["annotation_path"] == "1/Front.jpg"
-    with pytest.raises(InputError, match="unknown field 'colour'"):
+    with pytest.raises(ParameterError, match="unknown field 'colour'") as info:
         dataset.load(root, fields={"colour": "x"})
+    assert info.value.parameter == "fields" and info.value.code == "usage"
+
+
+def test_annotations_argument_that_is_not_a_file(make_dataset: MakeDataset) -> None:
+    root = make_dataset(1)
+    with pytest.raises(ParameterError, match=r"no-such\.json is not a file") as info:
+        dataset.load(root, annotations=root / "no-such.json")
+    assert info.value.parameter == "annotations" and info.value.code == "annotation-missing"
+    assert info.value.exit_code == 2
 
 
 def test_ids_1_and_001_are_one_subject(make_dataset: MakeDataset, tmp_path: Path) -> None:

@@ -22,7 +22,7 @@ import pytest
 from PIL import Image
 
 from norwoodkit import dataset, dedupe, probe, report, sample
-from norwoodkit.dataset import Dataset
+from norwoodkit.dataset import ProbedDataset
 from norwoodkit.errors import InputError, OutputError
 from norwoodkit.labels import VIEWS
 from norwoodkit.schema import ALL_COLUMNS, coerce
@@ -35,7 +35,7 @@ SPLITS = ("train", "val", "test")
 
 
 @pytest.fixture(scope="module")
-def probed(tmp_path_factory: pytest.TempPathFactory) -> Dataset:
+def probed(tmp_path_factory: pytest.TempPathFactory) -> ProbedDataset:
     root = tmp_path_factory.mktemp("defects") / "sample"
     sample.write(root, sample.SampleOptions(subjects=60, size="tiny", workers=1, defects=True))
     # Module fixtures run before the per-test cache fixture: give this one its own cache.
@@ -43,13 +43,13 @@ def probed(tmp_path_factory: pytest.TempPathFactory) -> Dataset:
 
 
 @pytest.fixture(scope="module")
-def splits(probed: Dataset) -> pd.DataFrame:
+def splits(probed: ProbedDataset) -> pd.DataFrame:
     ids = probed.subjects["subject_id"].astype(str).tolist()
     return pd.DataFrame({"subject_id": ids, "split": [SPLITS[i % 3] for i in range(len(ids))]})
 
 
 @pytest.fixture(scope="module")
-def full_html(probed: Dataset, splits: pd.DataFrame) -> str:
+def full_html(probed: ProbedDataset, splits: pd.DataFrame) -> str:
     return report.build(probed, dedupe=dedupe.find(probed), splits=splits)
 
 
@@ -72,7 +72,7 @@ def test_report_is_self_contained(full_html: str) -> None:
     assert "Content-Security-Policy" in full_html
 
 
-def test_every_section_is_there(full_html: str, probed: Dataset) -> None:
+def test_every_section_is_there(full_html: str, probed: ProbedDataset) -> None:
     for section in (
         "overview",
         "stages",
@@ -113,7 +113,7 @@ def summarize_stages(sheet: str) -> list[str]:
 
 
 def test_duplicate_pairs_side_by_side_and_leaks_marked(
-    probed: Dataset, splits: pd.DataFrame, full_html: str
+    probed: ProbedDataset, splits: pd.DataFrame, full_html: str
 ) -> None:
     result = dedupe.find(probed)
     assert len(result.pairs)  # the defect sample plants duplicates
@@ -129,7 +129,7 @@ def test_duplicate_pairs_side_by_side_and_leaks_marked(
         assert html.escape(str(a)) in part and html.escape(str(b)) in part
 
 
-def test_split_balance_agrees_with_pandas(probed: Dataset, splits: pd.DataFrame) -> None:
+def test_split_balance_agrees_with_pandas(probed: ProbedDataset, splits: pd.DataFrame) -> None:
     assignment = report.split_assignment(splits)
     balance = report.split_balance(probed, assignment)
     subjects = probed.subjects.assign(split=splits["split"].to_numpy())
@@ -155,7 +155,7 @@ def test_split_balance_agrees_with_pandas(probed: Dataset, splits: pd.DataFrame)
             assert row[s] == pytest.approx(shares.get(s, 0.0))
 
 
-def test_split_table_checks(tmp_path: Path, probed: Dataset) -> None:
+def test_split_table_checks(tmp_path: Path, probed: ProbedDataset) -> None:
     path = tmp_path / "splits.csv"
     path.write_text("subject_id,split\n001,train\n2,test\n2,test\n", encoding="utf-8")
     assignment = report.split_assignment(report.read_splits(path))
@@ -206,7 +206,7 @@ def test_user_strings_are_escaped() -> None:
                     "thumbnail": _jpeg(i),
                 }
             )
-    ds = Dataset(root=Path("<evil>"), table=coerce(pd.DataFrame(rows), ALL_COLUMNS))
+    ds = ProbedDataset(root=Path("<evil>"), table=coerce(pd.DataFrame(rows), ALL_COLUMNS))
     splits = pd.DataFrame({"subject_id": ["<b>1", "2&3", "4"], "split": ["<i>a", "b", "b"]})
     text = report.build(ds, findings=validate(ds), splits=splits)
     assert "<script" not in text and "<b>1" not in text and "<i>a" not in text
@@ -221,7 +221,7 @@ def _jpeg(seed: int) -> bytes:
     return buf.getvalue()
 
 
-def test_without_thumbnails_the_report_says_so(probed: Dataset) -> None:
+def test_without_thumbnails_the_report_says_so(probed: ProbedDataset) -> None:
     light = probe.run(dataset.load(probed.root), use_cache=False, workers=1, thumbnails=False)
     text = report.build(light, findings=())
     assert "probed with thumbnails=False" in text
@@ -240,12 +240,12 @@ def test_empty_dataset_raises(tmp_path: Path) -> None:
 # --------------------------------------------------------------------------- determinism, files
 
 
-def test_same_data_same_html(probed: Dataset, splits: pd.DataFrame, full_html: str) -> None:
+def test_same_data_same_html(probed: ProbedDataset, splits: pd.DataFrame, full_html: str) -> None:
     again = report.build(probed, dedupe=dedupe.find(probed), splits=splits)
     assert again == full_html
 
 
-def test_plots_written_as_png_and_reproducible(probed: Dataset, tmp_path: Path) -> None:
+def test_plots_written_as_png_and_reproducible(probed: ProbedDataset, tmp_path: Path) -> None:
     plots = tmp_path / "plots"
     text = report.build(probed, findings=(), plots_dir=plots)
     names = sorted(p.name for p in plots.iterdir())

@@ -7,6 +7,7 @@ import json
 import math
 import os
 import shutil
+import typing
 import unicodedata
 from pathlib import Path
 from typing import Any
@@ -16,8 +17,8 @@ import pytest
 from rich.console import Console
 
 from norwoodkit import dataset, probe, sample
-from norwoodkit.dataset import Dataset
-from norwoodkit.errors import InputError, OutputError
+from norwoodkit.dataset import Dataset, ProbedDataset
+from norwoodkit.errors import InputError, OutputError, ParameterError
 from norwoodkit.labels import VIEWS, category_key
 from norwoodkit.schema import ALL_COLUMNS, coerce
 from norwoodkit.stats import (
@@ -35,20 +36,20 @@ from norwoodkit.stats import (
 STAGES = [str(s) for s in range(1, 8)]
 
 
-def _probed(root: Path, cache: Path) -> Dataset:
+def _probed(root: Path, cache: Path) -> ProbedDataset:
     # Module fixtures run before the per-test cache fixture: give them their own cache.
     return probe.run(dataset.load(root), cache_dir=cache, workers=1)
 
 
 @pytest.fixture(scope="module")
-def clean(tmp_path_factory: pytest.TempPathFactory) -> Dataset:
+def clean(tmp_path_factory: pytest.TempPathFactory) -> ProbedDataset:
     root = tmp_path_factory.mktemp("clean") / "sample"
     sample.write(root, sample.SampleOptions(subjects=60, size="tiny", workers=1))
     return _probed(root, tmp_path_factory.mktemp("cache"))
 
 
 @pytest.fixture(scope="module")
-def defects(tmp_path_factory: pytest.TempPathFactory) -> Dataset:
+def defects(tmp_path_factory: pytest.TempPathFactory) -> ProbedDataset:
     root = tmp_path_factory.mktemp("defects") / "sample"
     sample.write(root, sample.SampleOptions(subjects=60, size="tiny", workers=1, defects=True))
     return _probed(root, tmp_path_factory.mktemp("cache"))
@@ -68,7 +69,7 @@ def cell(frame: pd.DataFrame, row: str, column: str) -> int:
     return int(value)
 
 
-def hand_made(rows: list[dict[str, Any]], name: str = "hand") -> Dataset:
+def hand_made(rows: list[dict[str, Any]], name: str = "hand") -> ProbedDataset:
     """A probed dataset from subject dicts: five decodable 200x100 JPEG rows per subject."""
     table_rows = []
     for i, subject in enumerate(rows):
@@ -94,7 +95,7 @@ def hand_made(rows: list[dict[str, Any]], name: str = "hand") -> Dataset:
                 }
             )
     table = coerce(pd.DataFrame(table_rows), ALL_COLUMNS)
-    return Dataset(root=Path(name), table=table)
+    return ProbedDataset(root=Path(name), table=table)
 
 
 # --------------------------------------------------------------------------- pandas agreement
@@ -109,7 +110,7 @@ def _age_label(age: Any) -> str:
     return ["18-29", "30-39", "40-49", "50-59", "60-80"][int(cut)]
 
 
-def check_against_pandas(ds: Dataset, summary: Summary) -> None:
+def check_against_pandas(ds: ProbedDataset, summary: Summary) -> None:
     t = ds.table
     subj = t.drop_duplicates("subject_id")
     imgs = t[t["path"].notna()]
@@ -221,7 +222,7 @@ def check_against_pandas(ds: Dataset, summary: Summary) -> None:
                 assert row[v] == cell(cross, value, v), (table_name, value, v)
 
 
-def test_numbers_agree_with_pandas_on_a_sample(clean: Dataset) -> None:
+def test_numbers_agree_with_pandas_on_a_sample(clean: ProbedDataset) -> None:
     summary = summarize(clean)
     check_against_pandas(clean, summary)
     facts = summary.to_dict()["facts"]
@@ -229,7 +230,7 @@ def test_numbers_agree_with_pandas_on_a_sample(clean: Dataset) -> None:
     assert facts["missing_views"] == 0 and facts["stage_missing"] == 0
 
 
-def test_numbers_agree_with_pandas_on_broken_data(defects: Dataset) -> None:
+def test_numbers_agree_with_pandas_on_broken_data(defects: ProbedDataset) -> None:
     summary = summarize(defects)
     check_against_pandas(defects, summary)
     facts = summary.to_dict()["facts"]
@@ -244,11 +245,11 @@ def test_numbers_agree_with_pandas_on_broken_data(defects: Dataset) -> None:
     assert "(no view)" in by(summary, "views", "view")
 
 
-def test_summarize_opens_no_image(clean: Dataset, tmp_path: Path) -> None:
+def test_summarize_opens_no_image(clean: ProbedDataset, tmp_path: Path) -> None:
     # A copy of the probed table whose files are gone: the numbers cannot change.
     root = tmp_path / "gone"
     shutil.copytree(clean.root, root)
-    ds = Dataset(root=root, table=clean.table.copy())
+    ds = ProbedDataset(root=root, table=clean.table.copy())
     for p in root.rglob("*.jpg"):
         p.unlink()
     assert summarize(ds).to_dict()["tables"] == summarize(clean).to_dict()["tables"]
@@ -384,10 +385,13 @@ def test_empty_dataset_raises_input_error(tmp_path: Path) -> None:
     assert info.value.exit_code == 2
 
 
-def test_unprobed_dataset_raises(clean: Dataset) -> None:
-    ds = dataset.load(clean.root)
-    with pytest.raises(InputError, match=r"probe\.run"):
-        summarize(ds)
+def test_summarize_takes_only_a_probed_dataset() -> None:
+    # Whether the probe ran is a type, not a runtime check: mypy --strict rejects
+    # summarize(dataset.load(root)). Pin the signature it checks, and that a loaded Dataset is
+    # not a ProbedDataset.
+    assert typing.get_type_hints(summarize)["dataset"] is ProbedDataset
+    assert not issubclass(Dataset, ProbedDataset)
+    assert issubclass(ProbedDataset, Dataset)
 
 
 def test_subjects_without_images_still_summarize() -> None:
@@ -395,7 +399,7 @@ def test_subjects_without_images_still_summarize() -> None:
     table = ds.table.copy()
     table["path"] = pd.array([pd.NA] * len(table), dtype="string")
     table["status"] = pd.array([pd.NA] * len(table), dtype="string")
-    summary = summarize(Dataset(root=Path("x"), table=table))
+    summary = summarize(ProbedDataset(root=Path("x"), table=table))
     facts = summary.to_dict()["facts"]
     assert facts["images"] == 0 and facts["missing_views"] == 5
     assert by(summary, "image_sizes", "measure")["width"]["count"] == 0
@@ -442,12 +446,15 @@ def test_bad_age_bins(text: str, words: str) -> None:
     assert info.value.code == "usage"
 
 
-def test_bad_folds(clean: Dataset) -> None:
-    with pytest.raises(InputError, match="at least 2 folds"):
-        summarize(clean, folds=1)
+@pytest.mark.parametrize("folds", [1, 0, -5, 2.5, True])
+def test_bad_folds(clean: ProbedDataset, folds: Any) -> None:
+    with pytest.raises(ParameterError, match="at least 2 folds") as info:
+        summarize(clean, folds=folds)
+    assert info.value.parameter == "folds" and info.value.code == "usage"
+    assert info.value.message.startswith("folds: ") and "--" not in info.value.message
 
 
-def test_folds_changes_only_the_too_few_flags(clean: Dataset) -> None:
+def test_folds_changes_only_the_too_few_flags(clean: ProbedDataset) -> None:
     five = summarize(clean, folds=5).to_dict()
     many = summarize(clean, folds=100).to_dict()
     assert [r["too_few_for_folds"] for r in many["tables"]["stages"]] == [
@@ -459,7 +466,7 @@ def test_folds_changes_only_the_too_few_flags(clean: Dataset) -> None:
 # --------------------------------------------------------------------------- renderings
 
 
-def test_to_dict_is_json_safe_with_stable_keys(defects: Dataset) -> None:
+def test_to_dict_is_json_safe_with_stable_keys(defects: ProbedDataset) -> None:
     doc = summarize(defects).to_dict()
     text = json.dumps(doc, allow_nan=False)
     assert json.loads(text) == doc
@@ -477,7 +484,7 @@ def test_to_dict_is_json_safe_with_stable_keys(defects: Dataset) -> None:
     assert summarize(defects).to_dict() == doc  # same data, same document
 
 
-def test_markdown_is_one_document_with_a_pipe_table_per_table(defects: Dataset) -> None:
+def test_markdown_is_one_document_with_a_pipe_table_per_table(defects: ProbedDataset) -> None:
     summary = summarize(defects)
     md = summary.to_markdown()
     assert md.startswith(f"# Dataset summary: {defects.root.name}\n")
@@ -494,7 +501,7 @@ def test_markdown_is_one_document_with_a_pipe_table_per_table(defects: Dataset) 
     assert "| 1 |" in md and " %" in md
 
 
-def test_write_csv_dir_writes_each_table_atomically(defects: Dataset, tmp_path: Path) -> None:
+def test_write_csv_dir_writes_each_table_atomically(defects: ProbedDataset, tmp_path: Path) -> None:
     summary = summarize(defects)
     out = tmp_path / "tables"
     written = summary.write_csv_dir(out)
@@ -525,7 +532,13 @@ def test_output_folder_checks(tmp_path: Path) -> None:
     assert check_output_dir(tmp_path / "new", "--csv") == tmp_path / "new"
 
 
-def test_rich_tables_render_every_table(clean: Dataset) -> None:
+def test_write_csv_dir_names_its_parameter(defects: ProbedDataset, tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("x", encoding="utf-8")
+    with pytest.raises(OutputError, match=r"^directory .*file: is a file"):
+        summarize(defects).write_csv_dir(tmp_path / "file")
+
+
+def test_rich_tables_render_every_table(clean: ProbedDataset) -> None:
     summary = summarize(clean)
     tables = summary.rich_tables()
     assert [t.title for t in tables] == ["Overview", *TABLE_TITLES.values()]
@@ -536,7 +549,7 @@ def test_rich_tables_render_every_table(clean: Dataset) -> None:
     assert "subject share" in text and "imbalance ratio" in text
 
 
-def test_shares_sum_to_one(clean: Dataset) -> None:
+def test_shares_sum_to_one(clean: ProbedDataset) -> None:
     doc = summarize(clean).to_dict()["tables"]
     for name, column in (("stages", "subject_share"), ("age_bins", "share"), ("gender", "share")):
         assert math.fsum(r[column] for r in doc[name]) == pytest.approx(1.0)

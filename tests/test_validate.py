@@ -6,12 +6,15 @@ import io
 import json
 import xml.etree.ElementTree as ET
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pytest
 from PIL import Image
 
 from conftest import MakeDataset, jpeg_bytes, photo, png_bytes, vendor_record
 from norwoodkit import dataset, probe, sample
+from norwoodkit.errors import ParameterError
 from norwoodkit.findings import CODES, Severity
 from norwoodkit.labels import View
 from norwoodkit.validate import Report, ValidateOptions, junit_xml, validate
@@ -98,8 +101,6 @@ def test_findings_name_file_and_subject(make_dataset: MakeDataset) -> None:
 
 
 def test_png_named_jpg_cmyk_and_16bit(make_dataset: MakeDataset) -> None:
-    import numpy as np
-
     deep = io.BytesIO()
     Image.fromarray(np.arange(64 * 48, dtype=np.uint16).reshape(48, 64) * 20).save(deep, "PNG")
     root = make_dataset(
@@ -182,3 +183,38 @@ def test_junit_has_a_testcase_per_check_and_subject(make_dataset: MakeDataset) -
     assert len(failures) == 1 and failures[0].get("type") == "image-empty"
     names = [c.get("name") for c in suite.iter("testcase") if c.find("failure") is not None]
     assert names == ["image[2]"]
+
+
+# --------------------------------------------------------------------------- options
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "parameter"),
+    [
+        ({"expect_subjects": -1}, "expect_subjects"),
+        ({"expect_views": 2.5}, "expect_views"),
+        ({"outlier_factor": 1}, "outlier_factor"),
+        ({"size_outlier_factor": float("nan")}, "size_outlier_factor"),
+        ({"min_images_for_outliers": -3}, "min_images_for_outliers"),
+        ({"duplicate_distance": 65}, "duplicate_distance"),
+        ({"duplicate_distance": True}, "duplicate_distance"),
+    ],
+)
+def test_bad_options_name_the_parameter(kwargs: dict[str, Any], parameter: str) -> None:
+    with pytest.raises(ParameterError) as info:
+        ValidateOptions(**kwargs)
+    assert info.value.parameter == parameter and info.value.code == "usage"
+    assert info.value.message.startswith(f"{parameter}: ")
+    assert "--" not in info.value.problem  # a Python caller is not told about CLI flags
+
+
+def test_options_at_their_limits_are_accepted() -> None:
+    opts = ValidateOptions(
+        expect_subjects=np.int64(480),  # type: ignore[arg-type]  # a count read from a table
+        expect_views=0,
+        outlier_factor=1.5,
+        size_outlier_factor=2,
+        min_images_for_outliers=0,
+        duplicate_distance=64,
+    )
+    assert opts.expect_subjects == 480 and opts.duplicate_distance == 64

@@ -1,0 +1,179 @@
+"""The one walk of the dataset folder: subject folders, their image files, and what else is there.
+
+The only module that lists the dataset's folders; ``dataset.load`` is its caller. The walk keeps
+image files as root-relative POSIX paths, per subject folder, and turns everything else into
+notes (findings): operating-system junk, stray files, folders that cannot be subject ids, two
+folders for one subject, and links that lead outside the root (never followed).
+"""
+
+from __future__ import annotations
+
+import os
+import unicodedata
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from norwoodkit.errors import InputError, LabelError
+from norwoodkit.findings import Finding, finding
+from norwoodkit.labels import IMAGE_EXTENSIONS, canonical_id, is_junk
+from norwoodkit.paths import inside, posix_rel
+
+__all__ = ["FolderWalk", "choose_image_root", "escape_note", "walk"]
+
+
+@dataclass
+class FolderWalk:
+    """What one walk of the image root found: per subject folder, its files (relative paths)."""
+
+    folders: dict[str, str] = field(default_factory=dict)  # subject id -> folder rel path
+    files: dict[str, list[str]] = field(default_factory=dict)  # subject id -> file rel paths
+    loose: list[str] = field(default_factory=list)  # images at the image root, outside folders
+
+
+def choose_image_root(root: Path, ids: set[str]) -> Path:
+    """The folder that holds the subject folders: the root, or one subfolder such as files/."""
+
+    def score(folder: Path) -> int:
+        n = 0
+        try:
+            entries = list(os.scandir(folder))
+        except OSError:
+            return 0
+        for e in entries:
+            if e.is_dir(follow_symlinks=False):
+                name = unicodedata.normalize("NFC", e.name)
+                try:
+                    sid = canonical_id(name)
+                except LabelError:
+                    continue
+                if sid in ids or (not ids and name.isdigit()):
+                    n += 1
+        return n
+
+    best, best_score = root, score(root)
+    for entry in sorted(os.scandir(root), key=lambda e: e.name):
+        if (
+            entry.is_dir(follow_symlinks=False)
+            and not entry.name.startswith(".")
+            and not is_junk(entry.name)
+        ):
+            s = score(Path(entry.path))
+            if s > best_score:
+                best, best_score = Path(entry.path), s
+    return best
+
+
+def walk(root: Path, image_root: Path, notes: list[Finding]) -> FolderWalk:
+    """List the subject folders under ``image_root`` and their image files, once.
+
+    Raises:
+        InputError: the image root cannot be listed.
+    """
+    root_real = os.path.realpath(root)
+    w = FolderWalk()
+    try:
+        top = sorted(os.scandir(image_root), key=lambda e: e.name)
+    except OSError as exc:
+        raise InputError(
+            f"{image_root}: cannot list the folder ({exc.strerror}); check its permissions",
+            code="root-unreadable",
+        ) from exc
+    for entry in top:
+        rel = posix_rel(root, entry.path)
+        if is_junk(entry.name):
+            notes.append(
+                finding("junk-file", f"{rel}: operating-system junk; safe to delete", path=rel)
+            )
+            continue
+        if entry.is_symlink() and not inside(root_real, entry.path):
+            notes.append(escape_note(rel, entry.path))
+            continue
+        if entry.is_dir(follow_symlinks=False):
+            if entry.name.startswith("."):
+                continue  # hidden tool folders (.git, a --cache put here) are not subjects
+            _add_folder(w, root, root_real, entry, rel, notes)
+        elif entry.is_file() and os.path.splitext(entry.name)[1].lower() in IMAGE_EXTENSIONS:
+            w.loose.append(rel)
+    return w
+
+
+def _add_folder(
+    w: FolderWalk,
+    root: Path,
+    root_real: str,
+    entry: os.DirEntry[str],
+    rel: str,
+    notes: list[Finding],
+) -> None:
+    """One folder at the image root: a subject's, with its files, or a note saying why not."""
+    try:
+        sid = canonical_id(unicodedata.normalize("NFC", entry.name))
+    except LabelError:
+        notes.append(
+            finding(
+                "unexpected-file",
+                f"{rel}/: folder name cannot be a subject id; rename or move it",
+                path=rel,
+            )
+        )
+        return
+    if sid in w.folders:
+        notes.append(
+            finding(
+                "duplicate-id",
+                f"{rel}/ and {w.folders[sid]}/ are both "
+                f"subject {sid}; {rel}/ is left out - merge or renumber "
+                "them",
+                subject=sid,
+                path=rel,
+            )
+        )
+        return
+    w.folders[sid] = rel
+    w.files[sid] = list(_files_under(root, root_real, entry.path, sid, notes))
+
+
+def escape_note(rel: str, path: str, sid: str | None = None) -> Finding:
+    """The note for a link (at ``rel``) that leads outside the dataset root: it is not opened."""
+    return finding(
+        "path-escapes-root",
+        f"{rel}: a link to {os.path.realpath(path)}, outside the dataset root; it is "
+        "not opened - copy the file into the dataset instead",
+        subject=sid,
+        path=rel,
+    )
+
+
+def _files_under(
+    root: Path, root_real: str, folder: str, sid: str, notes: list[Finding]
+) -> Iterator[str]:
+    """Image files in one subject folder (recursively); everything else becomes a note."""
+
+    def note(code: str, rel: str, text: str) -> None:
+        notes.append(finding(code, f"{rel}: {text}", subject=sid, path=rel))
+
+    for dirpath, dirnames, filenames in os.walk(folder, followlinks=False):
+        dirnames.sort()
+        for d in list(dirnames):
+            full = os.path.join(dirpath, d)
+            rel = posix_rel(root, full)
+            if is_junk(d) or os.path.islink(full):
+                dirnames.remove(d)
+            if is_junk(d):
+                note("junk-file", rel, "operating-system junk; safe to delete")
+            elif os.path.islink(full) and not inside(root_real, full):
+                notes.append(escape_note(rel, full, sid))
+            elif os.path.islink(full):
+                note("unexpected-file", rel, "a link to a folder; links are not followed")
+        for name in sorted(filenames):
+            full = os.path.join(dirpath, name)
+            rel = posix_rel(root, full)
+            if is_junk(name):
+                note("junk-file", rel, "operating-system junk; safe to delete")
+            elif os.path.islink(full) and not inside(root_real, full):
+                notes.append(escape_note(rel, full, sid))
+            elif os.path.splitext(name)[1].lower() in IMAGE_EXTENSIONS:
+                yield rel
+            else:
+                note("unexpected-file", rel, "not an image; move it out of the subject folder")
