@@ -23,6 +23,7 @@ from typing import Any, Self
 
 import pandas as pd
 
+from norwoodkit.columns import DATASET_COLUMNS, SUBJECT_COLUMNS
 from norwoodkit.errors import AnnotationError, InputError, LabelError
 from norwoodkit.findings import Finding, finding
 from norwoodkit.labels import (
@@ -35,7 +36,6 @@ from norwoodkit.labels import (
     parse_stage,
     parse_view,
 )
-from norwoodkit.schema import DATASET_COLUMNS
 
 #: Canonical field -> the names vendors use for it (compared after ``_norm_key``).
 FIELD_ALIASES: dict[str, tuple[str, ...]] = {
@@ -118,17 +118,7 @@ class Dataset:
     @property
     def subjects(self) -> pd.DataFrame:
         """One row per subject with its subject-level columns."""
-        cols = [
-            "subject_id",
-            "folder",
-            "in_annotation",
-            "stage",
-            "stage_variant",
-            "raw_label",
-            "age",
-            "gender",
-            "ethnicity",
-        ]
+        cols = [c.name for c in SUBJECT_COLUMNS]
         return self.table[cols].drop_duplicates("subject_id").reset_index(drop=True)
 
     def with_table(self, table: pd.DataFrame) -> Self:

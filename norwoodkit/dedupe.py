@@ -24,9 +24,9 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from norwoodkit.columns import plain
 from norwoodkit.dataset import Dataset
 from norwoodkit.errors import InputError
-from norwoodkit.schema import plain
 
 log = logging.getLogger(__name__)
 

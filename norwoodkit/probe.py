@@ -29,9 +29,9 @@ import numpy.typing as npt
 import pandas as pd
 from PIL import Image, ImageFile, UnidentifiedImageError
 
+from norwoodkit.columns import PROBE_COLUMNS, coerce
 from norwoodkit.dataset import Dataset, ProbedDataset
 from norwoodkit.parallel import pool_context, resolve_workers
-from norwoodkit.schema import PROBE_COLUMNS, coerce
 
 log = logging.getLogger(__name__)
 

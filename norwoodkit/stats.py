@@ -28,10 +28,10 @@ import numpy as np
 import pandas as pd
 
 from norwoodkit.atomic import write_table_atomic, write_text_atomic
+from norwoodkit.columns import plain
 from norwoodkit.dataset import Dataset
 from norwoodkit.errors import InputError, OutputError
 from norwoodkit.labels import VIEWS, category_key
-from norwoodkit.schema import plain
 from norwoodkit.split import AGE_BINS
 
 if TYPE_CHECKING:

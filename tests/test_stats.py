@@ -16,10 +16,10 @@ import pytest
 from rich.console import Console
 
 from norwoodkit import dataset, probe, sample
+from norwoodkit.columns import ALL_COLUMNS, coerce
 from norwoodkit.dataset import Dataset
 from norwoodkit.errors import InputError, OutputError
 from norwoodkit.labels import VIEWS, category_key
-from norwoodkit.schema import ALL_COLUMNS, coerce
 from norwoodkit.stats import (
     FACT_LABELS,
     MISSING,
