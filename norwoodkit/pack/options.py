@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from norwoodkit.errors import InputError
+from norwoodkit.errors import ParameterError
 from norwoodkit.pack.layout import Layout
 
 MIN_SHARD_BYTES = 64 * 1024
@@ -25,6 +25,9 @@ class PackOptions:
             None stores the original bytes.
         quality: JPEG quality of resized copies.
         workers: processes for re-encoding; None: one per core.
+
+    Raises:
+        ParameterError: a value out of range (names the attribute).
     """
 
     layout: Layout = Layout.IMAGE
@@ -37,26 +40,35 @@ class PackOptions:
 
     def __post_init__(self) -> None:
         if self.shard_size < MIN_SHARD_BYTES:
-            raise InputError(
-                f"--shard-size {self.shard_size}: use at least 64KiB (64-256MB is "
+            raise ParameterError(
+                "shard_size",
+                f"{self.shard_size} bytes is too small; use at least 64KiB (64-256MB is "
                 "right for training)",
-                code="usage",
             )
         if self.rows_per_group < 1:
-            raise InputError("--rows-per-group must be at least 1", code="usage")
+            raise ParameterError(
+                "rows_per_group", f"{self.rows_per_group} rows; it must be at least 1"
+            )
         if self.resize is not None and not 16 <= self.resize <= 8192:
-            raise InputError(
-                f"--resize {self.resize}: use a short side from 16 to 8192 pixels", code="usage"
+            raise ParameterError(
+                "resize",
+                f"{self.resize} is outside 16..8192; use a short side from 16 to 8192 pixels",
             )
         if not 1 <= self.quality <= 100:
-            raise InputError(f"--quality {self.quality}: use 1..100", code="usage")
+            raise ParameterError("quality", f"{self.quality} is outside 1..100; use e.g. 90")
 
 
 def parse_size(text: str) -> int:
-    """``128MB``, ``1MiB``, ``500k``, ``1048576`` -> bytes."""
+    """``128MB``, ``1MiB``, ``500k``, ``1048576`` -> bytes.
+
+    Raises:
+        ParameterError: ``shard_size``, for text that is not a size.
+    """
     m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(i?)b?\s*", text.lower())
     if not m:
-        raise InputError(f"--shard-size {text!r}: write e.g. 128MB, 256MiB or 500k", code="usage")
+        raise ParameterError(
+            "shard_size", f"{text!r} is not a size; write e.g. 128MB, 256MiB or 500k"
+        )
     power = " kmgt".index(m.group(2) or " ")
     base = 1024 if m.group(3) else 1000  # MiB = 2^20 bytes, MB = 10^6
     return int(float(m.group(1)) * base**power)
