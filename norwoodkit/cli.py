@@ -753,17 +753,9 @@ def verify(
 ) -> None:
     """Re-read every shard: hashes against manifest.json, rows, schema, every image's bytes.
     Exit 1 on any mismatch."""
-    import json as _json
-
     from norwoodkit import pack as packing
 
-    manifest = out_dir / packing.MANIFEST
-    total = 0
-    if manifest.is_file():
-        try:
-            total = int(_json.loads(manifest.read_text())["rows"])
-        except (ValueError, KeyError, TypeError):
-            total = 0
+    total = packing.manifest_rows(out_dir)
     with progress_bar(total, "verifying", quiet) as prog:
         findings = packing.verify(out_dir, decode=decode, progress=prog)
     from norwoodkit.findings import sort_findings

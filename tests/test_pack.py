@@ -318,6 +318,16 @@ def test_cli_shows_bad_options_under_their_flags(sample_root: Path, tmp_path: Pa
     assert not (tmp_path / "o").exists()
 
 
+def test_manifest_rows_never_raises(packed: Path, tmp_path: Path) -> None:
+    manifest = json.loads((packed / "manifest.json").read_text())
+    assert pack.manifest_rows(packed) == manifest["rows"] > 0
+    assert pack.manifest_rows(tmp_path / "nowhere") == 0
+    (tmp_path / "manifest.json").write_text('{"rows": "many"}')
+    assert pack.manifest_rows(tmp_path) == 0
+    (tmp_path / "manifest.json").write_bytes(b"\xff not json")
+    assert pack.manifest_rows(tmp_path) == 0
+
+
 def _pack_cmd(root: Path, out: Path, *extra: str) -> list[str]:
     return [
         sys.executable,

@@ -139,3 +139,14 @@ def read_manifest(root: str | os.PathLike[str]) -> dict[str, Any]:
             code="manifest-newer",
         )
     return dict(manifest)
+
+
+def manifest_rows(root: str | os.PathLike[str]) -> int:
+    """The row total that ``root/manifest.json`` states; 0 when it cannot say (never raises).
+
+    For a progress bar before ``verify``, which reports a missing or bad manifest itself.
+    """
+    try:
+        return int(json.loads((Path(root) / MANIFEST).read_text())["rows"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return 0
