@@ -116,7 +116,12 @@ def write(
     write_text_atomic(target / MANIFEST, json.dumps(manifest, indent=2, sort_keys=False) + "\n")
     write_text_atomic(target / CARD, dataset_card(manifest))
     shutil.rmtree(state, ignore_errors=True)
-    notes = [
+    return PackResult(out=target, manifest=manifest, skipped=skipped, notes=_notes(excluded))
+
+
+def _notes(excluded: list[dict[str, Any]]) -> list[Finding]:
+    """A ``pack-excluded`` finding for each image left out, with the reason."""
+    return [
         finding(
             "pack-excluded",
             f"{e['path']}: left out ({e['reason']})",
@@ -125,7 +130,6 @@ def write(
         )
         for e in excluded
     ]
-    return PackResult(out=target, manifest=manifest, skipped=skipped, notes=notes)
 
 
 @dataclass
