@@ -140,7 +140,7 @@ def main() -> None:
 
 
 def pack_vs_copy(
-    args: argparse.Namespace, ds: dataset.Dataset, small: Path, size_mb: float
+    args: argparse.Namespace, ds: dataset.ProbedDataset, small: Path, size_mb: float
 ) -> None:
     """1. pack vs copytree (warm probe cache; the OS file cache is warm for both)."""
     copy_s: list[float] = []

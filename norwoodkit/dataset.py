@@ -30,11 +30,11 @@ from norwoodkit.annotation import (
     AnnotationRecord,
     read_annotation,
 )
+from norwoodkit.columns import DATASET_COLUMNS, SUBJECT_COLUMNS
 from norwoodkit.errors import InputError
 from norwoodkit.findings import Finding, finding
 from norwoodkit.labels import VIEWS, View, id_sort_key, parse_view
 from norwoodkit.paths import inside, posix_rel
-from norwoodkit.schema import DATASET_COLUMNS
 from norwoodkit.walk import choose_image_root, escape_note, walk
 
 __all__ = [
@@ -67,17 +67,7 @@ class Dataset:
     @property
     def subjects(self) -> pd.DataFrame:
         """One row per subject with its subject-level columns."""
-        cols = [
-            "subject_id",
-            "folder",
-            "in_annotation",
-            "stage",
-            "stage_variant",
-            "raw_label",
-            "age",
-            "gender",
-            "ethnicity",
-        ]
+        cols = [c.name for c in SUBJECT_COLUMNS]
         return self.table[cols].drop_duplicates("subject_id").reset_index(drop=True)
 
     def with_table(self, table: pd.DataFrame) -> Self:

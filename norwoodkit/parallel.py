@@ -1,4 +1,8 @@
-"""Process pools for the per-image work (probe, sample rendering): one way to start them."""
+"""Worker processes for the per-image work (probe, pack's re-encode, sample rendering).
+
+One way to start them (forkserver), to count them, and to map a pure batch function over
+batches in order with a bounded number in flight, so results stream instead of piling up.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,13 @@ import multiprocessing
 import multiprocessing.context
 import os
 import sys
+from collections import deque
+from collections.abc import Callable, Generator, Iterable, Iterator
+from concurrent.futures import Executor, Future, ProcessPoolExecutor
+from contextlib import contextmanager
+from typing import Any, TypeVar
+
+R = TypeVar("R")
 
 
 def resolve_workers(workers: int | None) -> int:
@@ -21,3 +32,51 @@ def pool_context() -> multiprocessing.context.BaseContext:
     """
     method = "forkserver" if sys.platform.startswith("linux") else "spawn"
     return multiprocessing.get_context(method)
+
+
+@contextmanager
+def process_pool(
+    workers: int, initializer: Callable[[], object] | None = None
+) -> Iterator[ProcessPoolExecutor]:
+    """A pool of ``workers`` processes, started the ``pool_context`` way.
+
+    Tasks not yet started are cancelled when the block ends, so an error or Ctrl-C does not
+    wait for work nobody will read.
+    """
+    pool = ProcessPoolExecutor(workers, mp_context=pool_context(), initializer=initializer)
+    try:
+        yield pool
+    finally:
+        pool.shutdown(cancel_futures=True)
+
+
+def ordered_map(
+    fn: Callable[..., R],
+    tasks: Iterable[tuple[Any, ...]],
+    *,
+    pool: Executor | None,
+    ahead: int,
+) -> Generator[R, None, None]:
+    """``fn(*task)`` for each task, in task order.
+
+    With a pool, at most ``ahead + 1`` tasks are submitted and not yet taken: results stream
+    as the consumer takes them, whatever the number of tasks, and ``tasks`` is read only as
+    far as that. Without a pool (``None``), each task runs here when its result is taken.
+    ``fn`` must be a pure function of its arguments (it may run in another process).
+    Closing the generator early cancels the tasks not yet started.
+    """
+    if pool is None:
+        for task in tasks:
+            yield fn(*task)
+        return
+    pending: deque[Future[R]] = deque()
+    try:
+        for task in tasks:
+            pending.append(pool.submit(fn, *task))
+            if len(pending) > ahead:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+    finally:
+        for future in pending:
+            future.cancel()

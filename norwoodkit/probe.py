@@ -20,7 +20,7 @@ import math
 import os
 import warnings
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Executor
 from pathlib import Path
 from typing import Any
 
@@ -29,9 +29,9 @@ import numpy.typing as npt
 import pandas as pd
 from PIL import Image, ImageFile, UnidentifiedImageError
 
+from norwoodkit.columns import PROBE_COLUMNS, arrow_schema, coerce, column
 from norwoodkit.dataset import Dataset, ProbedDataset
-from norwoodkit.parallel import pool_context, resolve_workers
-from norwoodkit.schema import PROBE_COLUMNS, coerce
+from norwoodkit.parallel import ordered_map, process_pool, resolve_workers
 
 log = logging.getLogger(__name__)
 
@@ -235,20 +235,11 @@ CACHE_COLUMNS = ["path", "size_key", *(c.name for c in PROBE_COLUMNS)]
 CACHE_GROUP_ROWS = 1024
 
 
-def _arrow_type(dtype: str) -> Any:
-    import pyarrow as pa
-
-    return {"string": pa.string(), "Int64": pa.int64(), "object": pa.binary()}[dtype]
-
-
 def cache_schema() -> Any:
-    """The Arrow schema of a cache file (and of each batch of fresh results)."""
-    import pyarrow as pa
-
-    return pa.schema(
-        [("path", pa.string()), ("size_key", pa.int64())]
-        + [(c.name, _arrow_type(c.dtype)) for c in PROBE_COLUMNS]
-    )
+    """A cache file's Arrow schema: the key (``path``, ``size_key``), then the probe columns."""
+    # size_key is the file size that stat gave when the entry was written.
+    key = [column("path"), column("size").renamed("size_key")]
+    return arrow_schema([*key, *PROBE_COLUMNS])
 
 
 def default_cache_dir() -> Path:
@@ -405,31 +396,31 @@ def _probe_stream(
     A pool keeps only a few batches in flight, so results never pile up in memory.
     """
     n_workers = resolve_workers(workers)
-    if n_workers <= 1 or len(paths) <= 2 * BATCH_SIZE:
-        previous = ImageFile.LOAD_TRUNCATED_IMAGES
-        ImageFile.LOAD_TRUNCATED_IMAGES = False
-        try:
-            for start in range(0, len(paths), BATCH_SIZE):
-                end = min(start + BATCH_SIZE, len(paths))
-                yield start, end, probe_batch(str(root), paths[start:end])
-        finally:
-            ImageFile.LOAD_TRUNCATED_IMAGES = previous
-        return
+    pooled = n_workers > 1 and len(paths) > 2 * BATCH_SIZE
     # Several tasks per worker, so a slow image does not leave the other workers idle.
-    size = max(1, min(BATCH_SIZE, math.ceil(len(paths) / (n_workers * 4))))
+    size = (
+        max(1, min(BATCH_SIZE, math.ceil(len(paths) / (n_workers * 4)))) if pooled else BATCH_SIZE
+    )
     spans = [(s, min(s + size, len(paths))) for s in range(0, len(paths), size)]
-    ahead = 4 * n_workers
-    with ProcessPoolExecutor(
-        max_workers=n_workers, mp_context=pool_context(), initializer=_init_worker
-    ) as pool:
-        futures: dict[int, Future[list[dict[str, Any]]]] = {}
-        submitted = 0
-        for i, (start, end) in enumerate(spans):
-            while submitted < len(spans) and submitted <= i + ahead:
-                a, b = spans[submitted]
-                futures[submitted] = pool.submit(probe_batch, str(root), list(paths[a:b]))
-                submitted += 1
-            yield start, end, futures.pop(i).result()
+    tasks = ((str(root), list(paths[a:b])) for a, b in spans)
+    with _probe_pool(n_workers if pooled else 1) as pool:
+        results = ordered_map(probe_batch, tasks, pool=pool, ahead=4 * n_workers)
+        for (start, end), batch in zip(spans, results, strict=True):
+            yield start, end, batch
+
+
+@contextlib.contextmanager
+def _probe_pool(workers: int) -> Iterator[Executor | None]:
+    """A pool whose workers refuse truncated images, or None (probe here, refusing them too)."""
+    if workers > 1:
+        with process_pool(workers, initializer=_init_worker) as pool:
+            yield pool
+        return
+    previous, ImageFile.LOAD_TRUNCATED_IMAGES = ImageFile.LOAD_TRUNCATED_IMAGES, False
+    try:
+        yield None
+    finally:
+        ImageFile.LOAD_TRUNCATED_IMAGES = previous
 
 
 def _result_batch(
@@ -439,16 +430,23 @@ def _result_batch(
     import pyarrow as pa
 
     schema = cache_schema()
-    cols: dict[str, Any] = {
-        "path": pa.array(list(paths), pa.string()),
-        "size_key": pa.array(sizes, pa.int64(), mask=sizes < 0),
-    }
+    cols = _key_arrays(list(paths), sizes, mtimes)
     for c in PROBE_COLUMNS:
-        if c.name == "mtime_ns":
-            cols[c.name] = pa.array(mtimes, pa.int64(), mask=mtimes < 0)
-        else:
+        if c.name not in cols:
             cols[c.name] = pa.array([r.get(c.name) for r in results], schema.field(c.name).type)
     return pa.RecordBatch.from_arrays([cols[f.name] for f in schema], schema=schema)
+
+
+def _key_arrays(paths: Any, sizes: np.ndarray, mtimes: np.ndarray) -> dict[str, Any]:
+    """The cache key columns as Arrow arrays; size and mtime null where ``stat`` failed."""
+    import pyarrow as pa
+
+    schema = cache_schema()
+    return {
+        "path": pa.array(paths, schema.field("path").type, from_pandas=True),
+        "size_key": pa.array(sizes, schema.field("size_key").type, mask=sizes < 0),
+        "mtime_ns": pa.array(mtimes, schema.field("mtime_ns").type, mask=mtimes < 0),
+    }
 
 
 def _cache_hits(cfile: Path, now: Any, keep: list[str]) -> tuple[Any, Any]:
@@ -499,49 +497,21 @@ def run(
     Returns:
         A ProbedDataset whose table has the PROBE_COLUMNS (null for missing-view rows).
     """
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    root = dataset.root
-    table = dataset.table
-    paths = pd.Series(table["path"].dropna().unique(), dtype="string")
-    sizes, mtimes = _stat_all(root, paths.tolist())
-    now = pa.table(
-        {
-            "path": pa.array(paths, pa.string(), from_pandas=True),
-            "size_key": pa.array(sizes, pa.int64(), mask=sizes < 0),
-            "mtime_ns": pa.array(mtimes, pa.int64(), mask=mtimes < 0),
-        }
-    )
-    cfile = cache_file(root, cache_dir or default_cache_dir()) if use_cache else None
+    now, sizes, mtimes = _stat_table(dataset.root, dataset.table)
+    cfile = cache_file(dataset.root, cache_dir or default_cache_dir()) if use_cache else None
     keep = [c.name for c in PROBE_COLUMNS if thumbnails or c.name != "thumbnail"]
     hits, hit = _cache_hits(cfile, now, keep) if cfile is not None else (None, None)
     if hit is None:
-        hit = np.zeros(len(paths), dtype=bool)
-    todo = np.flatnonzero(~hit)
-    todo_paths: list[str] = now["path"].take(pa.array(todo)).to_pylist()
+        hit = np.zeros(now.num_rows, dtype=bool)
     if progress and hit.any():
         progress(int(hit.sum()))
+    todo = np.flatnonzero(~hit)
     writer = _CacheWriter(cfile) if cfile is not None and len(todo) else None
     parts = [hits] if hits is not None and hits.num_rows else []
-    recent: list[Any] = []  # fresh batches not yet folded into one table
     try:
-        for start, end, results in _probe_stream(root, todo_paths, workers):
-            rows = todo[start:end]
-            batch = _result_batch(todo_paths[start:end], sizes[rows], mtimes[rows], results)
-            del results
-            if writer is not None:
-                ok = pc.and_(
-                    pc.is_valid(batch["size_key"]), pc.not_equal(batch["status"], "missing")
-                )
-                writer.add(batch.filter(ok))
-            recent.append(pa.Table.from_batches([batch]).select(["path", *keep]))
-            if sum(t.num_rows for t in recent) >= CACHE_GROUP_ROWS or end == len(todo_paths):
-                # Thousands of 16-row tables would cost more than their rows: fold them.
-                parts.append(pa.concat_tables(recent).combine_chunks())
-                recent = []
-            if progress:
-                progress(end - start)
+        parts += _fresh_parts(
+            dataset.root, now, sizes, mtimes, todo, keep, workers, writer, progress
+        )
         if writer is not None and cfile is not None:
             if hits is not None:
                 _copy_hits(cfile, hits["path"], writer)
@@ -550,6 +520,61 @@ def run(
         if writer is not None:
             writer.abort()
         raise
+    probed = _frame(parts, thumbnails)
+    del parts, hits  # the Arrow copies go before the merge allocates its own
+    return ProbedDataset.of(dataset, _merged(dataset.table, probed))
+
+
+def _stat_table(root: Path, table: pd.DataFrame) -> tuple[Any, np.ndarray, np.ndarray]:
+    """Each distinct image path's cache key now, as an Arrow table, sizes and mtimes (-1: none)."""
+    import pyarrow as pa
+
+    paths = pd.Series(table["path"].dropna().unique(), dtype="string")
+    sizes, mtimes = _stat_all(root, paths.tolist())
+    return pa.table(_key_arrays(paths, sizes, mtimes)), sizes, mtimes
+
+
+def _fresh_parts(
+    root: Path,
+    now: Any,
+    sizes: np.ndarray,
+    mtimes: np.ndarray,
+    todo: np.ndarray,
+    keep: list[str],
+    workers: int | None,
+    writer: _CacheWriter | None,
+    progress: ProgressFn | None,
+) -> Iterator[Any]:
+    """Probe the rows ``todo`` of ``now``; yield the results as tables of the ``keep`` columns.
+
+    Each finished batch goes into ``writer`` (files that exist) as it arrives; the yielded
+    tables gather about ``CACHE_GROUP_ROWS`` rows each.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    todo_paths: list[str] = now["path"].take(pa.array(todo)).to_pylist()
+    recent: list[Any] = []  # fresh batches not yet folded into one table
+    for start, end, results in _probe_stream(root, todo_paths, workers):
+        rows = todo[start:end]
+        batch = _result_batch(todo_paths[start:end], sizes[rows], mtimes[rows], results)
+        del results
+        if writer is not None:
+            ok = pc.and_(pc.is_valid(batch["size_key"]), pc.not_equal(batch["status"], "missing"))
+            writer.add(batch.filter(ok))
+        recent.append(pa.Table.from_batches([batch]).select(["path", *keep]))
+        if sum(t.num_rows for t in recent) >= CACHE_GROUP_ROWS or end == len(todo_paths):
+            # Thousands of 16-row tables would cost more than their rows: fold them.
+            yield pa.concat_tables(recent).combine_chunks()
+            recent = []
+        if progress:
+            progress(end - start)
+
+
+def _frame(parts: list[Any], thumbnails: bool) -> pd.DataFrame:
+    """The probe results (Arrow tables) as one DataFrame, ``path`` first."""
+    import pyarrow as pa
+
     probed = (
         # One chunk per column, not one per batch; Int64, not float64 (nanosecond mtimes do
         # not survive a trip through a double).
@@ -559,11 +584,14 @@ def run(
         if parts
         else pd.DataFrame({"path": pd.Series([], dtype="string")})
     )
-    del parts, hits
     if not thumbnails:
         probed["thumbnail"] = None
+    return probed
+
+
+def _merged(table: pd.DataFrame, probed: pd.DataFrame) -> pd.DataFrame:
+    """``table`` with the probe columns of ``probed`` joined on ``path``, in spec dtypes."""
     base = table.drop(columns=[c.name for c in PROBE_COLUMNS if c.name in table.columns])
     probed["path"] = probed["path"].astype(base["path"].dtype)
     out = base.merge(probed, on="path", how="left")
-    out = coerce(out, PROBE_COLUMNS)
-    return ProbedDataset.of(dataset, out)
+    return coerce(out, PROBE_COLUMNS)

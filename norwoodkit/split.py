@@ -80,11 +80,11 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from norwoodkit.columns import plain
 from norwoodkit.dataset import Dataset
 from norwoodkit.errors import InputError, NorwoodkitError
 from norwoodkit.findings import Finding, finding, sort_findings
 from norwoodkit.labels import id_sort_key
-from norwoodkit.schema import plain
 
 __all__ = [
     "AGE_BINS",

@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from norwoodkit.atomic import write_table_atomic
+from norwoodkit.columns import plain
 from norwoodkit.errors import OutputError
-from norwoodkit.schema import plain
 
 if TYPE_CHECKING:
     from collections.abc import Mapping

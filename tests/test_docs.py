@@ -9,8 +9,8 @@ import typer
 import typer.main
 
 from norwoodkit.cli import app
+from norwoodkit.columns import ALL_COLUMNS
 from norwoodkit.findings import CODES
-from norwoodkit.schema import ALL_COLUMNS
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 COMMANDS = typer.main.get_command(app)

@@ -43,7 +43,7 @@ Sample = tuple[Any, int, dict[str, Any]]
 
 
 def _pack(
-    ds: dataset.Dataset, out: Path, splits: pd.DataFrame | None = None, **options: Any
+    ds: dataset.ProbedDataset, out: Path, splits: pd.DataFrame | None = None, **options: Any
 ) -> Path:
     opts = pack.PackOptions(shard_size=pack.parse_size("1MB"), workers=1, **options)
     pack.write(ds, out, opts, splits=splits)
@@ -51,7 +51,7 @@ def _pack(
 
 
 @pytest.fixture(scope="module")
-def probed(tmp_path_factory: pytest.TempPathFactory) -> dataset.Dataset:
+def probed(tmp_path_factory: pytest.TempPathFactory) -> dataset.ProbedDataset:
     base = tmp_path_factory.mktemp("ld")
     root = base / "data"
     sample.write(root, sample.SampleOptions(subjects=40, seed=3, size="tiny", workers=1))
@@ -69,7 +69,9 @@ def split_table(probed: dataset.Dataset) -> pd.DataFrame:
 
 @pytest.fixture(scope="module")
 def shards(
-    probed: dataset.Dataset, split_table: pd.DataFrame, tmp_path_factory: pytest.TempPathFactory
+    probed: dataset.ProbedDataset,
+    split_table: pd.DataFrame,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> Path:
     out = tmp_path_factory.mktemp("shards") / "image"
     return _pack(probed, out, split_table, rows_per_group=10)
@@ -77,7 +79,9 @@ def shards(
 
 @pytest.fixture(scope="module")
 def subject_shards(
-    probed: dataset.Dataset, split_table: pd.DataFrame, tmp_path_factory: pytest.TempPathFactory
+    probed: dataset.ProbedDataset,
+    split_table: pd.DataFrame,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> Path:
     out = tmp_path_factory.mktemp("shards") / "subject"
     return _pack(probed, out, split_table, rows_per_group=3, layout=pack.Layout.SUBJECT)
@@ -85,7 +89,9 @@ def subject_shards(
 
 @pytest.fixture(scope="module")
 def resized_shards(
-    probed: dataset.Dataset, split_table: pd.DataFrame, tmp_path_factory: pytest.TempPathFactory
+    probed: dataset.ProbedDataset,
+    split_table: pd.DataFrame,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> Path:
     out = tmp_path_factory.mktemp("shards") / "resized"
     return _pack(probed, out, split_table, rows_per_group=10, resize=128)

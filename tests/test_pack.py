@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pyarrow.dataset as pads
@@ -22,7 +23,7 @@ from conftest import MakeDataset, jpeg_bytes, photo
 from norwoodkit import dataset, pack, probe, sample
 from norwoodkit import split as splits
 from norwoodkit.cli import app
-from norwoodkit.errors import InputError, OutputError
+from norwoodkit.errors import InputError, OutputError, ParameterError
 from norwoodkit.labels import View
 
 runner = CliRunner()
@@ -282,14 +283,49 @@ def test_split_file_that_does_not_match(sample_root: Path, tmp_path: Path) -> No
     assert not any((tmp_path / "o").glob("**/*.parquet"))
 
 
-def test_bad_options() -> None:
-    with pytest.raises(InputError, match="64KiB"):
-        pack.PackOptions(shard_size=10)
-    with pytest.raises(InputError, match="short side"):
-        pack.PackOptions(resize=3)
+@pytest.mark.parametrize(
+    ("options", "parameter", "problem"),
+    [
+        ({"shard_size": 10}, "shard_size", "64KiB"),
+        ({"rows_per_group": 0}, "rows_per_group", "at least 1"),
+        ({"resize": 3}, "resize", "short side"),
+        ({"quality": 101}, "quality", "1..100"),
+    ],
+)
+def test_bad_options_name_their_parameter(
+    options: dict[str, Any], parameter: str, problem: str
+) -> None:
+    with pytest.raises(ParameterError, match=problem) as info:
+        pack.PackOptions(**options)
+    assert info.value.parameter == parameter and info.value.code == "usage"
+    assert str(info.value).startswith(f"{parameter}: ")
+
+
+def test_parse_size() -> None:
     assert pack.parse_size("128MiB") == 128 * 2**20 and pack.parse_size("2MB") == 2_000_000
-    with pytest.raises(InputError, match="shard-size"):
+    assert pack.parse_size("500k") == 500_000 and pack.parse_size("1048576") == 2**20
+    with pytest.raises(ParameterError, match="128MB") as info:
         pack.parse_size("lots")
+    assert info.value.parameter == "shard_size"
+
+
+def test_cli_shows_bad_options_under_their_flags(sample_root: Path, tmp_path: Path) -> None:
+    out = str(tmp_path / "o")
+    r = runner.invoke(app, ["pack", str(sample_root), "--out", out, "--shard-size", "lots"])
+    assert r.exit_code == 2 and "--shard-size: 'lots' is not a size" in r.stderr
+    r = runner.invoke(app, ["pack", str(sample_root), "--out", out, "--quality", "0"])
+    assert r.exit_code == 2 and "--quality: 0 is outside 1..100" in r.stderr
+    assert not (tmp_path / "o").exists()
+
+
+def test_manifest_rows_never_raises(packed: Path, tmp_path: Path) -> None:
+    manifest = json.loads((packed / "manifest.json").read_text())
+    assert pack.manifest_rows(packed) == manifest["rows"] > 0
+    assert pack.manifest_rows(tmp_path / "nowhere") == 0
+    (tmp_path / "manifest.json").write_text('{"rows": "many"}')
+    assert pack.manifest_rows(tmp_path) == 0
+    (tmp_path / "manifest.json").write_bytes(b"\xff not json")
+    assert pack.manifest_rows(tmp_path) == 0
 
 
 def _pack_cmd(root: Path, out: Path, *extra: str) -> list[str]:

@@ -22,10 +22,10 @@ import pytest
 from PIL import Image
 
 from norwoodkit import dataset, dedupe, probe, report, sample
+from norwoodkit.columns import ALL_COLUMNS, coerce
 from norwoodkit.dataset import ProbedDataset
 from norwoodkit.errors import InputError, OutputError
 from norwoodkit.labels import VIEWS
-from norwoodkit.schema import ALL_COLUMNS, coerce
 from norwoodkit.stats import STAGE_LABELS, summarize
 from norwoodkit.validate import validate
 

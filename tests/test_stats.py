@@ -17,10 +17,10 @@ import pytest
 from rich.console import Console
 
 from norwoodkit import dataset, probe, sample
+from norwoodkit.columns import ALL_COLUMNS, coerce
 from norwoodkit.dataset import Dataset, ProbedDataset
 from norwoodkit.errors import InputError, OutputError, ParameterError
 from norwoodkit.labels import VIEWS, category_key
-from norwoodkit.schema import ALL_COLUMNS, coerce
 from norwoodkit.stats import (
     FACT_LABELS,
     MISSING,

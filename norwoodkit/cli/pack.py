@@ -11,7 +11,6 @@ from norwoodkit import memory
 from norwoodkit.cli.app import EXIT_FOUND, EXIT_OK, handle_errors, out, print_json, progress_bar
 from norwoodkit.cli.options import JsonOpt, QuietOpt, load_probed, reads_dataset
 from norwoodkit.cli.validate import render_findings
-from norwoodkit.dataset import Dataset
 from norwoodkit.pack import Layout
 from norwoodkit.source import DatasetSource
 
@@ -90,7 +89,7 @@ def pack(
     )
     assignments = splits.read_split_file(splits_file, "--splits") if splits_file else None
     exclude = splits.read_table(exclude_list, "--exclude-list") if exclude_list else None
-    ds: Dataset = load_probed(source, quiet)
+    ds = load_probed(source, quiet)
     ds = packing.pack_input(ds)  # the only reference: the other columns are freed here
     memory.trim()
     n = int(ds.table["path"].notna().sum())
@@ -129,17 +128,9 @@ def verify(
 ) -> None:
     """Re-read every shard: hashes against manifest.json, rows, schema, every image's bytes.
     Exit 1 on any mismatch."""
-    import json as _json
-
     from norwoodkit import pack as packing
 
-    manifest = out_dir / packing.MANIFEST
-    total = 0
-    if manifest.is_file():
-        try:
-            total = int(_json.loads(manifest.read_text())["rows"])
-        except (ValueError, KeyError, TypeError):
-            total = 0
+    total = packing.manifest_rows(out_dir)
     with progress_bar(total, "verifying", quiet) as prog:
         findings = packing.verify(out_dir, decode=decode, progress=prog)
     from norwoodkit.findings import sort_findings

@@ -8,8 +8,8 @@ from typing import Any
 
 import pandas as pd
 
+from norwoodkit.columns import plain
 from norwoodkit.dedupe.options import DedupeOptions, FailOn
-from norwoodkit.schema import plain
 
 SUMMARY_COLUMNS = [
     "group",

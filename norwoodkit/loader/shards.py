@@ -10,7 +10,6 @@ error). Torch-free: images leave this module as bytes through the caller's ``cop
 from __future__ import annotations
 
 import logging
-import re
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -22,10 +21,9 @@ import numpy.typing as npt
 
 from norwoodkit.errors import InputError
 from norwoodkit.labels import VIEWS
+from norwoodkit.pack.layout import SHARD_NAME, SUBJECT_STRING_COLUMNS
 
 __all__ = [
-    "META_STR",
-    "SHARD_NAME",
     "VIEW_NAMES",
     "OpenFiles",
     "Row",
@@ -37,10 +35,6 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 VIEW_NAMES = tuple(v.value for v in VIEWS)
-# The two below copy what pack writes: its shard file names and its string metadata columns.
-# They live here only, so each can become one import from pack's layout and the column spec.
-SHARD_NAME = re.compile(r"^(?P<split>.+)-\d{5}-of-\d{5}\.parquet$")
-META_STR = ("subject_id", "stage_variant", "gender", "ethnicity")
 _OPEN_FILES = 8
 
 IntArray = npt.NDArray[np.int64]
@@ -80,13 +74,21 @@ class ShardSplit:
     def columns(self) -> list[str]:
         """The columns a sample is made from, in the order they are read."""
         if self.layout == "image":
-            return [*self.image_columns, "label", "view", "stage", "age", *META_STR, "orientation"]
+            return [
+                *self.image_columns,
+                "label",
+                "view",
+                "stage",
+                "age",
+                *SUBJECT_STRING_COLUMNS,
+                "orientation",
+            ]
         return [
             *self.image_columns,
             "label",
             "stage",
             "age",
-            *META_STR,
+            *SUBJECT_STRING_COLUMNS,
             *(f"orientation_{v}" for v in VIEW_NAMES),
         ]
 
@@ -204,7 +206,7 @@ class RowGroup:
         """Row ``i`` of this group, each image taken out of Arrow by ``copy``."""
         images = [None if (v := col[i]) is None else copy(v) for col in self.images]
         m = self.meta
-        meta: dict[str, Any] = {c: m[c][i] or "" for c in META_STR}
+        meta: dict[str, Any] = {c: m[c][i] or "" for c in SUBJECT_STRING_COLUMNS}
         meta["stage"] = int(m["stage"][i] or 0)
         meta["age"] = -1 if m["age"][i] is None else int(m["age"][i])
         if self.layout == "image":

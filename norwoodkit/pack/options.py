@@ -1,0 +1,74 @@
+"""How to pack: ``PackOptions``, checked when made, and ``parse_size`` for shard sizes."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from norwoodkit.errors import ParameterError
+from norwoodkit.pack.layout import Layout
+
+MIN_SHARD_BYTES = 64 * 1024
+
+
+@dataclass(frozen=True)
+class PackOptions:
+    """How to pack.
+
+    Attributes:
+        layout: ``image`` (one row per image) or ``subject`` (five image columns per row).
+        shard_size: target shard size in bytes (64-256 MB recommended; at least 64 KiB).
+        rows_per_group: rows per row group (image layout; subjects are never split, so groups
+            hold whole subjects: 20 rows = 4 subjects). In subject layout, subjects per group.
+        seed: shuffles subjects before writing (same seed, same shards).
+        resize: store a copy re-encoded with this short side (EXIF orientation applied);
+            None stores the original bytes.
+        quality: JPEG quality of resized copies.
+        workers: processes for re-encoding; None: one per core.
+
+    Raises:
+        ParameterError: a value out of range (names the attribute).
+    """
+
+    layout: Layout = Layout.IMAGE
+    shard_size: int = 128 * 2**20
+    rows_per_group: int = 20
+    seed: int = 0
+    resize: int | None = None
+    quality: int = 90
+    workers: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.shard_size < MIN_SHARD_BYTES:
+            raise ParameterError(
+                "shard_size",
+                f"{self.shard_size} bytes is too small; use at least 64KiB (64-256MB is "
+                "right for training)",
+            )
+        if self.rows_per_group < 1:
+            raise ParameterError(
+                "rows_per_group", f"{self.rows_per_group} rows; it must be at least 1"
+            )
+        if self.resize is not None and not 16 <= self.resize <= 8192:
+            raise ParameterError(
+                "resize",
+                f"{self.resize} is outside 16..8192; use a short side from 16 to 8192 pixels",
+            )
+        if not 1 <= self.quality <= 100:
+            raise ParameterError("quality", f"{self.quality} is outside 1..100; use e.g. 90")
+
+
+def parse_size(text: str) -> int:
+    """``128MB``, ``1MiB``, ``500k``, ``1048576`` -> bytes.
+
+    Raises:
+        ParameterError: ``shard_size``, for text that is not a size.
+    """
+    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(i?)b?\s*", text.lower())
+    if not m:
+        raise ParameterError(
+            "shard_size", f"{text!r} is not a size; write e.g. 128MB, 256MiB or 500k"
+        )
+    power = " kmgt".index(m.group(2) or " ")
+    base = 1024 if m.group(3) else 1000  # MiB = 2^20 bytes, MB = 10^6
+    return int(float(m.group(1)) * base**power)

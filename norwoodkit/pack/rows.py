@@ -1,0 +1,92 @@
+"""Row groups as Arrow batches: the packed table's stored columns, taken by position, plus bytes.
+
+The table's columns that shards store are turned into one typed Arrow batch once
+(``source_rows``); each row group is a ``take`` from it and its image bytes (``row_batches``,
+a pool working a few groups ahead with ``--resize``), shaped into the layout's columns
+(``batch``). No per-row Python objects while writing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from concurrent.futures import Executor
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from norwoodkit.columns import SHARD_ORDER, Image, Shard, column
+from norwoodkit.labels import VIEWS
+from norwoodkit.pack.images import prepare_images
+from norwoodkit.pack.layout import Layout, shard_columns
+from norwoodkit.pack.options import PackOptions
+from norwoodkit.pack.plan import ShardPlan
+from norwoodkit.parallel import ordered_map, resolve_workers
+
+#: The packed table's columns a row group is made from: ``path`` (read, then kept beside the
+#: bytes) and every stored column that is not the image itself.
+SOURCE_COLUMNS = (
+    column("path"),
+    *(c for c in map(column, SHARD_ORDER) if not isinstance(c.type, Image)),
+)
+
+
+def source_rows(table: pd.DataFrame) -> Any:
+    """The packed table's ``SOURCE_COLUMNS`` as one Arrow batch, typed like the shards."""
+    import pyarrow as pa
+
+    arrays = []
+    for c in SOURCE_COLUMNS:
+        values = pa.array(table[c.name], from_pandas=True)  # chunked if pandas holds chunks
+        if isinstance(values, pa.ChunkedArray):
+            values = values.combine_chunks()
+        arrays.append(values.cast(c.arrow_type()))
+    return pa.RecordBatch.from_arrays(arrays, names=[c.name for c in SOURCE_COLUMNS])
+
+
+def row_batches(
+    root: Path, source: Any, shard: ShardPlan, opts: PackOptions, pool: Executor | None
+) -> Iterator[tuple[np.ndarray, list[bytes]]]:
+    """Row groups (positions in ``source``) with their image bytes; a pool works a few ahead."""
+    groups = [shard.positions[a:b] for a, b in shard.groups]
+
+    def paths(pos: np.ndarray) -> list[str]:
+        return list(source.column("path").take(pos).to_pylist())
+
+    tasks = ((str(root), paths(g), opts.resize, opts.quality) for g in groups)
+    images = ordered_map(prepare_images, tasks, pool=pool, ahead=2 * resolve_workers(opts.workers))
+    yield from zip(groups, images, strict=True)
+
+
+def batch(
+    source: Any, positions: np.ndarray, images: list[bytes], layout: Layout, schema: Any
+) -> Any:
+    """One row group: the rows at ``positions`` of ``source`` with their image bytes."""
+    import pyarrow as pa
+
+    rows = source.take(pa.array(positions))
+    cols = shard_columns(layout)
+    image = next(s.column for s in cols if isinstance(s.column.type, Image))
+    assert isinstance(image.type, Image)
+    stored = image.type.encode(images, rows.column("path"))
+    if layout is Layout.IMAGE:
+        arrays = [stored if s.column is image else rows.column(s.name) for s in cols]
+        return pa.RecordBatch.from_arrays(arrays, schema=schema)
+    # Subject layout: a row per subject, and per view the index of its image row (null: none).
+    subject = rows.column("subject_id").to_numpy(zero_copy_only=False)
+    new = np.r_[True, subject[1:] != subject[:-1]]
+    first = pa.array(np.flatnonzero(new))
+    ordinal = np.cumsum(new) - 1
+    view = rows.column("view").to_numpy(zero_copy_only=False)
+    at: dict[str, Any] = {}
+    for v in VIEWS:
+        index = np.full(len(first), -1, dtype=np.int64)
+        mine = np.flatnonzero(view == v.value)
+        index[ordinal[mine]] = mine  # a second file of one view: the later one, as sorted, wins
+        at[v.value] = pa.array(index, mask=index < 0)
+    arrays = []
+    for s in cols:
+        data = stored if s.column is image else rows.column(s.column.name)
+        arrays.append(data.take(first if s.column.shard is Shard.SUBJECT else at[str(s.view)]))
+    return pa.RecordBatch.from_arrays(arrays, schema=schema)

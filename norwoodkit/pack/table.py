@@ -1,0 +1,116 @@
+"""The rows to pack: the probed table's usable images, with their split and label.
+
+``prepare_table`` leaves out what cannot go into a shard (in the exclude list, an unusable
+image, no stage, no view) and records why; ``pack_input`` keeps only the columns packing reads.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import pandas as pd
+
+from norwoodkit.columns import ALL_COLUMNS
+from norwoodkit.dataset import ProbedDataset
+from norwoodkit.errors import InputError
+from norwoodkit.labels import id_sort_key
+
+#: Columns of the dataset table that packing reads: those shards store, ``path`` (the file to
+#: read, also kept beside its bytes) and ``status`` (only readable images are packed).
+PACK_INPUT_COLUMNS: tuple[str, ...] = tuple(
+    c.name for c in ALL_COLUMNS if c.shard is not None or c.name in ("path", "status")
+)
+
+
+def pack_input(dataset: ProbedDataset) -> ProbedDataset:
+    """The dataset with only the columns packing reads.
+
+    ``write`` needs nothing else; a caller that hands over its only reference (the CLI does)
+    lets the probe's hashes and thumbnails be freed before the first shard is written.
+    """
+    return dataset.with_table(
+        dataset.table[[c for c in PACK_INPUT_COLUMNS if c in dataset.table.columns]]
+    )
+
+
+def prepare_table(
+    dataset: ProbedDataset, splits: pd.DataFrame | None = None, exclude: pd.DataFrame | None = None
+) -> tuple[pd.DataFrame, list[dict[str, Any]]]:
+    """The rows to pack (one per image, with split and label) and what was left out, and why.
+
+    Raises:
+        InputError: the split file does not match the dataset (lists the mismatches).
+    """
+    t = pack_input(dataset).images.copy()
+    excluded: list[dict[str, Any]] = []
+    from norwoodkit.dedupe import excluded as excluded_rows
+
+    drop = excluded_rows(t, exclude)
+    excluded += [
+        {"path": p, "subject_id": s, "reason": "in the exclude list"}
+        for p, s in zip(t.loc[drop, "path"], t.loc[drop, "subject_id"], strict=True)
+    ]
+    t = t[~drop]
+    bad = t["status"] != "ok"
+    excluded += [
+        {"path": p, "subject_id": s, "reason": f"unusable image ({st})"}
+        for p, s, st in zip(
+            t.loc[bad, "path"], t.loc[bad, "subject_id"], t.loc[bad, "status"], strict=True
+        )
+    ]
+    t = t[~bad]
+    nostage = t["stage"].isna()
+    excluded += [
+        {"path": p, "subject_id": s, "reason": "no valid Norwood stage (no label)"}
+        for p, s in zip(t.loc[nostage, "path"], t.loc[nostage, "subject_id"], strict=True)
+    ]
+    t = t[~nostage]
+    noview = t["view"].isna()
+    excluded += [
+        {"path": p, "subject_id": s, "reason": "file name is not a view"}
+        for p, s in zip(t.loc[noview, "path"], t.loc[noview, "subject_id"], strict=True)
+    ]
+    t = t[~noview].copy()
+    t["subject_id"] = t["subject_id"].astype(str)
+    if splits is None:
+        t["split"] = "all"
+    else:
+        t["split"] = _match_splits(t, splits, excluded)
+    t["label"] = t["stage"].astype("int64") - 1
+    t["est_bytes"] = t["size"].astype("int64")
+    return t.reset_index(drop=True), excluded
+
+
+def _match_splits(
+    t: pd.DataFrame, splits: pd.DataFrame, excluded: list[dict[str, Any]]
+) -> pd.Series:
+    per = splits.dropna(subset=["subject_id"]).drop_duplicates(["subject_id", "split"])
+    twice = per.groupby("subject_id")["split"].nunique()
+    problems = []
+    if (twice > 1).any():
+        problems.append(f"subjects in two splits: {_few(list(twice[twice > 1].index))}")
+    mapping = per.drop_duplicates("subject_id").set_index("subject_id")["split"].astype(str)
+    have = set(t["subject_id"])
+    gone = {e["subject_id"] for e in excluded}
+    unknown = sorted(set(mapping.index) - have - gone, key=id_sort_key)
+    missing = sorted(have - set(mapping.index), key=id_sort_key)
+    if unknown:
+        problems.append(f"{len(unknown)} subject(s) not in the dataset: {_few(unknown)}")
+    if missing:
+        problems.append(f"{len(missing)} dataset subject(s) in no split: {_few(missing)}")
+    if problems:
+        raise InputError(
+            "the split file does not match the dataset: "
+            + "; ".join(problems)
+            + "; make the split file from this dataset (norwoodkit split)",
+            code="split-mismatch",
+        )
+    return t["subject_id"].map(mapping)
+
+
+def _few(ids: Sequence[str], limit: int = 8) -> str:
+    ids = list(ids)
+    return ", ".join(map(str, ids[:limit])) + (
+        f" and {len(ids) - limit} more" if len(ids) > limit else ""
+    )

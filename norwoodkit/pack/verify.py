@@ -1,0 +1,184 @@
+"""verify: re-read a pack folder against its manifest; every problem is a finding.
+
+Each shard's file hash, row count and schema, every stored image's bytes against the original's
+sha256 (or a decode, for resized copies), and shard files the manifest does not list.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from norwoodkit.findings import Finding, finding
+from norwoodkit.labels import VIEWS
+from norwoodkit.pack.folder import file_sha256, our_shard_files
+from norwoodkit.pack.layout import Layout, shard_schema
+from norwoodkit.pack.manifest import read_manifest
+
+
+def verify(
+    out: str | os.PathLike[str],
+    *,
+    decode: bool = False,
+    progress: Callable[[int], None] | None = None,
+) -> list[Finding]:
+    """Re-read every shard: file hash against the manifest, rows, schema, every image's bytes.
+
+    Image bytes are checked against their ``sha256`` column (original bytes) or, for resized
+    shards, decoded; ``decode`` decodes every image in any case.
+
+    Raises:
+        InputError: no manifest, or one that is not ours or from a newer norwoodkit.
+    """
+    root = Path(out)
+    manifest = read_manifest(root)
+    layout = Layout(manifest["layout"])
+    check = _RowCheck(layout, manifest["options"]["resize"] is not None, decode)
+    shards = [s for split in manifest["splits"].values() for s in split["shards"]]
+    found = _unlisted(root, {s["path"] for s in shards})
+    for s in shards:
+        path = root / s["path"]
+        if not path.is_file():
+            found.append(
+                finding(
+                    "shard-missing",
+                    f"{s['path']}: listed in manifest.json but missing; pack again with --resume",
+                    path=s["path"],
+                )
+            )
+            continue
+        if file_sha256(path) != s["sha256"]:
+            found.append(
+                finding(
+                    "shard-hash",
+                    f"{s['path']}: sha256 differs from manifest.json "
+                    "(the file changed or is corrupt); pack again with --resume",
+                    path=s["path"],
+                )
+            )
+        found += _read_shard(path, s, check, progress)
+    return found
+
+
+def _unlisted(root: Path, listed: set[str]) -> list[Finding]:
+    """A finding for each of our shard files that the manifest does not list."""
+    found = []
+    for f in our_shard_files(root):
+        rel = f.relative_to(root).as_posix()
+        if rel not in listed:
+            found.append(
+                finding(
+                    "shard-unlisted",
+                    f"{rel}: a shard that manifest.json does not list; delete it or pack again",
+                    path=rel,
+                )
+            )
+    return found
+
+
+def _read_shard(
+    path: Path,
+    record: dict[str, Any],
+    check: _RowCheck,
+    progress: Callable[[int], None] | None,
+) -> list[Finding]:
+    """Findings from reading one shard: its schema, row count and every row's images."""
+    import pyarrow.parquet as pq
+
+    rel = record["path"]
+    found: list[Finding] = []
+    try:
+        pf = pq.ParquetFile(path)
+        if not pf.schema_arrow.equals(check.schema, check_metadata=False):
+            found.append(
+                finding(
+                    "shard-schema",
+                    f"{rel}: schema differs from what this norwoodkit writes",
+                    path=rel,
+                )
+            )
+        if pf.metadata.num_rows != record["rows"]:
+            found.append(
+                finding(
+                    "shard-rows",
+                    f"{rel}: {pf.metadata.num_rows} rows, manifest says {record['rows']}",
+                    path=rel,
+                )
+            )
+        for rg in range(pf.metadata.num_row_groups):
+            batch = pf.read_row_group(rg).to_pylist()
+            for i, row in enumerate(batch):
+                found += check(row, rel, rg, i)
+            if progress:
+                progress(len(batch))
+    except (OSError, ValueError) as exc:
+        found.append(
+            finding(
+                "shard-unreadable",
+                f"{rel}: cannot be read as Parquet ({exc}); pack again with --resume",
+                path=rel,
+            )
+        )
+    return found
+
+
+class _RowCheck:
+    """Findings for one shard row: bytes against the original's sha256, or a decode."""
+
+    def __init__(self, layout: Layout, resized: bool, decode: bool) -> None:
+        self.layout = layout
+        self.resized = resized
+        self.decode = decode
+        self.schema, _ = shard_schema(layout)
+
+    def __call__(self, row: dict[str, Any], shard: str, rg: int, i: int) -> list[Finding]:
+        """The findings for row ``i`` of row group ``rg`` of ``shard``."""
+        if self.layout is Layout.IMAGE:
+            cells = [("image", row["image"], row["sha256"])]
+        else:
+            cells = [
+                (f"image_{v.value}", row[f"image_{v.value}"], row[f"sha256_{v.value}"])
+                for v in VIEWS
+            ]
+        out = []
+        for col, cell, sha in cells:
+            if cell is None:
+                continue
+            where = (
+                f"{shard} row group {rg} row {i} ({col}, subject {row['subject_id']}, "
+                f"{cell['path']})"
+            )
+            out += self._cell(cell["bytes"], sha, where, str(row["subject_id"]), shard)
+        return out
+
+    def _cell(self, data: bytes, sha: str, where: str, subject: str, shard: str) -> list[Finding]:
+        import io
+
+        from PIL import Image
+
+        if not self.resized and hashlib.sha256(data).hexdigest() != sha:
+            return [
+                finding(
+                    "image-hash",
+                    f"{where}: bytes differ from the original's sha256; pack again",
+                    subject=subject,
+                    path=shard,
+                )
+            ]
+        if self.resized or self.decode:
+            try:
+                with Image.open(io.BytesIO(data)) as im:
+                    im.load()
+            except Exception as exc:  # any decoder failure is a finding, not a crash
+                return [
+                    finding(
+                        "image-undecodable-in-shard",
+                        f"{where}: cannot be decoded ({exc}); pack again",
+                        subject=subject,
+                        path=shard,
+                    )
+                ]
+        return []

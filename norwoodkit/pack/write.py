@@ -1,0 +1,239 @@
+"""write: a probed dataset into shards, row group by row group, then the manifest and the card.
+
+Each shard goes to a temporary name and is renamed when complete; a record of every finished
+shard lets ``resume`` skip shards that are complete and identical. With ``resize``, a process
+pool re-encodes a few row groups ahead; original bytes need no pool (that is I/O).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections.abc import Callable
+from concurrent.futures import Executor
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from norwoodkit.atomic import write_text_atomic
+from norwoodkit.dataset import ProbedDataset
+from norwoodkit.errors import InputError, OutputError
+from norwoodkit.findings import Finding, finding
+from norwoodkit.pack.card import dataset_card
+from norwoodkit.pack.folder import (
+    check_out,
+    file_sha256,
+    open_folder,
+    remove_stale,
+    reusable,
+    save_record,
+)
+from norwoodkit.pack.layout import CARD, MANIFEST, Layout, image_columns, shard_schema
+from norwoodkit.pack.manifest import build_manifest, stage_counts
+from norwoodkit.pack.options import PackOptions
+from norwoodkit.pack.plan import ShardPlan, plan
+from norwoodkit.pack.rows import batch, row_batches, source_rows
+from norwoodkit.pack.table import prepare_table
+from norwoodkit.parallel import process_pool, resolve_workers
+
+
+@dataclass
+class PackResult:
+    """What ``write`` did: the manifest it wrote, shards skipped by resume, notes."""
+
+    out: Path
+    manifest: dict[str, Any]
+    skipped: list[str] = field(default_factory=list)
+    notes: list[Finding] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ``--json`` document."""
+        splits = {
+            name: {k: v for k, v in s.items() if k != "shards"}
+            for name, s in self.manifest["splits"].items()
+        }
+        return {
+            "out": str(self.out),
+            "rows": self.manifest["rows"],
+            "splits": splits,
+            "shards": sum(len(s["shards"]) for s in self.manifest["splits"].values()),
+            "resumed_shards": self.skipped,
+            "excluded": self.manifest["excluded"],
+            "notes": [n.to_dict() for n in self.notes],
+        }
+
+
+def write(
+    dataset: ProbedDataset,
+    out: str | os.PathLike[str],
+    options: PackOptions | None = None,
+    *,
+    splits: pd.DataFrame | None = None,
+    exclude: pd.DataFrame | None = None,
+    overwrite: bool = False,
+    resume: bool = False,
+    progress: Callable[[int], None] | None = None,
+) -> PackResult:
+    """Pack a probed dataset (see ``probe.run``) into Parquet shards under ``out``.
+
+    Args:
+        dataset: a probed Dataset.
+        out: the output folder (created; must not be inside the dataset).
+        options: layout, shard size, row groups, seed, resize.
+        splits: subject_id -> split (from ``split.read_split_file``); None: one ``all/`` folder.
+        exclude: an exclude list (``path``/``subject_id``) from dedupe.
+        overwrite: replace earlier shards in ``out`` (files that are not ours stay).
+        resume: keep shards of an interrupted run that are complete and identical.
+        progress: called with the number of images written.
+
+    Raises:
+        InputError: split file mismatch, nothing to pack.
+        OutputError: a refused output folder, or a write that failed (disk full); no partial
+            shard is left behind.
+    """
+    opts = options or PackOptions()
+    target = Path(out)
+    check_out(target, dataset.root, overwrite, resume)
+    table, excluded = prepare_table(dataset, splits, exclude)
+    if table.empty:
+        raise InputError(
+            f"{dataset.root}: nothing to pack (every image was excluded)", code="empty-dataset"
+        )
+    if opts.resize is not None:
+        # Resized JPEGs: about 0.25 bytes per pixel at quality 90, short side x 4/3.
+        table["est_bytes"] = int(opts.resize * opts.resize * 4 / 3 * 0.25)
+    shards = plan(table, opts)
+    state, done = open_folder(target, overwrite=overwrite, resume=resume)
+    schema, features = shard_schema(opts.layout)
+    job = _Job(dataset.root, target, table, opts, schema, progress)
+    records, skipped = job.write_all(shards, done, state)
+    manifest = build_manifest(dataset, table, shards, records, excluded, opts, features, schema)
+    remove_stale(target, {s.relpath for s in shards})
+    write_text_atomic(target / MANIFEST, json.dumps(manifest, indent=2, sort_keys=False) + "\n")
+    write_text_atomic(target / CARD, dataset_card(manifest))
+    shutil.rmtree(state, ignore_errors=True)
+    return PackResult(out=target, manifest=manifest, skipped=skipped, notes=_notes(excluded))
+
+
+def _notes(excluded: list[dict[str, Any]]) -> list[Finding]:
+    """A ``pack-excluded`` finding for each image left out, with the reason."""
+    return [
+        finding(
+            "pack-excluded",
+            f"{e['path']}: left out ({e['reason']})",
+            subject=str(e["subject_id"]),
+            path=str(e["path"]),
+        )
+        for e in excluded
+    ]
+
+
+@dataclass
+class _Job:
+    """One pack run's shards: what they are made from and where they go."""
+
+    root: Path
+    target: Path
+    table: pd.DataFrame
+    opts: PackOptions
+    schema: Any
+    progress: Callable[[int], None] | None
+
+    def write_all(
+        self, shards: list[ShardPlan], done: dict[str, dict[str, Any]], state: Path
+    ) -> tuple[dict[str, dict[str, Any]], list[str]]:
+        """Write every shard not already done; every shard's record, and those kept (resume)."""
+        source = source_rows(self.table)
+        records: dict[str, dict[str, Any]] = {}
+        skipped: list[str] = []
+        with self._pool() as pool:
+            for shard in shards:
+                key = shard.key(self.table, self.opts)
+                prev = done.get(shard.relpath)
+                if prev is not None and reusable(prev, key, self.target / shard.relpath):
+                    records[shard.relpath] = prev
+                    skipped.append(shard.relpath)
+                    if self.progress:
+                        self.progress(len(shard.positions))
+                    continue
+                record = self.write_shard(source, shard, pool)
+                record["key"] = key
+                records[shard.relpath] = record
+                save_record(state, record)
+        return records, skipped
+
+    def _pool(self) -> AbstractContextManager[Executor | None]:
+        """A re-encode pool with ``resize`` and more than one worker; else none."""
+        workers = resolve_workers(self.opts.workers)
+        if self.opts.resize is not None and workers > 1:
+            return process_pool(workers)
+        return nullcontext()
+
+    def write_shard(self, source: Any, shard: ShardPlan, pool: Executor | None) -> dict[str, Any]:
+        """Write one shard to a temporary name and rename it when complete; its record."""
+        final = self.target / shard.relpath
+        final.parent.mkdir(parents=True, exist_ok=True)
+        tmp = final.with_name(f".{final.name}.{os.getpid()}.tmp")
+        layout = self.opts.layout
+        try:
+            with _parquet_writer(tmp, self.schema, layout) as writer:
+                for positions, data in row_batches(self.root, source, shard, self.opts, pool):
+                    rows = batch(source, positions, data, layout, self.schema)
+                    writer.write_batch(rows, row_group_size=max(1, rows.num_rows))
+                    if self.progress:
+                        self.progress(len(positions))
+            with open(tmp, "rb+") as fh:
+                os.fsync(fh.fileno())
+            os.replace(tmp, final)
+        except OSError as exc:
+            tmp.unlink(missing_ok=True)
+            raise OutputError(
+                f"{final}: writing the shard failed ({exc.strerror or exc}); nothing "
+                "half-written is left - free space or fix the folder, then rerun with "
+                "--resume",
+                code="output-write-failed",
+            ) from exc
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        return _record(final, shard, self.table)
+
+
+def _parquet_writer(path: Path, schema: Any, layout: Layout) -> Any:
+    """A Parquet writer for a shard: image bytes stored as they are, metadata zstd.
+
+    No dictionary pages anywhere (in small row groups they cost more to read than they save);
+    statistics for everything but the image bytes.
+    """
+    import pyarrow.parquet as pq
+
+    images = image_columns(layout)
+    leaves = [f"{c}.bytes" for c in images] + [f"{c}.path" for c in images]
+    meta = [f.name for f in schema if f.name not in images] + [f"{c}.path" for c in images]
+    compression = {leaf: ("none" if leaf.endswith(".bytes") else "zstd") for leaf in leaves}
+    compression.update({name: "zstd" for name in meta if "." not in name})
+    return pq.ParquetWriter(
+        path, schema, compression=compression, use_dictionary=False, write_statistics=meta
+    )
+
+
+def _record(final: Path, shard: ShardPlan, table: pd.DataFrame) -> dict[str, Any]:
+    """A written shard's manifest record (its content ``key`` is added by the caller)."""
+    import pyarrow.parquet as pq
+
+    meta_rows = pq.ParquetFile(final).metadata
+    rows = shard.rows(table)
+    return {
+        "path": shard.relpath,
+        "rows": meta_rows.num_rows,
+        "row_groups": meta_rows.num_row_groups,
+        "images": len(rows),
+        "subjects": int(rows["subject_id"].nunique()),
+        "bytes": final.stat().st_size,
+        "sha256": file_sha256(final),
+        "stage_counts": stage_counts(rows),
+    }
