@@ -29,19 +29,16 @@ from norwoodkit.dataset import Dataset
 from norwoodkit.errors import InputError, LabelError, NorwoodkitError
 from norwoodkit.findings import CODES, Finding, Severity
 from norwoodkit.labels import VIEWS, canonical_id, id_sort_key
-from norwoodkit.stats import (
+from norwoodkit.stats import TABLE_TITLES, Summary, check_output_dir, format_value, summarize
+from norwoodkit.strata import (
     AGE_BINS,
     MISSING,
+    OUT_OF_RANGE,
     STAGE_LABELS,
-    TABLE_TITLES,
     AgeBins,
-    Summary,
     age_bin_labels,
     bin_label,
-    check_output_dir,
-    format_value,
     stage_labels,
-    summarize,
 )
 
 if TYPE_CHECKING:
@@ -257,7 +254,7 @@ def split_balance(
     order = _split_order(split, assignment)
     stage = stage_labels(subjects["stage"])
     ages = age_bin_labels(subjects["age"], age_bins)
-    age_order = [*(bin_label(lo, hi) for lo, hi in age_bins), "out of range", MISSING]
+    age_order = [*(bin_label(lo, hi) for lo, hi in age_bins), OUT_OF_RANGE, MISSING]
     stage_shares = _shares(split, stage, order, list(STAGE_LABELS))
     age_shares = _shares(split, ages, order, age_order)
     known_age = subjects["age"].astype("Float64")

@@ -17,7 +17,7 @@ from rich.console import Console
 
 from norwoodkit import dataset, probe, sample
 from norwoodkit.dataset import Dataset
-from norwoodkit.errors import InputError, OutputError
+from norwoodkit.errors import InputError, OutputError, ParameterError
 from norwoodkit.labels import VIEWS, category_key
 from norwoodkit.schema import ALL_COLUMNS, coerce
 from norwoodkit.stats import (
@@ -437,9 +437,10 @@ def test_age_bins_parse_and_apply() -> None:
     ],
 )
 def test_bad_age_bins(text: str, words: str) -> None:
-    with pytest.raises(InputError, match=words) as info:
+    with pytest.raises(ParameterError, match=words) as info:
         parse_age_bins(text)
     assert info.value.code == "usage"
+    assert info.value.parameter == "age_bins"
 
 
 def test_bad_folds(clean: Dataset) -> None:
