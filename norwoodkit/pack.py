@@ -41,6 +41,7 @@ from norwoodkit.errors import InputError, OutputError
 from norwoodkit.findings import Finding, finding
 from norwoodkit.labels import VIEWS, id_sort_key
 from norwoodkit.parallel import pool_context, resolve_workers
+from norwoodkit.split.assignment import Assignment
 
 #: Bumped when the shard layout changes; part of every shard's identity key.
 FORMAT_VERSION = 1
@@ -384,7 +385,9 @@ def pack_input(dataset: Dataset) -> Dataset:
 
 
 def prepare_table(
-    dataset: Dataset, splits: pd.DataFrame | None = None, exclude: pd.DataFrame | None = None
+    dataset: Dataset,
+    splits: Assignment | pd.DataFrame | None = None,
+    exclude: pd.DataFrame | None = None,
 ) -> tuple[pd.DataFrame, list[dict[str, Any]]]:
     """The rows to pack (one per image, with split and label) and what was left out, and why.
 
@@ -432,18 +435,15 @@ def prepare_table(
 
 
 def _match_splits(
-    t: pd.DataFrame, splits: pd.DataFrame, excluded: list[dict[str, Any]]
+    t: pd.DataFrame, splits: Assignment | pd.DataFrame, excluded: list[dict[str, Any]]
 ) -> pd.Series:
-    per = splits.dropna(subset=["subject_id"]).drop_duplicates(["subject_id", "split"])
-    twice = per.groupby("subject_id")["split"].nunique()
-    problems = []
-    if (twice > 1).any():
-        problems.append(f"subjects in two splits: {_few(list(twice[twice > 1].index))}")
-    mapping = per.drop_duplicates("subject_id").set_index("subject_id")["split"].astype(str)
+    assignment = Assignment.of(splits)
+    listed = set(assignment.subjects)
     have = set(t["subject_id"])
     gone = {e["subject_id"] for e in excluded}
-    unknown = sorted(set(mapping.index) - have - gone, key=id_sort_key)
-    missing = sorted(have - set(mapping.index), key=id_sort_key)
+    unknown = sorted(listed - have - gone, key=id_sort_key)
+    missing = sorted(have - listed, key=id_sort_key)
+    problems = []
     if unknown:
         problems.append(f"{len(unknown)} subject(s) not in the dataset: {_few(unknown)}")
     if missing:
@@ -455,7 +455,7 @@ def _match_splits(
             + "; make the split file from this dataset (norwoodkit split)",
             code="split-mismatch",
         )
-    return t["subject_id"].map(mapping)
+    return t["subject_id"].map(assignment.to_dict())
 
 
 def _few(ids: Sequence[str], limit: int = 8) -> str:
@@ -511,7 +511,7 @@ def write(
     out: str | os.PathLike[str],
     options: PackOptions | None = None,
     *,
-    splits: pd.DataFrame | None = None,
+    splits: Assignment | pd.DataFrame | None = None,
     exclude: pd.DataFrame | None = None,
     overwrite: bool = False,
     resume: bool = False,
@@ -523,7 +523,9 @@ def write(
         dataset: a probed Dataset.
         out: the output folder (created; must not be inside the dataset).
         options: layout, shard size, row groups, seed, resize.
-        splits: subject_id -> split (from ``split.read_split_file``); None: one ``all/`` folder.
+        splits: subject -> split: an Assignment (``split.read_assignment``, a ``SplitResult``'s
+            ``assignment``) or a table with ``subject_id`` and ``split`` columns; None: one
+            ``all/`` folder.
         exclude: an exclude list (``path``/``subject_id``) from dedupe.
         overwrite: replace earlier shards in ``out`` (files that are not ours stay).
         resume: keep shards of an interrupted run that are complete and identical.

@@ -26,18 +26,19 @@ import pandas as pd
 
 from norwoodkit.atomic import check_output_path, write_bytes_atomic, write_text_atomic
 from norwoodkit.dataset import Dataset
-from norwoodkit.errors import InputError, LabelError, NorwoodkitError
+from norwoodkit.errors import NorwoodkitError
 from norwoodkit.findings import CODES, Finding, Severity
-from norwoodkit.labels import VIEWS, canonical_id, id_sort_key
+from norwoodkit.labels import VIEWS, id_sort_key
+from norwoodkit.split.assignment import Assignment, read_assignment
+from norwoodkit.split.balance import max_deviation_pp, shares
 from norwoodkit.stats import TABLE_TITLES, Summary, check_output_dir, format_value, summarize
 from norwoodkit.strata import (
     AGE_BINS,
     MISSING,
-    OUT_OF_RANGE,
     STAGE_LABELS,
     AgeBins,
     age_bin_labels,
-    bin_label,
+    age_bin_order,
     stage_labels,
 )
 
@@ -102,7 +103,7 @@ def build(
     *,
     findings: Report | Iterable[Finding] | None = None,
     dedupe: DedupeResult | None = None,
-    splits: pd.DataFrame | None = None,
+    splits: Assignment | pd.DataFrame | None = None,
     plots_dir: str | os.PathLike[str] | None = None,
     summary: Summary | None = None,
 ) -> str:
@@ -114,8 +115,8 @@ def build(
         findings: a ``validate.Report`` or findings; None runs ``validate.validate`` (pass
             ``()`` to leave the section empty).
         dedupe: a ``dedupe.find`` result: duplicate pairs are shown side by side.
-        splits: a table with ``subject_id`` and ``split`` columns (``read_splits``): each split's
-            stage and age balance (and, with ``dedupe``, the pairs that cross splits).
+        splits: an Assignment (``read_splits``) or a ``subject_id``, ``split`` table: each
+            split's stage and age balance (and, with ``dedupe``, the pairs that cross splits).
         plots_dir: also write the plots there as PNG files (the folder is created if its
             parent exists).
         summary: ``stats.summarize`` output; None summarizes with the default options.
@@ -133,7 +134,7 @@ def build(
 
         findings = validate(dataset)
     found = _finding_list(findings)
-    assignment = split_assignment(splits) if splits is not None else None
+    assignment = Assignment.of(splits) if splits is not None else None
     plots = render_plots(dataset, summ)
     if plots_path is not None:
         plots_path.mkdir(exist_ok=True)
@@ -170,22 +171,19 @@ def write(path: str | os.PathLike[str], html_text: str) -> None:
     write_text_atomic(target, html_text)
 
 
-def read_splits(path: str | os.PathLike[str]) -> pd.DataFrame:
-    """Read a split file (any that ``split --check`` reads) as ``subject_id``, ``split``.
+def read_splits(path: str | os.PathLike[str]) -> Assignment:
+    """Read a split file (any that ``split --check`` reads) into an Assignment.
 
     Raises:
         InputError: the file is missing, empty, of an unknown header, or puts a subject in two
             splits.
     """
-    from norwoodkit.split import read_split_file
-
-    frame = read_split_file(path, "--splits")
-    split_assignment(frame)  # fail now, naming the file's problem, not halfway through a report
-    return frame
+    return read_assignment(path, "--splits")
 
 
-def split_assignment(splits: pd.DataFrame) -> pd.Series:
-    """Subject id -> split name, from a table with ``subject_id`` and ``split`` columns.
+def split_assignment(splits: Assignment | pd.DataFrame) -> Assignment:
+    """Subject id -> split name, from a table with ``subject_id`` and ``split`` columns (an
+    Assignment is returned as it is).
 
     Ids are made canonical (``"001"`` and ``1`` are ``"1"``); a per-image table (one row per
     image, the same split for a subject's rows) is accepted.
@@ -193,55 +191,20 @@ def split_assignment(splits: pd.DataFrame) -> pd.Series:
     Raises:
         InputError: a column is missing, an id or split is blank, or a subject is in two splits.
     """
-    missing = [c for c in ("subject_id", "split") if c not in splits.columns]
-    if missing:
-        raise InputError(
-            f"the split table lacks column(s) {', '.join(missing)}; it has "
-            f"{', '.join(map(str, splits.columns)) or 'none'}; give one row per subject with "
-            "subject_id and split",
-            code="missing-column",
-        )
-    ids: list[str] = []
-    names: list[str] = []
-    for sid, name in zip(splits["subject_id"].tolist(), splits["split"].tolist(), strict=True):
-        try:
-            ids.append(canonical_id(sid))
-        except LabelError as exc:
-            raise InputError(f"split table: {exc.message}", code="bad-subject") from exc
-        text = "" if name is None or name is pd.NA or name != name else str(name).strip()
-        if not text:
-            raise InputError(
-                f"split table: subject {ids[-1]} has no split name; give every subject a split",
-                code="bad-split",
-            )
-        names.append(text)
-    seen: dict[str, str] = {}
-    for sid, name in zip(ids, names, strict=True):
-        if seen.setdefault(sid, name) != name:
-            raise InputError(
-                f"split table: subject {sid} is in two splits ({seen[sid]} and {name}); "
-                "a subject must be in one split only",
-                code="subject-in-two-splits",
-            )
-    return pd.Series(
-        list(seen.values()),
-        index=pd.Index(list(seen), name="subject_id", dtype="string"),
-        name="split",
-        dtype="string",
-    )
+    return Assignment.of(splits)
 
 
 def split_balance(
-    dataset: Dataset, assignment: pd.Series, age_bins: AgeBins = AGE_BINS
+    dataset: Dataset, assignment: Assignment, age_bins: AgeBins = AGE_BINS
 ) -> dict[str, pd.DataFrame]:
     """Each split's size and its stage and age-bin balance.
 
     Returns:
         ``splits``: split, subjects, images, share, age_mean, age_median, max_stage_dev_pp,
         max_age_dev_pp (largest gap between a stage's or bin's share in the split and overall,
-        in percentage points); ``stage_shares`` and ``age_shares``: the share of each stage /
-        age bin (columns) in each split and ``overall`` (rows). Dataset subjects the assignment
-        leaves out form the split ``UNASSIGNED``.
+        in percentage points, as ``split`` reports it); ``stage_shares`` and ``age_shares``: the
+        share of each stage / age bin (columns) in each split and ``overall`` (rows). Dataset
+        subjects the assignment leaves out form the split ``UNASSIGNED``.
     """
     subjects = dataset.subjects
     split = _subject_splits(subjects, assignment)
@@ -252,11 +215,10 @@ def split_balance(
         .map(dict(zip(subjects["subject_id"].astype(str), split, strict=True)))
     )
     order = _split_order(split, assignment)
-    stage = stage_labels(subjects["stage"])
+    stage_shares = shares(stage_labels(subjects["stage"]), split, order, STAGE_LABELS)
     ages = age_bin_labels(subjects["age"], age_bins)
-    age_order = [*(bin_label(lo, hi) for lo, hi in age_bins), OUT_OF_RANGE, MISSING]
-    stage_shares = _shares(split, stage, order, list(STAGE_LABELS))
-    age_shares = _shares(split, ages, order, age_order)
+    age_shares = shares(ages, split, order, age_bin_order(age_bins))
+    stage_dev, age_dev = max_deviation_pp(stage_shares), max_deviation_pp(age_shares)
     known_age = subjects["age"].astype("Float64")
     rows = []
     n = len(subjects)
@@ -271,13 +233,22 @@ def split_balance(
                 "share": float(mask.sum()) / n if n else 0.0,
                 "age_mean": float(ages_in.mean()) if len(ages_in) else float("nan"),
                 "age_median": float(ages_in.median()) if len(ages_in) else float("nan"),
-                "max_stage_dev_pp": _max_dev(stage_shares, name),
-                "max_age_dev_pp": _max_dev(age_shares, name),
+                "max_stage_dev_pp": float(stage_dev[name]),
+                "max_age_dev_pp": float(age_dev[name]),
             }
         )
     frame = pd.DataFrame(rows)
     frame["split"] = frame["split"].astype("string")
-    return {"splits": frame, "stage_shares": stage_shares, "age_shares": age_shares}
+    return {
+        "splits": frame,
+        "stage_shares": _split_column(stage_shares),
+        "age_shares": _split_column(age_shares),
+    }
+
+
+def _split_column(table: pd.DataFrame) -> pd.DataFrame:
+    """A ``split.shares`` table with its split names as the first column, as the page shows it."""
+    return table.reset_index().astype({"split": "string"})
 
 
 # --------------------------------------------------------------------------- plots
@@ -709,7 +680,7 @@ _TIER_ORDER = {"exact": 0, "same": 1, "near": 2}
 
 
 def _duplicates_section(
-    dataset: Dataset, result: DedupeResult, assignment: pd.Series | None
+    dataset: Dataset, result: DedupeResult, assignment: Assignment | None
 ) -> str:
     pairs = result.pairs
     if pairs.empty:
@@ -767,7 +738,7 @@ def _duplicates_section(
     )
 
 
-def _split_lookup(dataset: Dataset, assignment: pd.Series | None) -> dict[str, str]:
+def _split_lookup(dataset: Dataset, assignment: Assignment | None) -> dict[str, str]:
     if assignment is None:
         return {}
     subjects = dataset.subjects
@@ -775,56 +746,27 @@ def _split_lookup(dataset: Dataset, assignment: pd.Series | None) -> dict[str, s
     return dict(zip(subjects["subject_id"].astype(str), split.astype(str), strict=True))
 
 
-def _subject_splits(subjects: pd.DataFrame, assignment: pd.Series) -> pd.Series:
-    lookup = {str(k): str(v) for k, v in assignment.items()}
-    return pd.Series(
-        [lookup.get(str(s), UNASSIGNED) for s in subjects["subject_id"]],
-        index=subjects.index,
-        dtype="string",
-    )
+def _subject_splits(subjects: pd.DataFrame, assignment: Assignment) -> pd.Series:
+    return assignment.lookup(subjects["subject_id"], default=UNASSIGNED)
 
 
-def _split_order(split: pd.Series, assignment: pd.Series) -> list[str]:
-    names = list(dict.fromkeys(str(v) for v in assignment))
+def _split_order(split: pd.Series, assignment: Assignment) -> list[str]:
     present = set(split.astype(str))
-    order = [n for n in names if n in present]
+    order = [n for n in assignment.names if n in present]
     if UNASSIGNED in present:
         order.append(UNASSIGNED)
     return order
 
 
-def _shares(
-    split: pd.Series, labels: pd.Series, order: Sequence[str], columns: Sequence[str]
-) -> pd.DataFrame:
-    rows: dict[str, list[float]] = {}
-    n = len(labels)
-    for name in [*order, "overall"]:
-        mask = np.ones(n, dtype=bool) if name == "overall" else (split == name).to_numpy()
-        size = int(mask.sum())
-        counts = labels[mask].value_counts()
-        rows[name] = [int(counts.get(c, 0)) / size if size else float("nan") for c in columns]
-    frame = pd.DataFrame.from_dict(rows, orient="index", columns=list(columns))
-    frame.index.name = "split"
-    return frame.reset_index().astype({"split": "string"})
-
-
-def _max_dev(shares: pd.DataFrame, name: str) -> float:
-    rows = shares.set_index("split")
-    diff = np.abs(
-        rows.loc[name].to_numpy(dtype=np.float64) - rows.loc["overall"].to_numpy(dtype=np.float64)
-    )
-    return float(np.nanmax(diff)) * 100.0 if np.isfinite(diff).any() else float("nan")
-
-
 def _splits_section(
     dataset: Dataset,
-    assignment: pd.Series,
+    assignment: Assignment,
     age_bins: AgeBins,
     dedupe: DedupeResult | None,
 ) -> str:
     balance = split_balance(dataset, assignment, age_bins)
     known = set(dataset.subjects["subject_id"].astype(str))
-    extra = sorted((str(s) for s in assignment.index if str(s) not in known), key=id_sort_key)
+    extra = sorted((s for s in assignment.subjects if s not in known), key=id_sort_key)
     notes = []
     if extra:
         shown = ", ".join(extra[:10]) + (" ..." if len(extra) > 10 else "")
