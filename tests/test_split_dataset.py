@@ -103,6 +103,7 @@ def test_split_and_report_measure_balance_alike(make_dataset: MakeDataset) -> No
     ds = probed(make_dataset(30))
     result = splits.make(ds, splits.SplitSpec.from_ratios([50, 50]))
     assert result.excluded.empty  # both measure the same subjects
+    assert splits.check(ds, result.assignment) == []  # our own split passes our audit
     balance = report.split_balance(ds, result.assignment)["splits"].set_index("split")
     ours = result.quality.per_split
     for column in ("max_stage_dev_pp", "max_age_dev_pp"):

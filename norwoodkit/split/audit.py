@@ -36,12 +36,10 @@ def check(
         duplicates: subject pairs that share a photo (``subject_a``, ``subject_b``; ``a``, ``b``
             and ``tier`` are named when present); None: found now with ``dedupe.find``.
     """
-    found: list[Finding] = []
-    assignment = split
     if isinstance(split, SplitFile):
-        found += _conflicts(split)
-        assignment = split.assignment
-    assert isinstance(assignment, Assignment)
+        found, assignment = _conflicts(split), split.assignment
+    else:
+        found, assignment = [], split
     found += _coverage(dataset, assignment)
     pairs = duplicates if duplicates is not None else find(dataset).pairs
     found += _leaks(assignment, pairs)
