@@ -36,7 +36,8 @@ from sklearn.model_selection import (  # type: ignore[import-not-found, import-u
     StratifiedGroupKFold,
 )
 
-from norwoodkit.split import SplitSpec, age_bin_labels, assign, quality, rounding_bound
+from norwoodkit.split import SplitSpec, assign, quality, rounding_bound
+from norwoodkit.strata import age_bin_labels
 
 STAGE_SHARES = (0.13, 0.20, 0.22, 0.17, 0.12, 0.09, 0.07)
 IntArray = np.ndarray[tuple[int], np.dtype[np.int64]]

@@ -47,6 +47,30 @@ def check_output_path(path: str | os.PathLike[str], parameter: str) -> Path:
     return p
 
 
+def check_output_dir(path: str | os.PathLike[str], parameter: str) -> Path:
+    """Fail early when an output folder cannot be made or used (its parent must exist)."""
+    p = Path(path)
+    name = _parameter(parameter)
+    if p.exists() and not p.is_dir():
+        raise OutputError(
+            f"{p}: is a file; give a folder", code="output-not-folder", parameter=name
+        )
+    if not p.exists() and not p.parent.is_dir():
+        raise OutputError(
+            f"{p}: folder {p.parent} does not exist; create it first",
+            code="output-parent-missing",
+            parameter=name,
+        )
+    where = p if p.exists() else p.parent
+    if not os.access(where, os.W_OK):
+        raise OutputError(
+            f"{p}: folder {where} is not writable; choose another place",
+            code="output-not-writable",
+            parameter=name,
+        )
+    return p
+
+
 def write_bytes_atomic(path: str | os.PathLike[str], data: bytes) -> None:
     """Write ``data`` to ``path`` through a temporary file in the same folder and a rename."""
     target = Path(path)

@@ -13,12 +13,10 @@ names no view in a ``(no view)`` row.
 
 from __future__ import annotations
 
-import itertools
 import math
 import os
-import re
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -31,8 +29,19 @@ from norwoodkit.atomic import write_text_atomic
 from norwoodkit.dataset import ProbedDataset
 from norwoodkit.errors import InputError, ParameterError
 from norwoodkit.labels import VIEWS, category_key
-from norwoodkit.split import AGE_BINS
 from norwoodkit.stats_render import FACT_LABELS, TABLE_TITLES, check_output_dir, format_value
+from norwoodkit.strata import (
+    AGE_BINS,
+    MISSING,
+    OUT_OF_RANGE,
+    STAGE_LABELS,
+    AgeBins,
+    age_bin_labels,
+    bin_label,
+    check_age_bins,
+    parse_age_bins,
+    stage_labels,
+)
 
 if TYPE_CHECKING:
     from rich.table import Table
@@ -56,18 +65,10 @@ __all__ = [
     "summarize",
 ]
 
-AgeBins = tuple[tuple[int, int], ...]
-
-#: Row label of subjects without a value (no stage, no age, no gender, ...).
-MISSING = "missing"
-#: Row label of known ages that fall in no age bin.
-OUT_OF_RANGE = "out of range"
 #: Row label of image files whose name is not one of the five views.
 NO_VIEW = "(no view)"
 #: Column or row label of a total over views.
 ALL = "all"
-#: Stage row labels, in table order: Norwood-Hamilton 1..7, then subjects with no stage.
-STAGE_LABELS: tuple[str, ...] = (*(str(s) for s in range(1, 8)), MISSING)
 
 #: Measures of ``image_sizes``: name -> how to compute it from the images table.
 _SIZE_MEASURES: dict[str, Callable[[pd.DataFrame], pd.Series]] = {
@@ -78,79 +79,6 @@ _SIZE_MEASURES: dict[str, Callable[[pd.DataFrame], pd.Series]] = {
     ),
     "bytes": lambda t: t["size"].astype("Float64"),
 }
-
-_BIN_RE = re.compile(r"^\s*(\d+)\s*[-\u2013\u2014]\s*(\d+)\s*$")
-
-
-# --------------------------------------------------------------------------- age bins
-
-
-def check_age_bins(bins: Iterable[tuple[int, int]]) -> AgeBins:
-    """Age bins as a tuple, checked: each ``(lo, hi)`` has ``lo <= hi``, in rising order, disjoint.
-
-    Raises:
-        InputError: (code "usage") no bins, a bin with ``lo > hi``, or overlapping bins.
-    """
-    out = tuple((int(lo), int(hi)) for lo, hi in bins)
-    if not out:
-        raise InputError("--age-bins: give at least one bin, e.g. 18-29,30-39", code="usage")
-    for lo, hi in out:
-        if lo > hi:
-            raise InputError(
-                f"--age-bins: bin {lo}-{hi} ends before it starts; write the lower age first",
-                code="usage",
-            )
-    for (lo1, hi1), (lo2, hi2) in itertools.pairwise(out):
-        if lo2 <= hi1:
-            raise InputError(
-                f"--age-bins: bins {lo1}-{hi1} and {lo2}-{hi2} overlap or are out of order; "
-                "list disjoint bins from young to old, e.g. 18-29,30-39",
-                code="usage",
-            )
-    return out
-
-
-def parse_age_bins(text: str) -> AgeBins:
-    """Read ``"18-29,30-39,40-49"`` into ``((18, 29), (30, 39), (40, 49))``.
-
-    Both ends are inclusive whole years. Raises ``InputError`` (code "usage") on bad text.
-    """
-    bins: list[tuple[int, int]] = []
-    for part in text.split(","):
-        if not part.strip():
-            continue
-        match = _BIN_RE.match(part)
-        if match is None:
-            raise InputError(
-                f"--age-bins: cannot read {part.strip()!r}; write bins as LOW-HIGH in whole "
-                "years, separated by commas, e.g. 18-29,30-39,40-49,50-59,60-80",
-                code="usage",
-            )
-        bins.append((int(match.group(1)), int(match.group(2))))
-    return check_age_bins(bins)
-
-
-def bin_label(lo: int, hi: int) -> str:
-    """The label of one age bin: ``"18-29"``."""
-    return f"{lo}-{hi}"
-
-
-def age_bin_labels(ages: pd.Series, bins: AgeBins = AGE_BINS) -> pd.Series:
-    """Each age's bin label; ``OUT_OF_RANGE`` for a known age in no bin, ``MISSING`` for none."""
-    numeric = pd.to_numeric(ages, errors="coerce").astype("Float64")
-    labels = pd.Series(OUT_OF_RANGE, index=ages.index, dtype="string")
-    labels[numeric.isna().to_numpy(dtype=bool, na_value=True)] = MISSING
-    for lo, hi in bins:
-        # Whole years, but a fractional age still lands in the bin that holds its year.
-        inside = ((numeric >= lo) & (numeric < hi + 1)).to_numpy(dtype=bool, na_value=False)
-        labels[inside] = bin_label(lo, hi)
-    return labels
-
-
-def stage_labels(stages: pd.Series) -> pd.Series:
-    """Stage numbers (Int64) as row labels ``"1"`` ... ``"7"``, null as ``MISSING``."""
-    return stages.astype("Int64").astype("string").fillna(MISSING)
-
 
 # --------------------------------------------------------------------------- the summary
 

@@ -16,9 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from norwoodkit.atomic import write_table_atomic
+from norwoodkit.atomic import check_output_dir, write_table_atomic
 from norwoodkit.columns import plain
-from norwoodkit.errors import OutputError
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -160,25 +159,6 @@ def rich_tables(summary: Summary) -> list[Table]:
 
 
 # --------------------------------------------------------------------------- output helpers
-
-
-def check_output_dir(path: str | os.PathLike[str], option: str) -> Path:
-    """Fail early when an output folder cannot be made or used (its parent must exist)."""
-    p = Path(path)
-    if p.exists() and not p.is_dir():
-        raise OutputError(f"{option} {p}: is a file; give a folder", code="output-not-folder")
-    if not p.exists() and not p.parent.is_dir():
-        raise OutputError(
-            f"{option} {p}: folder {p.parent} does not exist; create it first",
-            code="output-parent-missing",
-        )
-    where = p if p.exists() else p.parent
-    if not os.access(where, os.W_OK):
-        raise OutputError(
-            f"{option} {p}: folder {where} is not writable; choose another place",
-            code="output-not-writable",
-        )
-    return p
 
 
 def json_value(value: Any) -> Any:

@@ -166,7 +166,7 @@ def test_duckdb_counts_match_the_split(packed: Path, split_file: Path, sample_ro
 
 def test_same_seed_same_shards(sample_root: Path, split_file: Path, tmp_path: Path) -> None:
     ds = probe.run(dataset.load(sample_root))
-    assign = splits.read_split_file(split_file)
+    assign = splits.read_assignment(split_file)
     opts = pack.PackOptions(shard_size=pack.parse_size("1MB"), seed=3)
     a = pack.write(ds, tmp_path / "a", opts, splits=assign).manifest
     b = pack.write(ds, tmp_path / "b", opts, splits=assign).manifest

@@ -5,22 +5,27 @@ from __future__ import annotations
 import itertools
 import json
 import math
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from norwoodkit.errors import InputError
+from norwoodkit.errors import InputError, ParameterError
 from norwoodkit.split import (
     AGE_BINS,
+    Assignment,
     SplitSpec,
     age_bin_labels,
     assign,
     fold_index,
+    max_deviation_pp,
     quality,
     rounding_bound,
+    shares,
     target_sizes,
 )
+from norwoodkit.strata import MISSING, OUT_OF_RANGE, sorted_labels, stratum_column
 
 STAGE_SHARES = (0.13, 0.20, 0.22, 0.17, 0.12, 0.09, 0.07)
 EPS = 1e-9
@@ -60,7 +65,7 @@ def test_age_bin_labels() -> None:
     ages = pd.Series([17, 18, 29, 30, 49, 50, 59, 60, 80, 81, None, 29.5], dtype="Float64")
     got = age_bin_labels(ages).tolist()
     assert got == [
-        "missing",
+        OUT_OF_RANGE,
         "18-29",
         "18-29",
         "30-39",
@@ -69,8 +74,8 @@ def test_age_bin_labels() -> None:
         "50-59",
         "60-80",
         "60-80",
-        "missing",
-        "missing",
+        OUT_OF_RANGE,
+        MISSING,
         "18-29",
     ]
     assert age_bin_labels(pd.Series(["45", "old", None])).tolist() == [
@@ -79,6 +84,20 @@ def test_age_bin_labels() -> None:
         "missing",
     ]
     assert AGE_BINS[0] == (18, 29)
+
+
+def test_out_of_range_ages_are_a_stratum_of_their_own() -> None:
+    table = subjects(300, 14)
+    table.loc[table.index[:6], "age"] = 95  # in no bin
+    table.loc[table.index[6:9], "age"] = pd.NA
+    labels = stratum_column(table, "age_bin")
+    assert labels is not None
+    assert sorted_labels(labels)[-2:] == [OUT_OF_RANGE, MISSING]
+    split = assign(table, SplitSpec.k_folds(3, stratify=["age_bin"], seed=5))
+    # 6 out of range and 3 missing over 3 folds of 100: balanced apart, 2 and 1 per fold.
+    by_fold = pd.crosstab(split, labels)
+    assert by_fold[OUT_OF_RANGE].tolist() == [2, 2, 2]
+    assert by_fold[MISSING].tolist() == [1, 1, 1]
 
 
 # --- the spec ----------------------------------------------------------------------------------
@@ -98,42 +117,88 @@ def test_from_ratios_percent_and_fractions() -> None:
 
 
 @pytest.mark.parametrize(
-    ("ratios", "names", "words"),
+    ("ratios", "names", "parameter", "words"),
     [
-        ([70, 15, 10], None, ["sum to 95", "100"]),
-        ([0.5, 0.2], None, ["sum to 0.7"]),
-        ([70, 30, 0], None, ["ratio 0", "'test'", "positive"]),
-        ([110, -10], None, ["ratio -10", "'test'"]),
-        ([70, 15, 15], ["train", "test"], ["3 ratios but 2 names"]),
-        ([50, 50], ["a", "a"], ["unique", "a"]),
-        ([100], None, ["at least two"]),
-        ([math.nan, 50], None, ["ratio nan"]),
+        ([70, 15, 10], None, "ratios", ["sum to 95", "100"]),
+        ([0.5, 0.2], None, "ratios", ["sum to 0.7"]),
+        ([70, 30, 0], None, "ratios", ["ratio 0", "'test'", "positive"]),
+        ([110, -10], None, "ratios", ["ratio -10", "'test'"]),
+        ([70, 15, 15], ["train", "test"], "names", ["3 ratios but 2 names"]),
+        ([50, 50], ["a", "a"], "names", ["unique", "a"]),
+        ([100], None, "ratios", ["at least two"]),
+        ([math.nan, 50], None, "ratios", ["ratio nan"]),
     ],
 )
-def test_bad_ratios(ratios: list[float], names: list[str] | None, words: list[str]) -> None:
-    with pytest.raises(InputError) as err:
+def test_bad_ratios(
+    ratios: list[float], names: list[str] | None, parameter: str, words: list[str]
+) -> None:
+    with pytest.raises(ParameterError) as err:
         SplitSpec.from_ratios(ratios, names)
     assert err.value.code == "usage"
+    assert err.value.parameter == parameter
+    assert err.value.message == f"{parameter}: {err.value.problem}"
     for word in words:
-        assert word in err.value.message
+        assert word in err.value.problem
 
 
 @pytest.mark.parametrize("k", [1, 0, -3])
 def test_bad_folds(k: int) -> None:
-    with pytest.raises(InputError) as err:
+    with pytest.raises(ParameterError) as err:
         SplitSpec.k_folds(k)
     assert err.value.code == "usage"
-    assert err.value.message.startswith(f"--folds {k}: ")
-    assert "at least 2" in err.value.message
+    assert err.value.parameter == "folds"
+    assert err.value.problem.startswith(f"{k} ")
+    assert "at least 2" in err.value.problem
+    assert "--" not in err.value.problem  # the CLI adds its flag, the library names none
 
 
 def test_spec_checks_direct_construction() -> None:
-    with pytest.raises(InputError):
+    with pytest.raises(ParameterError) as err:
         SplitSpec(names=("a", "b"), ratios=(0.5, 0.5), folds=2)
-    with pytest.raises(InputError):
+    assert err.value.parameter == "folds"
+    with pytest.raises(ParameterError) as err:
         SplitSpec(names=("a",), ratios=None, folds=2)
-    with pytest.raises(InputError):
+    assert err.value.parameter == "names"
+    with pytest.raises(ParameterError) as err:
         SplitSpec.k_folds(5, seed=-1)
+    assert err.value.parameter == "seed"
+    with pytest.raises(ParameterError) as err:
+        SplitSpec.k_folds(5, stratify=["stage", "stage"])
+    assert err.value.parameter == "stratify"
+
+
+def test_parse_reads_what_a_user_types() -> None:
+    assert SplitSpec.parse() == SplitSpec.from_ratios([70, 15, 15])
+    assert SplitSpec.parse(" 60, 20 ,20", "fit,tune,hold", seed=3) == SplitSpec.from_ratios(
+        [60, 20, 20], ["fit", "tune", "hold"], seed=3
+    )
+    assert SplitSpec.parse(folds=5, stratify="stage") == SplitSpec.k_folds(5, stratify=["stage"])
+    # Folds have their own names: names given with them are not used.
+    assert SplitSpec.parse(names="a,b", folds=2) == SplitSpec.k_folds(2)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "parameter", "words"),
+    [
+        ({"ratios": "70,abc"}, "ratios", "'abc' is not a number; write e.g. 70,15,15"),
+        ({"ratios": "70,,30"}, "ratios", "'70,,30' has an empty item"),
+        ({"ratios": "50,50", "folds": 3}, "folds", "exclude each other"),
+        ({"names": "a,,b"}, "names", "empty item; write e.g. train,val,test"),
+        ({"names": "a,b"}, "names", "3 ratios but 2 names"),
+        ({"stratify": "stage,"}, "stratify", "empty item; write e.g. stage,age_bin"),
+        ({"folds": 1}, "folds", "at least 2 folds"),
+        ({"seed": -1}, "seed", "non-negative"),
+        ({"ratios": "70,20,20"}, "ratios", "sum to 110"),
+    ],
+)
+def test_parse_errors_name_the_parameter(
+    kwargs: dict[str, Any], parameter: str, words: str
+) -> None:
+    with pytest.raises(ParameterError) as err:
+        SplitSpec.parse(**kwargs)
+    assert err.value.parameter == parameter
+    assert err.value.code == "usage"
+    assert words in err.value.problem
 
 
 # --- input checks ------------------------------------------------------------------------------
@@ -350,8 +415,41 @@ def test_quality_matches_an_independent_count() -> None:
 def test_quality_rejects_unknown_split_names() -> None:
     table = subjects(60, 13)
     spec = SplitSpec.k_folds(2)
-    with pytest.raises(InputError, match="spec's splits"):
+    with pytest.raises(ParameterError, match="spec's splits") as err:
         quality(table, pd.Series("nope", index=table.index), spec)
+    assert err.value.parameter == "split"
+    # An assignment that leaves subjects out is refused the same way.
+    partial = Assignment.from_rows(table["subject_id"][:10], ["fold0"] * 10)
+    with pytest.raises(ParameterError, match="missing values"):
+        quality(table, partial, spec)
+
+
+def test_quality_of_an_assignment_equals_quality_of_the_series() -> None:
+    table = subjects(240, 15, group_size=3)
+    spec = SplitSpec.from_ratios([70, 15, 15], seed=2)
+    split = assign(table, spec)
+    # The ids are zero-padded ("00007"); the assignment holds them canonical ("7").
+    by_assignment = quality(table, Assignment.from_rows(table["subject_id"], split), spec)
+    by_series = quality(table, split, spec)
+    pd.testing.assert_frame_equal(by_assignment.per_split, by_series.per_split)
+    assert by_assignment.to_dict() == by_series.to_dict()
+
+
+def test_shares_and_max_deviation() -> None:
+    labels = pd.Series(["a", "a", "b", "b", "b", "c"])
+    split = pd.Series(["x", "x", "x", "y", "y", "y"])
+    table = shares(labels, split, ["x", "y", "empty"])
+    assert list(table.index) == ["x", "y", "empty", "overall"]
+    assert list(table.columns) == ["a", "b", "c"]
+    assert list(table.loc["x"]) == pytest.approx([2 / 3, 1 / 3, 0.0])
+    assert list(table.loc["overall"]) == pytest.approx([2 / 6, 3 / 6, 1 / 6])
+    assert table.loc["empty"].isna().all()
+    dev = max_deviation_pp(table)
+    assert dev["x"] == pytest.approx((2 / 3 - 1 / 3) * 100)
+    assert dev["y"] == pytest.approx((1 / 3 - 0) * 100)
+    assert math.isnan(dev["empty"])
+    fixed = shares(labels, split, ["x"], columns=["c", "a", "z"])
+    assert list(fixed.columns) == ["c", "a", "z"] and fixed.loc["x", "z"] == 0.0
 
 
 # --- the rounding bound ------------------------------------------------------------------------
@@ -408,5 +506,6 @@ def test_rounding_bound_against_brute_force(case: int) -> None:
 
 
 def test_rounding_bound_rejects_mismatched_totals() -> None:
-    with pytest.raises(InputError, match="sum to"):
+    with pytest.raises(ParameterError, match="sum to") as err:
         rounding_bound({1: 10}, [4, 4])
+    assert err.value.parameter == "counts"

@@ -10,10 +10,12 @@ import pytest
 from typer.testing import CliRunner
 
 from conftest import MakeDataset, jpeg_bytes, photo
-from norwoodkit import dataset, probe, sample
+from norwoodkit import dataset, probe, report, sample
 from norwoodkit import split as splits
 from norwoodkit.cli import app
+from norwoodkit.errors import InputError, ParameterError
 from norwoodkit.labels import View
+from norwoodkit.split import Assignment
 
 runner = CliRunner()
 
@@ -25,7 +27,7 @@ def defect_sample(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
-def probed(root: Path) -> dataset.Dataset:
+def probed(root: Path) -> dataset.ProbedDataset:
     return probe.run(dataset.load(root))
 
 
@@ -52,7 +54,9 @@ def test_planted_duplicates_share_a_split(defect_sample: Path, folds: int | None
     assert result.merged_groups == 3
     q = result.quality
     assert q.max_stage_dev_pp <= q.stage_bound_pp + 1e-9
-    assert result.sizes_met()
+    assert result.sizes_met() and result.meets_targets()
+    assert result.assignment.to_dict() == dict(where.items())
+    assert set(result.assignment.names) == set(spec.names)
 
 
 def test_broken_subjects_are_excluded_with_a_note(make_dataset: MakeDataset) -> None:
@@ -91,8 +95,109 @@ def test_huge_duplicate_group_reports_sizes(make_dataset: MakeDataset) -> None:
     corrupt = {(str(s), View.TOP): shared for s in range(1, 9)}  # 8 of 12 subjects in one group
     ds = probed(make_dataset(12, corrupt=corrupt))
     result = splits.make(ds, splits.SplitSpec.from_ratios([50, 50], stratify=["age_bin"]))
-    assert not result.sizes_met()
+    assert not result.sizes_met() and not result.meets_targets()
     assert sorted(result.quality.per_split["subjects"]) == [4, 8]
+
+
+def test_split_and_report_measure_balance_alike(make_dataset: MakeDataset) -> None:
+    ds = probed(make_dataset(30))
+    result = splits.make(ds, splits.SplitSpec.from_ratios([50, 50]))
+    assert result.excluded.empty  # both measure the same subjects
+    assert splits.check(ds, result.assignment) == []  # our own split passes our audit
+    balance = report.split_balance(ds, result.assignment)["splits"].set_index("split")
+    ours = result.quality.per_split
+    for column in ("max_stage_dev_pp", "max_age_dev_pp"):
+        assert balance[column].tolist() == ours.loc[list(balance.index), column].tolist()
+    stage_shares = report.split_balance(ds, result.assignment)["stage_shares"].set_index("split")
+    theirs = stage_shares.loc[list(result.quality.stage_shares.index)]
+    pd.testing.assert_frame_equal(
+        theirs[list(result.quality.stage_shares.columns)],
+        result.quality.stage_shares,
+        check_index_type=False,
+    )
+
+
+# ----------------------------------------------------------------------------- Assignment
+
+
+def test_assignment_from_rows() -> None:
+    got = Assignment.from_rows(
+        ["002", 1, "2", "10", " 1"], ["test", "train", "test", "val", "train"]
+    )
+    assert got.to_dict() == {"2": "test", "1": "train", "10": "val"}
+    assert got.names == ("test", "train", "val") and got.subjects == ("2", "1", "10")
+    assert len(got) == 3 and "10" in got and got["1"] == "train" and got.get("7") is None
+    ids = pd.Series(["0001", "7", "10"], index=[5, 6, 7])
+    looked_up = got.lookup(ids)
+    assert looked_up[5] == "train" and pd.isna(looked_up[6]) and looked_up[7] == "val"
+    assert got.lookup(ids, default="none").tolist() == ["train", "none", "val"]
+    assert got.lookup(ids).index.tolist() == [5, 6, 7]
+    assert Assignment.of(got) is got
+    table = pd.DataFrame({"subject_id": ["1", "2"], "split": ["a", "b"]})
+    assert Assignment.of(table) == Assignment((("1", "a"), ("2", "b")))
+
+
+@pytest.mark.parametrize(
+    ("ids", "names", "code", "words"),
+    [
+        (
+            ["1", "2", "001"],
+            ["a", "b", "c"],
+            "subject-in-two-splits",
+            "subject 1 is in two splits (a and c)",
+        ),
+        (["1", "2"], ["a", " "], "bad-split", "subject 2 has no split name"),
+        (["1", None], ["a", "b"], "bad-subject", "the id is missing"),
+        (["1", "a/b"], ["a", "b"], "bad-subject", "cannot contain '/'"),
+    ],
+)
+def test_assignment_rows_that_break_the_rule(
+    ids: list[object], names: list[object], code: str, words: str
+) -> None:
+    with pytest.raises(InputError) as err:
+        Assignment.from_rows(ids, names, source="my.csv")
+    assert err.value.code == code
+    assert err.value.message.startswith("my.csv: ") and words in err.value.message
+
+
+def test_assignment_checks_pairs_given_directly() -> None:
+    for pairs in (
+        (("1", "a"), ("1", "b")),
+        (("1", "a"), ("1", "a")),
+        (("001", "a"),),
+        (("1", ""),),
+    ):
+        with pytest.raises(ParameterError) as err:
+            Assignment(pairs)
+        assert err.value.parameter == "pairs"
+    with pytest.raises(InputError, match="lacks column"):
+        Assignment.from_table(pd.DataFrame({"subject_id": ["1"]}))
+
+
+def test_read_split_file_shapes(tmp_path: Path) -> None:
+    folds = tmp_path / "folds.json"
+    folds.write_text(json.dumps([{"subject_id": 1, "fold": 0}, {"subject_id": 2, "fold": 1}]))
+    read = splits.read_split_file(folds, "--check")
+    assert read.assignment.to_dict() == {"1": "0", "2": "1"}
+    assert not read.conflicts and not read.per_image and read.strict() is read.assignment
+    mapping = tmp_path / "map.json"
+    mapping.write_text(json.dumps({"001": "train", "2": "test"}))
+    assert splits.read_assignment(mapping).to_dict() == {"1": "train", "2": "test"}
+    images = tmp_path / "images.parquet"
+    pd.DataFrame(
+        {
+            "path": ["1/a.jpg", "1/b.jpg", "2/a.jpg", "2/b.jpg"],
+            "subject_id": ["1", "1", "2", "2"],
+            "set": ["x", "y", "x", "x"],
+        }
+    ).to_parquet(images)
+    read = splits.read_split_file(images, "--splits")
+    assert read.per_image and read.conflicts == (splits.Conflict("1", ("x", "y")),)
+    assert read.assignment.to_dict() == {"1": "x", "2": "x"}  # a subject at its first split
+    with pytest.raises(InputError, match="subject 1 is in two splits") as err:
+        splits.read_assignment(images, "--splits")
+    assert err.value.code == "subject-in-two-splits"
+    assert err.value.message.startswith(f"--splits {images}: ")
 
 
 # ----------------------------------------------------------------------------- CLI
@@ -154,8 +259,12 @@ def test_cli_folds_images_and_json(defect_sample: Path, tmp_path: Path) -> None:
         (["--ratios", "70,0,30"], "positive share"),
         (["--folds", "1"], "at least 2 folds"),
         (["--folds", "40"], "fewer"),
-        (["--ratios", "a,b"], "not a number"),
+        (["--ratios", "a,b"], "--ratios: 'a' is not a number"),
         (["--folds", "3", "--ratios", "50,50"], "exclude each other"),
+        (["--ratios", "70,,30"], "--ratios: '70,,30' has an empty item"),
+        (["--names", "a,b"], "--names: 3 ratios but 2 names"),
+        (["--stratify", "stage,"], "--stratify: 'stage,' has an empty item"),
+        (["--seed", "-1"], "--seed: must be a non-negative integer"),
     ],
 )
 def test_cli_bad_specs(defect_sample: Path, tmp_path: Path, args: list[str], words: str) -> None:
@@ -229,7 +338,12 @@ def test_check_image_level_file(make_dataset: MakeDataset, tmp_path: Path) -> No
 
 @pytest.mark.parametrize(
     ("content", "words"),
-    [("", "empty"), ("subject_id,split\n", "empty"), ("who,where\n1,train\n", "unknown header")],
+    [
+        ("", "the file is empty"),
+        ("subject_id,split\n", "the file is empty"),
+        ("who,where\n1,train\n", "unknown header"),
+        ("subject_id,split\n1,train\n,test\n", "the id is empty"),
+    ],
 )
 def test_check_bad_files(
     make_dataset: MakeDataset, tmp_path: Path, content: str, words: str

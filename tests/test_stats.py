@@ -441,9 +441,10 @@ def test_age_bins_parse_and_apply() -> None:
     ],
 )
 def test_bad_age_bins(text: str, words: str) -> None:
-    with pytest.raises(InputError, match=words) as info:
+    with pytest.raises(ParameterError, match=words) as info:
         parse_age_bins(text)
     assert info.value.code == "usage"
+    assert info.value.parameter == "age_bins"
 
 
 @pytest.mark.parametrize("folds", [1, 0, -5, 2.5, True])
@@ -534,7 +535,7 @@ def test_output_folder_checks(tmp_path: Path) -> None:
 
 def test_write_csv_dir_names_its_parameter(defects: ProbedDataset, tmp_path: Path) -> None:
     (tmp_path / "file").write_text("x", encoding="utf-8")
-    with pytest.raises(OutputError, match=r"^directory .*file: is a file"):
+    with pytest.raises(OutputError, match=r"^directory: .*file: is a file"):
         summarize(defects).write_csv_dir(tmp_path / "file")
 
 

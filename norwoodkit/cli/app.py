@@ -75,7 +75,12 @@ class _StderrHandler(logging.Handler):
 
 
 # Library parameters whose flag is not simply the name with dashes.
-_FLAGS = {"fields": "--field", "cache_dir": "--cache", "use_cache": "--no-cache"}
+_FLAGS = {
+    "fields": "--field",
+    "cache_dir": "--cache",
+    "use_cache": "--no-cache",
+    "plots_dir": "--plots",
+}
 
 
 def flag(parameter: str) -> str:

@@ -40,28 +40,18 @@ def report(
     """Write one self-contained HTML report: stats and plots, a contact sheet per stage and
     view, validation findings, duplicates and split balance. Needs matplotlib (report extra)."""
     from norwoodkit import report as html_report
-    from norwoodkit.atomic import check_output_path
-    from norwoodkit.dedupe import find
-    from norwoodkit.stats import check_output_dir
-    from norwoodkit.validate import validate as run_validate
+    from norwoodkit.atomic import check_output_dir, check_output_path
 
     html_report.require_matplotlib()
-    check_output_path(out_file, "--out")
+    check_output_path(out_file, "out")
     if plots is not None:
-        check_output_dir(plots, "--plots")
+        check_output_dir(plots, "plots")
     split_table = html_report.read_splits(splits) if splits is not None else None
     ds = load_probed(source, quiet, thumbnails=True)
-    findings = run_validate(ds)
-    text = html_report.build(
-        ds,
-        findings=findings,
-        dedupe=find(ds) if with_dedupe else None,
-        splits=split_table,
-        plots_dir=plots,
-    )
-    html_report.write(out_file, text)
-    counts = findings.counts()
+    made = html_report.make(ds, with_dedupe=with_dedupe, splits=split_table, plots_dir=plots)
+    html_report.write(out_file, made.html)
+    counts = made.findings.counts()
     out.print(
-        f"wrote {out_file} ({len(text) // 1024:,} KiB): {findings.subjects} subjects, "
-        f"{findings.images} images; {counts['error']} errors, {counts['warning']} warnings"
+        f"wrote {out_file} ({len(made.html) // 1024:,} KiB): {made.findings.subjects} subjects, "
+        f"{made.findings.images} images; {counts['error']} errors, {counts['warning']} warnings"
     )

@@ -15,17 +15,6 @@ from norwoodkit.errors import NorwoodkitError
 from norwoodkit.source import DatasetSource
 
 
-def _csv_list(value: str | None, option: str) -> list[str] | None:
-    if value is None:
-        return None
-    items = [v.strip() for v in value.split(",")]
-    if not all(items):
-        raise NorwoodkitError(
-            f"{option} {value!r}: an empty item; write e.g. 70,15,15", code="usage"
-        )
-    return items
-
-
 @handle_errors
 @reads_dataset
 def split(
@@ -93,11 +82,10 @@ def split(
     from norwoodkit.atomic import check_table_path, write_table_atomic
 
     if check is not None:
-        assignments = splits.read_split_file(check)
+        split_file = splits.read_split_file(check, "--check")
         ds = load_probed(source, quiet)
-        dup = splits.duplicate_pairs_from_file(dedupe_file) if dedupe_file else None
-        findings = splits.check(ds, assignments, dup)
-        report = _findings_report(findings, ds)
+        dup = splits.duplicate_pairs_from_file(dedupe_file, "--dedupe") if dedupe_file else None
+        report = _findings_report(splits.check(ds, split_file, dup), ds)
         if json_output:
             print_json(report.to_dict())
         else:
@@ -105,28 +93,12 @@ def split(
         raise typer.Exit(EXIT_OK if report.ok() else EXIT_FOUND)
     if out_file is None:
         raise NorwoodkitError("split needs --out FILE (or --check FILE to audit one)", code="usage")
-    if folds is not None and ratios is not None:
-        raise NorwoodkitError("--folds and --ratios exclude each other; choose one", code="usage")
-    columns = _csv_list(stratify, "--stratify") or []
-    if folds is not None:
-        spec = splits.SplitSpec.k_folds(folds, stratify=columns, seed=seed)
-    else:
-        parsed = []
-        for item in _csv_list(ratios or "70,15,15", "--ratios") or []:
-            try:
-                parsed.append(float(item))
-            except ValueError:
-                raise NorwoodkitError(
-                    f"--ratios: {item!r} is not a number; write e.g. 70,15,15", code="usage"
-                ) from None
-        spec = splits.SplitSpec.from_ratios(
-            parsed, _csv_list(names, "--names"), stratify=columns, seed=seed
-        )
+    spec = splits.SplitSpec.parse(ratios, names, folds, stratify, seed)
     for option, path in (("--out", out_file), ("--images", images)):
         if path is not None:
             check_table_path(path, option)
     exclude = splits.read_table(exclude_list, "--exclude-list") if exclude_list else None
-    dup = splits.duplicate_pairs_from_file(dedupe_file) if dedupe_file else None
+    dup = splits.duplicate_pairs_from_file(dedupe_file, "--dedupe") if dedupe_file else None
     ds = load_probed(source, quiet)
     result = splits.make(ds, spec, duplicates=dup, exclude=exclude)
     write_table_atomic(result.subject_table(), out_file)
@@ -136,9 +108,7 @@ def split(
         print_json(result.to_dict())
     else:
         _render_split(result)
-    q = result.quality
-    failed = not result.sizes_met() or q.max_stage_dev_pp > q.stage_bound_pp + 1e-9
-    raise typer.Exit(EXIT_FOUND if strict and failed else EXIT_OK)
+    raise typer.Exit(EXIT_FOUND if strict and not result.meets_targets() else EXIT_OK)
 
 
 def _findings_report(findings: list[Any], ds: Any) -> Any:

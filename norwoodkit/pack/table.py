@@ -15,6 +15,7 @@ from norwoodkit.columns import ALL_COLUMNS
 from norwoodkit.dataset import ProbedDataset
 from norwoodkit.errors import InputError
 from norwoodkit.labels import id_sort_key
+from norwoodkit.split.assignment import Assignment
 
 #: Columns of the dataset table that packing reads: those shards store, ``path`` (the file to
 #: read, also kept beside its bytes) and ``status`` (only readable images are packed).
@@ -35,7 +36,9 @@ def pack_input(dataset: ProbedDataset) -> ProbedDataset:
 
 
 def prepare_table(
-    dataset: ProbedDataset, splits: pd.DataFrame | None = None, exclude: pd.DataFrame | None = None
+    dataset: ProbedDataset,
+    splits: Assignment | pd.DataFrame | None = None,
+    exclude: pd.DataFrame | None = None,
 ) -> tuple[pd.DataFrame, list[dict[str, Any]]]:
     """The rows to pack (one per image, with split and label) and what was left out, and why.
 
@@ -83,18 +86,15 @@ def prepare_table(
 
 
 def _match_splits(
-    t: pd.DataFrame, splits: pd.DataFrame, excluded: list[dict[str, Any]]
+    t: pd.DataFrame, splits: Assignment | pd.DataFrame, excluded: list[dict[str, Any]]
 ) -> pd.Series:
-    per = splits.dropna(subset=["subject_id"]).drop_duplicates(["subject_id", "split"])
-    twice = per.groupby("subject_id")["split"].nunique()
-    problems = []
-    if (twice > 1).any():
-        problems.append(f"subjects in two splits: {_few(list(twice[twice > 1].index))}")
-    mapping = per.drop_duplicates("subject_id").set_index("subject_id")["split"].astype(str)
+    assignment = Assignment.of(splits)
+    listed = set(assignment.subjects)
     have = set(t["subject_id"])
     gone = {e["subject_id"] for e in excluded}
-    unknown = sorted(set(mapping.index) - have - gone, key=id_sort_key)
-    missing = sorted(have - set(mapping.index), key=id_sort_key)
+    unknown = sorted(listed - have - gone, key=id_sort_key)
+    missing = sorted(have - listed, key=id_sort_key)
+    problems = []
     if unknown:
         problems.append(f"{len(unknown)} subject(s) not in the dataset: {_few(unknown)}")
     if missing:
@@ -106,7 +106,7 @@ def _match_splits(
             + "; make the split file from this dataset (norwoodkit split)",
             code="split-mismatch",
         )
-    return t["subject_id"].map(mapping)
+    return t["subject_id"].map(assignment.to_dict())
 
 
 def _few(ids: Sequence[str], limit: int = 8) -> str:

@@ -39,6 +39,7 @@ from norwoodkit.pack.plan import ShardPlan, plan
 from norwoodkit.pack.rows import batch, row_batches, source_rows
 from norwoodkit.pack.table import prepare_table
 from norwoodkit.parallel import process_pool, resolve_workers
+from norwoodkit.split.assignment import Assignment
 
 
 @dataclass
@@ -72,7 +73,7 @@ def write(
     out: str | os.PathLike[str],
     options: PackOptions | None = None,
     *,
-    splits: pd.DataFrame | None = None,
+    splits: Assignment | pd.DataFrame | None = None,
     exclude: pd.DataFrame | None = None,
     overwrite: bool = False,
     resume: bool = False,
@@ -84,7 +85,9 @@ def write(
         dataset: a probed Dataset.
         out: the output folder (created; must not be inside the dataset).
         options: layout, shard size, row groups, seed, resize.
-        splits: subject_id -> split (from ``split.read_split_file``); None: one ``all/`` folder.
+        splits: subject -> split: an Assignment (``split.read_assignment``, a ``SplitResult``'s
+            ``assignment``) or a table with ``subject_id`` and ``split`` columns; None: one
+            ``all/`` folder.
         exclude: an exclude list (``path``/``subject_id``) from dedupe.
         overwrite: replace earlier shards in ``out`` (files that are not ours stay).
         resume: keep shards of an interrupted run that are complete and identical.

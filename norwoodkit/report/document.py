@@ -1,0 +1,223 @@
+"""The report as one self-contained page: ``build`` joins the sections, ``write`` saves it."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import pandas as pd
+
+from norwoodkit import __version__
+from norwoodkit.atomic import check_output_path, write_bytes_atomic, write_text_atomic
+from norwoodkit.dataset import ProbedDataset
+from norwoodkit.findings import Finding
+from norwoodkit.split.assignment import Assignment
+from norwoodkit.stats import Summary, check_output_dir, summarize
+from norwoodkit.validate import Report
+
+if TYPE_CHECKING:
+    from norwoodkit.dedupe import DedupeResult
+
+from norwoodkit.report.markup import esc
+from norwoodkit.report.photos import contact_sheet, duplicates_section
+from norwoodkit.report.plots import render_plots, require_matplotlib
+from norwoodkit.report.sections import (
+    age_section,
+    demographics_section,
+    finding_list,
+    findings_section,
+    images_section,
+    overview,
+    stages_section,
+)
+from norwoodkit.report.splits import splits_section
+
+log = logging.getLogger(__name__)
+
+
+def build(
+    dataset: ProbedDataset,
+    *,
+    findings: Report | Iterable[Finding] | None = None,
+    dedupe: DedupeResult | None = None,
+    splits: Assignment | pd.DataFrame | None = None,
+    plots_dir: str | os.PathLike[str] | None = None,
+    summary: Summary | None = None,
+) -> str:
+    """The HTML report of a probed dataset, as one self-contained document.
+
+    Args:
+        dataset: from ``probe.run(dataset.load(root))`` with thumbnails (its default); without
+            them the contact sheet and the duplicate pairs say so instead of showing photos.
+        findings: a ``validate.Report`` or findings; None runs ``validate.validate`` (pass
+            ``()`` to leave the section empty).
+        dedupe: a ``dedupe.find`` result: duplicate pairs are shown side by side.
+        splits: an Assignment (``read_splits``) or a ``subject_id``, ``split`` table: each
+            split's stage and age balance (and, with ``dedupe``, the pairs that cross splits).
+        plots_dir: also write the plots there as PNG files (the folder is created if its
+            parent exists).
+        summary: ``stats.summarize`` output; None summarizes with the default options.
+
+    Raises:
+        NorwoodkitError: matplotlib is missing (install ``norwoodkit[report]``).
+        InputError: an empty or unprobed dataset, or a bad split table.
+        OutputError: ``plots_dir`` cannot be written.
+    """
+    require_matplotlib()
+    plots_path = check_output_dir(plots_dir, "plots_dir") if plots_dir is not None else None
+    summ = summary if summary is not None else summarize(dataset)
+    if findings is None:
+        from norwoodkit.validate import validate
+
+        findings = validate(dataset)
+    plots = render_plots(dataset, summ)
+    if plots_path is not None:
+        plots_path.mkdir(exist_ok=True)
+        for name, png in plots.items():
+            write_bytes_atomic(plots_path / f"{name}.png", png)
+    assignment = Assignment.of(splits) if splits is not None else None
+    sections = _sections(dataset, summ, finding_list(findings), plots, dedupe, assignment)
+    return _page(summ.dataset, sections)
+
+
+def _sections(
+    dataset: ProbedDataset,
+    summ: Summary,
+    found: list[Finding],
+    plots: dict[str, bytes],
+    dedupe: DedupeResult | None,
+    assignment: Assignment | None,
+) -> list[tuple[str, str, str]]:
+    """(id, title, HTML) of each section, in page order."""
+    sections = [
+        ("overview", "Overview", overview(summ, found)),
+        ("stages", "Stages", stages_section(summ, plots)),
+        ("age", "Age", age_section(summ, plots)),
+        ("demographics", "Gender and ethnicity", demographics_section(summ)),
+        ("images", "Images", images_section(summ, plots)),
+        ("contact-sheet", "Contact sheet", contact_sheet(dataset)),
+        ("findings", "Validation findings", findings_section(found)),
+    ]
+    if dedupe is not None:
+        sections.append(
+            ("duplicates", "Duplicates", duplicates_section(dataset, dedupe, assignment))
+        )
+    if assignment is not None:
+        sections.append(
+            ("splits", "Splits", splits_section(dataset, assignment, summ.age_bins, dedupe))
+        )
+    return sections
+
+
+@dataclass(frozen=True)
+class Made:
+    """What ``make`` gives: the page and the validation it shows."""
+
+    html: str
+    findings: Report
+
+
+def make(
+    dataset: ProbedDataset,
+    *,
+    with_dedupe: bool = True,
+    splits: Assignment | pd.DataFrame | None = None,
+    plots_dir: str | os.PathLike[str] | None = None,
+) -> Made:
+    """Validate, find duplicates (unless ``with_dedupe`` is False) and build the page.
+
+    This is what ``norwoodkit report`` writes; ``build`` takes each part ready-made instead.
+    """
+    from norwoodkit.dedupe import find
+    from norwoodkit.validate import validate
+
+    found = validate(dataset)
+    dup = find(dataset) if with_dedupe else None
+    text = build(dataset, findings=found, dedupe=dup, splits=splits, plots_dir=plots_dir)
+    return Made(html=text, findings=found)
+
+
+def write(path: str | os.PathLike[str], html_text: str) -> None:
+    """Write the report to ``path`` atomically (an existing file is replaced whole).
+
+    Raises:
+        OutputError: the folder is missing or not writable, or ``path`` is a folder.
+    """
+    target = check_output_path(path, "path")
+    write_text_atomic(target, html_text)
+
+
+_CSS = """
+:root{--fg:#1d2330;--muted:#5b6475;--line:#d9dee7;--bg:#f6f7f9;--accent:#2f5d9b}
+*{box-sizing:border-box}
+body{margin:0;font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:var(--fg);
+background:var(--bg)}
+header{background:#1d2330;color:#fff;padding:18px 28px}
+header h1{margin:0 0 4px;font-size:22px}
+header p{margin:0;color:#c4cad6}
+nav{margin-top:10px}
+nav a{color:#9cc3ff;margin-right:14px;text-decoration:none}
+main{padding:8px 28px 40px;max-width:1500px}
+section{background:#fff;border:1px solid var(--line);border-radius:6px;padding:12px 20px;
+margin:16px 0}
+h2{margin:4px 0 10px;font-size:18px;color:var(--accent)}
+table{border-collapse:collapse;margin:8px 0 14px;font-size:13px}
+caption{text-align:left;font-weight:600;padding:4px 0;color:var(--muted)}
+th,td{border:1px solid var(--line);padding:3px 8px;text-align:left;vertical-align:top}
+thead th{background:#eef1f6}
+td.num,th.num{text-align:right;font-variant-numeric:tabular-nums}
+.scroll{overflow-x:auto}
+.row{display:flex;flex-wrap:wrap;gap:12px}
+figure{margin:0}
+figure.plot{margin:8px 0;flex:1 1 520px;max-width:640px}
+figure.plot img{max-width:100%;height:auto;border:1px solid var(--line)}
+figure.plot figcaption{font-size:12px;color:var(--muted)}
+table.sheet td{padding:4px}
+table.sheet th{white-space:nowrap}
+.cell{display:flex;flex-wrap:wrap;gap:4px}
+figure.thumb{display:inline-block;text-align:center}
+figure.thumb img{display:block;height:54px;width:auto;border-radius:3px}
+figure.thumb figcaption{font-size:10px;color:var(--muted);max-width:180px;overflow-wrap:anywhere}
+.nothumb{height:54px;width:54px;display:flex;align-items:center;justify-content:center;
+background:#eceff3;color:var(--muted);font-size:10px;border-radius:3px}
+td.empty{color:var(--muted)}
+.badge{display:inline-block;border-radius:10px;padding:1px 9px;margin-right:6px;color:#fff}
+.badge.error{background:#c0392b}.badge.warning{background:#c98a06}.badge.info{background:#2f74c0}
+.warn{color:#8a5300}.ok{color:#1e7a3c}
+details summary{cursor:pointer;color:var(--accent);margin:6px 0}
+table.findings td:last-child{max-width:900px}
+.pairs{display:flex;flex-direction:column;gap:8px}
+.pair{display:flex;gap:10px;align-items:flex-start;border:1px solid var(--line);padding:6px;
+border-radius:4px}
+.pair.leak{border-color:#c0392b;background:#fff6f5}
+.pair figure.thumb img{height:110px}
+.pairinfo{font-size:12px;color:var(--fg)}
+footer{color:var(--muted);font-size:12px;padding:0 28px 24px}
+"""
+
+
+# Images come only from data: URIs, styles only from this page; nothing else may load.
+_CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
+
+
+def _page(name: str, sections: Sequence[tuple[str, str, str]]) -> str:
+    nav = "".join(f'<a href="#{esc(sid)}">{esc(title)}</a>' for sid, title, _ in sections)
+    body = "\n".join(
+        f'<section id="{esc(sid)}"><h2>{esc(title)}</h2>\n{content}\n</section>'
+        for sid, title, content in sections
+    )
+    title = f"Dataset report: {name}"
+    return (
+        "<!DOCTYPE html>\n"
+        '<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        f'<meta http-equiv="Content-Security-Policy" content="{_CSP}">\n'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+        f"<title>{esc(title)}</title>\n<style>{_CSS}</style>\n</head>\n<body>\n"
+        f"<header><h1>{esc(title)}</h1><p>Male Hair Loss dataset (Norwood-Hamilton stages 1-7, "
+        "five views per subject). Every figure comes from the probe columns; no image was "
+        f"decoded again.</p><nav>{nav}</nav></header>\n<main>\n{body}\n</main>\n"
+        f"<footer>Made by norwoodkit {esc(__version__)}.</footer>\n</body>\n</html>\n"
+    )

@@ -1,0 +1,101 @@
+"""Small HTML pieces the report's sections share: escaping, data: URIs, tables, figures."""
+
+from __future__ import annotations
+
+import base64
+import html
+import logging
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING
+
+import pandas as pd
+
+from norwoodkit.stats import TABLE_TITLES, Summary, format_value
+
+if TYPE_CHECKING:
+    pass
+
+from norwoodkit.report.plots import PLOT_TITLES
+
+log = logging.getLogger(__name__)
+
+
+def esc(value: object) -> str:
+    return html.escape(str(value), quote=True)
+
+
+def _data_uri(mime: str, data: bytes) -> str:
+    return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
+
+
+def html_table(
+    shown: pd.DataFrame,
+    *,
+    numeric: Iterable[str] = (),
+    caption: str | None = None,
+    cls: str = "",
+) -> str:
+    right = set(numeric)
+    head = "".join(
+        f"<th{' class=num' if c in right else ''}>{esc(str(c).replace('_', ' '))}</th>"
+        for c in shown.columns
+    )
+    body = []
+    for row in shown.itertuples(index=False, name=None):
+        cells = "".join(
+            f"<td{' class=num' if c in right else ''}>{esc(v)}</td>"
+            for c, v in zip(shown.columns, row, strict=True)
+        )
+        body.append(f"<tr>{cells}</tr>")
+    cap = f"<caption>{esc(caption)}</caption>" if caption else ""
+    klass = f' class="{esc(cls)}"' if cls else ""
+    return (
+        f"<div class=scroll><table{klass}>{cap}<thead><tr>{head}</tr></thead>"
+        f"<tbody>{''.join(body)}</tbody></table></div>"
+    )
+
+
+def summary_table(summary: Summary, name: str) -> str:
+    raw = summary.table(name)
+    numeric = [
+        str(c)
+        for c in raw.columns
+        if pd.api.types.is_numeric_dtype(raw[c].dtype) and not pd.api.types.is_bool_dtype(raw[c])
+    ]
+    return html_table(
+        summary.display_frame(name), numeric=numeric, caption=TABLE_TITLES.get(name, name)
+    )
+
+
+def plot_figure(plots: Mapping[str, bytes], name: str) -> str:
+    title = PLOT_TITLES[name]
+    return (
+        f'<figure class=plot><img src="{_data_uri("image/png", plots[name])}" '
+        f'alt="{esc(title)}"><figcaption>{esc(title)}</figcaption></figure>'
+    )
+
+
+def thumb_figure(thumb: bytes | None, alt: str, caption: str, title: str = "") -> str:
+    tip = f' title="{esc(title)}"' if title else ""
+    if thumb is None:
+        return (
+            f"<figure class=thumb{tip}><div class=nothumb>no photo</div>"
+            f"<figcaption>{esc(caption)}</figcaption></figure>"
+        )
+    return (
+        f'<figure class=thumb{tip}><img src="{_data_uri("image/jpeg", thumb)}" alt="{esc(alt)}">'
+        f"<figcaption>{esc(caption)}</figcaption></figure>"
+    )
+
+
+def display_frame(frame: pd.DataFrame, share: bool = False) -> pd.DataFrame:
+    """Every cell as the text a table shows (shares as percentages when ``share``)."""
+    return pd.DataFrame(
+        {
+            str(c): [
+                format_value(v, share=share or str(c) == "share") if c != "split" else str(v)
+                for v in frame[c].tolist()
+            ]
+            for c in frame.columns
+        }
+    )

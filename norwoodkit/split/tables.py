@@ -1,0 +1,89 @@
+"""The side tables split reads: any CSV, Parquet or JSON table (exclude lists, split files), and
+the duplicate pairs or groups that ``norwoodkit dedupe`` writes.
+
+``parameter`` names, in every message, where the file came from: a Python caller's parameter
+name ("duplicates") or, from the CLI, the option that gave it ("--dedupe").
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pandas as pd
+
+from norwoodkit.errors import InputError
+
+__all__ = ["duplicate_pairs_from_file", "read_table"]
+
+
+def duplicate_pairs_from_file(
+    path: str | os.PathLike[str], parameter: str = "duplicates"
+) -> pd.DataFrame:
+    """Subject pairs from a ``dedupe --pairs`` or ``--groups`` file (CSV, Parquet or JSON)."""
+    frame = read_table(path, parameter)
+    if {"subject_a", "subject_b"} <= set(frame.columns):
+        cols = ["subject_a", "subject_b"] + [c for c in ("a", "b") if c in frame.columns]
+        return frame[cols].astype("string")
+    if {"group", "subject_id"} <= set(frame.columns):
+        rows = []
+        for _, g in frame.groupby("group", sort=True):
+            members = g["subject_id"].astype(str).tolist()
+            paths = g["path"].astype(str).tolist() if "path" in g.columns else [""] * len(g)
+            rows += [
+                {"subject_a": members[0], "subject_b": m, "a": paths[0], "b": p}
+                for m, p in zip(members[1:], paths[1:], strict=True)
+            ]
+        return pd.DataFrame(rows, columns=["subject_a", "subject_b", "a", "b"]).astype("string")
+    raise InputError(
+        f"{parameter} {path}: expected a pairs file (columns subject_a, subject_b) or a groups "
+        f"file (columns group, subject_id) from `norwoodkit dedupe`; found "
+        f"{', '.join(frame.columns)}",
+        code="usage",
+    )
+
+
+def read_table(path: str | os.PathLike[str], parameter: str) -> pd.DataFrame:
+    """A CSV, Parquet or JSON table as strings; clear errors for missing, empty or odd files.
+
+    A JSON object of plain values is read as ``{subject_id: split}``.
+
+    Raises:
+        InputError: the file is missing, of an unknown type, unreadable or empty; the message
+            starts with ``parameter`` and the path.
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise InputError(f"{parameter} {p}: no such file", code="input-missing")
+    suffix = p.suffix.lower()
+    if suffix not in (".csv", ".parquet", ".json"):
+        raise InputError(
+            f"{parameter} {p}: unknown file type '{p.suffix}'; use .csv, .parquet or .json",
+            code="input-type",
+        )
+    try:
+        if suffix == ".parquet":
+            frame = pd.read_parquet(p)
+        elif suffix == ".json":
+            doc = json.loads(p.read_text(encoding="utf-8-sig") or "null")
+            if isinstance(doc, dict) and all(not isinstance(v, (dict, list)) for v in doc.values()):
+                doc = [{"subject_id": k, "split": v} for k, v in doc.items()]
+            frame = pd.DataFrame(doc if isinstance(doc, list) else [])
+        else:
+            frame = pd.read_csv(p, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    except pd.errors.EmptyDataError:
+        # A subclass of ValueError: caught first, a file with no bytes is empty, not unreadable.
+        frame = pd.DataFrame()
+    except (ValueError, OSError, json.JSONDecodeError) as exc:
+        raise InputError(
+            f"{parameter} {p}: cannot read it as {suffix or 'CSV'} ({exc})",
+            code="input-unreadable",
+        ) from exc
+    if frame.empty:
+        raise InputError(
+            f"{parameter} {p}: the file is empty; write a header and one row per subject",
+            code="input-empty",
+        )
+    frame.columns = [str(c).strip() for c in frame.columns]
+    return frame.astype("string")
