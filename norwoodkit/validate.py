@@ -125,6 +125,15 @@ class Report:
     subjects: int
     images: int
 
+    @classmethod
+    def about(cls, dataset: Dataset, findings: Iterable[Finding]) -> Report:
+        """A report of ``findings`` (sorted here) on ``dataset``, with its counts."""
+        return cls(
+            findings=tuple(sort_findings(findings)),
+            subjects=int(dataset.table["subject_id"].nunique()),
+            images=int(dataset.table["path"].notna().sum()),
+        )
+
     def counts(self) -> dict[str, int]:
         """Findings per severity."""
         out = {s.value: 0 for s in Severity}
@@ -471,11 +480,7 @@ def validate(ds: ProbedDataset, options: ValidateOptions | None = None) -> Repor
     found: list[Finding] = list(ds.notes)
     for check in CHECKS:
         found.extend(check(ds, opts))
-    return Report(
-        findings=tuple(sort_findings(found)),
-        subjects=int(ds.table["subject_id"].nunique()),
-        images=int(ds.table["path"].notna().sum()),
-    )
+    return Report.about(ds, found)
 
 
 def junit_xml(report: Report, subject_ids: Iterable[str], strict: bool = False) -> str:

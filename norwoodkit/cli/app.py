@@ -68,10 +68,18 @@ def _root(
 
 
 class _StderrHandler(logging.Handler):
-    """Log records to whatever ``sys.stderr`` is now (test runners swap it)."""
+    """Log records to whatever ``sys.stderr`` is now (test runners swap it).
+
+    A library warning about one argument says so with ``extra={"parameter": name}`` and
+    starts ``name: ``; here that name becomes the flag that set it.
+    """
 
     def emit(self, record: logging.LogRecord) -> None:
-        sys.stderr.write(self.format(record) + "\n")
+        text = self.format(record)
+        parameter = getattr(record, "parameter", None)
+        if isinstance(parameter, str):
+            text = text.replace(f"{parameter}: ", f"{flag(parameter)}: ", 1)
+        sys.stderr.write(text + "\n")
 
 
 # Library parameters whose flag is not simply the name with dashes.

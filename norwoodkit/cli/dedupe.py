@@ -8,55 +8,60 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from norwoodkit.cli.app import EXIT_FOUND, EXIT_OK, handle_errors, log, out, print_json
+from norwoodkit.cli.app import EXIT_FOUND, EXIT_OK, handle_errors, out, print_json
 from norwoodkit.cli.options import JsonOpt, QuietOpt, load_probed, reads_dataset
-from norwoodkit.dedupe import SENSIBLE_NEAR_MAX, FailOn
+from norwoodkit.dedupe import FailOn
 from norwoodkit.source import DatasetSource
+
+SameOpt = Annotated[
+    int,
+    typer.Option(
+        "--same",
+        help="Largest phash distance (bits) for the 'same' tier: one photo re-encoded, "
+        "resized or brightened.",
+    ),
+]
+NearOpt = Annotated[
+    int, typer.Option("--near", help="Largest phash distance for the 'near' tier (review).")
+]
+MirrorOpt = Annotated[
+    bool,
+    typer.Option("--mirror", help="Also match horizontally flipped copies (reported as mirrored)."),
+]
+PairsOpt = Annotated[
+    Path | None, typer.Option("--pairs", help="Write every pair here (.csv, .parquet or .json).")
+]
+GroupsOpt = Annotated[
+    Path | None,
+    typer.Option("--groups", help="Write every group member here (.csv, .parquet or .json)."),
+]
+ExcludeOutOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--exclude-list",
+        help="Write the non-keepers here (.csv, .parquet or .json) for split and pack.",
+    ),
+]
+FailOnOpt = Annotated[
+    FailOn | None, typer.Option("--fail-on", help="Exit 1 when duplicates of this kind exist.")
+]
+CalibrateOpt = Annotated[
+    bool, typer.Option("--calibrate", help="Also print distance histograms to choose thresholds.")
+]
 
 
 @handle_errors
 @reads_dataset
 def dedupe(
     source: DatasetSource,
-    same: Annotated[
-        int,
-        typer.Option(
-            "--same",
-            help="Largest phash distance (bits) for the 'same' tier: one photo re-encoded, "
-            "resized or brightened.",
-        ),
-    ] = 4,
-    near: Annotated[
-        int, typer.Option("--near", help="Largest phash distance for the 'near' tier (review).")
-    ] = 10,
-    mirror: Annotated[
-        bool,
-        typer.Option(
-            "--mirror", help="Also match horizontally flipped copies (reported as mirrored)."
-        ),
-    ] = False,
-    pairs: Annotated[
-        Path | None,
-        typer.Option("--pairs", help="Write every pair here (.csv, .parquet or .json)."),
-    ] = None,
-    groups: Annotated[
-        Path | None,
-        typer.Option("--groups", help="Write every group member here (.csv, .parquet or .json)."),
-    ] = None,
-    exclude_list: Annotated[
-        Path | None,
-        typer.Option(
-            "--exclude-list",
-            help="Write the non-keepers here (.csv, .parquet or .json) for split and pack.",
-        ),
-    ] = None,
-    fail_on: Annotated[
-        FailOn | None, typer.Option("--fail-on", help="Exit 1 when duplicates of this kind exist.")
-    ] = None,
-    calibrate: Annotated[
-        bool,
-        typer.Option("--calibrate", help="Also print distance histograms to choose thresholds."),
-    ] = False,
+    same: SameOpt = 4,
+    near: NearOpt = 10,
+    mirror: MirrorOpt = False,
+    pairs: PairsOpt = None,
+    groups: GroupsOpt = None,
+    exclude_list: ExcludeOutOpt = None,
+    fail_on: FailOnOpt = None,
+    calibrate: CalibrateOpt = False,
     json_output: JsonOpt = False,
     quiet: QuietOpt = False,
 ) -> None:
@@ -67,17 +72,10 @@ def dedupe(
     from norwoodkit.dedupe import calibrate as run_calibrate
 
     opts = DedupeOptions(same=same, near=near, mirror=mirror)
-    outputs = {"--pairs": pairs, "--groups": groups, "--exclude-list": exclude_list}
-    for option, path in outputs.items():
+    outputs = {"pairs": pairs, "groups": groups, "exclude_list": exclude_list}
+    for parameter, path in outputs.items():
         if path is not None:
-            check_table_path(path, option)
-    if near > SENSIBLE_NEAR_MAX:
-        log.warning(
-            "--near %d: unrelated photos start to match above about %d bits; expect "
-            "many false pairs",
-            near,
-            SENSIBLE_NEAR_MAX,
-        )
+            check_table_path(path, parameter)
     ds = load_probed(source, quiet)
     result = find(ds, opts)
     if pairs is not None:

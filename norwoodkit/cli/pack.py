@@ -14,62 +14,64 @@ from norwoodkit.cli.validate import render_findings
 from norwoodkit.pack import Layout
 from norwoodkit.source import DatasetSource
 
+OutDirOpt = Annotated[
+    Path,
+    typer.Option("--out", help="Output folder for the shards, manifest.json and README.md."),
+]
+SplitsFileOpt = Annotated[
+    Path | None,
+    typer.Option("--splits", help="Split file from `norwoodkit split` (default: one all/ folder)."),
+]
+LayoutOpt = Annotated[
+    Layout,
+    typer.Option(
+        "--layout",
+        help="image: one row per image; subject: one row per subject, five image columns.",
+    ),
+]
+ShardSizeOpt = Annotated[
+    str,
+    typer.Option("--shard-size", help="Target shard size, e.g. 128MiB (64-256 MB suits training)."),
+]
+RowsPerGroupOpt = Annotated[
+    int,
+    typer.Option("--rows-per-group", help="Rows per row group (whole subjects; 20 = 4 subjects)."),
+]
+SeedOpt = Annotated[int, typer.Option("--seed", help="Shuffles subjects before writing.")]
+ResizeOpt = Annotated[
+    int | None,
+    typer.Option("--resize", help="Store copies re-encoded with this short side (EXIF applied)."),
+]
+QualityOpt = Annotated[int, typer.Option("--quality", help="JPEG quality of --resize copies.")]
+ExcludeListOpt = Annotated[
+    Path | None,
+    typer.Option("--exclude-list", help="Images or subjects to leave out (from dedupe)."),
+]
+OverwriteOpt = Annotated[
+    bool,
+    typer.Option("--overwrite", help="Replace earlier shards in --out (other files stay)."),
+]
+ResumeOpt = Annotated[
+    bool,
+    typer.Option("--resume", help="Keep complete, identical shards of an interrupted run."),
+]
+
 
 @handle_errors
 @reads_dataset
 def pack(
     source: DatasetSource,
-    out_dir: Annotated[
-        Path,
-        typer.Option("--out", help="Output folder for the shards, manifest.json and README.md."),
-    ],
-    splits_file: Annotated[
-        Path | None,
-        typer.Option(
-            "--splits", help="Split file from `norwoodkit split` (default: one all/ folder)."
-        ),
-    ] = None,
-    layout: Annotated[
-        Layout,
-        typer.Option(
-            "--layout",
-            help="image: one row per image; subject: one row per subject, five image columns.",
-        ),
-    ] = Layout.IMAGE,
-    shard_size: Annotated[
-        str,
-        typer.Option(
-            "--shard-size", help="Target shard size, e.g. 128MiB (64-256 MB suits training)."
-        ),
-    ] = "128MiB",
-    rows_per_group: Annotated[
-        int,
-        typer.Option(
-            "--rows-per-group", help="Rows per row group (whole subjects; 20 = 4 subjects)."
-        ),
-    ] = 20,
-    seed: Annotated[int, typer.Option("--seed", help="Shuffles subjects before writing.")] = 0,
-    resize: Annotated[
-        int | None,
-        typer.Option(
-            "--resize", help="Store copies re-encoded with this short side (EXIF applied)."
-        ),
-    ] = None,
-    quality: Annotated[
-        int, typer.Option("--quality", help="JPEG quality of --resize copies.")
-    ] = 90,
-    exclude_list: Annotated[
-        Path | None,
-        typer.Option("--exclude-list", help="Images or subjects to leave out (from dedupe)."),
-    ] = None,
-    overwrite: Annotated[
-        bool,
-        typer.Option("--overwrite", help="Replace earlier shards in --out (other files stay)."),
-    ] = False,
-    resume: Annotated[
-        bool,
-        typer.Option("--resume", help="Keep complete, identical shards of an interrupted run."),
-    ] = False,
+    out_dir: OutDirOpt,
+    splits_file: SplitsFileOpt = None,
+    layout: LayoutOpt = Layout.IMAGE,
+    shard_size: ShardSizeOpt = "128MiB",
+    rows_per_group: RowsPerGroupOpt = 20,
+    seed: SeedOpt = 0,
+    resize: ResizeOpt = None,
+    quality: QualityOpt = 90,
+    exclude_list: ExcludeListOpt = None,
+    overwrite: OverwriteOpt = False,
+    resume: ResumeOpt = False,
     json_output: JsonOpt = False,
     quiet: QuietOpt = False,
 ) -> None:

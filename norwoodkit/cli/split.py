@@ -14,65 +14,71 @@ from norwoodkit.cli.validate import render_findings
 from norwoodkit.errors import NorwoodkitError
 from norwoodkit.source import DatasetSource
 
+OutFileOpt = Annotated[
+    Path | None,
+    typer.Option("--out", help="Write one row per subject here (.csv, .json or .parquet)."),
+]
+RatiosOpt = Annotated[
+    str | None,
+    typer.Option("--ratios", help="Split shares in percent or fractions, e.g. 70,15,15 (default)."),
+]
+NamesOpt = Annotated[
+    str | None,
+    typer.Option("--names", help="Split names, e.g. train,val,test (default for three ratios)."),
+]
+FoldsOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--folds", help="k folds instead of ratios: every subject in exactly one test fold."
+    ),
+]
+StratifyOpt = Annotated[
+    str,
+    typer.Option("--stratify", help="Columns to balance, e.g. stage,age_bin,ethnicity,gender."),
+]
+SeedOpt = Annotated[int, typer.Option("--seed", help="Same dataset and seed, same file.")]
+DedupeFileOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--dedupe",
+        help="Pairs or groups file from `norwoodkit dedupe` (default: find "
+        "duplicates now from the probe cache).",
+    ),
+]
+ExcludeListOpt = Annotated[
+    Path | None,
+    typer.Option("--exclude-list", help="Images or subjects to leave out first (from dedupe)."),
+]
+ImagesOpt = Annotated[
+    Path | None, typer.Option("--images", help="Also write one row per image here.")
+]
+StrictOpt = Annotated[
+    bool,
+    typer.Option("--strict", help="Exit 1 when the split sizes or the stage bound are not met."),
+]
+CheckOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--check", help="Audit this split file instead of making one (exit 1 on leakage)."
+    ),
+]
+
 
 @handle_errors
 @reads_dataset
 def split(
     source: DatasetSource,
-    out_file: Annotated[
-        Path | None,
-        typer.Option("--out", help="Write one row per subject here (.csv, .json or .parquet)."),
-    ] = None,
-    ratios: Annotated[
-        str | None,
-        typer.Option(
-            "--ratios", help="Split shares in percent or fractions, e.g. 70,15,15 (default)."
-        ),
-    ] = None,
-    names: Annotated[
-        str | None,
-        typer.Option(
-            "--names", help="Split names, e.g. train,val,test (default for three ratios)."
-        ),
-    ] = None,
-    folds: Annotated[
-        int | None,
-        typer.Option(
-            "--folds", help="k folds instead of ratios: every subject in exactly one test fold."
-        ),
-    ] = None,
-    stratify: Annotated[
-        str,
-        typer.Option("--stratify", help="Columns to balance, e.g. stage,age_bin,ethnicity,gender."),
-    ] = "stage,age_bin",
-    seed: Annotated[int, typer.Option("--seed", help="Same dataset and seed, same file.")] = 0,
-    dedupe_file: Annotated[
-        Path | None,
-        typer.Option(
-            "--dedupe",
-            help="Pairs or groups file from `norwoodkit dedupe` (default: find "
-            "duplicates now from the probe cache).",
-        ),
-    ] = None,
-    exclude_list: Annotated[
-        Path | None,
-        typer.Option("--exclude-list", help="Images or subjects to leave out first (from dedupe)."),
-    ] = None,
-    images: Annotated[
-        Path | None, typer.Option("--images", help="Also write one row per image here.")
-    ] = None,
-    strict: Annotated[
-        bool,
-        typer.Option(
-            "--strict", help="Exit 1 when the split sizes or the stage bound are not met."
-        ),
-    ] = False,
-    check: Annotated[
-        Path | None,
-        typer.Option(
-            "--check", help="Audit this split file instead of making one (exit 1 on leakage)."
-        ),
-    ] = None,
+    out_file: OutFileOpt = None,
+    ratios: RatiosOpt = None,
+    names: NamesOpt = None,
+    folds: FoldsOpt = None,
+    stratify: StratifyOpt = "stage,age_bin",
+    seed: SeedOpt = 0,
+    dedupe_file: DedupeFileOpt = None,
+    exclude_list: ExcludeListOpt = None,
+    images: ImagesOpt = None,
+    strict: StrictOpt = False,
+    check: CheckOpt = None,
     json_output: JsonOpt = False,
     quiet: QuietOpt = False,
 ) -> None:
@@ -82,21 +88,13 @@ def split(
     from norwoodkit.atomic import check_table_path, write_table_atomic
 
     if check is not None:
-        split_file = splits.read_split_file(check, "--check")
-        ds = load_probed(source, quiet)
-        dup = splits.duplicate_pairs_from_file(dedupe_file, "--dedupe") if dedupe_file else None
-        report = _findings_report(splits.check(ds, split_file, dup), ds)
-        if json_output:
-            print_json(report.to_dict())
-        else:
-            render_findings(report, strict=False)
-        raise typer.Exit(EXIT_OK if report.ok() else EXIT_FOUND)
+        _audit(source, check, dedupe_file, json_output, quiet)
     if out_file is None:
         raise NorwoodkitError("split needs --out FILE (or --check FILE to audit one)", code="usage")
     spec = splits.SplitSpec.parse(ratios, names, folds, stratify, seed)
-    for option, path in (("--out", out_file), ("--images", images)):
+    for parameter, path in (("out", out_file), ("images", images)):
         if path is not None:
-            check_table_path(path, option)
+            check_table_path(path, parameter)
     exclude = splits.read_table(exclude_list, "--exclude-list") if exclude_list else None
     dup = splits.duplicate_pairs_from_file(dedupe_file, "--dedupe") if dedupe_file else None
     ds = load_probed(source, quiet)
@@ -111,14 +109,22 @@ def split(
     raise typer.Exit(EXIT_FOUND if strict and not result.meets_targets() else EXIT_OK)
 
 
-def _findings_report(findings: list[Any], ds: Any) -> Any:
+def _audit(
+    source: DatasetSource, check: Path, dedupe_file: Path | None, json_output: bool, quiet: bool
+) -> None:
+    """``split --check``: audit a split file; exit 1 on leakage or an error finding."""
+    from norwoodkit import split as splits
     from norwoodkit.validate import Report
 
-    return Report(
-        findings=tuple(findings),
-        subjects=int(ds.table["subject_id"].nunique()),
-        images=int(ds.table["path"].notna().sum()),
-    )
+    split_file = splits.read_split_file(check, "--check")
+    ds = load_probed(source, quiet)
+    dup = splits.duplicate_pairs_from_file(dedupe_file, "--dedupe") if dedupe_file else None
+    report = Report.about(ds, splits.check(ds, split_file, dup))
+    if json_output:
+        print_json(report.to_dict())
+    else:
+        render_findings(report, strict=False)
+    raise typer.Exit(EXIT_OK if report.ok() else EXIT_FOUND)
 
 
 def _render_split(result: Any) -> None:

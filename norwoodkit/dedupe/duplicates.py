@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 
 import pandas as pd
 
-from norwoodkit.dataset import Dataset
+from norwoodkit.dataset import ProbedDataset
 from norwoodkit.dedupe.groups import group
-from norwoodkit.dedupe.options import DedupeOptions
+from norwoodkit.dedupe.options import SENSIBLE_NEAR_MAX, DedupeOptions
 from norwoodkit.dedupe.pairs import (
     RAW_COLUMNS,
     classify,
@@ -19,19 +20,26 @@ from norwoodkit.dedupe.pairs import (
 )
 from norwoodkit.dedupe.result import DedupeResult
 
+log = logging.getLogger(__name__)
+
 
 def find(
-    dataset: Dataset,
+    dataset: ProbedDataset,
     options: DedupeOptions | None = None,
     *,
     progress: Callable[[int], None] | None = None,
 ) -> DedupeResult:
     """Exact and near duplicates among a probed dataset's images (see ``probe.run``)."""
     opts = options or DedupeOptions()
-    t = dataset.images
-    if "sha256" not in t.columns:
-        raise ValueError("dedupe needs the probe columns: call probe.run(dataset) first")
-    t = t.reset_index(drop=True)
+    if opts.near > SENSIBLE_NEAR_MAX:
+        log.warning(
+            "near: %d bits is above about %d, where unrelated photos start to match; expect "
+            "many false pairs",
+            opts.near,
+            SENSIBLE_NEAR_MAX,
+            extra={"parameter": "near"},
+        )
+    t = dataset.images.reset_index(drop=True)
     hashed = t["phash"].notna().to_numpy()
     frames = [f for f in (exact_pairs(t), *hashed_pairs(t, hashed, opts, progress)) if len(f)]
     raw = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=RAW_COLUMNS)
