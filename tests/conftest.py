@@ -16,6 +16,16 @@ from PIL import Image
 from norwoodkit.labels import VENDOR_FILENAMES, VIEWS, View
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _module_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Module fixtures run before the per-test cache: each module gets one of its own, so none
+    probes into the user's cache, nor shares a cache with another module or session."""
+    cache = tmp_path_factory.mktemp("module-cache")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("NORWOODKIT_CACHE_DIR", str(cache))
+        yield cache
+
+
 @pytest.fixture(autouse=True)
 def _isolated_cache(
     tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
