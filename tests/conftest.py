@@ -1,4 +1,5 @@
-"""Fixtures: tiny real datasets built in tmp_path, with named defects."""
+"""Fixtures: the shared synthetic samples, and tiny real datasets built in tmp_path with named
+defects."""
 
 from __future__ import annotations
 
@@ -13,7 +14,18 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from norwoodkit import sample
 from norwoodkit.labels import VENDOR_FILENAMES, VIEWS, View
+
+#: The clean sample that every read-only test shares. The loader's tests put subjects 1-26 in
+#: train (130 images, some EXIF-rotated) and the rest in test; with seed 3 those subjects are the
+#: same photos whatever the subject count, so 30 serve them and every other clean test.
+CLEAN_SAMPLE = sample.SampleOptions(subjects=30, seed=3, size="tiny", workers=1)
+#: The defects sample that every read-only test shares: the fewest subjects that hold one of
+#: every planted defect.
+DEFECT_SAMPLE = sample.SampleOptions(
+    subjects=sample.MIN_SUBJECTS_WITH_DEFECTS, seed=0, size="tiny", defects=True, workers=1
+)
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -34,6 +46,30 @@ def _isolated_cache(
     cache = tmp_path_factory.mktemp("cache")
     monkeypatch.setenv("NORWOODKIT_CACHE_DIR", str(cache))
     yield cache
+
+
+def _shared_sample(
+    factory: pytest.TempPathFactory, name: str, options: sample.SampleOptions
+) -> Iterator[Path]:
+    root = factory.mktemp(name) / "sample"
+    sample.write(root, options)
+    before = snapshot(root)
+    yield root
+    # Every later test reads these files: one that wrote here would break the others quietly.
+    assert snapshot(root) == before, f"a test changed the shared {name} sample; copy it first"
+
+
+@pytest.fixture(scope="session")
+def clean_sample(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The clean sample (``CLEAN_SAMPLE``), built once per session; read it, never write it."""
+    yield from _shared_sample(tmp_path_factory, "clean", CLEAN_SAMPLE)
+
+
+@pytest.fixture(scope="session")
+def defect_sample(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The sample with every defect planted (``DEFECT_SAMPLE``), built once per session; read
+    it, never write it."""
+    yield from _shared_sample(tmp_path_factory, "defects", DEFECT_SAMPLE)
 
 
 def photo(seed: int, size: tuple[int, int] = (96, 72), mode: str = "RGB") -> Image.Image:

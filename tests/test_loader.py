@@ -23,7 +23,7 @@ import pytest
 from PIL import Image, ImageOps
 
 from conftest import MakeDataset
-from norwoodkit import dataset, pack, probe, sample
+from norwoodkit import dataset, pack, probe
 from norwoodkit.errors import InputError, NorwoodkitError
 from norwoodkit.labels import View
 
@@ -49,11 +49,9 @@ def _pack(
 
 
 @pytest.fixture(scope="module")
-def probed(tmp_path_factory: pytest.TempPathFactory) -> dataset.Dataset:
-    base = tmp_path_factory.mktemp("ld")
-    root = base / "data"
-    sample.write(root, sample.SampleOptions(subjects=40, seed=3, size="tiny", workers=1))
-    return probe.run(dataset.load(root), cache_dir=base / "cache", workers=1, thumbnails=False)
+def probed(clean_sample: Path, tmp_path_factory: pytest.TempPathFactory) -> dataset.Dataset:
+    cache = tmp_path_factory.mktemp("ld") / "cache"
+    return probe.run(dataset.load(clean_sample), cache_dir=cache, workers=1, thumbnails=False)
 
 
 @pytest.fixture(scope="module")

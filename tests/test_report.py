@@ -21,7 +21,7 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from norwoodkit import dataset, dedupe, probe, report, sample
+from norwoodkit import dataset, dedupe, probe, report
 from norwoodkit.dataset import Dataset
 from norwoodkit.errors import InputError, OutputError
 from norwoodkit.labels import VIEWS
@@ -35,11 +35,10 @@ SPLITS = ("train", "val", "test")
 
 
 @pytest.fixture(scope="module")
-def probed(tmp_path_factory: pytest.TempPathFactory) -> Dataset:
-    root = tmp_path_factory.mktemp("defects") / "sample"
-    sample.write(root, sample.SampleOptions(subjects=60, size="tiny", workers=1, defects=True))
+def probed(defect_sample: Path, tmp_path_factory: pytest.TempPathFactory) -> Dataset:
     # Module fixtures run before the per-test cache fixture: give this one its own cache.
-    return probe.run(dataset.load(root), cache_dir=tmp_path_factory.mktemp("cache"), workers=1)
+    cache = tmp_path_factory.mktemp("cache")
+    return probe.run(dataset.load(defect_sample), cache_dir=cache, workers=1)
 
 
 @pytest.fixture(scope="module")

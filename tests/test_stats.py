@@ -15,7 +15,8 @@ import pandas as pd
 import pytest
 from rich.console import Console
 
-from norwoodkit import dataset, probe, sample
+from conftest import CLEAN_SAMPLE, DEFECT_SAMPLE
+from norwoodkit import dataset, probe
 from norwoodkit.dataset import Dataset
 from norwoodkit.errors import InputError, OutputError
 from norwoodkit.labels import VIEWS, category_key
@@ -41,17 +42,13 @@ def _probed(root: Path, cache: Path) -> Dataset:
 
 
 @pytest.fixture(scope="module")
-def clean(tmp_path_factory: pytest.TempPathFactory) -> Dataset:
-    root = tmp_path_factory.mktemp("clean") / "sample"
-    sample.write(root, sample.SampleOptions(subjects=60, size="tiny", workers=1))
-    return _probed(root, tmp_path_factory.mktemp("cache"))
+def clean(clean_sample: Path, tmp_path_factory: pytest.TempPathFactory) -> Dataset:
+    return _probed(clean_sample, tmp_path_factory.mktemp("cache"))
 
 
 @pytest.fixture(scope="module")
-def defects(tmp_path_factory: pytest.TempPathFactory) -> Dataset:
-    root = tmp_path_factory.mktemp("defects") / "sample"
-    sample.write(root, sample.SampleOptions(subjects=60, size="tiny", workers=1, defects=True))
-    return _probed(root, tmp_path_factory.mktemp("cache"))
+def defects(defect_sample: Path, tmp_path_factory: pytest.TempPathFactory) -> Dataset:
+    return _probed(defect_sample, tmp_path_factory.mktemp("cache"))
 
 
 def records(summary: Summary, name: str) -> list[dict[str, Any]]:
@@ -225,7 +222,8 @@ def test_numbers_agree_with_pandas_on_a_sample(clean: Dataset) -> None:
     summary = summarize(clean)
     check_against_pandas(clean, summary)
     facts = summary.to_dict()["facts"]
-    assert facts["subjects"] == 60 and facts["images"] == 300
+    subjects = CLEAN_SAMPLE.subjects
+    assert facts["subjects"] == subjects and facts["images"] == 5 * subjects
     assert facts["missing_views"] == 0 and facts["stage_missing"] == 0
 
 
@@ -509,7 +507,7 @@ def test_write_csv_dir_writes_each_table_atomically(defects: Dataset, tmp_path: 
     stages = pd.read_csv(out / "stages.csv", dtype={"stage": str})
     assert stages["subjects"].tolist() == summary.table("stages")["subjects"].tolist()
     facts = pd.read_csv(out / "facts.csv", keep_default_na=False, dtype=str)
-    assert facts.set_index("fact").at["subjects", "value"] == "60"
+    assert facts.set_index("fact").at["subjects", "value"] == str(DEFECT_SAMPLE.subjects)
     # Writing again replaces the files; an old extra file is left alone.
     (out / "stages.csv").write_text("old", encoding="utf-8")
     summary.write_csv_dir(out)
