@@ -393,6 +393,7 @@ def test_rotated_photo_comes_out_upright(shards: Path) -> None:
 def test_transform_replaces_the_tensor(shards: Path) -> None:
     ds = ShardDataset(shards, size=(20, 30), transform=lambda im: im.size)
     assert all(s[0] == (30, 20) for s in ds)
+    assert len(list(ds)) == len(paths_in(shards))  # the check above saw every sample
 
 
 def test_resized_shards_decode(resized_shards: Path) -> None:
