@@ -122,6 +122,24 @@ def vendor_record(
     return rec
 
 
+def write_annotation(root: Path, records: list[dict[str, Any]], shape: str = "list") -> None:
+    """Write ``records`` as the annotation file of ``root`` in one of the shapes vendors use:
+    'list', 'keyed' (by id), 'wrapped' (under "annotations") or 'csv' (every value quoted)."""
+    if shape == "csv":
+        fields = list(dict.fromkeys(k for r in records for k in r))
+        with open(root / "annotation.csv", "w", newline="", encoding="utf-8") as fh:
+            writer = csv.DictWriter(fh, fieldnames=fields, quoting=csv.QUOTE_ALL)
+            writer.writeheader()
+            writer.writerows(records)
+        return
+    doc: Any = records
+    if shape == "keyed":
+        doc = {r["id"]: {k: v for k, v in r.items() if k != "id"} for r in records}
+    elif shape == "wrapped":
+        doc = {"version": "1.0", "annotations": records}
+    (root / "annotation.json").write_text(json.dumps(doc), encoding="utf-8")
+
+
 MakeDataset = Callable[..., Path]
 
 
@@ -174,19 +192,7 @@ def make_dataset(tmp_path: Path) -> MakeDataset:
                 if data is None:
                     data = jpeg_bytes(photo(i * 10 + j))
                 (folder / VENDOR_FILENAMES[v]).write_bytes(data)
-        if shape == "csv":
-            fields = list(dict.fromkeys(k for r in recs for k in r))
-            with open(root / "annotation.csv", "w", newline="", encoding="utf-8") as fh:
-                writer = csv.DictWriter(fh, fieldnames=fields, quoting=csv.QUOTE_ALL)
-                writer.writeheader()
-                writer.writerows(recs)
-        else:
-            doc: Any = recs
-            if shape == "keyed":
-                doc = {r["id"]: {k: v for k, v in r.items() if k != "id"} for r in recs}
-            elif shape == "wrapped":
-                doc = {"version": "1.0", "annotations": recs}
-            (root / "annotation.json").write_text(json.dumps(doc), encoding="utf-8")
+        write_annotation(root, recs, shape)
         return root
 
     return build
