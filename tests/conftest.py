@@ -1,4 +1,5 @@
-"""Fixtures: tiny real datasets built in tmp_path, with named defects."""
+"""Fixtures: the shared synthetic samples, and tiny real datasets built in tmp_path with named
+defects."""
 
 from __future__ import annotations
 
@@ -13,7 +14,28 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from norwoodkit import sample
 from norwoodkit.labels import VENDOR_FILENAMES, VIEWS, View
+
+#: The clean sample that every read-only test shares. The loader's tests put subjects 1-26 in
+#: train (130 images, some EXIF-rotated) and the rest in test; with seed 3 those subjects are the
+#: same photos whatever the subject count, so 30 serve them and every other clean test.
+CLEAN_SAMPLE = sample.SampleOptions(subjects=30, seed=3, size="tiny", workers=1)
+#: The defects sample that every read-only test shares: the fewest subjects that hold one of
+#: every planted defect.
+DEFECT_SAMPLE = sample.SampleOptions(
+    subjects=sample.MIN_SUBJECTS_WITH_DEFECTS, seed=0, size="tiny", defects=True, workers=1
+)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _module_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Module fixtures run before the per-test cache: each module gets one of its own, so none
+    probes into the user's cache, nor shares a cache with another module or session."""
+    cache = tmp_path_factory.mktemp("module-cache")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("NORWOODKIT_CACHE_DIR", str(cache))
+        yield cache
 
 
 @pytest.fixture(autouse=True)
@@ -24,6 +46,30 @@ def _isolated_cache(
     cache = tmp_path_factory.mktemp("cache")
     monkeypatch.setenv("NORWOODKIT_CACHE_DIR", str(cache))
     yield cache
+
+
+def _shared_sample(
+    factory: pytest.TempPathFactory, name: str, options: sample.SampleOptions
+) -> Iterator[Path]:
+    root = factory.mktemp(name) / "sample"
+    sample.write(root, options)
+    before = snapshot(root)
+    yield root
+    # Every later test reads these files: one that wrote here would break the others quietly.
+    assert snapshot(root) == before, f"a test changed the shared {name} sample; copy it first"
+
+
+@pytest.fixture(scope="session")
+def clean_sample(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The clean sample (``CLEAN_SAMPLE``), built once per session; read it, never write it."""
+    yield from _shared_sample(tmp_path_factory, "clean", CLEAN_SAMPLE)
+
+
+@pytest.fixture(scope="session")
+def defect_sample(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The sample with every defect planted (``DEFECT_SAMPLE``), built once per session; read
+    it, never write it."""
+    yield from _shared_sample(tmp_path_factory, "defects", DEFECT_SAMPLE)
 
 
 def photo(seed: int, size: tuple[int, int] = (96, 72), mode: str = "RGB") -> Image.Image:
@@ -74,6 +120,24 @@ def vendor_record(
     for v in VIEWS:
         rec[VENDOR_FILENAMES[v].removesuffix(".jpg")] = f"/{sid}/{VENDOR_FILENAMES[v]}"
     return rec
+
+
+def write_annotation(root: Path, records: list[dict[str, Any]], shape: str = "list") -> None:
+    """Write ``records`` as the annotation file of ``root`` in one of the shapes vendors use:
+    'list', 'keyed' (by id), 'wrapped' (under "annotations") or 'csv' (every value quoted)."""
+    if shape == "csv":
+        fields = list(dict.fromkeys(k for r in records for k in r))
+        with open(root / "annotation.csv", "w", newline="", encoding="utf-8") as fh:
+            writer = csv.DictWriter(fh, fieldnames=fields, quoting=csv.QUOTE_ALL)
+            writer.writeheader()
+            writer.writerows(records)
+        return
+    doc: Any = records
+    if shape == "keyed":
+        doc = {r["id"]: {k: v for k, v in r.items() if k != "id"} for r in records}
+    elif shape == "wrapped":
+        doc = {"version": "1.0", "annotations": records}
+    (root / "annotation.json").write_text(json.dumps(doc), encoding="utf-8")
 
 
 MakeDataset = Callable[..., Path]
@@ -128,19 +192,7 @@ def make_dataset(tmp_path: Path) -> MakeDataset:
                 if data is None:
                     data = jpeg_bytes(photo(i * 10 + j))
                 (folder / VENDOR_FILENAMES[v]).write_bytes(data)
-        if shape == "csv":
-            fields = list(dict.fromkeys(k for r in recs for k in r))
-            with open(root / "annotation.csv", "w", newline="", encoding="utf-8") as fh:
-                writer = csv.DictWriter(fh, fieldnames=fields, quoting=csv.QUOTE_ALL)
-                writer.writeheader()
-                writer.writerows(recs)
-        else:
-            doc: Any = recs
-            if shape == "keyed":
-                doc = {r["id"]: {k: v for k, v in r.items() if k != "id"} for r in recs}
-            elif shape == "wrapped":
-                doc = {"version": "1.0", "annotations": recs}
-            (root / "annotation.json").write_text(json.dumps(doc), encoding="utf-8")
+        write_annotation(root, recs, shape)
         return root
 
     return build

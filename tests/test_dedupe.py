@@ -12,7 +12,7 @@ from PIL import Image, ImageEnhance
 from typer.testing import CliRunner
 
 from conftest import MakeDataset, jpeg_bytes, photo, snapshot
-from norwoodkit import dataset, dedupe, probe, sample
+from norwoodkit import dataset, dedupe, probe
 from norwoodkit.cli import app
 from norwoodkit.dataset import ProbedDataset
 from norwoodkit.errors import ParameterError
@@ -102,15 +102,6 @@ def test_empty_and_single() -> None:
 
 
 # ----------------------------------------------------------------------------- on datasets
-
-
-@pytest.fixture(scope="module")
-def defect_sample(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("d") / "defects"
-    sample.write(
-        root, sample.SampleOptions(subjects=60, seed=11, size="tiny", defects=True, workers=1)
-    )
-    return root
 
 
 def test_every_planted_duplicate_found_with_its_kind_and_nothing_else(defect_sample: Path) -> None:

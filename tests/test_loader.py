@@ -23,7 +23,7 @@ import pytest
 from PIL import Image, ImageOps
 
 from conftest import MakeDataset
-from norwoodkit import dataset, pack, probe, sample
+from norwoodkit import dataset, pack, probe
 from norwoodkit.errors import InputError, NorwoodkitError, ParameterError
 from norwoodkit.labels import View
 
@@ -51,11 +51,9 @@ def _pack(
 
 
 @pytest.fixture(scope="module")
-def probed(tmp_path_factory: pytest.TempPathFactory) -> dataset.ProbedDataset:
-    base = tmp_path_factory.mktemp("ld")
-    root = base / "data"
-    sample.write(root, sample.SampleOptions(subjects=40, seed=3, size="tiny", workers=1))
-    return probe.run(dataset.load(root), cache_dir=base / "cache", workers=1, thumbnails=False)
+def probed(clean_sample: Path, tmp_path_factory: pytest.TempPathFactory) -> dataset.ProbedDataset:
+    cache = tmp_path_factory.mktemp("ld") / "cache"
+    return probe.run(dataset.load(clean_sample), cache_dir=cache, workers=1, thumbnails=False)
 
 
 @pytest.fixture(scope="module")
@@ -405,6 +403,7 @@ def test_rotated_photo_comes_out_upright(shards: Path) -> None:
 def test_transform_replaces_the_tensor(shards: Path) -> None:
     ds = ShardDataset(shards, size=(20, 30), transform=lambda im: im.size)
     assert all(s[0] == (30, 20) for s in ds)
+    assert len(list(ds)) == len(paths_in(shards))  # the check above saw every sample
 
 
 def test_resized_shards_decode(resized_shards: Path) -> None:

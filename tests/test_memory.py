@@ -74,5 +74,16 @@ def test_trim_hands_freed_heap_pages_back() -> None:
 
 
 def test_trim_is_safe_to_call_any_time() -> None:
+    import platform
+
+    import pyarrow as pa
+
+    # Arrow buffers and Python objects in use keep their contents through repeated trims.
+    values = pa.array(range(200_000), pa.int64())
+    words = [str(i) * 8 for i in range(10_000)]
     memory.trim()
     memory.trim()
+    assert values.sum().as_py() == 200_000 * 199_999 // 2
+    assert words[::2500] == ["0" * 8, "2500" * 8, "5000" * 8, "7500" * 8]
+    if sys.platform.startswith("linux") and platform.libc_ver()[0] == "glibc":
+        assert memory._malloc_trim() is not None  # the calls above really trimmed

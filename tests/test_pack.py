@@ -20,7 +20,7 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from conftest import MakeDataset, jpeg_bytes, photo
-from norwoodkit import dataset, pack, probe, sample
+from norwoodkit import dataset, pack, probe
 from norwoodkit import split as splits
 from norwoodkit.cli import app
 from norwoodkit.errors import InputError, OutputError, ParameterError
@@ -30,10 +30,9 @@ runner = CliRunner()
 
 
 @pytest.fixture(scope="module")
-def sample_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("pk") / "data"
-    sample.write(root, sample.SampleOptions(subjects=60, seed=5, size="tiny", defects=True))
-    return root
+def sample_root(defect_sample: Path) -> Path:
+    """The shared defects sample, under the name these tests know it by."""
+    return defect_sample
 
 
 @pytest.fixture(scope="module")
@@ -445,16 +444,14 @@ def test_output_errors_are_typed(make_dataset: MakeDataset, tmp_path: Path) -> N
 
 @pytest.mark.parametrize("layout", list(pack.Layout))
 def test_chunked_arrow_columns_pack_like_contiguous_ones(
-    tmp_path: Path, layout: pack.Layout
+    clean_sample: Path, tmp_path: Path, layout: pack.Layout
 ) -> None:
     # A table built from many Arrow batches (a probe that streamed its results, or a table a
     # user assembled) holds chunked columns; the shards must come out byte for byte the same.
     # A clean dataset: with nothing left out, no filter step copies the chunks together.
     import pyarrow as pa
 
-    root = tmp_path / "clean"
-    sample.write(root, sample.SampleOptions(subjects=12, seed=2, size="tiny"))
-    ds = probe.run(dataset.load(root), cache_dir=tmp_path / "cache")
+    ds = probe.run(dataset.load(clean_sample), cache_dir=tmp_path / "cache")
     chunked = ds.table.copy()
     for name in chunked.columns:
         col = chunked[name]

@@ -228,6 +228,8 @@ def test_damaged_cache_is_rebuilt(make_dataset: MakeDataset, tmp_path: Path) -> 
     probe.cache_file(root, cache).write_bytes(b"not parquet")
     t = probe.run(dataset.load(root), cache_dir=cache).table
     assert (t["status"] == "ok").all()
+    assert probe.cache_file(root, cache).read_bytes().startswith(b"PAR1")  # written anew
+    assert probe.cache_file(root, cache).read_bytes().endswith(b"PAR1")
 
 
 def test_default_cache_is_outside_the_dataset(

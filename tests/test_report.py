@@ -21,7 +21,7 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from norwoodkit import dataset, dedupe, probe, report, sample
+from norwoodkit import dataset, dedupe, probe, report
 from norwoodkit.columns import ALL_COLUMNS, coerce
 from norwoodkit.dataset import ProbedDataset
 from norwoodkit.errors import InputError, OutputError
@@ -35,11 +35,10 @@ SPLITS = ("train", "val", "test")
 
 
 @pytest.fixture(scope="module")
-def probed(tmp_path_factory: pytest.TempPathFactory) -> ProbedDataset:
-    root = tmp_path_factory.mktemp("defects") / "sample"
-    sample.write(root, sample.SampleOptions(subjects=60, size="tiny", workers=1, defects=True))
+def probed(defect_sample: Path, tmp_path_factory: pytest.TempPathFactory) -> ProbedDataset:
     # Module fixtures run before the per-test cache fixture: give this one its own cache.
-    return probe.run(dataset.load(root), cache_dir=tmp_path_factory.mktemp("cache"), workers=1)
+    cache = tmp_path_factory.mktemp("cache")
+    return probe.run(dataset.load(defect_sample), cache_dir=cache, workers=1)
 
 
 @pytest.fixture(scope="module")
@@ -93,23 +92,32 @@ def test_every_section_is_there(full_html: str, probed: ProbedDataset) -> None:
 
 
 def test_embedded_images_decode(full_html: str) -> None:
-    for src in img_sources(full_html):
+    sources = img_sources(full_html)
+    assert sources
+    for src in sources:
         data = base64.b64decode(src.split(",", 1)[1])
         with Image.open(io.BytesIO(data)) as im:
             im.load()
             assert im.width > 0 and im.height > 0
 
 
-def test_contact_sheet_has_a_few_thumbnails_per_stage_and_view(full_html: str) -> None:
+def test_contact_sheet_has_a_few_thumbnails_per_stage_and_view(
+    full_html: str, probed: ProbedDataset
+) -> None:
     sheet = full_html.split('<section id="contact-sheet">')[1].split("</section>")[0]
-    stages = summarize_stages(sheet)
-    assert stages  # every stage with subjects has a row
+    # A row for every stage, and one for subjects without a stage, each with its subject count.
+    stage = probed.subjects["stage"]
+    want = [(f"stage {s}", int((stage == s).sum())) for s in range(1, 8)]
+    assert stage.isna().any()  # the defects sample has subjects without a stage
+    want.append(("no stage", int(stage.isna().sum())))
+    assert summarize_stages(sheet) == want
     n_thumbs = sheet.count("<img ")
     assert 0 < n_thumbs <= len(STAGE_LABELS) * len(VIEWS) * report.THUMBS_PER_CELL
 
 
-def summarize_stages(sheet: str) -> list[str]:
-    return re.findall(r"<th>(stage \d|no stage)<br>", sheet)
+def summarize_stages(sheet: str) -> list[tuple[str, int]]:
+    rows = re.findall(r"<th>(stage \d|no stage)<br><small>(\d+) subjects</small>", sheet)
+    return [(name, int(count)) for name, count in rows]
 
 
 def test_duplicate_pairs_side_by_side_and_leaks_marked(

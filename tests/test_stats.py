@@ -16,7 +16,8 @@ import pandas as pd
 import pytest
 from rich.console import Console
 
-from norwoodkit import dataset, probe, sample
+from conftest import CLEAN_SAMPLE, DEFECT_SAMPLE
+from norwoodkit import dataset, probe
 from norwoodkit.columns import ALL_COLUMNS, coerce
 from norwoodkit.dataset import Dataset, ProbedDataset
 from norwoodkit.errors import InputError, OutputError, ParameterError
@@ -42,17 +43,13 @@ def _probed(root: Path, cache: Path) -> ProbedDataset:
 
 
 @pytest.fixture(scope="module")
-def clean(tmp_path_factory: pytest.TempPathFactory) -> ProbedDataset:
-    root = tmp_path_factory.mktemp("clean") / "sample"
-    sample.write(root, sample.SampleOptions(subjects=60, size="tiny", workers=1))
-    return _probed(root, tmp_path_factory.mktemp("cache"))
+def clean(clean_sample: Path, tmp_path_factory: pytest.TempPathFactory) -> ProbedDataset:
+    return _probed(clean_sample, tmp_path_factory.mktemp("cache"))
 
 
 @pytest.fixture(scope="module")
-def defects(tmp_path_factory: pytest.TempPathFactory) -> ProbedDataset:
-    root = tmp_path_factory.mktemp("defects") / "sample"
-    sample.write(root, sample.SampleOptions(subjects=60, size="tiny", workers=1, defects=True))
-    return _probed(root, tmp_path_factory.mktemp("cache"))
+def defects(defect_sample: Path, tmp_path_factory: pytest.TempPathFactory) -> ProbedDataset:
+    return _probed(defect_sample, tmp_path_factory.mktemp("cache"))
 
 
 def records(summary: Summary, name: str) -> list[dict[str, Any]]:
@@ -226,7 +223,8 @@ def test_numbers_agree_with_pandas_on_a_sample(clean: ProbedDataset) -> None:
     summary = summarize(clean)
     check_against_pandas(clean, summary)
     facts = summary.to_dict()["facts"]
-    assert facts["subjects"] == 60 and facts["images"] == 300
+    subjects = CLEAN_SAMPLE.subjects
+    assert facts["subjects"] == subjects and facts["images"] == 5 * subjects
     assert facts["missing_views"] == 0 and facts["stage_missing"] == 0
 
 
@@ -517,7 +515,7 @@ def test_write_csv_dir_writes_each_table_atomically(defects: ProbedDataset, tmp_
     stages = pd.read_csv(out / "stages.csv", dtype={"stage": str})
     assert stages["subjects"].tolist() == summary.table("stages")["subjects"].tolist()
     facts = pd.read_csv(out / "facts.csv", keep_default_na=False, dtype=str)
-    assert facts.set_index("fact").at["subjects", "value"] == "60"
+    assert facts.set_index("fact").at["subjects", "value"] == str(DEFECT_SAMPLE.subjects)
     # Writing again replaces the files; an old extra file is left alone.
     (out / "stages.csv").write_text("old", encoding="utf-8")
     summary.write_csv_dir(out)

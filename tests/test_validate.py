@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import MakeDataset, jpeg_bytes, photo, png_bytes, vendor_record
+from conftest import CLEAN_SAMPLE, MakeDataset, jpeg_bytes, photo, png_bytes, vendor_record
 from norwoodkit import dataset, probe, sample
 from norwoodkit.errors import ParameterError
 from norwoodkit.findings import CODES, Severity
@@ -26,15 +26,6 @@ def run(root: Path, **opts: int) -> Report:
 
 def codes(report: Report) -> list[str]:
     return sorted(f.code for f in report.findings)
-
-
-@pytest.fixture(scope="module")
-def defect_sample(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("s") / "defects"
-    sample.write(
-        root, sample.SampleOptions(subjects=60, seed=7, size="tiny", defects=True, workers=1)
-    )
-    return root
 
 
 def test_defect_sample_finds_every_planted_defect_and_nothing_else(defect_sample: Path) -> None:
@@ -73,13 +64,11 @@ def test_exif_infos_match_the_files(defect_sample: Path) -> None:
     assert {f.path for f in report.findings if f.code == "exif-rotated"} == tagged
 
 
-def test_clean_sample_passes(tmp_path: Path) -> None:
-    root = tmp_path / "clean"
-    sample.write(root, sample.SampleOptions(subjects=30, seed=3, size="tiny", workers=1))
-    report = run(root)
+def test_clean_sample_passes(clean_sample: Path) -> None:
+    report = run(clean_sample)
     assert report.ok(strict=True), [f.message for f in report.findings if f.severity != "info"]
     assert {f.code for f in report.findings} <= {"exif-rotated"}
-    assert report.subjects == 30 and report.images == 150
+    assert report.subjects == CLEAN_SAMPLE.subjects and report.images == 5 * CLEAN_SAMPLE.subjects
 
 
 def test_expected_totals(make_dataset: MakeDataset) -> None:
