@@ -301,6 +301,11 @@ def coerce(frame: pd.DataFrame, columns: tuple[Column, ...]) -> pd.DataFrame:
     return out
 
 
+def as_int(value: Any) -> int:
+    """A table cell or numpy scalar as an ``int`` (pandas-stubs type cells too loosely)."""
+    return int(value)
+
+
 def plain(value: Any) -> Any:
     """A JSON-safe scalar: numpy scalars unboxed; None, pandas NA, NaN and infinities as None."""
     if value is None or value is pd.NA:

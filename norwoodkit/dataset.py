@@ -83,6 +83,11 @@ class ProbedDataset(Dataset):
     so mypy stops a caller that skipped the probe.
     """
 
+    @property
+    def decoded(self) -> pd.Series:
+        """Per table row: the probe read and decoded the image (``status`` is ``ok``)."""
+        return decoded(self.table)
+
     @classmethod
     def of(cls, dataset: Dataset, table: pd.DataFrame) -> ProbedDataset:
         """``dataset`` with ``table`` (which holds the probe columns), as a ProbedDataset."""
@@ -341,3 +346,11 @@ def _subject_values(sid: str, rec: AnnotationRecord | None, folder: str | None) 
                 v if v is None or isinstance(v, str) else json.dumps(v, ensure_ascii=False)
             )
     return base
+
+
+def decoded(frame: pd.DataFrame) -> pd.Series:
+    """Per row of a probed table (or a slice of one): the image was read and decoded.
+
+    The one spelling of "usable image": ``status == "ok"``, a missing status counting as not.
+    """
+    return (frame["status"] == "ok").fillna(False).astype(bool)

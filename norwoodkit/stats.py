@@ -26,7 +26,7 @@ import pandas as pd
 
 from norwoodkit import stats_render as render
 from norwoodkit.atomic import write_text_atomic
-from norwoodkit.dataset import ProbedDataset
+from norwoodkit.dataset import ProbedDataset, decoded
 from norwoodkit.errors import InputError, ParameterError
 from norwoodkit.labels import VIEWS, category_key
 from norwoodkit.stats_render import FACT_LABELS, TABLE_TITLES, check_output_dir, format_value
@@ -348,7 +348,7 @@ def _pair_counts(rows: pd.Series, columns: pd.Series) -> dict[tuple[str, str], i
 def _view_table(table: pd.DataFrame, view_order: Sequence[str]) -> pd.DataFrame:
     view = table["view"].astype("string").fillna(NO_VIEW)
     present = table["path"].notna()
-    ok = (table["status"] == "ok").fillna(False).astype(bool)
+    ok = decoded(table)
     rows = []
     for name in [*view_order, ALL]:
         mask = pd.Series(True, index=table.index) if name == ALL else (view == name)
@@ -425,7 +425,7 @@ def _facts(
     largest = str(present.idxmax()) if len(present) else None
     smallest = str(present.idxmin()) if len(present) else None
     known_age = subjects["age"].dropna().astype("float64")
-    n_ok = int((images["status"] == "ok").fillna(False).astype(bool).sum())
+    n_ok = int(decoded(images).sum())
 
     def age(fn: Callable[[pd.Series], float]) -> float | None:
         if not len(known_age):

@@ -17,7 +17,7 @@ from typing import Any
 
 import pandas as pd
 
-from norwoodkit.dataset import Dataset, ProbedDataset
+from norwoodkit.dataset import Dataset, ProbedDataset, decoded
 from norwoodkit.errors import ParameterError
 from norwoodkit.findings import CODES, Finding, Severity, finding, sort_findings
 from norwoodkit.labels import category_key, id_sort_key
@@ -333,7 +333,7 @@ def check_images(ds: ProbedDataset, opts: ValidateOptions) -> Iterator[Finding]:
 
 
 def _outliers(images: pd.DataFrame, opts: ValidateOptions) -> Iterator[Finding]:
-    ok = images[images["status"] == "ok"]
+    ok = images[decoded(images)]
     if len(ok) < opts.min_images_for_outliers:
         return
     measures = {
@@ -442,8 +442,8 @@ def check_duplicates(ds: ProbedDataset, opts: ValidateOptions) -> Iterator[Findi
     order = {p: i for i, p in enumerate(ds.images["path"].astype(str))}
     pairs = pairs.assign(
         _first=pairs["a"].map(order),
-        _exact=pairs["tier"] != "exact",
-    ).sort_values(["_exact", "_first"])
+        _inexact=pairs["tier"] != "exact",  # exact pairs first
+    ).sort_values(["_inexact", "_first"])
     for r in pairs.drop_duplicates("b").itertuples(index=False):
         code = _DUPLICATE_CODES[(str(r.tier), str(r.kind))]
         what = (

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import inspect
 import json
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -89,3 +90,21 @@ def test_brackets_in_a_message_are_printed_as_written() -> None:
     result = runner.invoke(t, [])
     assert result.exit_code == 2
     assert "pip install 'norwoodkit[report]'" in result.stderr
+
+
+def test_a_library_warning_about_a_parameter_names_the_flag(make_dataset: MakeDataset) -> None:
+    root = make_dataset(subjects=2)
+    result = runner.invoke(app, ["dedupe", str(root), "--near", "20", "--json"])
+    assert result.exit_code == 0, result.output
+    assert "warning: --near: 20 bits is above about 16" in result.stderr
+    assert json.loads(result.stdout)["thresholds"]["near"] == 20
+
+
+def test_the_library_warning_speaks_python(make_dataset: MakeDataset, caplog: Any) -> None:
+    from norwoodkit import DatasetSource
+    from norwoodkit.dedupe import DedupeOptions, find
+
+    probed = DatasetSource(make_dataset(subjects=2), use_cache=False, workers=1).open()
+    with caplog.at_level("WARNING", logger="norwoodkit"):
+        find(probed, DedupeOptions(near=20))
+    assert any(r.getMessage().startswith("near: 20 bits") for r in caplog.records)

@@ -18,7 +18,7 @@ from PIL import Image
 from conftest import MakeDataset, jpeg_bytes, photo, png_bytes, snapshot
 from norwoodkit import dataset, probe
 from norwoodkit.labels import View
-from norwoodkit.sample import _bomb_png
+from norwoodkit.sample.defects import bomb_png
 
 
 def probe_bytes(tmp_path: Path, name: str, data: bytes) -> dict[str, object]:
@@ -133,11 +133,11 @@ def test_decompression_bomb_is_reported_not_decoded(tmp_path: Path) -> None:
     # Just over the limit: Pillow would only warn, so the probe's own check must stop it.
     assert Image.MAX_IMAGE_PIXELS is not None
     side = int(Image.MAX_IMAGE_PIXELS**0.5) + 10
-    r = probe_bytes(tmp_path, "bomb.png", _bomb_png(side, side))
+    r = probe_bytes(tmp_path, "bomb.png", bomb_png(side, side))
     assert r["status"] == "too-large"
     assert (r["width"], r["height"]) == (side, side)
     assert "decompression-bomb" in str(r["error"])
-    huge = probe_bytes(tmp_path, "huge.png", _bomb_png(40000, 40000))
+    huge = probe_bytes(tmp_path, "huge.png", bomb_png(40000, 40000))
     assert huge["status"] == "too-large"
 
 

@@ -13,10 +13,11 @@ import pytest
 from PIL import Image
 
 from conftest import CLEAN_SAMPLE, MakeDataset, jpeg_bytes, photo, png_bytes, vendor_record
-from norwoodkit import dataset, probe, sample
+from norwoodkit import dataset, probe
 from norwoodkit.errors import ParameterError
 from norwoodkit.findings import CODES, Severity
 from norwoodkit.labels import View
+from norwoodkit.sample.defects import bomb_png
 from norwoodkit.validate import Report, ValidateOptions, junit_xml, validate
 
 
@@ -112,7 +113,7 @@ def test_png_named_jpg_cmyk_and_16bit(make_dataset: MakeDataset) -> None:
 def test_truncated_and_bomb(make_dataset: MakeDataset) -> None:
     data = jpeg_bytes(photo(1, (300, 200)))
     root = make_dataset(
-        1, corrupt={("1", View.FRONT): data[:900], ("1", View.TOP): sample._bomb_png(20000, 20000)}
+        1, corrupt={("1", View.FRONT): data[:900], ("1", View.TOP): bomb_png(20000, 20000)}
     )
     found = {(f.code, f.path) for f in run(root).findings}
     assert ("image-truncated", "1/Front.jpg") in found

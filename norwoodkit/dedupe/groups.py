@@ -14,6 +14,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from norwoodkit.columns import as_int
 from norwoodkit.dedupe.distance import U64, hamming_u64, hashes_to_u64
 from norwoodkit.dedupe.options import DedupeOptions, Kind, Tier
 
@@ -186,12 +187,8 @@ def _keeper(t: pd.DataFrame, members: list[int]) -> int:
         row = t.loc[i]
         unreadable = row["status"] != "ok"  # False sorts first: readable members win
         w, h = row["oriented_width"], row["oriented_height"]
-        pixels = _int(w) * _int(h) if pd.notna(w) and pd.notna(h) else 0
-        size = _int(row["size"]) if pd.notna(row["size"]) else 0
+        pixels = as_int(w) * as_int(h) if pd.notna(w) and pd.notna(h) else 0
+        size = as_int(row["size"]) if pd.notna(row["size"]) else 0
         return (bool(unreadable), -pixels, -size, str(row["path"]))
 
     return min(members, key=key)
-
-
-def _int(v: Any) -> int:
-    return int(v)

@@ -8,7 +8,7 @@ from typing import Any
 
 import pandas as pd
 
-from norwoodkit.columns import plain
+from norwoodkit.columns import as_int, plain
 from norwoodkit.dedupe.options import DedupeOptions, FailOn
 
 SUMMARY_COLUMNS = [
@@ -45,7 +45,7 @@ class DedupeResult:
         for gid, g in self.groups.groupby("group", sort=True):
             rows.append(
                 {
-                    "group": _int(gid),
+                    "group": as_int(gid),
                     "tier": g["tier"].iloc[0],
                     "kind": g["kind"].iloc[0],
                     "size": len(g),
@@ -92,7 +92,7 @@ class DedupeResult:
             "compared": self.compared,
             "not_compared": len(self.not_compared),
             "pairs": len(self.pairs),
-            "pairs_by_kind_and_tier": {_join(key): _int(v) for key, v in by.to_dict().items()},
+            "pairs_by_kind_and_tier": {_join(key): int(v) for key, v in by.to_dict().items()},
             "groups": int(self.groups["group"].nunique()) if len(self.groups) else 0,
             "chains_split": self.chains_split,
         }
@@ -102,7 +102,7 @@ class DedupeResult:
         summary = self.group_summary()
         members = (
             {
-                _int(gid): g[
+                as_int(gid): g[
                     ["path", "subject_id", "view", "keeper", "distance_to_keeper"]
                 ].to_dict("records")
                 for gid, g in self.groups.groupby("group", sort=True)
@@ -130,10 +130,6 @@ class DedupeResult:
                 {k: plain(v) for k, v in r.items()} for r in self.not_compared.to_dict("records")
             ],
         }
-
-
-def _int(v: Any) -> int:
-    return int(v)
 
 
 def _join(key: Any) -> str:

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from norwoodkit.columns import as_int
 from norwoodkit.dataset import Dataset
 from norwoodkit.errors import InputError
 from norwoodkit.pack.layout import FORMAT_VERSION, MANIFEST, STAGE_NAMES, Layout
@@ -97,11 +98,7 @@ def _splits(
 def stage_counts(rows: pd.DataFrame) -> dict[str, int]:
     """Subjects per stage among ``rows``, by class name."""
     counts = rows.groupby("stage")["subject_id"].nunique()
-    return {STAGE_NAMES[_int(s) - 1]: _int(c) for s, c in counts.items()}
-
-
-def _int(v: Any) -> int:
-    return int(v)
+    return {STAGE_NAMES[as_int(s) - 1]: as_int(c) for s, c in counts.items()}
 
 
 def read_manifest(root: str | os.PathLike[str]) -> dict[str, Any]:

@@ -6,7 +6,6 @@ image, no stage, no view) and records why; ``pack_input`` keeps only the columns
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 import pandas as pd
@@ -16,6 +15,7 @@ from norwoodkit.dataset import ProbedDataset
 from norwoodkit.errors import InputError
 from norwoodkit.labels import id_sort_key
 from norwoodkit.split.assignment import Assignment
+from norwoodkit.text import few
 
 #: Columns of the dataset table that packing reads: those shards store, ``path`` (the file to
 #: read, also kept beside its bytes) and ``status`` (only readable images are packed).
@@ -96,9 +96,9 @@ def _match_splits(
     missing = sorted(have - listed, key=id_sort_key)
     problems = []
     if unknown:
-        problems.append(f"{len(unknown)} subject(s) not in the dataset: {_few(unknown)}")
+        problems.append(f"{len(unknown)} subject(s) not in the dataset: {few(unknown, limit=8)}")
     if missing:
-        problems.append(f"{len(missing)} dataset subject(s) in no split: {_few(missing)}")
+        problems.append(f"{len(missing)} dataset subject(s) in no split: {few(missing, limit=8)}")
     if problems:
         raise InputError(
             "the split file does not match the dataset: "
@@ -107,10 +107,3 @@ def _match_splits(
             code="split-mismatch",
         )
     return t["subject_id"].map(assignment.to_dict())
-
-
-def _few(ids: Sequence[str], limit: int = 8) -> str:
-    ids = list(ids)
-    return ", ".join(map(str, ids[:limit])) + (
-        f" and {len(ids) - limit} more" if len(ids) > limit else ""
-    )

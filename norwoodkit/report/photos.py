@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from norwoodkit.dataset import Dataset
+from norwoodkit.dataset import Dataset, decoded
 from norwoodkit.labels import VIEWS, id_sort_key
 from norwoodkit.split.assignment import Assignment
 from norwoodkit.strata import (
@@ -37,7 +37,7 @@ MAX_PAIRS = 100
 def _thumbs(dataset: Dataset) -> dict[tuple[str, str], tuple[str, bytes]]:
     """(subject, view) -> (path, thumbnail JPEG) for decodable images; the first path wins."""
     t = dataset.table
-    rows = t[t["path"].notna() & t["view"].notna() & (t["status"] == "ok").fillna(False)]
+    rows = t[t["path"].notna() & t["view"].notna() & decoded(t)]
     out: dict[tuple[str, str], tuple[str, bytes]] = {}
     for sid, view, path, thumb in sorted(
         zip(
@@ -75,7 +75,7 @@ def _spread(items: Sequence[str], k: int) -> list[str]:
 def _no_thumbnails_note(dataset: Dataset) -> str:
     """A visible note (and a log warning) when decodable images came without thumbnails."""
     t = dataset.table
-    ok = t[t["path"].notna() & (t["status"] == "ok").fillna(False)]
+    ok = t[t["path"].notna() & decoded(t)]
     if ok.empty or any(isinstance(b, (bytes, bytearray)) for b in ok["thumbnail"]):
         return ""
     log.warning(

@@ -14,15 +14,11 @@ Modules: ``options`` (``SampleOptions``, sizes), ``people`` (who is in the sampl
 
 from __future__ import annotations
 
-from norwoodkit.sample import defects
 from norwoodkit.sample.defects import SAME_TIER_BITS
 from norwoodkit.sample.folder import SampleResult, write
 from norwoodkit.sample.options import MIN_SUBJECTS_WITH_DEFECTS, SIZES, SampleOptions, parse_size
 from norwoodkit.sample.people import ETHNICITIES, ROTATED_SHARE, STAGE_SHARES
 from norwoodkit.sample.photos import MAX_ATTEMPTS, MIN_PHASH_DISTANCE, Rendered
-
-# The probe and validate tests build decompression bombs under this older, private name.
-_bomb_png = defects.bomb_png
 
 __all__ = [
     "ETHNICITIES",

@@ -17,6 +17,7 @@ from norwoodkit.dedupe import find
 from norwoodkit.findings import Finding, finding, sort_findings
 from norwoodkit.labels import id_sort_key
 from norwoodkit.split.assignment import Assignment, SplitFile
+from norwoodkit.text import few
 
 __all__ = ["check"]
 
@@ -83,7 +84,7 @@ def _coverage(dataset: ProbedDataset, assignment: Assignment) -> list[Finding]:
             finding(
                 "split-unknown-subject",
                 f"{len(unknown)} subject id(s) in the split file are not in the dataset: "
-                f"{_few(unknown)}; check that the file belongs to this dataset",
+                f"{few(unknown)}; check that the file belongs to this dataset",
             )
         )
     missing = _id_sort(list(known - listed))
@@ -91,7 +92,7 @@ def _coverage(dataset: ProbedDataset, assignment: Assignment) -> list[Finding]:
         out.append(
             finding(
                 "split-subject-missing",
-                f"{len(missing)} dataset subject(s) are in no split: {_few(missing)}; they will "
+                f"{len(missing)} dataset subject(s) are in no split: {few(missing)}; they will "
                 "not be used",
             )
         )
@@ -142,7 +143,3 @@ def _stage_gaps(dataset: ProbedDataset, assignment: Assignment) -> list[Finding]
 
 def _id_sort(ids: Sequence[str]) -> list[str]:
     return sorted(ids, key=id_sort_key)
-
-
-def _few(ids: Sequence[str], limit: int = 10) -> str:
-    return ", ".join(ids[:limit]) + (f" and {len(ids) - limit} more" if len(ids) > limit else "")

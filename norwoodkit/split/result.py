@@ -18,7 +18,7 @@ from typing import Any
 import pandas as pd
 
 from norwoodkit.columns import plain
-from norwoodkit.dataset import ProbedDataset
+from norwoodkit.dataset import ProbedDataset, decoded
 from norwoodkit.dedupe import excluded as excluded_rows
 from norwoodkit.dedupe import find
 from norwoodkit.errors import InputError
@@ -165,7 +165,7 @@ def _usable_rows(
         for s in _id_sort(list(gone - left))
     ]
     table = table[~drop]
-    present = set(table.loc[table["status"] == "ok", "subject_id"].astype(str))
+    present = set(table.loc[decoded(table), "subject_id"].astype(str))
     for sid in _id_sort(list(set(table["subject_id"].astype(str)) - present)):
         notes.append({"subject_id": sid, "reason": _NO_USABLE_IMAGE})
     table = table[table["subject_id"].astype(str).isin(present)]
