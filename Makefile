@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 DEMO   ?= demo-output
 PYTHON_SOURCES := norwoodkit tests benchmarks tools
 
-.PHONY: demo test lint typecheck unit install browser bench clean
+.PHONY: demo test lint typecheck unit install browser bench fuzz clean
 
 # The loader's tests need PyTorch. TORCH_SPEC pins the CPU build that these machines carry on
 # disk (no CUDA download); set TORCH_SPEC= (empty) to skip torch, and the loader tests skip.
@@ -84,6 +84,10 @@ demo: install
 	@echo "  defects-validate.json  what validate found there (exit 1, as expected)"
 	@echo "  defects-report.html    the report of the broken sample"
 	@echo "  cache/                 the probe cache (later commands decoded nothing again)"
+
+# The property-based fuzzers with a long budget (CI runs them with a short one).
+fuzz: install
+	HYPOTHESIS_PROFILE=long $(BIN)/pytest -q tests/test_fuzz_*.py
 
 bench: install
 	$(BIN)/python benchmarks/bench_probe.py

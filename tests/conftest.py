@@ -6,12 +6,14 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, settings
 from PIL import Image
 
 from norwoodkit import sample
@@ -26,6 +28,16 @@ CLEAN_SAMPLE = sample.SampleOptions(subjects=30, seed=3, size="tiny", workers=1)
 DEFECT_SAMPLE = sample.SampleOptions(
     subjects=sample.MIN_SUBJECTS_WITH_DEFECTS, seed=0, size="tiny", defects=True, workers=1
 )
+
+
+# Property-based fuzzing: a modest budget in CI, a long one under `make fuzz`.
+settings.register_profile(
+    "ci", max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+settings.register_profile(
+    "long", max_examples=20_000, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
 @pytest.fixture(autouse=True, scope="module")
