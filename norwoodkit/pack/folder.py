@@ -10,12 +10,13 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 from pathlib import Path
 from typing import Any
 
 from norwoodkit.atomic import write_text_atomic
 from norwoodkit.errors import OutputError
-from norwoodkit.pack.layout import MANIFEST, SHARD_NAME, STATE_DIR, TEMP_NAME
+from norwoodkit.pack.layout import CARD, MANIFEST, SHARD_NAME, STATE_DIR, TEMP_NAME
 
 
 def check_out(out: Path, root: Path, overwrite: bool, resume: bool) -> None:
@@ -122,6 +123,23 @@ def _remove_stale_temporaries(target: Path) -> None:
             for f in sub.iterdir():
                 if TEMP_NAME.match(f.name):
                     f.unlink()
+
+
+#: ``atomic``'s temporary names (``.<name>.<8 random>.tmp``) for the manifest and the card, in
+#: the pack folder, and for the resume records, in its state folder.
+_PACK_TEMP = re.compile(rf"^\.({re.escape(MANIFEST)}|{re.escape(CARD)})\.[a-z0-9_]{{8}}\.tmp$")
+_RECORD_TEMP = re.compile(r"^\.[^/]+__[^/]+-\d{5}-of-\d{5}\.parquet\.json\.[a-z0-9_]{8}\.tmp$")
+
+
+def remove_leftover_temporaries(target: Path) -> None:
+    """The temporary manifest, card and resume records of a killed run: our names only, and
+    regular files only (a link is never followed)."""
+    for folder, pattern in ((target, _PACK_TEMP), (target / STATE_DIR, _RECORD_TEMP)):
+        if not folder.is_dir() or folder.is_symlink():
+            continue
+        for f in folder.iterdir():
+            if pattern.match(f.name) and f.is_file() and not f.is_symlink():
+                f.unlink()
 
 
 def remove_stale(target: Path, keep: set[str]) -> None:

@@ -9,6 +9,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
+import stat
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -19,7 +21,7 @@ import pandas as pd
 from norwoodkit.columns import as_int
 from norwoodkit.dataset import Dataset
 from norwoodkit.errors import InputError
-from norwoodkit.pack.layout import FORMAT_VERSION, MANIFEST, STAGE_NAMES, Layout
+from norwoodkit.pack.layout import FORMAT_VERSION, MANIFEST, SHARD_NAME, STAGE_NAMES, Layout
 from norwoodkit.pack.options import PackOptions
 from norwoodkit.pack.plan import ShardPlan, hash_rows, split_order
 
@@ -101,41 +103,146 @@ def stage_counts(rows: pd.DataFrame) -> dict[str, int]:
     return {STAGE_NAMES[as_int(s) - 1]: as_int(c) for s, c in counts.items()}
 
 
+#: A manifest larger than this is not one we wrote (10,000 shards take about 5 MB).
+MAX_MANIFEST_BYTES = 64 << 20
+
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+
+
 def read_manifest(root: str | os.PathLike[str]) -> dict[str, Any]:
     """``root/manifest.json``, checked: present, ours, not from a newer norwoodkit, well formed.
+
+    Every listed shard path is ``<split>/<shard name>`` of its own split, so nothing a manifest
+    says can lead a reader out of the folder. ``pack`` writes the manifest last, so a folder
+    without one is an unfinished pack.
 
     Raises:
         InputError: codes manifest-missing, manifest-invalid, manifest-newer.
     """
     mpath = Path(root) / MANIFEST
-    if not mpath.is_file():
-        raise InputError(
-            f"{mpath}: no manifest; is {root} a `norwoodkit pack` output folder?",
-            code="manifest-missing",
-        )
-    try:
-        manifest = json.loads(mpath.read_text(encoding="utf-8"))
-        version = int(manifest.get("format_version", 0))
-        Layout(manifest["layout"])
-        _ = manifest["options"]["resize"]
-        for split in manifest["splits"].values():
-            _ = [(s["path"], s["rows"], s["sha256"]) for s in split["shards"]]
-    except (ValueError, KeyError, TypeError, AttributeError) as exc:
-        raise InputError(
-            f"{mpath}: not a norwoodkit manifest ({exc})", code="manifest-invalid"
-        ) from exc
-    if manifest.get("format") != "norwoodkit-shards":
-        raise InputError(
-            f"{mpath}: format {manifest.get('format')!r} is not norwoodkit-shards",
-            code="manifest-invalid",
-        )
+    manifest = _load(mpath, root)
+    if not isinstance(manifest, dict) or manifest.get("format") != "norwoodkit-shards":
+        raise _invalid(mpath, "it is not a norwoodkit-shards manifest")
+    version = manifest.get("format_version")
+    if not _is_int(version) or version < 1:
+        raise _invalid(mpath, "'format_version' is not a positive whole number")
     if version > FORMAT_VERSION:
         raise InputError(
             f"{mpath}: written by a newer norwoodkit (shard format {version}; this "
             f"one reads up to {FORMAT_VERSION}); upgrade norwoodkit to read it",
             code="manifest-newer",
         )
+    problem = _structure_problem(manifest)
+    if problem is not None:
+        raise _invalid(mpath, problem)
     return dict(manifest)
+
+
+def _load(mpath: Path, root: str | os.PathLike[str]) -> Any:
+    """The manifest's JSON value; refuses a missing, special, linked, huge or non-JSON file."""
+    try:
+        st = os.lstat(mpath)
+    except FileNotFoundError:
+        raise InputError(
+            f"{mpath}: no manifest; {root} is not a finished `norwoodkit pack` output folder "
+            "(pack writes manifest.json last: if a pack into it was interrupted, run pack "
+            "again with --resume)",
+            code="manifest-missing",
+        ) from None
+    except OSError as exc:
+        raise _invalid(mpath, f"it cannot be read: {exc.strerror}") from None
+    if stat.S_ISLNK(st.st_mode) or not stat.S_ISREG(st.st_mode):
+        raise _invalid(mpath, "it is not a regular file (pack writes one, never a link)")
+    if st.st_size > MAX_MANIFEST_BYTES:
+        raise _invalid(mpath, f"{st.st_size} bytes, more than any manifest pack writes")
+    try:
+        with open(mpath, "rb") as fh:
+            return json.loads(fh.read(MAX_MANIFEST_BYTES + 1).decode("utf-8"))
+    except OSError as exc:
+        raise _invalid(mpath, f"it cannot be read: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise _invalid(mpath, "it is not UTF-8 text") from None
+    except json.JSONDecodeError as exc:
+        raise _invalid(mpath, f"not JSON at line {exc.lineno} column {exc.colno}") from None
+    except (ValueError, RecursionError):
+        raise _invalid(mpath, "it is not JSON that norwoodkit writes") from None
+
+
+def _invalid(mpath: Path, problem: str) -> InputError:
+    """The error for a manifest that is not ours or is damaged (its content is never echoed)."""
+    return InputError(
+        f"{mpath}: not a norwoodkit manifest ({problem}); run pack again into this folder "
+        "with --overwrite, or into a new one",
+        code="manifest-invalid",
+    )
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _structure_problem(manifest: dict[str, Any]) -> str | None:
+    """What is wrong with the fields readers use (layout, options, splits, shards), or None."""
+    if manifest.get("layout") not in {v.value for v in Layout}:
+        return "'layout' is not a layout"
+    options = manifest.get("options")
+    if not isinstance(options, dict) or not (
+        options.get("resize") is None or _is_int(options.get("resize"))
+    ):
+        return "'options.resize' is not a whole number or null"
+    splits = manifest.get("splits")
+    if not isinstance(splits, dict):
+        return "'splits' is not an object"
+    for name, split in splits.items():
+        if not safe_split_name(name):
+            return "a split name is not a plain folder name"
+        shards = split.get("shards") if isinstance(split, dict) else None
+        if not isinstance(shards, list):
+            return f"split {name!r} has no list of shards"
+        for i, rec in enumerate(shards):
+            problem = _record_problem(name, rec)
+            if problem is not None:
+                return f"split {name!r} shard {i}: {problem}"
+    return None
+
+
+def safe_split_name(name: str) -> bool:
+    """Whether a split name is one plain folder name (no separator, not ``.`` or ``..``)."""
+    return 0 < len(name) <= 255 and name not in (".", "..") and not set(name) & {"/", "\\", "\0"}
+
+
+def _record_problem(split: str, rec: Any) -> str | None:
+    """What is wrong with one shard record of ``split``, or None."""
+    if not isinstance(rec, dict):
+        return "not an object"
+    path = rec.get("path")
+    name = path.removeprefix(f"{split}/") if isinstance(path, str) else ""
+    m = SHARD_NAME.match(name)
+    if not isinstance(path, str) or name == path or not m or m.group("split") != split:
+        return f"'path' is not {split}/{split}-NNNNN-of-NNNNN.parquet"
+    if not _is_int(rec.get("rows")) or rec["rows"] < 0:
+        return "'rows' is not a whole number"
+    if not isinstance(rec.get("sha256"), str) or not _SHA256.match(rec["sha256"]):
+        return "'sha256' is not a sha256"
+    return None
+
+
+def shard_problem(root: Path, rel: str) -> str | None:
+    """Why a listed shard cannot be read safely (missing, a link, not a regular file, outside
+    the folder), or None. Never follows a link and never opens the file."""
+    path = root / rel
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return "missing"
+    if stat.S_ISLNK(st.st_mode):
+        return "a symbolic link (pack writes regular files)"
+    if not stat.S_ISREG(st.st_mode):
+        return "not a regular file"
+    real_root = os.path.realpath(root)
+    if os.path.commonpath([real_root, os.path.realpath(path)]) != real_root:
+        return "outside the pack folder (its split folder is a link)"
+    return None
 
 
 def manifest_rows(root: str | os.PathLike[str]) -> int:
@@ -144,6 +251,6 @@ def manifest_rows(root: str | os.PathLike[str]) -> int:
     For a progress bar before ``verify``, which reports a missing or bad manifest itself.
     """
     try:
-        return int(json.loads((Path(root) / MANIFEST).read_text())["rows"])
-    except (OSError, ValueError, KeyError, TypeError):
+        return max(0, int(read_manifest(root)["rows"]))
+    except (InputError, KeyError, TypeError, ValueError, OverflowError):
         return 0

@@ -16,7 +16,19 @@ from norwoodkit.findings import Finding, finding
 from norwoodkit.labels import VIEWS
 from norwoodkit.pack.folder import file_sha256, our_shard_files
 from norwoodkit.pack.layout import Layout, shard_schema
-from norwoodkit.pack.manifest import read_manifest
+from norwoodkit.pack.manifest import read_manifest, shard_problem
+
+#: What pyarrow raises for a file that is not (or no longer) valid Parquet: its own errors
+#: derive from these (ArrowInvalid is a ValueError, ArrowIOError an OSError, ...).
+_READ_ERRORS = (
+    OSError,
+    ValueError,
+    TypeError,
+    KeyError,
+    IndexError,
+    NotImplementedError,
+    MemoryError,
+)
 
 
 def verify(
@@ -40,27 +52,37 @@ def verify(
     shards = [s for split in manifest["splits"].values() for s in split["shards"]]
     found = _unlisted(root, {s["path"] for s in shards})
     for s in shards:
-        path = root / s["path"]
-        if not path.is_file():
-            found.append(
-                finding(
-                    "shard-missing",
-                    f"{s['path']}: listed in manifest.json but missing; pack again with --resume",
-                    path=s["path"],
-                )
-            )
-            continue
-        if file_sha256(path) != s["sha256"]:
-            found.append(
-                finding(
-                    "shard-hash",
-                    f"{s['path']}: sha256 differs from manifest.json "
-                    "(the file changed or is corrupt); pack again with --resume",
-                    path=s["path"],
-                )
-            )
-        found += _read_shard(path, s, check, progress)
+        file_findings, readable = _check_file(root, s)
+        found += file_findings
+        if readable:
+            found += _read_shard(root / s["path"], s, check, progress)
     return found
+
+
+def _check_file(root: Path, record: dict[str, Any]) -> tuple[list[Finding], bool]:
+    """Findings on a listed shard as a file (kind, place, sha256), and whether to read it."""
+    rel = record["path"]
+    problem = shard_problem(root, rel)
+    if problem is not None:
+        # never opened: a link or a special file could lead out of the folder or hang
+        code = "shard-missing" if problem == "missing" else "shard-unreadable"
+        message = f"{rel}: listed in manifest.json but {problem}; pack again with --resume"
+        return [finding(code, message, path=rel)], False
+    try:
+        digest = file_sha256(root / rel)
+    except OSError as exc:
+        message = (
+            f"{rel}: cannot be read ({exc.strerror}); fix its permissions or pack again "
+            "with --resume"
+        )
+        return [finding("shard-unreadable", message, path=rel)], False
+    if digest != record["sha256"]:
+        message = (
+            f"{rel}: sha256 differs from manifest.json (the file changed or is corrupt); "
+            "pack again with --resume"
+        )
+        return [finding("shard-hash", message, path=rel)], True
+    return [], True
 
 
 def _unlisted(root: Path, listed: set[str]) -> list[Finding]:
@@ -86,6 +108,7 @@ def _read_shard(
     progress: Callable[[int], None] | None,
 ) -> list[Finding]:
     """Findings from reading one shard: its schema, row count and every row's images."""
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
     rel = record["path"]
@@ -93,13 +116,15 @@ def _read_shard(
     try:
         pf = pq.ParquetFile(path)
         if not pf.schema_arrow.equals(check.schema, check_metadata=False):
-            found.append(
+            # rows of another shape cannot be checked cell by cell: the schema is the finding
+            return [
                 finding(
                     "shard-schema",
-                    f"{rel}: schema differs from what this norwoodkit writes",
+                    f"{rel}: schema differs from what this norwoodkit writes (not a shard "
+                    "of this pack, or changed since packing); pack again with --resume",
                     path=rel,
                 )
-            )
+            ]
         if pf.metadata.num_rows != record["rows"]:
             found.append(
                 finding(
@@ -114,11 +139,12 @@ def _read_shard(
                 found += check(row, rel, rg, i)
             if progress:
                 progress(len(batch))
-    except (OSError, ValueError) as exc:
+    except (*_READ_ERRORS, pa.ArrowException) as exc:
         found.append(
             finding(
                 "shard-unreadable",
-                f"{rel}: cannot be read as Parquet ({exc}); pack again with --resume",
+                f"{rel}: cannot be read as Parquet ({type(exc).__name__}: {str(exc)[:200]}); "
+                "pack again with --resume",
                 path=rel,
             )
         )

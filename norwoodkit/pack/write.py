@@ -28,12 +28,13 @@ from norwoodkit.pack.folder import (
     check_out,
     file_sha256,
     open_folder,
+    remove_leftover_temporaries,
     remove_stale,
     reusable,
     save_record,
 )
-from norwoodkit.pack.layout import CARD, MANIFEST, Layout, image_columns, shard_schema
-from norwoodkit.pack.manifest import build_manifest, stage_counts
+from norwoodkit.pack.layout import CARD, MANIFEST, STATE_DIR, Layout, image_columns, shard_schema
+from norwoodkit.pack.manifest import build_manifest, read_manifest, stage_counts
 from norwoodkit.pack.options import PackOptions
 from norwoodkit.pack.plan import ShardPlan, plan
 from norwoodkit.pack.rows import batch, row_batches, source_rows
@@ -110,16 +111,45 @@ def write(
         # Resized JPEGs: about 0.25 bytes per pixel at quality 90, short side x 4/3.
         table["est_bytes"] = int(opts.resize * opts.resize * 4 / 3 * 0.25)
     shards = plan(table, opts)
+    _retire_manifest(target, resume)
     state, done = open_folder(target, overwrite=overwrite, resume=resume)
+    remove_leftover_temporaries(target)
     schema, features = shard_schema(opts.layout)
     job = _Job(dataset.root, target, table, opts, schema, progress)
     records, skipped = job.write_all(shards, done, state)
     manifest = build_manifest(dataset, table, shards, records, excluded, opts, features, schema)
     remove_stale(target, {s.relpath for s in shards})
-    write_text_atomic(target / MANIFEST, json.dumps(manifest, indent=2, sort_keys=False) + "\n")
+    # The manifest is the one mark of a finished pack: written last, in one rename.
     write_text_atomic(target / CARD, dataset_card(manifest))
+    write_text_atomic(target / MANIFEST, json.dumps(manifest, indent=2, sort_keys=False) + "\n")
     shutil.rmtree(state, ignore_errors=True)
     return PackResult(out=target, manifest=manifest, skipped=skipped, notes=_notes(excluded))
+
+
+def _retire_manifest(target: Path, resume: bool) -> None:
+    """Remove an earlier run's manifest before any shard changes, so that no reader trusts it
+    while this run works; with ``resume`` its shard records move to the state folder first."""
+    manifest = target / MANIFEST
+    if not os.path.lexists(manifest):
+        return
+    if manifest.is_dir() and not manifest.is_symlink():
+        raise OutputError(
+            f"--out {target}: {MANIFEST} is a folder, not a pack's manifest; remove it or "
+            "choose a new folder",
+            code="output-exists",
+        )
+    if resume and not manifest.is_symlink():
+        try:
+            splits = read_manifest(target)["splits"]
+        except InputError:
+            splits = {}  # a damaged or foreign manifest only means nothing can be reused
+        state = target / STATE_DIR
+        state.mkdir(exist_ok=True)
+        for split in splits.values():
+            for record in split["shards"]:
+                if isinstance(record.get("key"), str):
+                    save_record(state, record)
+    manifest.unlink()
 
 
 def _notes(excluded: list[dict[str, Any]]) -> list[Finding]:
