@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import itertools
 import json
@@ -445,7 +446,10 @@ def test_missing_view_is_zeros_and_masked(make_dataset: MakeDataset, tmp_path: P
 
 
 def corrupt_copy(src: Path, dst: Path, split: str = "train", row: int = 3) -> dict[str, Any]:
-    """Copy a pack folder and truncate one image inside its first shard; say where."""
+    """Copy a pack folder and truncate one image inside its first shard; say where.
+
+    Its sha256 column is updated too: the image is undecodable, not changed after packing.
+    """
     shutil.copytree(src, dst)
     manifest = json.loads((dst / "manifest.json").read_text())
     rel = manifest["splits"][split]["shards"][0]["path"]
@@ -457,6 +461,7 @@ def corrupt_copy(src: Path, dst: Path, split: str = "train", row: int = 3) -> di
     rows = groups[0].to_pylist()
     victim = rows[row]
     victim["image"] = {"bytes": victim["image"]["bytes"][:400], "path": victim["image"]["path"]}
+    victim["sha256"] = hashlib.sha256(victim["image"]["bytes"]).hexdigest()
     groups[0] = pa.Table.from_pylist(rows, schema=schema)
     with pq.ParquetWriter(path, schema) as writer:
         for g in groups:

@@ -3,7 +3,8 @@
 ``on_bad_image`` picks a handler once (WebDataset's ``handler=``); the CPU decode and the GPU
 batch decode both call it with an ``ImagePlace`` and the exception. ``raise`` stops with an
 ``InputError`` naming shard, row group, row and subject; ``skip`` logs it and returns, and the
-caller counts the skip and moves on.
+caller counts the skip and moves on. An image whose bytes no longer match the sha256 stored
+beside them (``ChangedImage``: the shard changed after packing) is a bad image too.
 """
 
 from __future__ import annotations
@@ -17,7 +18,14 @@ from typing import NoReturn
 from norwoodkit.errors import InputError
 from norwoodkit.loader.options import BadImage
 
-__all__ = ["HANDLERS", "BadImageHandler", "ImagePlace", "raise_bad_image", "skip_bad_image"]
+__all__ = [
+    "HANDLERS",
+    "BadImageHandler",
+    "ChangedImage",
+    "ImagePlace",
+    "raise_bad_image",
+    "skip_bad_image",
+]
 
 log = logging.getLogger(__name__)
 
@@ -47,8 +55,21 @@ class ImagePlace:
 BadImageHandler = Callable[[ImagePlace, BaseException], None]
 
 
+class ChangedImage(Exception):
+    """An image's bytes differ from the sha256 the shard stores for them."""
+
+    def __str__(self) -> str:
+        return "its bytes differ from the sha256 stored at packing: the shard changed"
+
+
 def raise_bad_image(place: ImagePlace, exc: BaseException) -> NoReturn:
-    """Stop: the image cannot be decoded; say where and how to find the others."""
+    """Stop: the image cannot be decoded or changed; say where and how to find the others."""
+    if isinstance(exc, ChangedImage):
+        raise InputError(
+            f"{place}: {exc}; run `norwoodkit verify {place.root}` and pack again with "
+            "--resume, or pass on_bad_image='skip'",
+            code="image-hash",
+        )
     raise InputError(
         f"{place}: cannot be decoded ({type(exc).__name__}: {exc}); run `norwoodkit verify "
         f"{place.root} --decode` and pack again, or pass on_bad_image='skip'",
@@ -57,8 +78,11 @@ def raise_bad_image(place: ImagePlace, exc: BaseException) -> NoReturn:
 
 
 def skip_bad_image(place: ImagePlace, exc: BaseException) -> None:
-    """Log the undecodable image and carry on without it."""
-    log.warning("%s: cannot be decoded (%s); skipped", place, exc)
+    """Log the undecodable or changed image and carry on without it."""
+    if isinstance(exc, ChangedImage):
+        log.warning("%s: %s; skipped (run `norwoodkit verify %s`)", place, exc, place.root)
+    else:
+        log.warning("%s: cannot be decoded (%s); skipped", place, exc)
 
 
 HANDLERS: dict[BadImage, BadImageHandler] = {"raise": raise_bad_image, "skip": skip_bad_image}

@@ -4,17 +4,19 @@ The sample is ``(uint8 tensor C x H x W, label, meta)``, or ``transform(PIL imag
 of the tensor. Subject-layout shards give ``5 x C x H x W`` (views in ``VIEWS`` order; a missing
 view is zeros and ``meta["mask"]`` is False for it). With ``decode="cuda"`` the image is the
 encoded bytes as a uint8 tensor (a list of five for subject layout). An image that cannot be
-decoded goes to the bad-image handler chosen from ``on_bad_image``.
+decoded, or whose bytes differ from the sha256 stored beside them (original-bytes shards),
+goes to the bad-image handler chosen from ``on_bad_image``.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from norwoodkit.loader.badimage import HANDLERS, ImagePlace
+from norwoodkit.loader.badimage import HANDLERS, ChangedImage, ImagePlace
 from norwoodkit.loader.decode import decode_image, fill, to_tensor
 from norwoodkit.loader.extra import torch
 from norwoodkit.loader.gpu import copy_tensor
@@ -89,8 +91,22 @@ class SampleMaker:
             meta["orientation"] = list(row.orientation)
         return meta
 
+    def intact(self, row: Row) -> bool:
+        """Whether every image of the row matches its stored sha256; the policy hears of one
+        that does not (one hash of the bytes the decoder reads anyway)."""
+        for k, (data, expected) in enumerate(zip(row.images, row.sha256, strict=True)):
+            if data is None or expected is None:
+                continue
+            view: Any = data.numpy() if isinstance(data, torch.Tensor) else data
+            if hashlib.sha256(view).hexdigest() != expected:
+                self.bad(self.place(row, k), ChangedImage())
+                return False
+        return True
+
     def make(self, row: Row, padded: bool) -> Sample | None:
         """The sample, or None when an image is bad and the policy is ``skip``."""
+        if not self.intact(row):
+            return None
         meta = self.meta(row, padded)
         if self.decode == "cuda":
             enc = [x if x is not None else torch.empty(0, dtype=torch.uint8) for x in row.images]

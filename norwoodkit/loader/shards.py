@@ -2,14 +2,19 @@
 
 The work units of an epoch are row groups (about 20 rows; a subject never straddles two), read
 from the Parquet footers without touching an image. The manifest is the source of truth: a
-shard it lists but that is missing or changed stops with an ``InputError``; a shard file it
-does not list is never read and is logged as a warning (``norwoodkit verify`` reports it as an
-error). Torch-free: images leave this module as bytes through the caller's ``copy``.
+shard it lists but that is missing, not a regular file, outside the folder or changed stops
+with an ``InputError``; a shard file it does not list is never read and is logged as a warning
+(``norwoodkit verify`` reports it as an error). A changed byte never reaches training
+silently: original-bytes shards carry each image's sha256, which the sample maker checks
+against the bytes it decodes anyway; resized shards are hashed whole against the manifest when
+the split is opened. Torch-free: images leave this module as bytes through the caller's
+``copy``.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -21,7 +26,9 @@ import numpy.typing as npt
 
 from norwoodkit.errors import InputError
 from norwoodkit.labels import VIEWS
+from norwoodkit.pack.folder import file_sha256
 from norwoodkit.pack.layout import SHARD_NAME, SUBJECT_STRING_COLUMNS
+from norwoodkit.pack.manifest import shard_problem
 
 __all__ = [
     "VIEW_NAMES",
@@ -71,6 +78,16 @@ class ShardSplit:
             return ("image",)
         return tuple(f"image_{v}" for v in VIEW_NAMES)
 
+    @property
+    def hash_columns(self) -> tuple[str, ...]:
+        """The sha256 column of each image column; none for resized copies (it is the
+        original's hash, not the stored bytes')."""
+        if self.resized:
+            return ()
+        if self.layout == "image":
+            return ("sha256",)
+        return tuple(f"sha256_{v}" for v in VIEW_NAMES)
+
     def columns(self) -> list[str]:
         """The columns a sample is made from, in the order they are read."""
         if self.layout == "image":
@@ -82,6 +99,7 @@ class ShardSplit:
                 "age",
                 *SUBJECT_STRING_COLUMNS,
                 "orientation",
+                *self.hash_columns,
             ]
         return [
             *self.image_columns,
@@ -90,6 +108,7 @@ class ShardSplit:
             "age",
             *SUBJECT_STRING_COLUMNS,
             *(f"orientation_{v}" for v in VIEW_NAMES),
+            *self.hash_columns,
         ]
 
     def shard_of(self, unit: int) -> str:
@@ -111,6 +130,9 @@ def open_split(directory: str | Path, split: str) -> ShardSplit:
         )
     records = splits[split]["shards"]
     _warn_unlisted(root, split, {r["path"] for r in records})
+    resized = manifest["options"]["resize"] is not None
+    for rec in records:
+        _check_file(root, rec, whole=resized)
     shard_of: list[int] = []
     group_of: list[int] = []
     rows_of: list[int] = []
@@ -125,7 +147,7 @@ def open_split(directory: str | Path, split: str) -> ShardSplit:
         root=root,
         split=split,
         layout=str(manifest["layout"]),
-        resized=manifest["options"]["resize"] is not None,
+        resized=resized,
         shards=tuple(r["path"] for r in records),
         unit_shard=np.asarray(shard_of, dtype=np.int64),
         unit_group=np.asarray(group_of, dtype=np.int64),
@@ -151,24 +173,62 @@ def _warn_unlisted(root: Path, split: str, listed: set[str]) -> None:
             )
 
 
+def _check_file(root: Path, record: Mapping[str, Any], *, whole: bool) -> None:
+    """Refuse a listed shard that is missing, a link, special or outside the folder; with
+    ``whole``, also one whose sha256 differs from the manifest (one read of the file)."""
+    rel = record["path"]
+    problem = shard_problem(root, rel)
+    if problem is not None:
+        code = "shard-missing" if problem == "missing" else "shard-unreadable"
+        raise InputError(
+            f"{root / rel}: listed in manifest.json but {problem}; run `norwoodkit verify "
+            f"{root}` and pack again with --resume",
+            code=code,
+        )
+    if whole and _file_digest(root / rel) != record["sha256"]:
+        raise InputError(
+            f"{root / rel}: sha256 differs from manifest.json (the shard changed after "
+            f"packing); run `norwoodkit verify {root}` and pack again with --resume",
+            code="shard-hash",
+        )
+
+
+def _file_digest(path: Path) -> str:
+    """The file's sha256, remembered for this process while its size, mtime and inode stay."""
+    st = os.stat(path)
+    key = (str(path), st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
+    digest = _DIGESTS.get(key)
+    if digest is None:
+        try:
+            digest = _DIGESTS[key] = file_sha256(path)
+        except OSError as exc:
+            raise _unreadable(path, exc) from exc
+    return digest
+
+
+#: Shard hashes already computed in this process (a loader made again does not re-read).
+_DIGESTS: dict[tuple[str, int, int, int, int], str] = {}
+
+
+def _unreadable(path: Path, exc: BaseException) -> InputError:
+    """The error for a listed shard that cannot be read as Parquet."""
+    return InputError(
+        f"{path}: cannot be read as Parquet ({type(exc).__name__}: {str(exc)[:200]}); run "
+        f"`norwoodkit verify {path.parent.parent}` and pack again with --resume",
+        code="shard-unreadable",
+    )
+
+
 def _group_rows(root: Path, record: Mapping[str, Any]) -> list[int]:
     """Rows of each row group of one listed shard, from its footer, checked against the manifest."""
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
     path = root / record["path"]
-    if not path.is_file():
-        raise InputError(
-            f"{path}: listed in manifest.json but missing; run `norwoodkit verify {root}` "
-            "and pack again with --resume",
-            code="shard-missing",
-        )
     try:
         meta = pq.read_metadata(path)
-    except (OSError, ValueError) as exc:
-        raise InputError(
-            f"{path}: cannot be read as Parquet ({exc}); run `norwoodkit verify {root}`",
-            code="shard-unreadable",
-        ) from exc
+    except (OSError, ValueError, TypeError, IndexError, pa.ArrowException) as exc:
+        raise _unreadable(path, exc) from exc
     if meta.num_rows != record["rows"]:
         raise InputError(
             f"{path}: {meta.num_rows} rows, manifest.json says {record['rows']}; the shard "
@@ -189,6 +249,7 @@ class Row:
     orientation: list[int]
     label: int
     meta: dict[str, Any]
+    sha256: list[str | None]  # per image column: the original's hash (None: resized or none)
 
 
 class RowGroup:
@@ -197,7 +258,12 @@ class RowGroup:
     def __init__(self, table: Any, split: ShardSplit) -> None:
         self.images = [_binary_views(table.column(c)) for c in split.image_columns]
         self.paths = [_struct_field(table.column(c), 1) for c in split.image_columns]
-        names = [c for c in table.column_names if c not in split.image_columns]
+        self.hashes = [table.column(c).to_pylist() for c in split.hash_columns]
+        names = [
+            c
+            for c in table.column_names
+            if c not in split.image_columns and c not in split.hash_columns
+        ]
         self.meta = {c: table.column(c).to_pylist() for c in names}
         self.layout = split.layout
         self.resized = split.resized
@@ -224,6 +290,7 @@ class RowGroup:
             orientation=orientation,
             label=int(m["label"][i]),
             meta=meta,
+            sha256=[h[i] for h in self.hashes] or [None] * len(self.images),
         )
 
 
@@ -261,18 +328,23 @@ class OpenFiles:
 
     def group(self, unit: int) -> RowGroup:
         """Read one work unit's row group (the sample columns only)."""
+        import pyarrow as pa
         import pyarrow.parquet as pq
 
         s = int(self.split.unit_shard[unit])
-        pf = self.open.pop(s, None)
-        if pf is None:
-            pf = pq.ParquetFile(self.split.root / self.split.shards[s])
-            if len(self.open) >= _OPEN_FILES:
-                _, old = self.open.popitem(last=False)
-                old.close()
-        self.open[s] = pf
+        path = self.split.root / self.split.shards[s]
         g = int(self.split.unit_group[unit])
-        table = pf.read_row_group(g, columns=self.split.columns(), use_threads=False)
+        try:
+            pf = self.open.pop(s, None)
+            if pf is None:
+                pf = pq.ParquetFile(path)
+                if len(self.open) >= _OPEN_FILES:
+                    _, old = self.open.popitem(last=False)
+                    old.close()
+            self.open[s] = pf
+            table = pf.read_row_group(g, columns=self.split.columns(), use_threads=False)
+        except (OSError, ValueError, TypeError, KeyError, IndexError, pa.ArrowException) as exc:
+            raise _unreadable(path, exc) from exc
         return RowGroup(table, self.split)
 
     def close(self) -> None:

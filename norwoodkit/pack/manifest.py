@@ -123,7 +123,7 @@ def read_manifest(root: str | os.PathLike[str]) -> dict[str, Any]:
     manifest = _load(mpath, root)
     if not isinstance(manifest, dict) or manifest.get("format") != "norwoodkit-shards":
         raise _invalid(mpath, "it is not a norwoodkit-shards manifest")
-    version = manifest.get("format_version")
+    version: Any = manifest.get("format_version")
     if not _is_int(version) or version < 1:
         raise _invalid(mpath, "'format_version' is not a positive whole number")
     if version > FORMAT_VERSION:
