@@ -22,6 +22,12 @@ hits each alike. Besides wall-clock images/s it counts images per CPU-second (th
 its workers), which other load on a shared machine disturbs much less. Prints medians over
 ``--repeats``, ratios, the machine, its load average and the command. This is a benchmark,
 not a test: it never fails on speed.
+
+Then the loader's integrity check (``--integrity-only`` runs just this part): per image, the
+decode ``ShardDataset`` does (``decode_image`` to 224 x 224) against the sha256 of the stored
+bytes it checks (original-bytes shards), and against the whole-file sha256 of the resized
+shards spread over their images (checked once when the split is opened); the cost as a share
+of the decode time (target <= 5 %).
 """
 
 from __future__ import annotations
@@ -49,7 +55,8 @@ from PIL import Image
 from torch.utils.data import DataLoader, Dataset
 
 from norwoodkit import dataset, pack, probe, sample
-from norwoodkit.loader import ShardDataset
+from norwoodkit.loader import ShardDataset, decode_image
+from norwoodkit.pack.folder import file_sha256
 
 SIZE = 224
 
@@ -143,6 +150,56 @@ def prepare(args: argparse.Namespace) -> tuple[dataset.Dataset, Path, Path]:
     return ds, out["original"], out["resize256"]
 
 
+def stored_images(shards: Path) -> tuple[list[bytes], list[Path]]:
+    """Every stored image's bytes and the shard files of a pack folder."""
+    import pyarrow.parquet as pq
+
+    files = sorted((shards / "all").glob("*.parquet"))
+    data = [
+        cell["bytes"]
+        for f in files
+        for cell in pq.read_table(f, columns=["image"])["image"].to_pylist()
+    ]
+    return data, files
+
+
+def timed(fn: Callable[[], object], repeats: int) -> float:
+    """The median wall seconds of ``fn`` over ``repeats`` runs."""
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def integrity_cost(original: Path, resized: Path, repeats: int) -> None:
+    """Print the integrity check's cost per image beside the decode time, and the ratio."""
+    import hashlib
+
+    print(f"integrity check, per image, median of {repeats} runs (decode to {SIZE}x{SIZE}):")
+    for name, shards, whole in (
+        ("original bytes", original, False),
+        ("--resize 256", resized, True),
+    ):
+        data, files = stored_images(shards)
+        n = len(data)
+        decode = timed(lambda data=data: [decode_image(d, (SIZE, SIZE)) for d in data], repeats) / n
+        if whole:
+            check = timed(lambda files=files: [file_sha256(f) for f in files], repeats) / n
+            how = "whole-shard sha256 at open, per image"
+        else:
+            check = (
+                timed(lambda data=data: [hashlib.sha256(d).hexdigest() for d in data], repeats) / n
+            )
+            how = "sha256 of each image's bytes"
+        kb = sum(map(len, data)) / n / 1e3
+        print(
+            f"  {name:15s} {n} images, {kb:.0f} kB each: decode {decode * 1e3:.3f} ms, "
+            f"{how} {check * 1e3:.4f} ms = {100 * check / decode:.2f} % of decode (target <= 5 %)"
+        )
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
     ap.add_argument("--subjects", type=int, default=200)
@@ -151,10 +208,18 @@ def main() -> None:
     ap.add_argument("--batch-size", type=int, default=32)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--no-hf", action="store_true", help="skip (c), Hugging Face datasets")
+    ap.add_argument(
+        "--integrity-only", action="store_true", help="only the integrity check's cost per image"
+    )
     ap.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "nk-bench-loader")
     args = ap.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
     ds, original, resized = prepare(args)
+    if args.integrity_only:
+        print(f"machine: {platform.machine()}, {os.cpu_count()} cores; Pillow {PIL.__version__}")
+        print(f"command: {shlex.join([sys.executable, *sys.argv])}")
+        integrity_cost(original, resized, args.repeats)
+        return
 
     images = ds.images
     paths = images["path"].astype(str).tolist()
@@ -220,6 +285,8 @@ def main() -> None:
                 f"{name} / baseline = {medians[name] / base:.2f}x images/s, "
                 f"{per_cpu[name] / base_cpu:.2f}x per CPU-second{goal}"
             )
+    print()
+    integrity_cost(original, resized, args.repeats)
 
 
 if __name__ == "__main__":
