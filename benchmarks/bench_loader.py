@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import hashlib
 import importlib
 import os
 import platform
@@ -45,6 +46,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -173,10 +175,23 @@ def timed(fn: Callable[[], object], repeats: int) -> float:
     return statistics.median(times)
 
 
+def decode_all(data: list[bytes]) -> None:
+    for d in data:
+        decode_image(d, (SIZE, SIZE))
+
+
+def hash_images(data: list[bytes]) -> None:
+    for d in data:
+        hashlib.sha256(d).hexdigest()
+
+
+def hash_files(files: list[Path]) -> None:
+    for f in files:
+        file_sha256(f)
+
+
 def integrity_cost(original: Path, resized: Path, repeats: int) -> None:
     """Print the integrity check's cost per image beside the decode time, and the ratio."""
-    import hashlib
-
     print(f"integrity check, per image, median of {repeats} runs (decode to {SIZE}x{SIZE}):")
     for name, shards, whole in (
         ("original bytes", original, False),
@@ -184,14 +199,12 @@ def integrity_cost(original: Path, resized: Path, repeats: int) -> None:
     ):
         data, files = stored_images(shards)
         n = len(data)
-        decode = timed(lambda data=data: [decode_image(d, (SIZE, SIZE)) for d in data], repeats) / n
+        decode = timed(partial(decode_all, data), repeats) / n
         if whole:
-            check = timed(lambda files=files: [file_sha256(f) for f in files], repeats) / n
+            check = timed(partial(hash_files, files), repeats) / n
             how = "whole-shard sha256 at open, per image"
         else:
-            check = (
-                timed(lambda data=data: [hashlib.sha256(d).hexdigest() for d in data], repeats) / n
-            )
+            check = timed(partial(hash_images, data), repeats) / n
             how = "sha256 of each image's bytes"
         kb = sum(map(len, data)) / n / 1e3
         print(

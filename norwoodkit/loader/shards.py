@@ -323,8 +323,11 @@ class OpenFiles:
     """A few open Parquet files (an LRU), so row groups of one shard do not reparse its footer."""
 
     def __init__(self, split: ShardSplit) -> None:
+        from norwoodkit.pack.layout import Layout, shard_schema
+
         self.split = split
         self.open: OrderedDict[int, Any] = OrderedDict()
+        self.schema = shard_schema(Layout(split.layout))[0]
 
     def group(self, unit: int) -> RowGroup:
         """Read one work unit's row group (the sample columns only)."""
@@ -338,6 +341,14 @@ class OpenFiles:
             pf = self.open.pop(s, None)
             if pf is None:
                 pf = pq.ParquetFile(path)
+                if not pf.schema_arrow.equals(self.schema, check_metadata=False):
+                    pf.close()
+                    raise InputError(
+                        f"{path}: schema differs from what norwoodkit writes (not a shard of "
+                        f"this pack, or changed since packing); run `norwoodkit verify "
+                        f"{self.split.root}` and pack again with --resume",
+                        code="shard-schema",
+                    )
                 if len(self.open) >= _OPEN_FILES:
                     _, old = self.open.popitem(last=False)
                     old.close()
