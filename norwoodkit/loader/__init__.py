@@ -56,14 +56,20 @@ encoded bytes as uint8 tensors; ``ShardDataset.collate_bytes`` batches them in t
 ``ds.collate_cuda`` decodes the batch with nvJPEG (``torchvision.io.decode_jpeg``) and resizes
 on the GPU in the main process.
 
-Bad input (``shards``, ``badimage``): a shard in the manifest but not on disk, an unknown split,
-a newer manifest format or a footer that disagrees with the manifest stop with an
-``InputError``; a shard file on disk that the manifest does not list is never read and is logged
-as a warning (the manifest is the source of truth; ``norwoodkit verify`` reports it as an
-error). An image that cannot be decoded raises (``on_bad_image="raise"``, naming shard, row
-group, row and subject) or is skipped, logged and counted in ``ds.skipped`` (``"skip"``); a
-reader that skipped images then takes replacements from the start of its list so its count
-still matches the others'.
+Bad input (``shards``, ``badimage``): a folder without ``manifest.json`` (an unfinished pack),
+a shard in the manifest but not on disk, a link, a special file or outside the folder, an
+unknown split, a newer manifest format, a footer that disagrees with the manifest, a shard of
+another schema or one that cannot be read stop with an ``InputError`` pointing to ``norwoodkit
+verify``; a shard file on disk that the manifest does not list is never read and is logged as
+a warning (the manifest is the source of truth; ``norwoodkit verify`` reports it as an error).
+A changed byte never reaches training silently: in original-bytes shards each image's bytes
+are checked against its stored ``sha256`` before decoding (about 4 % of the decode time,
+``docs/benchmarks.md``); ``--resize`` shards, whose ``sha256`` is the original's, are hashed
+whole against the manifest once per process when the split is opened. An image that changed
+or cannot be decoded raises (``on_bad_image="raise"``, naming shard, row group, row and
+subject) or is skipped, logged and counted in ``ds.skipped`` (``"skip"``); a reader that
+skipped images then takes replacements from the start of its list so its count still matches
+the others'. A resized shard that changed always raises (the whole file is suspect).
 
 Importing this package does not import torch: each name below loads its module on first use,
 and ``norwoodkit.loader.partition`` (the epoch plan) never needs torch at all.
