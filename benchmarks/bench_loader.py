@@ -190,8 +190,11 @@ def hash_files(files: list[Path]) -> None:
         file_sha256(f)
 
 
-def integrity_cost(original: Path, resized: Path, repeats: int) -> None:
+def integrity_cost(original: Path, resized: Path, repeats: int, header: bool = False) -> None:
     """Print the integrity check's cost per image beside the decode time, and the ratio."""
+    if header:
+        print(f"machine: {platform.machine()}, {os.cpu_count()} cores; Pillow {PIL.__version__}")
+        print(f"command: {shlex.join([sys.executable, *sys.argv])}")
     print(f"integrity check, per image, median of {repeats} runs (decode to {SIZE}x{SIZE}):")
     for name, shards, whole in (
         ("original bytes", original, False),
@@ -213,6 +216,36 @@ def integrity_cost(original: Path, resized: Path, repeats: int) -> None:
         )
 
 
+def print_speeds(runs: dict[str, list[Pass]]) -> None:
+    """Each reader's median images/s and images per CPU-second, and its ratio to the baseline."""
+    medians: dict[str, float] = {}
+    per_cpu: dict[str, float] = {}
+    for name, passes in runs.items():
+        seconds = statistics.median(r.seconds for r in passes)
+        cpu = statistics.median(r.cpu for r in passes)
+        n = passes[0].images
+        medians[name], per_cpu[name] = n / seconds, n / cpu
+        spread = ", ".join(f"{r.seconds:.2f}" for r in passes)
+        print(
+            f"{name:40s} {n / seconds:6.0f} images/s ({seconds:.2f} s per pass: {spread}); "
+            f"{n / cpu:6.0f} images per CPU-second"
+        )
+    base = medians["baseline: folder Dataset (ImageFolder way)"]
+    base_cpu = per_cpu["baseline: folder Dataset (ImageFolder way)"]
+    print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}\n")
+    for name, target in (
+        ("(a) ShardDataset, original bytes", 1.0),
+        ("(b) ShardDataset, --resize 256 shards", 8.0),
+        ("(c) HF datasets, original bytes", None),
+    ):
+        if name in medians:
+            goal = f" (target >= {target:.1f}x)" if target else " (reference)"
+            print(
+                f"{name} / baseline = {medians[name] / base:.2f}x images/s, "
+                f"{per_cpu[name] / base_cpu:.2f}x per CPU-second{goal}"
+            )
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
     ap.add_argument("--subjects", type=int, default=200)
@@ -229,10 +262,7 @@ def main() -> None:
     args.work.mkdir(parents=True, exist_ok=True)
     ds, original, resized = prepare(args)
     if args.integrity_only:
-        print(f"machine: {platform.machine()}, {os.cpu_count()} cores; Pillow {PIL.__version__}")
-        print(f"command: {shlex.join([sys.executable, *sys.argv])}")
-        integrity_cost(original, resized, args.repeats)
-        return
+        return integrity_cost(original, resized, args.repeats, header=True)
 
     images = ds.images
     paths = images["path"].astype(str).tolist()
@@ -272,32 +302,7 @@ def main() -> None:
     for _ in range(args.repeats):  # interleaved, so a busy moment hits every reader alike
         for name, make in readers.items():
             runs[name].append(timed_pass(make))
-    medians: dict[str, float] = {}
-    per_cpu: dict[str, float] = {}
-    for name, passes in runs.items():
-        seconds = statistics.median(r.seconds for r in passes)
-        cpu = statistics.median(r.cpu for r in passes)
-        n = passes[0].images
-        medians[name], per_cpu[name] = n / seconds, n / cpu
-        spread = ", ".join(f"{r.seconds:.2f}" for r in passes)
-        print(
-            f"{name:40s} {n / seconds:6.0f} images/s ({seconds:.2f} s per pass: {spread}); "
-            f"{n / cpu:6.0f} images per CPU-second"
-        )
-    base = medians["baseline: folder Dataset (ImageFolder way)"]
-    base_cpu = per_cpu["baseline: folder Dataset (ImageFolder way)"]
-    print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}\n")
-    for name, target in (
-        ("(a) ShardDataset, original bytes", 1.0),
-        ("(b) ShardDataset, --resize 256 shards", 8.0),
-        ("(c) HF datasets, original bytes", None),
-    ):
-        if name in medians:
-            goal = f" (target >= {target:.1f}x)" if target else " (reference)"
-            print(
-                f"{name} / baseline = {medians[name] / base:.2f}x images/s, "
-                f"{per_cpu[name] / base_cpu:.2f}x per CPU-second{goal}"
-            )
+    print_speeds(runs)
     print()
     integrity_cost(original, resized, args.repeats)
 
