@@ -79,7 +79,10 @@ def pack(
     with manifest.json and a README.md dataset card."""
     from norwoodkit import pack as packing
     from norwoodkit import split as splits
+    from norwoodkit.pack.folder import check_out
 
+    # Before any work: the library checks again, but only after loading and probing.
+    check_out(out_dir, source.root, overwrite, resume)
     opts = packing.PackOptions(
         layout=layout,
         shard_size=packing.parse_size(shard_size),
