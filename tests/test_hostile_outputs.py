@@ -205,6 +205,7 @@ def test_output_refused(
     work.mkdir()
     target = PLACES[place][2](root, work)
     extra = [a.format(work=work) for a in NEEDS.get((command, param), [])]
+    args: list[str | Path]
     if command == "sample":
         args = ["sample", target, "--subjects", "1", "--size", "tiny", "--workers", "1"]
     else:
@@ -362,7 +363,7 @@ def test_pack_resume_refuses_a_manifest_listing_outside(
     root, out = packed
     (tmp_path / "victim.parquet").write_bytes(b"precious")
     _list_in_manifest(out, "../victim.parquet")
-    args = ["pack", root, "--out", out, "--resume", "-q", "--workers", "1"]
+    args: list[str | Path] = ["pack", root, "--out", out, "--resume", "-q", "--workers", "1"]
     hostile(args, 2, ["--out", "not a shard of this folder"], untouched=[tmp_path])
 
 

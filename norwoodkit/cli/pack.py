@@ -81,8 +81,7 @@ def pack(
     from norwoodkit import split as splits
     from norwoodkit.pack.folder import check_out
 
-    # Before any work: the library checks again, but only after loading and probing.
-    check_out(out_dir, source.root, overwrite, resume)
+    check_out(out_dir, source.root, overwrite, resume)  # now: pack.write's own is after probing
     opts = packing.PackOptions(
         layout=layout,
         shard_size=packing.parse_size(shard_size),
