@@ -1,6 +1,7 @@
 """Writing output files safely: into a temporary name beside the target, then one rename.
 
-A crash or Ctrl-C leaves either the old file or the new one, never half of one.
+A crash or Ctrl-C leaves either the old file or the new one, never half of one. Where a file
+may go is checked before any work by ``paths.guard_output``; this module only writes.
 """
 
 from __future__ import annotations
@@ -14,61 +15,6 @@ from pathlib import Path
 import pandas as pd
 
 from norwoodkit.errors import OutputError
-
-
-def _parameter(name: str) -> str:
-    """A parameter name; a flag spelling (``--exclude-list``) is read as ``exclude_list``."""
-    return name[2:].replace("-", "_") if name.startswith("--") else name
-
-
-def check_output_path(path: str | os.PathLike[str], parameter: str) -> Path:
-    """Fail early (before any work) when an output file cannot be written where asked.
-
-    ``parameter`` names the argument that gave ``path``; errors carry it.
-    """
-    p = Path(path)
-    name = _parameter(parameter)
-    if p.is_dir():
-        raise OutputError(
-            f"{p}: is a folder; give a file name", code="output-is-folder", parameter=name
-        )
-    if not p.parent.is_dir():
-        raise OutputError(
-            f"{p}: folder {p.parent} does not exist; create it first",
-            code="output-parent-missing",
-            parameter=name,
-        )
-    if not os.access(p.parent, os.W_OK):
-        raise OutputError(
-            f"{p}: folder {p.parent} is not writable; choose another place",
-            code="output-not-writable",
-            parameter=name,
-        )
-    return p
-
-
-def check_output_dir(path: str | os.PathLike[str], parameter: str) -> Path:
-    """Fail early when an output folder cannot be made or used (its parent must exist)."""
-    p = Path(path)
-    name = _parameter(parameter)
-    if p.exists() and not p.is_dir():
-        raise OutputError(
-            f"{p}: is a file; give a folder", code="output-not-folder", parameter=name
-        )
-    if not p.exists() and not p.parent.is_dir():
-        raise OutputError(
-            f"{p}: folder {p.parent} does not exist; create it first",
-            code="output-parent-missing",
-            parameter=name,
-        )
-    where = p if p.exists() else p.parent
-    if not os.access(where, os.W_OK):
-        raise OutputError(
-            f"{p}: folder {where} is not writable; choose another place",
-            code="output-not-writable",
-            parameter=name,
-        )
-    return p
 
 
 def write_bytes_atomic(path: str | os.PathLike[str], data: bytes) -> None:
@@ -97,14 +43,17 @@ def write_text_atomic(path: str | os.PathLike[str], text: str) -> None:
 TABLE_SUFFIXES = (".csv", ".parquet", ".json")
 
 
-def check_table_path(path: str | os.PathLike[str], parameter: str) -> Path:
-    """``check_output_path`` plus a known table extension (.csv, .parquet, .json)."""
-    p = check_output_path(path, parameter)
+def check_table_suffix(path: str | os.PathLike[str], parameter: str) -> Path:
+    """Refuse a table output whose extension is not a known table type (.csv, .parquet, .json).
+
+    Where the file may go is ``paths.guard_output``'s question; this is only about its type.
+    """
+    p = Path(path)
     if p.suffix.lower() not in TABLE_SUFFIXES:
         raise OutputError(
             f"{p}: unknown file type '{p.suffix}'; use one of {', '.join(TABLE_SUFFIXES)}",
             code="output-type",
-            parameter=_parameter(parameter),
+            parameter=parameter,
         )
     return p
 

@@ -29,7 +29,8 @@ from norwoodkit.atomic import write_text_atomic
 from norwoodkit.dataset import ProbedDataset, decoded
 from norwoodkit.errors import InputError, ParameterError
 from norwoodkit.labels import VIEWS, category_key
-from norwoodkit.stats_render import FACT_LABELS, TABLE_TITLES, check_output_dir, format_value
+from norwoodkit.paths import guard_output
+from norwoodkit.stats_render import FACT_LABELS, TABLE_TITLES, format_value
 from norwoodkit.strata import (
     AGE_BINS,
     MISSING,
@@ -58,7 +59,6 @@ __all__ = [
     "Summary",
     "age_bin_labels",
     "check_age_bins",
-    "check_output_dir",
     "format_value",
     "parse_age_bins",
     "stage_labels",
@@ -131,19 +131,28 @@ class Summary:
         """One Markdown document: a heading and a pipe table for the facts and every table."""
         return render.markdown(self, title)
 
-    def write_csv_dir(self, directory: str | os.PathLike[str]) -> list[Path]:
+    def write_csv_dir(
+        self,
+        directory: str | os.PathLike[str],
+        *,
+        dataset_root: str | os.PathLike[str] | None = None,
+    ) -> list[Path]:
         """Write ``facts.csv`` and one ``<table>.csv`` per table, each atomically.
 
-        The folder is created when its parent exists. Returns the paths written.
+        The folder is created when its parent exists. Returns the paths written. Pass the
+        dataset's ``dataset_root`` so that a folder inside it is refused.
 
         Raises:
-            OutputError: the folder's parent is missing, or the path is a file.
+            OutputError: refused by ``paths.guard_output``.
         """
-        return render.write_csv_dir(self, directory)
+        return render.write_csv_dir(self, directory, dataset_root)
 
-    def write_markdown(self, path: str | os.PathLike[str]) -> None:
-        """``to_markdown`` written atomically to ``path``."""
-        write_text_atomic(path, self.to_markdown())
+    def write_markdown(
+        self, path: str | os.PathLike[str], *, dataset_root: str | os.PathLike[str] | None = None
+    ) -> None:
+        """``to_markdown`` written atomically to ``path`` (refused inside ``dataset_root``)."""
+        target = guard_output(path, "path", dataset_root=dataset_root, kind="file")
+        write_text_atomic(target, self.to_markdown())
 
     def rich_tables(self) -> list[Table]:
         """Rich tables for the terminal: the overview, then every table."""

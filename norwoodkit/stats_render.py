@@ -16,8 +16,9 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from norwoodkit.atomic import check_output_dir, write_table_atomic
+from norwoodkit.atomic import write_table_atomic
 from norwoodkit.columns import plain
+from norwoodkit.paths import guard_output
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -29,7 +30,6 @@ if TYPE_CHECKING:
 __all__ = [
     "FACT_LABELS",
     "TABLE_TITLES",
-    "check_output_dir",
     "display",
     "facts_frame",
     "format_value",
@@ -113,15 +113,20 @@ def markdown(summary: Summary, title: str | None = None) -> str:
     return "\n".join(parts) + "\n"
 
 
-def write_csv_dir(summary: Summary, directory: str | os.PathLike[str]) -> list[Path]:
+def write_csv_dir(
+    summary: Summary,
+    directory: str | os.PathLike[str],
+    dataset_root: str | os.PathLike[str] | None = None,
+) -> list[Path]:
     """Write ``facts.csv`` and one ``<table>.csv`` per table, each atomically.
 
     The folder is created when its parent exists. Returns the paths written.
 
     Raises:
-        OutputError: the folder's parent is missing, or the path is a file.
+        OutputError: refused by ``paths.guard_output``: inside ``dataset_root``, the folder's
+            parent missing, or the path not a folder.
     """
-    folder = check_output_dir(directory, "directory")
+    folder = guard_output(directory, "directory", dataset_root=dataset_root, kind="folder")
     folder.mkdir(exist_ok=True)
     written: list[Path] = []
     facts = pd.DataFrame(

@@ -22,6 +22,7 @@ from norwoodkit.columns import ALL_COLUMNS, coerce
 from norwoodkit.dataset import Dataset, ProbedDataset
 from norwoodkit.errors import InputError, OutputError, ParameterError
 from norwoodkit.labels import VIEWS, category_key
+from norwoodkit.paths import guard_output
 from norwoodkit.stats import (
     FACT_LABELS,
     MISSING,
@@ -29,7 +30,6 @@ from norwoodkit.stats import (
     STAGE_LABELS,
     TABLE_TITLES,
     Summary,
-    check_output_dir,
     parse_age_bins,
     summarize,
 )
@@ -523,12 +523,15 @@ def test_write_csv_dir_writes_each_table_atomically(defects: ProbedDataset, tmp_
 
 
 def test_output_folder_checks(tmp_path: Path) -> None:
+    def check_output_dir(path: Path) -> Path:
+        return guard_output(path, "csv_dir", dataset_root=None, kind="folder")
+
     with pytest.raises(OutputError, match="does not exist"):
-        check_output_dir(tmp_path / "missing" / "csv", "--csv")
+        check_output_dir(tmp_path / "missing" / "csv")
     (tmp_path / "file").write_text("x", encoding="utf-8")
     with pytest.raises(OutputError, match="is a file"):
-        check_output_dir(tmp_path / "file", "--csv")
-    assert check_output_dir(tmp_path / "new", "--csv") == tmp_path / "new"
+        check_output_dir(tmp_path / "file")
+    assert check_output_dir(tmp_path / "new") == tmp_path / "new"
 
 
 def test_write_csv_dir_names_its_parameter(defects: ProbedDataset, tmp_path: Path) -> None:

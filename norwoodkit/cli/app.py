@@ -88,11 +88,17 @@ _FLAGS = {
     "cache_dir": "--cache",
     "use_cache": "--no-cache",
     "plots_dir": "--plots",
+    "csv_dir": "--csv",
 }
 
 
 def flag(parameter: str) -> str:
-    """The CLI flag of a library parameter: ``shard_size`` is ``--shard-size``."""
+    """The CLI flag of a library parameter: ``shard_size`` is ``--shard-size``.
+
+    A parameter spelt in capitals is a positional argument's metavar (``OUT``) and stays so.
+    """
+    if parameter.isupper():
+        return parameter
     return _FLAGS.get(parameter, "--" + parameter.replace("_", "-"))
 
 

@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from norwoodkit.cli.app import EXIT_FOUND, EXIT_OK, handle_errors, out, print_json
-from norwoodkit.cli.options import JsonOpt, QuietOpt, load_probed, reads_dataset
+from norwoodkit.cli.options import JsonOpt, QuietOpt, guard, load_probed, reads_dataset
 from norwoodkit.dedupe import FailOn
 from norwoodkit.source import DatasetSource
 
@@ -67,15 +67,16 @@ def dedupe(
 ) -> None:
     """Find exact and near-duplicate images, above all across people (leakage). Never changes
     an image."""
-    from norwoodkit.atomic import check_table_path, write_table_atomic
+    from norwoodkit.atomic import check_table_suffix, write_table_atomic
     from norwoodkit.dedupe import DedupeOptions, find
     from norwoodkit.dedupe import calibrate as run_calibrate
 
     opts = DedupeOptions(same=same, near=near, mirror=mirror)
     outputs = {"pairs": pairs, "groups": groups, "exclude_list": exclude_list}
     for parameter, path in outputs.items():
+        guard(source, path, parameter)
         if path is not None:
-            check_table_path(path, parameter)
+            check_table_suffix(path, parameter)
     ds = load_probed(source, quiet)
     result = find(ds, opts)
     if pairs is not None:

@@ -18,6 +18,7 @@ import typer
 from norwoodkit import memory
 from norwoodkit.cli.app import progress_bar
 from norwoodkit.dataset import ProbedDataset
+from norwoodkit.paths import OutputKind, guard_output
 from norwoodkit.source import DatasetSource, parse_field_map
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
@@ -98,11 +99,46 @@ def reads_dataset(fn: Callable[..., None]) -> Callable[..., None]:
     @functools.wraps(fn)
     def wrapper(root: Path, **kwargs: Any) -> None:
         values = {name: kwargs.pop(name) for name, _, _ in _SOURCE_OPTIONS}
-        fn(_source(root, values), **kwargs)
+        source = _source(root, values)
+        _guard_cache(source)
+        fn(source, **kwargs)
 
     wrapper.__signature__ = sig.replace(parameters=params)  # type: ignore[attr-defined]
     wrapper.__annotations__ = {p.name: p.annotation for p in params} | {"return": None}
     return wrapper
+
+
+def _guard_cache(source: DatasetSource) -> None:
+    """The probe cache folder (given or default) is an output: never inside the dataset."""
+    if not source.use_cache:
+        return
+    from norwoodkit.probe import default_cache_dir
+
+    # The cache makes its own folders and only warns when it cannot write: parents may be missing.
+    where = source.cache_dir if source.cache_dir is not None else default_cache_dir()
+    guard_output(where, "cache_dir", dataset_root=source.root, kind="folder", make_parents=True)
+
+
+def guard(
+    source: DatasetSource,
+    path: Path | None,
+    parameter: str,
+    kind: OutputKind = "file",
+    inputs: tuple[Path | None, ...] = (),
+) -> None:
+    """``paths.guard_output`` for one output option of a dataset command (None: not asked for).
+
+    The dataset root and every file the command reads (the annotation file, ``inputs``) are
+    refused as places to write.
+    """
+    if path is not None:
+        guard_output(
+            path,
+            parameter,
+            dataset_root=source.root,
+            kind=kind,
+            inputs=(source.annotations, *inputs),
+        )
 
 
 def load_probed(source: DatasetSource, quiet: bool, thumbnails: bool = False) -> ProbedDataset:

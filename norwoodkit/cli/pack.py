@@ -79,7 +79,9 @@ def pack(
     with manifest.json and a README.md dataset card."""
     from norwoodkit import pack as packing
     from norwoodkit import split as splits
+    from norwoodkit.pack.folder import check_out
 
+    check_out(out_dir, source.root, overwrite, resume)  # now: pack.write's own is after probing
     opts = packing.PackOptions(
         layout=layout,
         shard_size=packing.parse_size(shard_size),

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from norwoodkit.cli.app import handle_errors, out
-from norwoodkit.cli.options import QuietOpt, load_probed, reads_dataset
+from norwoodkit.cli.options import QuietOpt, guard, load_probed, reads_dataset
 from norwoodkit.source import DatasetSource
 
 
@@ -40,16 +40,14 @@ def report(
     """Write one self-contained HTML report: stats and plots, a contact sheet per stage and
     view, validation findings, duplicates and split balance. Needs matplotlib (report extra)."""
     from norwoodkit import report as html_report
-    from norwoodkit.atomic import check_output_dir, check_output_path
 
     html_report.require_matplotlib()
-    check_output_path(out_file, "out")
-    if plots is not None:
-        check_output_dir(plots, "plots")
+    guard(source, out_file, "out", inputs=(splits,))
+    guard(source, plots, "plots_dir", "folder")
     split_table = html_report.read_splits(splits) if splits is not None else None
     ds = load_probed(source, quiet, thumbnails=True)
     made = html_report.make(ds, with_dedupe=with_dedupe, splits=split_table, plots_dir=plots)
-    html_report.write(out_file, made.html)
+    html_report.write(out_file, made.html, dataset_root=source.root)
     counts = made.findings.counts()
     out.print(
         f"wrote {out_file} ({len(made.html) // 1024:,} KiB): {made.findings.subjects} subjects, "

@@ -38,13 +38,20 @@ def sample(
 ) -> None:
     """Write a realistic synthetic dataset in the vendor's layout (five JPEG views per person
     and annotation.json)."""
+    from norwoodkit.errors import OutputError
     from norwoodkit.sample import SampleOptions, write
 
     opts = SampleOptions(
         subjects=subjects, seed=seed, size=size, quality=quality, defects=defects, workers=workers
     )
-    with progress_bar(subjects * 5, "rendering photos", quiet) as prog:
-        result = write(out_dir, opts, overwrite=overwrite, progress=prog)
+    try:
+        with progress_bar(subjects * 5, "rendering photos", quiet) as prog:
+            result = write(out_dir, opts, overwrite=overwrite, progress=prog)
+    except OutputError as exc:
+        if exc.parameter != "out":
+            raise
+        # The library's ``out`` is this command's OUT argument, not an --out option.
+        raise OutputError(exc.problem, code=exc.code, parameter="OUT") from None
     if json_output:
         print_json(result.to_dict())
     else:

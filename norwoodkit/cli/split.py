@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from norwoodkit.cli.app import EXIT_FOUND, EXIT_OK, handle_errors, out, print_json
-from norwoodkit.cli.options import JsonOpt, QuietOpt, load_probed, reads_dataset
+from norwoodkit.cli.options import JsonOpt, QuietOpt, guard, load_probed, reads_dataset
 from norwoodkit.cli.validate import render_findings
 from norwoodkit.errors import NorwoodkitError
 from norwoodkit.source import DatasetSource
@@ -85,7 +85,7 @@ def split(
     """Make subject-level, stratified, leak-free train/val/test or k-fold splits, or audit one
     (--check)."""
     from norwoodkit import split as splits
-    from norwoodkit.atomic import check_table_path, write_table_atomic
+    from norwoodkit.atomic import check_table_suffix, write_table_atomic
 
     if check is not None:
         _audit(source, check, dedupe_file, json_output, quiet)
@@ -93,8 +93,9 @@ def split(
         raise NorwoodkitError("split needs --out FILE (or --check FILE to audit one)", code="usage")
     spec = splits.SplitSpec.parse(ratios, names, folds, stratify, seed)
     for parameter, path in (("out", out_file), ("images", images)):
+        guard(source, path, parameter, inputs=(dedupe_file, exclude_list, check))
         if path is not None:
-            check_table_path(path, parameter)
+            check_table_suffix(path, parameter)
     exclude = splits.read_table(exclude_list, "--exclude-list") if exclude_list else None
     dup = splits.duplicate_pairs_from_file(dedupe_file, "--dedupe") if dedupe_file else None
     ds = load_probed(source, quiet)

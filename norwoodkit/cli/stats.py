@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from norwoodkit.cli.app import handle_errors, out, print_json
-from norwoodkit.cli.options import JsonOpt, QuietOpt, load_probed, reads_dataset
+from norwoodkit.cli.options import JsonOpt, QuietOpt, guard, load_probed, reads_dataset
 from norwoodkit.source import DatasetSource
 
 
@@ -41,20 +41,17 @@ def stats(
 ) -> None:
     """Describe the dataset: stages, ages, gender, ethnicity, cross-tabs and image sizes per
     view. Reads the probe cache; no image is decoded again."""
-    from norwoodkit.atomic import check_output_path
-    from norwoodkit.stats import check_output_dir, parse_age_bins, summarize
+    from norwoodkit.stats import parse_age_bins, summarize
 
     bins = parse_age_bins(age_bins)
-    if markdown is not None:
-        check_output_path(markdown, "--markdown")
-    if csv_dir is not None:
-        check_output_dir(csv_dir, "--csv")
+    guard(source, markdown, "markdown")
+    guard(source, csv_dir, "csv_dir", "folder")
     ds = load_probed(source, quiet)
     summary = summarize(ds, folds=folds, age_bins=bins)
     if markdown is not None:
-        summary.write_markdown(markdown)
+        summary.write_markdown(markdown, dataset_root=source.root)
     if csv_dir is not None:
-        summary.write_csv_dir(csv_dir)
+        summary.write_csv_dir(csv_dir, dataset_root=source.root)
     if json_output:
         print_json(summary.to_dict())
     else:

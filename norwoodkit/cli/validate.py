@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from norwoodkit.cli.app import EXIT_FOUND, EXIT_OK, handle_errors, out, print_json
-from norwoodkit.cli.options import JsonOpt, QuietOpt, load_probed, reads_dataset
+from norwoodkit.cli.options import JsonOpt, QuietOpt, guard, load_probed, reads_dataset
 from norwoodkit.source import DatasetSource
 
 if TYPE_CHECKING:
@@ -42,12 +42,11 @@ def validate(
 ) -> None:
     """Check that folder and annotation agree, every view is present and decodable, and labels
     and metadata are valid. Exit 0 clean, 1 problems found, 2 could not run."""
-    from norwoodkit.atomic import check_output_path, write_text_atomic
+    from norwoodkit.atomic import write_text_atomic
     from norwoodkit.validate import ValidateOptions, junit_xml
     from norwoodkit.validate import validate as run_validate
 
-    if junit is not None:
-        check_output_path(junit, "--junit")
+    guard(source, junit, "junit")
     ds = load_probed(source, quiet)
     report = run_validate(
         ds, ValidateOptions(expect_subjects=expect_subjects, expect_views=expect_views)

@@ -1,8 +1,10 @@
 """The output folder: the guard on where shards go, which files are ours, and resume records.
 
-We only ever delete files whose names say we wrote them (``SHARD_NAME`` in a folder of the same
-split, ``TEMP_NAME``); files of anyone else in the folder stay. While a pack runs, each finished
-shard's record goes to ``STATE_DIR``, so an interrupted run can be resumed.
+We only ever delete files that a manifest of ours lists: ``manifest.json`` of an earlier run,
+or the records (``STATE_DIR``) of a run that was interrupted; files of anyone else in the
+folder stay, and a ``README.md`` we would replace without a manifest of ours beside it is
+refused. Symbolic links are never followed: one at the top of the folder, or on the way to a
+listed file, stops the run before anything is deleted.
 """
 
 from __future__ import annotations
@@ -11,48 +13,152 @@ import hashlib
 import json
 import os
 import re
+import stat
 from pathlib import Path
 from typing import Any
 
 from norwoodkit.atomic import write_text_atomic
 from norwoodkit.errors import OutputError
 from norwoodkit.pack.layout import CARD, MANIFEST, SHARD_NAME, STATE_DIR, TEMP_NAME
+from norwoodkit.paths import guard_output, safe_relpath
+
+#: The largest manifest or state record we read (a manifest of a million images is ~300 MB).
+MAX_RECORD_BYTES = 1 << 30
 
 
 def check_out(out: Path, root: Path, overwrite: bool, resume: bool) -> None:
-    """Refuse an output folder inside the dataset, without a parent, a file, or busy.
+    """Refuse an output folder inside the dataset, without a parent, not a folder, busy, or
+    (with ``overwrite``/``resume``) not provably ours.
 
     Raises:
-        OutputError: codes output-inside-dataset, output-parent-missing, output-is-file,
-            output-exists.
+        OutputError: codes of ``paths.guard_output``, and output-exists, output-not-ours,
+            output-link, output-listing.
     """
-    real_out, real_root = os.path.realpath(out), os.path.realpath(root)
-    if real_out == real_root or real_out.startswith(real_root.rstrip(os.sep) + os.sep):
+    guard_output(out, "out", dataset_root=root, kind="folder")
+    if not out.is_dir() or not any(out.iterdir()):
+        return
+    if not (overwrite or resume):
         raise OutputError(
-            f"--out {out}: inside the dataset folder {root}; write the shards "
-            "somewhere else (norwoodkit never writes into a dataset)",
-            code="output-inside-dataset",
-        )
-    if not out.parent.is_dir():
-        raise OutputError(
-            f"--out {out}: folder {out.parent} does not exist; create it first",
-            code="output-parent-missing",
-        )
-    if out.exists() and not out.is_dir():
-        raise OutputError(f"--out {out}: is a file; give a folder", code="output-is-file")
-    if out.is_dir() and any(out.iterdir()) and not (overwrite or resume):
-        raise OutputError(
-            f"--out {out}: exists and is not empty; pass --resume to finish an "
+            f"{out}: exists and is not empty; pass --resume to finish an "
             "interrupted pack, --overwrite to replace earlier shards (other files "
             "are left alone), or choose a new folder",
             code="output-exists",
+            parameter="out",
         )
+    for entry in out.iterdir():
+        if entry.is_symlink():
+            raise _refused(
+                f"{entry}: is a symbolic link inside the output folder; norwoodkit never "
+                "follows links there: remove it or choose a new folder",
+                "output-link",
+            )
+    # The card is written just before the manifest, so an interrupted run of ours can leave a
+    # card with no manifest: its resume records (STATE_DIR) then vouch for it.
+    vouched = os.path.lexists(out / MANIFEST) or (out / STATE_DIR).is_dir()
+    if os.path.lexists(out / CARD) and not vouched:
+        raise _refused(
+            f"{out / CARD}: not written by `norwoodkit pack` (the folder has no {MANIFEST} "
+            "and no records of an interrupted pack), and pack would replace it; move it away "
+            "or choose a new folder",
+            "output-not-ours",
+        )
+    ours(out)  # a listing we cannot trust stops the run now, before any work
+
+
+def _refused(problem: str, code: str) -> OutputError:
+    return OutputError(problem, code=code, parameter="out")
+
+
+def ours(target: Path) -> list[Path]:
+    """The existing shard files that our manifest or our resume records list (never followed
+    through a link; a listed path that is not a shard path of this folder is refused).
+
+    Raises:
+        OutputError: codes output-link, output-listing.
+    """
+    found = []
+    for rel, listed_in in _listed(target):
+        if not (safe_relpath(rel) and _shard_path(rel)):
+            raise _refused(
+                f"{listed_in}: lists {rel!r}, which is not a shard of this folder; "
+                "refusing to delete anything: remove the folder yourself or choose a new one",
+                "output-listing",
+            )
+        path = target / rel
+        for part in (path.parent, path):
+            if os.path.islink(part):
+                raise _refused(
+                    f"{part}: is a symbolic link inside the output folder; norwoodkit never "
+                    "follows links there: remove it or choose a new folder",
+                    "output-link",
+                )
+        if os.path.lexists(path):
+            if not stat.S_ISREG(os.lstat(path).st_mode):
+                raise _refused(
+                    f"{path}: listed in {listed_in} but not a regular file; remove it yourself",
+                    "output-listing",
+                )
+            found.append(path)
+    return found
+
+
+def _shard_path(rel: str) -> bool:
+    """True for ``<split>/<split>-NNNNN-of-NNNNN.parquet``: the only files pack deletes."""
+    parts = rel.split("/")
+    m = SHARD_NAME.match(parts[-1])
+    return len(parts) == 2 and m is not None and m["split"] == parts[0]
+
+
+def _listed(target: Path) -> list[tuple[str, Path]]:
+    """(relative path, the file that lists it) for every shard our manifest and records list."""
+    out: list[tuple[str, Path]] = []
+    manifest = target / MANIFEST
+    if os.path.lexists(manifest):
+        doc = _read_record(manifest)
+        try:
+            for s in doc["splits"].values():
+                out += [(rec["path"], manifest) for rec in s["shards"]]
+        except (KeyError, TypeError, AttributeError):
+            raise _unreadable(manifest) from None
+    state = target / STATE_DIR
+    if os.path.lexists(state):
+        if not stat.S_ISDIR(os.lstat(state).st_mode):
+            raise _unreadable(state)
+        for f in sorted(state.iterdir()):
+            if f.suffix == ".json":
+                rec = _read_record(f)
+                if not isinstance(rec, dict) or "path" not in rec:
+                    raise _unreadable(f)
+                out.append((rec["path"], f))
+    return out
+
+
+def _read_record(path: Path) -> Any:
+    """A JSON file of ours: a regular file (never a FIFO or a link), of a sane size, parsed."""
+    st = os.lstat(path)
+    if not stat.S_ISREG(st.st_mode) or st.st_size > MAX_RECORD_BYTES:
+        raise _unreadable(path)
+    try:
+        return json.loads(path.read_bytes())
+    except (ValueError, OSError):
+        raise _unreadable(path) from None
+
+
+def _unreadable(path: Path) -> OutputError:
+    return _refused(
+        f"{path}: cannot be read as a record of an earlier `norwoodkit pack`, so which files "
+        "are ours cannot be told; refusing to replace anything: choose a new folder",
+        "output-listing",
+    )
 
 
 def open_folder(
     target: Path, *, overwrite: bool, resume: bool
 ) -> tuple[Path, dict[str, dict[str, Any]]]:
     """Make the output folder and its state folder, and clear what is stale.
+
+    With ``overwrite``, the shards our earlier manifest or records list are deleted (and the
+    records); nothing else.
 
     Returns:
         The state folder, and the records of shards an earlier run finished (by relative
@@ -64,7 +170,9 @@ def open_folder(
     _remove_stale_temporaries(target)
     done = _load_done(target, state) if resume else {}
     if overwrite and not resume:
-        for f in our_shard_files(target):
+        for f in ours(target):
+            f.unlink()
+        for f in state.glob("*.json"):
             f.unlink()
     return state, done
 
@@ -143,8 +251,8 @@ def remove_leftover_temporaries(target: Path) -> None:
 
 
 def remove_stale(target: Path, keep: set[str]) -> None:
-    """Shards of ours that this plan no longer has (another shard count): delete them only."""
-    for f in our_shard_files(target):
+    """Shards our earlier manifest or records list that this plan no longer has: delete them."""
+    for f in ours(target):
         if f.relative_to(target).as_posix() not in keep:
             f.unlink()
 

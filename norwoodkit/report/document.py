@@ -11,11 +11,12 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from norwoodkit import __version__
-from norwoodkit.atomic import check_output_path, write_bytes_atomic, write_text_atomic
+from norwoodkit.atomic import write_bytes_atomic, write_text_atomic
 from norwoodkit.dataset import ProbedDataset
 from norwoodkit.findings import Finding
+from norwoodkit.paths import guard_output
 from norwoodkit.split.assignment import Assignment
-from norwoodkit.stats import Summary, check_output_dir, summarize
+from norwoodkit.stats import Summary, summarize
 from norwoodkit.validate import Report
 
 if TYPE_CHECKING:
@@ -67,7 +68,11 @@ def build(
         OutputError: ``plots_dir`` cannot be written.
     """
     require_matplotlib()
-    plots_path = check_output_dir(plots_dir, "plots_dir") if plots_dir is not None else None
+    plots_path = (
+        guard_output(plots_dir, "plots_dir", dataset_root=dataset.root, kind="folder")
+        if plots_dir is not None
+        else None
+    )
     summ = summary if summary is not None else summarize(dataset)
     if findings is None:
         from norwoodkit.validate import validate
@@ -140,13 +145,22 @@ def make(
     return Made(html=text, findings=found)
 
 
-def write(path: str | os.PathLike[str], html_text: str) -> None:
+def write(
+    path: str | os.PathLike[str],
+    html_text: str,
+    *,
+    dataset_root: str | os.PathLike[str] | None = None,
+) -> None:
     """Write the report to ``path`` atomically (an existing file is replaced whole).
 
+    Pass the reported dataset's ``dataset_root`` (``ProbedDataset.root``) so that a path
+    inside it is refused.
+
     Raises:
-        OutputError: the folder is missing or not writable, or ``path`` is a folder.
+        OutputError: refused by ``paths.guard_output`` (inside ``dataset_root``, the folder
+            missing or not writable, ``path`` a folder, a link or not a regular file).
     """
-    target = check_output_path(path, "path")
+    target = guard_output(path, "path", dataset_root=dataset_root, kind="file")
     write_text_atomic(target, html_text)
 
 

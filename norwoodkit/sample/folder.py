@@ -1,11 +1,20 @@
 """Writing a sample folder: photos, ``annotation.json``, ``defects.json`` and ``sample.json``,
-built in a temporary folder beside the target and renamed into place when complete."""
+built in a temporary folder beside the target and renamed into place when complete.
+
+``sample.json`` lists every file the sample wrote (path, size, sha256): ``overwrite`` replaces a
+folder only when that list proves it is an earlier sample, unchanged and holding nothing else,
+and then deletes exactly those files.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import json
+import logging
 import os
 import shutil
+import stat
 import tempfile
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -13,10 +22,19 @@ from pathlib import Path
 from typing import Any
 
 from norwoodkit.errors import OutputError
+from norwoodkit.paths import guard_output, safe_relpath
 from norwoodkit.sample import people
 from norwoodkit.sample.defects import Planter
 from norwoodkit.sample.options import SampleOptions
 from norwoodkit.sample.photos import Distinct, keep_distinct, render_all
+from norwoodkit.text import few
+
+log = logging.getLogger(__name__)
+
+#: The sample's own record: how it was made and the files it wrote.
+RECORD = "sample.json"
+#: The largest ``sample.json`` we read back (a million files list in about 150 MB).
+MAX_RECORD_BYTES = 1 << 30
 
 
 @dataclass(frozen=True)
@@ -48,7 +66,8 @@ def write(
     """Write a sample dataset to ``out`` (built in a temporary folder, renamed when complete).
 
     Raises:
-        OutputError: ``out`` exists and is not an earlier sample, or its parent is missing.
+        OutputError: ``out`` is not a folder, its parent is missing, or it exists and is not
+            (with ``overwrite``: provably) an earlier, unchanged sample.
     """
     opts = options or SampleOptions()
     target = Path(out)
@@ -59,7 +78,7 @@ def write(
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
     try:
         defects = _fill(tmp, opts, plan, photos, seen)
-        _move_into_place(tmp, target)
+        _move_into_place(tmp, target, overwrite)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -69,25 +88,103 @@ def write(
 
 
 def _check_target(target: Path, overwrite: bool) -> None:
-    """Refuse a missing parent, and an existing folder unless ``overwrite`` and it is a sample."""
-    if not target.parent.is_dir():
-        raise OutputError(
-            f"{target.parent}: folder does not exist; create it first", code="output-parent-missing"
-        )
-    if not target.exists():
+    """Refuse a bad place, and an existing folder unless ``overwrite`` and it is our sample."""
+    guard_output(target, "out", dataset_root=None, kind="folder")
+    if not os.path.lexists(target):
         return
     if not overwrite:
         raise OutputError(
             f"{target}: already exists; choose a new folder or pass "
             "--overwrite to replace an earlier sample",
             code="output-exists",
+            parameter="out",
         )
-    if not (target / "sample.json").is_file():
-        raise OutputError(
-            f"{target}: exists and is not a norwoodkit sample (no sample.json); "
-            "refusing to replace it",
-            code="output-exists",
-        )
+    _proven_files(target)
+
+
+def _refused(target: Path, problem: str) -> OutputError:
+    return OutputError(
+        f"{target}: {problem}; refusing to replace it (remove it yourself or choose a new folder)",
+        code="output-not-ours",
+        parameter="out",
+    )
+
+
+def _listed(target: Path) -> dict[str, tuple[int, str]]:
+    """``sample.json``'s file list, ``{path: (size, sha256)}``; refused when it is not ours."""
+    record = target / RECORD
+    try:
+        st = os.lstat(record)
+    except OSError:
+        raise _refused(target, f"exists and is not a norwoodkit sample (no {RECORD})") from None
+    if not stat.S_ISREG(st.st_mode) or st.st_size > MAX_RECORD_BYTES:
+        raise _refused(target, f"{RECORD} is not a regular file of ours")
+    try:
+        files = json.loads(record.read_bytes())["files"]
+        listed = {f["path"]: (int(f["size"]), str(f["sha256"])) for f in files}
+    except (ValueError, KeyError, TypeError, OSError):
+        raise _refused(
+            target, f"{RECORD} lists no files (an older norwoodkit, or not a sample)"
+        ) from None
+    bad = [p for p in listed if not safe_relpath(p) or p == RECORD]
+    if bad:
+        raise _refused(target, f"{RECORD} lists paths outside the folder: {few(map(repr, bad))}")
+    return listed
+
+
+def _proven_files(target: Path) -> list[str]:
+    """The files an earlier sample wrote in ``target``, proven: each listed in its
+    ``sample.json``, unchanged, no other file and no link in the folder.
+
+    Raises:
+        OutputError: code output-not-ours, naming what is not ours.
+    """
+    listed = _listed(target)
+    extra: list[str] = []
+    changed: list[str] = []
+    present: list[str] = []
+    for dirpath, dirnames, filenames in os.walk(target):
+        for name in sorted([*dirnames, *filenames]):
+            full = os.path.join(dirpath, name)
+            rel = Path(full).relative_to(target).as_posix()
+            mode = os.lstat(full).st_mode
+            if stat.S_ISLNK(mode):
+                raise _refused(target, f"{rel} is a symbolic link, which sample never writes")
+            if stat.S_ISDIR(mode) or rel == RECORD:
+                continue
+            if rel not in listed:
+                extra.append(rel)
+            elif not stat.S_ISREG(mode) or _digest(Path(full)) != listed[rel]:
+                changed.append(rel)
+            else:
+                present.append(rel)
+    if extra:
+        raise _refused(target, f"holds files sample did not write: {few(extra, 5)}")
+    if changed:
+        raise _refused(target, f"files changed since sample wrote them: {few(changed, 5)}")
+    return present
+
+
+def _digest(path: Path) -> tuple[int, str]:
+    """(size, sha256) of a file."""
+    h = hashlib.sha256()
+    size = 0
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+            size += len(block)
+    return size, h.hexdigest()
+
+
+def _file_list(folder: Path) -> list[dict[str, Any]]:
+    """Every file in ``folder`` but ``sample.json``: path, size and sha256, sorted by path."""
+    out = []
+    for dirpath, _, filenames in os.walk(folder):
+        for name in filenames:
+            full = Path(dirpath) / name
+            size, sha = _digest(full)
+            out.append({"path": full.relative_to(folder).as_posix(), "size": size, "sha256": sha})
+    return sorted(out, key=lambda f: str(f["path"]))
 
 
 def _fill(
@@ -110,7 +207,7 @@ def _fill(
         defects = planter.defects
         _write_json(folder / "defects.json", {"seed": opts.seed, "defects": defects})
     _write_json(folder / "annotation.json", records)
-    _write_json(folder / "sample.json", _provenance(opts))
+    _write_json(folder / RECORD, {**_provenance(opts), "files": _file_list(folder)})
     return defects
 
 
@@ -125,15 +222,35 @@ def _provenance(opts: SampleOptions) -> dict[str, Any]:
     }
 
 
-def _move_into_place(tmp: Path, target: Path) -> None:
-    """Rename the finished folder to ``target``, replacing an earlier sample there."""
-    if target.exists():
-        old = target.with_name(f".{target.name}.old-{os.getpid()}")
-        os.replace(target, old)
+def _move_into_place(tmp: Path, target: Path, overwrite: bool) -> None:
+    """Rename the finished folder to ``target``; an earlier sample there (proven again now,
+    after the rendering) is moved aside and only the files it listed are deleted."""
+    if not os.path.lexists(target):
         os.replace(tmp, target)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        os.replace(tmp, target)
+        return
+    if not overwrite:  # made while we rendered: not ours
+        raise OutputError(
+            f"{target}: appeared while the sample was made; choose a new folder",
+            code="output-exists",
+            parameter="out",
+        )
+    ours = _proven_files(target)
+    old = target.with_name(f".{target.name}.old-{os.getpid()}")
+    os.replace(target, old)
+    os.replace(tmp, target)
+    _delete_listed(old, [*ours, RECORD])
+
+
+def _delete_listed(folder: Path, files: list[str]) -> None:
+    """Delete ``files`` (relative paths) from ``folder``, then the folders left empty."""
+    for rel in files:
+        with contextlib.suppress(FileNotFoundError):
+            (folder / rel).unlink()
+    for dirpath, _, _ in os.walk(folder, topdown=False):  # children before their parents
+        with contextlib.suppress(OSError):  # not empty: someone else's file, kept
+            os.rmdir(dirpath)
+    if folder.exists():
+        log.warning("%s: kept, it holds files the earlier sample did not write", folder)
 
 
 def _count_images(root: Path) -> int:
