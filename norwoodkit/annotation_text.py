@@ -71,7 +71,10 @@ def check_regular(path: Path, root: Path, given: bool) -> None:
         ParameterError: (parameter "annotations", when ``given``) or AnnotationError otherwise.
     """
     root_real = os.path.realpath(root)
-    lies_inside = inside(root_real, os.path.join(os.path.realpath(path.parent), path.name))
+    # Where the name itself lies (its folder resolved, not the name): a link found in the root,
+    # or named there, must not lead out of it.
+    place = os.path.join(os.path.realpath(path.parent), path.name)
+    lies_inside = place.startswith(root_real.rstrip(os.sep) + os.sep)
     if lies_inside and not inside(root_real, str(path)):
         raise _refuse(
             path,
