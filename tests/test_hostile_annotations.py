@@ -12,9 +12,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from hostile import check, hostile, run, tree
 
 from conftest import MakeDataset, vendor_record
-from hostile import check, hostile, run, tree
 from norwoodkit import dataset
 
 VALIDATE = ["validate", "--no-cache", "--workers", "1"]
@@ -143,9 +143,7 @@ FINDINGS = [
         "id-invalid",
         id="id-5000-digit-number",
     ),
-    pytest.param(
-        '[{"id": 1, "label": "Stage 3"}, {"id": 1e300}]', "id-invalid", id="id-1e300"
-    ),
+    pytest.param('[{"id": 1, "label": "Stage 3"}, {"id": 1e300}]', "id-invalid", id="id-1e300"),
     pytest.param(json.dumps([vendor_record("1", age="9" * 5000)]), "age-invalid", id="age-text"),
     pytest.param(
         '[{"id": "1", "label": "Stage 3", "age": ' + "9" * 5000 + "}]",
