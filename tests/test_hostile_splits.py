@@ -40,7 +40,7 @@ def root(make_dataset: MakeDataset) -> Path:
 def test_split_refuses_bad_names(root: Path, tmp_path: Path, bad: str) -> None:
     out = tmp_path / "out"
     out.mkdir()
-    args = ["split", root, "--names", f"train,{bad},test", "--out", out / "s.csv"]
+    args: list[str | Path] = ["split", root, "--names", f"train,{bad},test", "--out", out / "s.csv"]
     hostile(args, 2, ["--names", "split name"], untouched=[root, out])
 
 
