@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import math
 import os
 import re
@@ -26,9 +25,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from norwoodkit.annotation_text import JsonObject, check_regular, parse_json, read_text
 from norwoodkit.errors import AnnotationError, LabelError, ParameterError
 from norwoodkit.findings import Finding, finding
-from norwoodkit.labels import IMAGE_EXTENSIONS, VIEWS, View, canonical_id, parse_stage, parse_view
+from norwoodkit.labels import (
+    IMAGE_EXTENSIONS,
+    VIEWS,
+    View,
+    canonical_id,
+    parse_stage,
+    parse_view,
+    readable_name,
+    short_repr,
+)
 
 __all__ = [
     "ANNOTATION_NAMES",
@@ -164,22 +173,28 @@ def _check_field_map(fields: Mapping[str, str]) -> dict[str, str]:
 def _find_annotation(root: Path, annotations: str | os.PathLike[str] | None) -> Path:
     if annotations is not None:
         path = Path(annotations)
-        if not path.is_file():
+        if not os.path.lexists(path):
             raise ParameterError(
                 "annotations",
                 f"{path} is not a file; pass the path of the annotation file",
                 code="annotation-missing",
             )
+        check_regular(path, root, given=True)
         return path
     for name in ANNOTATION_NAMES:
-        if (root / name).is_file():
+        if os.path.lexists(root / name):
+            check_regular(root / name, root, given=False)
             return root / name
     candidates = sorted(
         p
         for p in root.iterdir()
-        if p.is_file() and p.suffix.lower() in (".json", ".csv") and not p.name.startswith(".")
+        if p.suffix.lower() in (".json", ".csv")
+        and not p.name.startswith(".")
+        and readable_name(p.name)
+        and not p.is_dir()
     )
     if len(candidates) == 1:
+        check_regular(candidates[0], root, given=False)
         return candidates[0]
     looked = ", ".join(ANNOTATION_NAMES[:2])
     extra = f" (found several: {', '.join(p.name for p in candidates)})" if candidates else ""
@@ -190,51 +205,32 @@ def _find_annotation(root: Path, annotations: str | os.PathLike[str] | None) -> 
     )
 
 
-def _decode_text(path: Path, notes: list[Finding]) -> str:
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise AnnotationError(
-            f"{path}: cannot read the annotation file ({exc.strerror}); check its permissions",
-            code="annotation-unreadable",
-        ) from exc
-    if not data.strip():
-        raise AnnotationError(
-            f"{path}: the annotation file is empty; restore it from the dataset delivery",
-            code="annotation-empty",
-        )
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        notes.append(
-            finding(
-                "annotation-encoding",
-                f"{path.name}: not valid UTF-8 (byte {exc.start}); read as Latin-1 - check "
-                "accented "
-                "values, and re-save the file as UTF-8",
-                path=path.name,
-            )
-        )
-        return data.decode("latin-1")
-
-
 def _read_records(path: Path, notes: list[Finding]) -> list[tuple[str, dict[str, Any]]]:
     """Records as (where, fields) pairs; ``where`` locates the record in the file for messages."""
-    text = _decode_text(path, notes)
+    text = read_text(path, notes)
     if path.suffix.lower() == ".csv":
         return _read_csv(path, text, notes)
-    try:
-        doc = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise AnnotationError(
-            f"{path}: not valid JSON at line {exc.lineno} column {exc.colno} "
-            f"({exc.msg}); fix the file or name the right one ({_PASS_ANNOTATIONS})",
-            code="annotation-not-json",
-        ) from exc
-    return _records_from_json(path, doc)
+    doc, repeats = parse_json(path, text)
+    records, keyed = _records_from_json(path, doc)
+    for r in repeats:
+        # Entries repeated in an object keyed by person id are records of their own: two
+        # records for one subject, reported as duplicate-id when they are parsed.
+        if r.obj is not keyed:
+            notes.append(
+                finding(
+                    "duplicate-key",
+                    f"{path.name} {r.where}: the key {short_repr(r.key)} appears more than "
+                    "once; the first value is used - remove or rename the repeat",
+                    path=path.name,
+                )
+            )
+    return records
 
 
-def _records_from_json(path: Path, doc: Any) -> list[tuple[str, dict[str, Any]]]:
+def _records_from_json(
+    path: Path, doc: Any
+) -> tuple[list[tuple[str, dict[str, Any]]], dict[str, Any] | None]:
+    """The records, and the object keyed by person id when that is the shape."""
     shape_help = (
         "expected a list of person records, an object keyed by person id, or either "
         "under a key such as 'annotations' or 'data'"
@@ -243,21 +239,22 @@ def _records_from_json(path: Path, doc: Any) -> list[tuple[str, dict[str, Any]]]
         for key, value in doc.items():
             if _norm_key(key) in WRAPPER_KEYS and isinstance(value, (list, dict)):
                 return _records_from_json(path, value)
-        dict_items = [(k, v) for k, v in doc.items() if isinstance(v, dict)]
+        entries = doc.pairs if isinstance(doc, JsonObject) else list(doc.items())
+        dict_items = [(k, v) for k, v in entries if isinstance(v, dict)]
         if dict_items:
             # An object keyed by person id; scalar entries beside them (version, date) are metadata.
             out = []
             for key, value in dict_items:
                 rec = dict(value)
                 rec.setdefault("__key_id__", key)
-                out.append((f"key {key!r}", rec))
-            return out
+                out.append((f"key {short_repr(key)}", rec))
+            return out, doc
         lists = [v for v in doc.values() if isinstance(v, list)]
         if len(lists) == 1:
             return _records_from_json(path, lists[0])
         raise AnnotationError(
             f"{path}: unrecognised annotation shape (an object with keys "
-            f"{', '.join(map(str, list(doc)[:8]))}); {shape_help}",
+            f"{', '.join(short_repr(k) for k in list(doc)[:8])}); {shape_help}",
             code="annotation-shape",
         )
     if isinstance(doc, list):
@@ -268,7 +265,7 @@ def _records_from_json(path: Path, doc: Any) -> list[tuple[str, dict[str, Any]]]
                 f"not an object; {shape_help}",
                 code="annotation-shape",
             )
-        return [(f"record #{i}", r) for i, r in enumerate(doc)]
+        return [(f"record #{i}", r) for i, r in enumerate(doc)], None
     raise AnnotationError(
         f"{path}: the annotation is a bare {type(doc).__name__}, not records; {shape_help}",
         code="annotation-shape",
@@ -276,34 +273,65 @@ def _records_from_json(path: Path, doc: Any) -> list[tuple[str, dict[str, Any]]]
 
 
 def _read_csv(path: Path, text: str, notes: list[Finding]) -> list[tuple[str, dict[str, Any]]]:
-    reader = csv.DictReader(io.StringIO(text, newline=""), restkey="__extra__")
-    if not reader.fieldnames:
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        header = next(reader, [])
+        if not header:
+            raise AnnotationError(
+                f"{path}: the CSV has no header row; the first line must name the "
+                "columns (id, label, age, ...)",
+                code="annotation-empty",
+            )
+        _note_repeated_columns(path, header, notes)
+        return [
+            (f"line {reader.line_num}", _csv_record(path, header, row, reader.line_num, notes))
+            for row in reader
+            if row
+        ]
+    except csv.Error as exc:
+        # The field size limit (128 KiB) and bad quoting end up here.
         raise AnnotationError(
-            f"{path}: the CSV has no header row; the first line must name the "
-            "columns (id, label, age, ...)",
-            code="annotation-empty",
+            f"{path} line {reader.line_num}: cannot read the CSV ({exc}); fix that line "
+            "(a stray quote opens a field that runs on)",
+            code="annotation-not-csv",
+        ) from exc
+
+
+def _note_repeated_columns(path: Path, header: list[str], notes: list[Finding]) -> None:
+    repeated = sorted({h for h in header if header.count(h) > 1})
+    if repeated:
+        notes.append(
+            finding(
+                "duplicate-key",
+                f"{path.name} line 1: column(s) {', '.join(map(short_repr, repeated))} appear "
+                "more than once in the header; the first is used - rename the repeat",
+                path=path.name,
+            )
         )
-    out: list[tuple[str, dict[str, Any]]] = []
-    for row in reader:
-        line = reader.line_num
-        extra = row.pop("__extra__", None)
-        missing = [k for k, v in row.items() if v is None]
-        if extra or missing:
-            what = (
-                f"{len(extra)} value(s) more than the header"
-                if extra
-                else f"no value for {', '.join(missing)}"
+
+
+def _csv_record(
+    path: Path, header: list[str], row: list[str], line: int, notes: list[Finding]
+) -> dict[str, Any]:
+    """One row as a record (the first of repeated columns wins); a note when it has the wrong
+    number of values."""
+    if len(row) != len(header):
+        what = (
+            f"{len(row) - len(header)} value(s) more than the header"
+            if len(row) > len(header)
+            else f"no value for {', '.join(header[len(row) :])}"
+        )
+        notes.append(
+            finding(
+                "annotation-row-shape",
+                f"{path.name} line {line}: {what}; fix the row (quotes around values with commas?)",
+                path=path.name,
             )
-            notes.append(
-                finding(
-                    "annotation-row-shape",
-                    f"{path.name} line {line}: {what}; fix the row (quotes around "
-                    "values with commas?)",
-                    path=path.name,
-                )
-            )
-        out.append((f"line {line}", {k: v for k, v in row.items() if v is not None}))
-    return out
+        )
+    rec: dict[str, Any] = {}
+    for key, value in zip(header, row, strict=False):
+        rec.setdefault(key, value)
+    return rec
 
 
 # --------------------------------------------------------------------------- records
@@ -327,8 +355,22 @@ def _text(value: Any) -> str | None:
     return str(value).strip()
 
 
+#: Ages this large are no number of years; the table stores ages as 64-bit integers.
+_AGE_LIMIT = 10**9
+
+
 def _parse_age(value: Any) -> int:
-    """A whole number of years; raises ValueError with a reason otherwise."""
+    """A whole number of years; raises ValueError with a reason otherwise.
+
+    Digits are any Unicode decimal digits, as in ``labels.canonical_id`` (Arabic-Indic 45 is 45).
+    """
+    number = _age_number(value)
+    if abs(number) >= _AGE_LIMIT:
+        raise ValueError("too large to be a number of years")
+    return number
+
+
+def _age_number(value: Any) -> int:
     if isinstance(value, bool):
         raise ValueError("a boolean is not an age")
     if isinstance(value, int):
@@ -339,10 +381,13 @@ def _parse_age(value: Any) -> int:
         raise ValueError("not a whole number of years")
     if isinstance(value, str):
         s = value.strip()
+        if len(s) > 20:
+            # Also keeps int() under Python's limit on the digits it converts.
+            raise ValueError("too long to be a number of years")
         if re.fullmatch(r"[+-]?\d+", s):
             return int(s)
         if re.fullmatch(r"[+-]?\d+\.0*", s):
-            return int(float(s))
+            return int(s.split(".")[0])
         if re.fullmatch(r"[+-]?\d*\.\d+", s):
             raise ValueError("not a whole number of years")
         raise ValueError("not a number")
@@ -375,8 +420,8 @@ def _parse_records(
             notes.append(
                 finding(
                     "duplicate-id",
-                    f"{source}: {where} (id {id_value!r}) and {prev_where} (id "
-                    f"{prev_value!r}) are both subject {sid}; the first is used - "
+                    f"{source}: {where} (id {short_repr(id_value)}) and {prev_where} (id "
+                    f"{short_repr(prev_value)}) are both subject {sid}; the first is used - "
                     "merge or renumber them",
                     subject=sid,
                     path=source,
@@ -484,7 +529,7 @@ def _read_age(r: AnnotationRecord, age: Any, source: str, notes: list[Finding]) 
         notes.append(
             finding(
                 "age-invalid",
-                f"{source} {r.where}, subject {sid}: age {age!r} is "
+                f"{source} {r.where}, subject {sid}: age {short_repr(age)} is "
                 f"{exc}; write whole years, e.g. 45",
                 subject=sid,
                 path=source,

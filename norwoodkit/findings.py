@@ -34,7 +34,7 @@ E, W, N = Severity.ERROR, Severity.WARNING, Severity.INFO
 CODES: dict[str, CodeInfo] = {
     # annotation file and records
     "annotation-encoding": CodeInfo(
-        W, "annotation", "annotation file is not UTF-8; read as Latin-1"
+        E, "annotation", "annotation file is not UTF-8; read as Latin-1"
     ),
     "annotation-row-shape": CodeInfo(
         W, "annotation", "CSV row with more or fewer fields than the header"
@@ -42,6 +42,9 @@ CODES: dict[str, CodeInfo] = {
     "record-without-id": CodeInfo(E, "annotation", "annotation record has no subject id"),
     "id-invalid": CodeInfo(E, "annotation", "subject id that cannot name a folder ('/', '..')"),
     "duplicate-id": CodeInfo(E, "annotation", "two annotation records share one subject id"),
+    "duplicate-key": CodeInfo(
+        E, "annotation", "a key or CSV column written twice in one place; the first is used"
+    ),
     # folder structure
     "folder-without-record": CodeInfo(E, "structure", "subject folder with no annotation record"),
     "record-without-folder": CodeInfo(E, "structure", "annotation record with no subject folder"),
@@ -50,6 +53,12 @@ CODES: dict[str, CodeInfo] = {
     "extra-image": CodeInfo(W, "structure", "image file whose name is not one of the five views"),
     "unexpected-file": CodeInfo(W, "structure", "file that is neither an image nor known junk"),
     "junk-file": CodeInfo(N, "structure", "operating-system junk (.DS_Store, Thumbs.db, __MACOSX)"),
+    "special-file": CodeInfo(
+        E, "structure", "a FIFO, socket or device where files belong; never opened"
+    ),
+    "name-not-utf8": CodeInfo(
+        E, "structure", "a file or folder name that is not valid UTF-8; left out of the table"
+    ),
     "path-escapes-root": CodeInfo(
         E, "structure", "a path or link that leads outside the dataset root"
     ),

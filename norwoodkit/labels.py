@@ -23,15 +23,21 @@ __all__ = [
     "ACCEPTED_STAGE_FORMS",
     "IMAGE_EXTENSIONS",
     "JUNK_NAMES",
+    "MAX_ID_LENGTH",
+    "MAX_SPLIT_NAME_LENGTH",
     "VENDOR_FILENAMES",
     "VIEWS",
     "Stage",
     "View",
+    "ascii_digits",
     "canonical_id",
     "category_key",
+    "check_split_name",
     "is_junk",
     "parse_stage",
     "parse_view",
+    "readable_name",
+    "short_repr",
 ]
 
 
@@ -118,6 +124,8 @@ _OPEN_RANGE_RE = re.compile(rf"{_NUMBER}\s*(?:\+|plus|or more|and up)", re.IGNOR
 _DECIMAL_RE = re.compile(r"([0-9]+)\.([0-9]+)")
 _SIGNED_INT_RE = re.compile(r"[+-][0-9]+")
 _REPR_LIMIT = 60
+#: Longer text is no stage (the longest spelling, "Norwood-Hamilton stage III vertex", is 33).
+_MAX_STAGE_TEXT = 200
 
 _VIEW_ALIASES: dict[str, View] = {
     "front": View.FRONT,
@@ -191,7 +199,11 @@ def _variant_problem(number: int, variant: str | None) -> str | None:
     return f"unknown variant {variant!r}; use None, 'a' or 'vertex'"
 
 
-def _short_repr(value: object) -> str:
+def short_repr(value: object) -> str:
+    """``repr(value)``, cut to 60 characters: how messages quote a value from a file."""
+    if isinstance(value, int) and abs(value) >= 10**_REPR_LIMIT:
+        # repr() of a number over 4,300 digits raises; none this long is worth quoting.
+        return f"<a {value.bit_length()}-bit number>"
     text = repr(value)
     if len(text) > _REPR_LIMIT:
         return text[: _REPR_LIMIT - 3] + "..."
@@ -205,7 +217,7 @@ def _is_missing_marker(value: object) -> bool:
 
 
 def _stage_error(value: object, reason: str, code: str) -> NoReturn:
-    shown = _short_repr(value)
+    shown = short_repr(value)
     raise LabelError(
         f"cannot read Norwood stage {shown}: {reason}. Accepted: {ACCEPTED_STAGE_FORMS}", code=code
     )
@@ -268,7 +280,7 @@ def _split_number(value: object, body: str) -> tuple[int, str, bool, str | None]
                 f"{run!r} is not a Roman numeral; for the vertex variant write 'III vertex'",
                 "stage-invalid",
             )
-    _stage_error(value, f"{_short_repr(run)} is not a Roman numeral", "stage-invalid")
+    _stage_error(value, f"{short_repr(run)} is not a Roman numeral", "stage-invalid")
 
 
 def _parse_stage_body(value: object, body: str) -> Stage | None:
@@ -302,9 +314,12 @@ def _parse_stage_body(value: object, body: str) -> Stage | None:
 
 
 def _parse_stage_text(value: object, raw: str) -> Stage:
-    text = unicodedata.normalize("NFKC", raw).strip()
+    text = ascii_digits(unicodedata.normalize("NFKC", raw).strip())
     if not text:
         _stage_error(value, "the stage is missing", "stage-missing")
+    if len(text) > _MAX_STAGE_TEXT:
+        # Also keeps int() under Python's limit on the digits it converts.
+        _stage_error(value, "too long to be a stage", "stage-invalid")
     if _SIGNED_INT_RE.fullmatch(text):
         number = int(text)
         if not 1 <= number <= 7:
@@ -380,16 +395,47 @@ def is_junk(name: str) -> bool:
 
 
 def _id_error(value: object, reason: str, code: str) -> NoReturn:
-    raise LabelError(f"cannot use {_short_repr(value)} as a subject id: {reason}", code=code)
+    raise LabelError(f"cannot use {short_repr(value)} as a subject id: {reason}", code=code)
 
 
 def canonical_id(value: object) -> str:
-    """One spelling per subject id: 1, "1", "001" and 1.0 all become "1"."""
+    """One spelling per subject id: 1, "1", "001", " 1 " and 1.0 all become "1".
+
+    An id made only of decimal digits is a number in any script (Arabic-Indic "001" is "1").
+    """
+    text = _id_text(value)
+    if not text:
+        _id_error(value, "the id is empty", "record-without-id")
+    # Ids become folder names when the dataset is packed or split, so they must be one safe
+    # path component.
+    if "/" in text or "\\" in text or text in {".", ".."}:
+        _id_error(
+            value,
+            "an id names a folder and cannot contain '/' or '\\' or be '.' or '..'",
+            "id-invalid",
+        )
+    if not text.isprintable():
+        _id_error(value, "an id names a folder and cannot contain control characters", "id-invalid")
+    if text.isdecimal():
+        text = ascii_digits(text).lstrip("0") or "0"
+    if len(text) > MAX_ID_LENGTH:
+        _id_error(
+            value,
+            f"an id names a folder and may have at most {MAX_ID_LENGTH} characters",
+            "id-invalid",
+        )
+    return text
+
+
+def _id_text(value: object) -> str:
+    """The id as text (whole numbers written out), or a ``record-without-id`` LabelError."""
     if value is None or _is_missing_marker(value):
         _id_error(value, "the id is missing", "record-without-id")
     if isinstance(value, bool):
         _id_error(value, "a boolean is not an id", "record-without-id")
     if isinstance(value, numbers.Integral):
+        if abs(int(value)) >= 10**MAX_ID_LENGTH:
+            _id_error(value, f"an id may have at most {MAX_ID_LENGTH} characters", "id-invalid")
         return str(int(value))
     if isinstance(value, float):
         if math.isnan(value):
@@ -405,22 +451,67 @@ def canonical_id(value: object) -> str:
             f"expected text or a whole number, got {type(value).__name__}",
             "record-without-id",
         )
-    text = value.strip()
-    if not text:
-        _id_error(value, "the id is empty", "record-without-id")
-    # Ids become folder names when the dataset is packed or split, so they must be one safe
-    # path component.
-    if "/" in text or "\\" in text or text in {".", ".."}:
-        _id_error(
-            value,
-            "an id names a folder and cannot contain '/' or '\\' or be '.' or '..'",
-            "id-invalid",
+    return value.strip()
+
+
+def ascii_digits(text: str) -> str:
+    """``text`` with every decimal digit of any script written as its ASCII digit."""
+    if text.isascii():
+        return text
+    return "".join(str(unicodedata.decimal(c)) if c.isdecimal() else c for c in text)
+
+
+def readable_name(name: str) -> bool:
+    """True when a file name from the OS is valid UTF-8 (no undecodable bytes smuggled in)."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+#: The longest subject id (ids name folders; file systems allow 255 bytes).
+MAX_ID_LENGTH = 128
+#: The longest split name (split names name folders of shards).
+MAX_SPLIT_NAME_LENGTH = 64
+
+
+def check_split_name(name: object) -> str:
+    """``name`` when it can name a folder of its own, else a LabelError saying why.
+
+    A split name becomes a path (``pack`` writes ``DIR/<split>/``), so it must be one plain
+    path component: text, not empty, no '/' or '\\', not '.' or '..', no leading '.' or '-',
+    no control characters, no spaces around it, at most ``MAX_SPLIT_NAME_LENGTH`` characters.
+    """
+    problem = _split_name_problem(name)
+    if problem is not None:
+        raise LabelError(
+            f"split name {short_repr(name)} {problem}; use letters, digits, '_' and '-', "
+            "e.g. train",
+            code="split-name-invalid",
         )
-    if not text.isprintable():
-        _id_error(value, "an id names a folder and cannot contain control characters", "id-invalid")
-    if text.isascii() and text.isdigit():
-        return str(int(text))
-    return text
+    assert isinstance(name, str)
+    return name
+
+
+def _split_name_problem(name: object) -> str | None:
+    if not isinstance(name, str):
+        return "is not text"
+    if not name.strip():
+        return "is empty"
+    if len(name) > MAX_SPLIT_NAME_LENGTH:
+        return f"is longer than {MAX_SPLIT_NAME_LENGTH} characters"
+    if "/" in name or "\\" in name:
+        return "holds a path separator ('/' or '\\')"
+    if name in {".", ".."}:
+        return "names a folder's own or parent folder"
+    if name.startswith((".", "-")):
+        return "starts with '.' or '-' (a hidden file, or an option to other tools)"
+    if not name.isprintable():
+        return "holds control characters"
+    if name != name.strip():
+        return "has spaces around it"
+    return None
 
 
 def category_key(value: str) -> str:
@@ -435,4 +526,5 @@ def category_key(value: str) -> str:
 
 def id_sort_key(subject_id: str) -> tuple[int, int, str]:
     """Sort subject ids naturally: numbers by value ("2" before "10"), then other ids by text."""
-    return (0, int(subject_id), "") if subject_id.isdigit() else (1, 0, subject_id)
+    numeric = subject_id.isascii() and subject_id.isdigit()
+    return (0, int(subject_id), "") if numeric else (1, 0, subject_id)

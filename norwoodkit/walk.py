@@ -3,12 +3,15 @@
 The only module that lists the dataset's folders; ``dataset.load`` is its caller. The walk keeps
 image files as root-relative POSIX paths, per subject folder, and turns everything else into
 notes (findings): operating-system junk, stray files, folders that cannot be subject ids, two
-folders for one subject, and links that lead outside the root (never followed).
+folders for one subject, links that lead outside the root (never followed), FIFOs, sockets and
+devices (never opened), and names that are not valid UTF-8 (left out, so no later step meets an
+undecodable name).
 """
 
 from __future__ import annotations
 
 import os
+import stat
 import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -16,10 +19,10 @@ from pathlib import Path
 
 from norwoodkit.errors import InputError, LabelError
 from norwoodkit.findings import Finding, finding
-from norwoodkit.labels import IMAGE_EXTENSIONS, canonical_id, is_junk
+from norwoodkit.labels import IMAGE_EXTENSIONS, canonical_id, is_junk, readable_name
 from norwoodkit.paths import inside, posix_rel
 
-__all__ = ["FolderWalk", "choose_image_root", "escape_note", "walk"]
+__all__ = ["FolderWalk", "choose_image_root", "escape_note", "name_note", "special_note", "walk"]
 
 
 @dataclass
@@ -80,6 +83,9 @@ def walk(root: Path, image_root: Path, notes: list[Finding]) -> FolderWalk:
             code="root-unreadable",
         ) from exc
     for entry in top:
+        if not readable_name(entry.name):
+            notes.append(name_note(posix_rel(root, str(image_root)), entry.name))
+            continue
         rel = posix_rel(root, entry.path)
         if is_junk(entry.name):
             notes.append(
@@ -93,6 +99,8 @@ def walk(root: Path, image_root: Path, notes: list[Finding]) -> FolderWalk:
             if entry.name.startswith("."):
                 continue  # hidden tool folders (.git, a --cache put here) are not subjects
             _add_folder(w, root, root_real, entry, rel, notes)
+        elif (kind := _special(entry.path)) is not None:
+            notes.append(special_note(rel, kind))
         elif entry.is_file() and os.path.splitext(entry.name)[1].lower() in IMAGE_EXTENSIONS:
             w.loose.append(rel)
     return w
@@ -138,11 +146,57 @@ def escape_note(rel: str, path: str, sid: str | None = None) -> Finding:
     """The note for a link (at ``rel``) that leads outside the dataset root: it is not opened."""
     return finding(
         "path-escapes-root",
-        f"{rel}: a link to {os.path.realpath(path)}, outside the dataset root; it is "
+        f"{rel}: a link to {_shown(os.path.realpath(path))}, outside the dataset root; it is "
         "not opened - copy the file into the dataset instead",
         subject=sid,
         path=rel,
     )
+
+
+_KINDS = {
+    stat.S_IFIFO: "a FIFO (named pipe)",
+    stat.S_IFSOCK: "a socket",
+    stat.S_IFCHR: "a character device",
+    stat.S_IFBLK: "a block device",
+}
+
+
+def _special(path: str) -> str | None:
+    """What a FIFO, socket or device at ``path`` (links followed) is; None for anything else.
+
+    Only the inode is looked at (stat), so a FIFO cannot block and a device is never read.
+    """
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return None  # a broken link: the probe reports it as unreadable
+    return _KINDS.get(stat.S_IFMT(mode))
+
+
+def special_note(rel: str, kind: str, sid: str | None = None) -> Finding:
+    """The note for a FIFO, socket or device where files belong: it is never opened."""
+    return finding(
+        "special-file",
+        f"{rel}: {kind}, not a file; it is not opened - remove it, or put the real file there",
+        subject=sid,
+        path=rel,
+    )
+
+
+def name_note(folder: str, name: str, sid: str | None = None) -> Finding:
+    """The note for a name in ``folder`` that is not valid UTF-8, shown with its bytes escaped."""
+    return finding(
+        "name-not-utf8",
+        f"{folder}/: holds '{_shown(name)}', a name that is not valid UTF-8; it is left out "
+        "- rename it in UTF-8",
+        subject=sid,
+        path=folder,
+    )
+
+
+def _shown(name: str) -> str:
+    """A name from the OS as text any output can hold: undecodable bytes as ``\\xff``."""
+    return os.fsencode(name).decode("utf-8", "backslashreplace")
 
 
 def _files_under(
@@ -155,6 +209,10 @@ def _files_under(
 
     for dirpath, dirnames, filenames in os.walk(folder, followlinks=False):
         dirnames.sort()
+        here = posix_rel(root, dirpath)
+        for d in [d for d in dirnames if not readable_name(d)]:
+            dirnames.remove(d)
+            notes.append(name_note(here, d, sid))
         for d in list(dirnames):
             full = os.path.join(dirpath, d)
             rel = posix_rel(root, full)
@@ -167,12 +225,18 @@ def _files_under(
             elif os.path.islink(full):
                 note("unexpected-file", rel, "a link to a folder; links are not followed")
         for name in sorted(filenames):
+            if not readable_name(name):
+                notes.append(name_note(here, name, sid))
+                continue
             full = os.path.join(dirpath, name)
             rel = posix_rel(root, full)
+            kind = _special(full)
             if is_junk(name):
                 note("junk-file", rel, "operating-system junk; safe to delete")
             elif os.path.islink(full) and not inside(root_real, full):
                 notes.append(escape_note(rel, full, sid))
+            elif kind is not None:
+                notes.append(special_note(rel, kind, sid))
             elif os.path.splitext(name)[1].lower() in IMAGE_EXTENSIONS:
                 yield rel
             else:

@@ -39,7 +39,8 @@ def test_defect_sample_finds_every_planted_defect_and_nothing_else(defect_sample
     assert found == expected
     # Every check validate has is planted, but those that need options (counts), another
     # annotation file (encoding, CSV rows), root's missing permissions (unreadable) or a
-    # folder name that cannot be an id: tests elsewhere plant those.
+    # folder name that cannot be an id: tests elsewhere plant those. Repeated keys, FIFOs and
+    # devices, and names that are not UTF-8 are hostile input: test_hostile_annotations plants them.
     assert {d["code"] for d in planted} | {
         "exif-rotated",
         "subject-count",
@@ -48,6 +49,9 @@ def test_defect_sample_finds_every_planted_defect_and_nothing_else(defect_sample
         "annotation-row-shape",
         "id-invalid",
         "image-unreadable",
+        "duplicate-key",
+        "special-file",
+        "name-not-utf8",
     } == {code for code, info in CODES.items() if info.check not in ("split", "pack", "verify")}
 
 

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from norwoodkit.errors import InputError, LabelError, ParameterError
-from norwoodkit.labels import canonical_id, id_sort_key
+from norwoodkit.labels import canonical_id, check_split_name, id_sort_key
 from norwoodkit.split.tables import read_table
 
 __all__ = [
@@ -79,6 +79,10 @@ class Assignment:
                     f"({sid!r}, {name!r}) needs a canonical subject id and a split name; "
                     "Assignment.from_rows makes both from rows as a file has them",
                 )
+            try:
+                check_split_name(name)
+            except LabelError as exc:
+                raise ParameterError("pairs", f"subject {sid}: {exc.message}") from None
             if sid in index:
                 raise ParameterError(
                     "pairs", f"subject {sid} is listed twice; Assignment.from_rows merges rows"
@@ -254,9 +258,9 @@ def _gather(
     rows name more than one split. The one place that applies "one subject, one split"."""
     first: dict[str, str] = {}
     seen: dict[str, set[str]] = {}
-    for raw_id, raw_name in zip(subject_ids, splits, strict=True):
+    for row, (raw_id, raw_name) in enumerate(zip(subject_ids, splits, strict=True), start=1):
         sid = _subject(raw_id, source)
-        name = _split_name(raw_name, sid, source)
+        name = _split_name(raw_name, sid, source, row)
         if first.setdefault(sid, name) != name:
             seen.setdefault(sid, {first[sid]}).add(name)
     conflicts = tuple(
@@ -272,14 +276,21 @@ def _subject(value: object, source: str) -> str:
         raise InputError(f"{source}: {exc.message}", code="bad-subject") from exc
 
 
-def _split_name(value: object, sid: str, source: str) -> str:
+def _split_name(value: object, sid: str, source: str, row: int) -> str:
     text = "" if value is None or value is pd.NA or value != value else str(value).strip()
     if not text:
         raise InputError(
-            f"{source}: subject {sid} has no split name; give every subject a split",
+            f"{source}: row {row}: subject {sid} has no split name; give every subject a split",
             code="bad-split",
         )
-    return text
+    try:
+        # A split name becomes a folder when the split is packed: refused here, before any
+        # command trusts it.
+        return check_split_name(text)
+    except LabelError as exc:
+        raise InputError(
+            f"{source}: row {row}, subject {sid}: {exc.message}", code="bad-split"
+        ) from None
 
 
 def _canonical_or_none(value: object) -> str | None:

@@ -14,7 +14,8 @@ from typing import Literal
 
 import pandas as pd
 
-from norwoodkit.errors import ParameterError
+from norwoodkit.errors import LabelError, ParameterError
+from norwoodkit.labels import check_split_name
 
 __all__ = ["DEFAULT_STRATIFY", "Mode", "SplitSpec", "fold_index", "target_sizes"]
 
@@ -41,6 +42,10 @@ def _check_names(names: Sequence[str], count: int, what: str) -> tuple[str, ...]
             raise ParameterError(
                 "names", f"split name {name!r} is empty or not text: give each split a name"
             )
+        try:
+            check_split_name(name)
+        except LabelError as exc:
+            raise ParameterError("names", exc.message) from None
     dupes = sorted({n for n in out if out.count(n) > 1})
     if dupes:
         raise ParameterError(
