@@ -368,3 +368,66 @@ def test_cache_is_written_in_row_groups(
     cached = pq.read_table(probe.cache_file(root, cache)).to_pandas()
     assert sorted(cached["path"]) == sorted(t["path"])
     assert cached["thumbnail"].notna().all()  # copied entries keep their thumbnails
+
+
+# ----------------------------------------------------------------------------- safe reads
+
+
+def test_links_inside_the_root_are_followed_and_links_out_are_not(tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    (root / "1").mkdir(parents=True)
+    data = jpeg_bytes(photo(31))
+    (root / "1" / "real.jpg").write_bytes(data)
+    (root / "1" / "inside.jpg").symlink_to("real.jpg")
+    (tmp_path / "out.jpg").write_bytes(data)
+    (root / "1" / "out.jpg").symlink_to(tmp_path / "out.jpg")
+    rows = probe.probe_batch(str(root), ["1/inside.jpg", "1/out.jpg", "../out.jpg"])
+    assert [r["status"] for r in rows] == ["ok", "outside-root", "outside-root"]
+    assert rows[0]["sha256"] == hashlib.sha256(data).hexdigest()
+    assert rows[1]["sha256"] is None and "outside the dataset root" in str(rows[1]["error"])
+
+
+def test_reads_stop_at_the_ceiling(tmp_path: Path) -> None:
+    from norwoodkit.probe.read import Refused, read_file
+
+    p = tmp_path / "big.jpg"
+    p.write_bytes(b"\xff\xd8\xff" + bytes(97))
+    assert read_file(str(p), limit=100) == p.read_bytes()
+    with pytest.raises(Refused) as why:
+        read_file(str(p), limit=99)
+    assert why.value.status == "too-large" and why.value.size == 100
+    with open(p, "r+b") as fh:  # sparse: over the real ceiling without using the disk
+        fh.truncate(probe.MAX_FILE_BYTES + 1)
+    row = probe.probe_file(str(p))
+    assert (row["status"], row["size"], row["sha256"]) == (
+        "too-large",
+        probe.MAX_FILE_BYTES + 1,
+        None,
+    )
+
+
+def test_a_fifo_is_refused_without_blocking(tmp_path: Path) -> None:
+    # In a subprocess with a timeout: a probe that opened the FIFO would hang there, not here.
+    fifo = tmp_path / "pipe.jpg"
+    os.mkfifo(fifo)
+    code = (
+        "import sys; from norwoodkit import probe; print(probe.probe_file(sys.argv[1])['status'])"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code, str(fifo)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert proc.stdout.strip() == "not-a-file", proc.stderr
+
+
+def test_any_decoder_exception_becomes_the_row(tmp_path: Path) -> None:
+    buf = io.BytesIO()
+    Image.new("RGB", (20, 14)).save(buf, "DDS")
+    data = bytearray(buf.getvalue())
+    data[80] = 0  # Pillow raises NotImplementedError for these pixel-format flags
+    row = probe.probe_bytes(bytes(data))
+    assert row["status"] == "undecodable"
+    assert str(row["error"]).startswith("NotImplementedError: ")

@@ -113,9 +113,14 @@ def _opened(path: Path) -> Iterator[Any]:
         return
     except OSError as exc:
         raise _Ignored(exc.strerror or str(exc)) from None
+    try:
+        regular = stat.S_ISREG(os.fstat(fd).st_mode)
+    except OSError:
+        regular = False
+    if not regular:  # checked on the descriptor: what was opened is what is refused
+        os.close(fd)
+        raise _Ignored("not a regular file")
     with os.fdopen(fd, "rb") as fh:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise _Ignored("not a regular file")
         try:
             parquet = pq.ParquetFile(fh)
         except Exception as exc:

@@ -68,9 +68,11 @@ def _check(st: os.stat_result, limit: int) -> None:
         )
 
 
-def _refusal(exc: OSError) -> Refused:
+def _refusal(exc: OSError, path: str) -> Refused:
     """The row for a path that could not be stat'ed or opened."""
     if isinstance(exc, FileNotFoundError):
+        if os.path.islink(path):
+            return Refused(NOT_A_FILE, "a link to nothing (its target does not exist)")
         return Refused("missing", "file not found")
     if exc.errno == errno.ELOOP:
         return Refused(NOT_A_FILE, "a symbolic link that loops, not a regular file; not opened")
@@ -89,13 +91,13 @@ def read_file(path: str, limit: int = MAX_FILE_BYTES) -> bytes:
         _check(os.stat(path), limit)
         fd = os.open(path, _OPEN_FLAGS)
     except OSError as exc:
-        raise _refusal(exc) from None
+        raise _refusal(exc, path) from None
     try:
         st = os.fstat(fd)
         _check(st, limit)  # the file opened is the file checked, whatever changed since stat
         data = _read_at_most(fd, limit, st.st_size)
     except OSError as exc:
-        raise _refusal(exc) from None
+        raise _refusal(exc, path) from None
     finally:
         os.close(fd)
     if len(data) > limit:
