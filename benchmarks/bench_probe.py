@@ -8,6 +8,8 @@ worker processes for each:
 - baseline: ``Image.open`` + full decode + ``imagehash.phash`` (what a plain script does);
 - floor: decoding only, in the same JPEG draft mode the probe uses (nothing else done);
 - probe: ``probe.probe_file`` (sha256, header, EXIF, integrity decode, two phashes, thumbnail);
+- reads, in this process: the probe's guarded read (stat, non-blocking open, fstat, bounded
+  read, the inside-the-root check) against a plain ``open().read()``, per file;
 - validate cold (empty probe cache) vs warm (cache filled), end to end in this process.
 
 Prints medians over ``--repeats`` and the ratios the foundation issue sets targets for.
@@ -60,6 +62,32 @@ def probe_only(paths: Sequence[str]) -> int:
     return len(paths)
 
 
+def time_reads(root: Path, paths: list[str], repeats: int) -> tuple[float, float]:
+    """Median microseconds per file of a plain read and of the probe's guarded read."""
+    from norwoodkit.paths import inside
+    from norwoodkit.probe.read import read_file
+
+    root_real = os.path.realpath(root)
+
+    def plain() -> None:
+        for p in paths:
+            with open(p, "rb") as fh:
+                fh.read()
+
+    def guarded() -> None:
+        for p in paths:
+            assert inside(root_real, p)
+            read_file(p)
+
+    times: dict[str, list[float]] = {"plain": [], "guarded": []}
+    for _ in range(max(repeats, 5)):
+        for name, fn in (("plain", plain), ("guarded", guarded)):  # interleaved
+            t0 = time.perf_counter()
+            fn()
+            times[name].append(1e6 * (time.perf_counter() - t0) / len(paths))
+    return statistics.median(times["plain"]), statistics.median(times["guarded"])
+
+
 def timed_map(
     fn: Callable[[Sequence[str]], int], paths: list[str], pool: ProcessPoolExecutor, batch: int
 ) -> float:
@@ -85,12 +113,15 @@ def main() -> None:
     paths = prepare(args, root)
     med = time_steps(paths, args.workers, args.repeats)
     cold, warm = time_validate(root, work, args.workers, args.repeats)
+    plain, guarded = time_reads(root, paths, args.repeats)
     print()
     print(f"{'step':<34}{'median s':>10}{'images/s':>10}")
     for name in ("baseline", "floor", "probe"):
         print(f"{name:<34}{med[name]:>10.2f}{len(paths) / med[name]:>10.1f}")
     print(f"{'validate, cold cache':<34}{cold:>10.2f}")
     print(f"{'validate, warm cache':<34}{warm:>10.3f}")
+    print(f"{'read per file, plain (us)':<34}{plain:>10.0f}")
+    print(f"{'read per file, guarded (us)':<34}{guarded:>10.0f}")
     print()
     print(f"probe vs baseline (speed-up, target >= 3.5x): {med['baseline'] / med['probe']:.2f}x")
     print(f"probe vs draft-decode floor (target >= 0.85x): {med['floor'] / med['probe']:.2f}x")

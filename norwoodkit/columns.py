@@ -196,7 +196,11 @@ DATASET_COLUMNS: tuple[Column, ...] = (
 
 PROBE_COLUMNS: tuple[Column, ...] = (
     Column(
-        "status", _I, STRING, "ok, missing, empty, unreadable, undecodable, truncated or too-large"
+        "status",
+        _I,
+        STRING,
+        "ok, missing, empty, unreadable, undecodable, truncated, too-large, not-a-file or "
+        "outside-root",
     ),
     Column("error", _I, STRING, "why the status is not ok, in words; null when ok"),
     Column("size", _I, INT, "file size in bytes", Shard.IMAGE),

@@ -283,6 +283,8 @@ _STATUS_CODES = {
     "truncated": ("image-truncated", "the image data ends early ({error}); copy it again"),
     "too-large": ("image-too-large", "{error}; downscale it or check it is a real photo"),
     "missing": ("view-missing", "vanished while it was being read; run again"),
+    "not-a-file": ("image-unreadable", "{error}; put the photo itself in its place"),
+    "outside-root": ("path-escapes-root", "{error}; copy the file into the dataset instead"),
 }
 
 

@@ -97,8 +97,10 @@ def test_image_type_encodes_like_datasets() -> None:
 
 def test_cache_schema_is_the_key_then_the_probe_columns() -> None:
     schema = probe.cache_schema()
-    assert schema.names == ["path", "size_key", *(c.name for c in columns.PROBE_COLUMNS)]
-    assert schema.field("size_key").type == pa.int64()
+    key = ["path", "size_key", "inode_key", "ctime_key"]
+    assert schema.names == [*key, *(c.name for c in columns.PROBE_COLUMNS)]
+    for name in key[1:]:
+        assert schema.field(name).type == pa.int64()
     assert schema.field("thumbnail").type == pa.binary()
     assert schema.field("mtime_ns").type == pa.int64()
 

@@ -145,7 +145,13 @@ def test_missing_and_unreadable(tmp_path: Path) -> None:
     assert probe.probe_file(str(tmp_path / "gone.jpg"))["status"] == "missing"
     folder = tmp_path / "dir.jpg"
     folder.mkdir()
-    assert probe.probe_file(str(folder))["status"] == "unreadable"
+    assert probe.probe_file(str(folder))["status"] == "not-a-file"
+    locked = tmp_path / "locked.jpg"
+    locked.write_bytes(b"x")
+    locked.chmod(0)
+    if os.access(locked, os.R_OK):
+        return  # root reads anything; the permission case lives in test_hostile_images
+    assert probe.probe_file(str(locked))["status"] == "unreadable"
 
 
 def test_sniff_format() -> None:
@@ -180,7 +186,7 @@ def test_second_run_uses_the_cache(make_dataset: MakeDataset, tmp_path: Path) ->
     cache = tmp_path / "c"
     first = probe.run(dataset.load(root), cache_dir=cache).table
     assert probe.cache_file(root, cache).is_file()
-    # Same size and mtime but other bytes: a cache hit keeps the old hash (nothing re-read).
+    # Same size and mtime but other bytes: the ctime moved, so that entry is probed again.
     target = root / "1" / "Front.jpg"
     st = target.stat()
     data = bytearray(target.read_bytes())
@@ -188,16 +194,14 @@ def test_second_run_uses_the_cache(make_dataset: MakeDataset, tmp_path: Path) ->
     target.write_bytes(bytes(data))
     os.utime(target, ns=(st.st_atime_ns, st.st_mtime_ns))
     second = probe.run(dataset.load(root), cache_dir=cache).table
-    assert second["sha256"].equals(first["sha256"])
-    # A new mtime invalidates that one entry.
-    os.utime(target, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000_000))
-    third = probe.run(dataset.load(root), cache_dir=cache).table
-    changed = third[third["sha256"] != first["sha256"]]["path"].tolist()
+    changed = second[second["sha256"] != first["sha256"]]["path"].tolist()
     assert changed == ["1/Front.jpg"]
     assert (
-        third.loc[third["path"] == "1/Front.jpg", "sha256"].iloc[0]
+        second.loc[second["path"] == "1/Front.jpg", "sha256"].iloc[0]
         == hashlib.sha256(bytes(data)).hexdigest()
     )
+    third = probe.run(dataset.load(root), cache_dir=cache).table
+    assert third["sha256"].equals(second["sha256"])
 
 
 def test_thumbnails_off_keeps_them_in_the_cache(make_dataset: MakeDataset, tmp_path: Path) -> None:
@@ -352,7 +356,7 @@ def test_cache_is_written_in_row_groups(
     # Row groups bound what a reader (or the copy of reused entries) holds at once.
     import pyarrow.parquet as pq
 
-    monkeypatch.setattr(probe, "CACHE_GROUP_ROWS", 16)
+    monkeypatch.setattr(probe.cache, "CACHE_GROUP_ROWS", 16)
     root = make_dataset(12)
     cache = tmp_path / "c"
     probe.run(dataset.load(root), cache_dir=cache, workers=1)
@@ -364,3 +368,66 @@ def test_cache_is_written_in_row_groups(
     cached = pq.read_table(probe.cache_file(root, cache)).to_pandas()
     assert sorted(cached["path"]) == sorted(t["path"])
     assert cached["thumbnail"].notna().all()  # copied entries keep their thumbnails
+
+
+# ----------------------------------------------------------------------------- safe reads
+
+
+def test_links_inside_the_root_are_followed_and_links_out_are_not(tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    (root / "1").mkdir(parents=True)
+    data = jpeg_bytes(photo(31))
+    (root / "1" / "real.jpg").write_bytes(data)
+    (root / "1" / "inside.jpg").symlink_to("real.jpg")
+    (tmp_path / "out.jpg").write_bytes(data)
+    (root / "1" / "out.jpg").symlink_to(tmp_path / "out.jpg")
+    rows = probe.probe_batch(str(root), ["1/inside.jpg", "1/out.jpg", "../out.jpg"])
+    assert [r["status"] for r in rows] == ["ok", "outside-root", "outside-root"]
+    assert rows[0]["sha256"] == hashlib.sha256(data).hexdigest()
+    assert rows[1]["sha256"] is None and "outside the dataset root" in str(rows[1]["error"])
+
+
+def test_reads_stop_at_the_ceiling(tmp_path: Path) -> None:
+    from norwoodkit.probe.read import Refused, read_file
+
+    p = tmp_path / "big.jpg"
+    p.write_bytes(b"\xff\xd8\xff" + bytes(97))
+    assert read_file(str(p), limit=100) == p.read_bytes()
+    with pytest.raises(Refused) as why:
+        read_file(str(p), limit=99)
+    assert why.value.status == "too-large" and why.value.size == 100
+    with open(p, "r+b") as fh:  # sparse: over the real ceiling without using the disk
+        fh.truncate(probe.MAX_FILE_BYTES + 1)
+    row = probe.probe_file(str(p))
+    assert (row["status"], row["size"], row["sha256"]) == (
+        "too-large",
+        probe.MAX_FILE_BYTES + 1,
+        None,
+    )
+
+
+def test_a_fifo_is_refused_without_blocking(tmp_path: Path) -> None:
+    # In a subprocess with a timeout: a probe that opened the FIFO would hang there, not here.
+    fifo = tmp_path / "pipe.jpg"
+    os.mkfifo(fifo)
+    code = (
+        "import sys; from norwoodkit import probe; print(probe.probe_file(sys.argv[1])['status'])"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code, str(fifo)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert proc.stdout.strip() == "not-a-file", proc.stderr
+
+
+def test_any_decoder_exception_becomes_the_row(tmp_path: Path) -> None:
+    buf = io.BytesIO()
+    Image.new("RGB", (20, 14)).save(buf, "DDS")
+    data = bytearray(buf.getvalue())
+    data[80] = 0  # Pillow raises NotImplementedError for these pixel-format flags
+    row = probe.probe_bytes(bytes(data))
+    assert row["status"] == "undecodable"
+    assert str(row["error"]).startswith("NotImplementedError: ")

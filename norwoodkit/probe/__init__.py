@@ -1,0 +1,54 @@
+"""One pass over each image's bytes: size, sha256, real format, mode, dimensions, EXIF orientation,
+integrity and perceptual hashes, from a single decode. Cached on disk.
+
+The package's modules, one job each: ``read`` opens a file safely and bounded (regular files
+only, never blocking); ``decode`` turns bytes into a row (sniffing, the integrity decode, the
+phashes, the thumbnail); ``files`` is the pure unit of work a pool maps (paths in, rows out);
+``cache`` is the cache file's place, schema, key and the checks a cached row must pass;
+``writer`` writes a new cache file privately; ``runner`` is the pass (``run``).
+"""
+
+from __future__ import annotations
+
+from norwoodkit.probe.cache import (
+    CACHE_COLUMNS,
+    CACHE_GROUP_ROWS,
+    PROBE_VERSION,
+    cache_file,
+    cache_schema,
+    default_cache_dir,
+)
+from norwoodkit.probe.decode import (
+    DRAFT_MODE,
+    DRAFT_SIZE,
+    THUMBNAIL_SIZE,
+    phash_pair,
+    probe_bytes,
+    sniff_format,
+)
+from norwoodkit.probe.files import probe_batch, probe_file
+from norwoodkit.probe.read import MAX_FILE_BYTES, NOT_A_FILE, OUTSIDE_ROOT
+from norwoodkit.probe.runner import BATCH_SIZE, ProgressFn, run
+
+__all__ = [
+    "BATCH_SIZE",
+    "CACHE_COLUMNS",
+    "CACHE_GROUP_ROWS",
+    "DRAFT_MODE",
+    "DRAFT_SIZE",
+    "MAX_FILE_BYTES",
+    "NOT_A_FILE",
+    "OUTSIDE_ROOT",
+    "PROBE_VERSION",
+    "THUMBNAIL_SIZE",
+    "ProgressFn",
+    "cache_file",
+    "cache_schema",
+    "default_cache_dir",
+    "phash_pair",
+    "probe_batch",
+    "probe_bytes",
+    "probe_file",
+    "run",
+    "sniff_format",
+]

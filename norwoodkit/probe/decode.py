@@ -1,0 +1,219 @@
+"""An image's bytes to its probe row: sniffing, the integrity decode, both phashes, the thumbnail.
+
+JPEGs are decoded once in Pillow's draft mode (DCT scaling to about 256 px): the entropy decoder
+still reads every byte of the scan, so truncation and corruption surface, while the inverse DCT
+runs at 1/8 scale. The perceptual hash and the thumbnail come from that same decode.
+
+Whatever a decoder raises about one image (Pillow raises far more than ``OSError``) becomes that
+image's status and error; Pillow's warnings are silenced here, since the row already says it all.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import warnings
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from PIL import Image, UnidentifiedImageError
+
+from norwoodkit.columns import PROBE_COLUMNS
+
+__all__ = [
+    "DRAFT_MODE",
+    "DRAFT_SIZE",
+    "THUMBNAIL_SIZE",
+    "empty_row",
+    "phash_pair",
+    "probe_bytes",
+    "sniff_format",
+]
+
+#: JPEG draft mode: decode in colour at the largest DCT reduction that stays >= 256 px (the
+#: phash needs 32x32, the thumbnail 160 px).
+DRAFT_MODE = "RGB"
+DRAFT_SIZE = (256, 256)
+
+#: Long side of the stored thumbnail (JPEG, for reports and contact sheets).
+THUMBNAIL_SIZE = 160
+
+#: Formats Pillow identifies but the probe does not decode: Pillow hands EPS to Ghostscript, and
+#: no file in a dataset may make us run another program.
+REFUSED_FORMATS = frozenset({"EPS"})
+
+#: The longest error text kept from an exception: decoders sometimes quote the bytes they met.
+_ERROR_CHARS = 200
+
+_TRANSPOSE: dict[int, list[Image.Transpose]] = {
+    2: [Image.Transpose.FLIP_LEFT_RIGHT],
+    3: [Image.Transpose.ROTATE_180],
+    4: [Image.Transpose.FLIP_TOP_BOTTOM],
+    5: [Image.Transpose.TRANSPOSE],
+    6: [Image.Transpose.ROTATE_270],
+    7: [Image.Transpose.TRANSVERSE],
+    8: [Image.Transpose.ROTATE_90],
+}
+
+
+def empty_row() -> dict[str, Any]:
+    """A probe row with every column null."""
+    return {c.name: None for c in PROBE_COLUMNS}
+
+
+def sniff_format(head: bytes) -> str | None:
+    """The real image format from the first bytes of a file, or None when unknown."""
+    if head.startswith(b"\xff\xd8\xff"):
+        return "JPEG"
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "PNG"
+    if head[:6] in (b"GIF87a", b"GIF89a"):
+        return "GIF"
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "WEBP"
+    if head[:2] == b"BM":
+        return "BMP"
+    if head[:4] in (b"II*\x00", b"MM\x00*"):
+        return "TIFF"
+    if head[4:8] == b"ftyp" and head[8:12] in (
+        b"heic",
+        b"heix",
+        b"mif1",
+        b"msf1",
+        b"hevc",
+        b"avif",
+    ):
+        return "HEIF"
+    return None
+
+
+#: Rows 0..7 of the 32-point DCT-II basis (scipy.fftpack's unnormalised type 2, as imagehash
+#: uses): the 8x8 low-frequency block is ``_DCT8 @ pixels @ _DCT8.T``.
+_DCT8 = 2.0 * np.cos(np.pi * np.outer(np.arange(8), 2 * np.arange(32) + 1) / 64)
+
+#: Flipping a row reverses it, and reversing the input of a DCT-II multiplies coefficient k by
+#: (-1)^k: the mirror image's low-frequency block is the same block with odd columns negated.
+_MIRROR_SIGNS = np.where(np.arange(8) % 2 == 0, 1.0, -1.0)
+
+
+def _bits_hex(bits: npt.NDArray[np.bool_]) -> str:
+    return np.packbits(bits.ravel()).tobytes().hex()
+
+
+def phash_pair(image: Image.Image) -> tuple[str, str]:
+    """The 64-bit phash of an image and of its mirror image, from one resize and one DCT.
+
+    Bit-identical to ``imagehash.phash(image, hash_size=8)`` and to the same call on the
+    horizontally flipped image (the tests check both), at half the cost of two calls.
+    """
+    small = image.convert("L").resize((32, 32), Image.Resampling.LANCZOS)
+    pixels = np.asarray(small, dtype=np.float64)
+    low = _DCT8 @ pixels @ _DCT8.T
+    mirrored = low * _MIRROR_SIGNS
+    return (_bits_hex(low > np.median(low)), _bits_hex(mirrored > np.median(mirrored)))
+
+
+def probe_bytes(data: bytes) -> dict[str, Any]:
+    """Probe an image's bytes (what ``probe_file`` does once it has read the file); never raises
+    for bad bytes: the status column says what is wrong."""
+    out = empty_row()
+    out["size"] = len(data)
+    if not data:
+        return {**out, "status": "empty", "error": "zero-byte file"}
+    out["sha256"] = hashlib.sha256(data).hexdigest()
+    out["format"] = sniff_format(data[:16])
+    try:
+        with warnings.catch_warnings():
+            # The row says what is wrong; a warning per odd EXIF block or large image would only
+            # flood stderr, and ``-W error`` must not turn one into a failure.
+            warnings.simplefilter("ignore")
+            return _decode(data, out)
+    except Image.DecompressionBombError as exc:
+        return {**out, "status": "too-large", "error": _words(exc)}
+    except UnidentifiedImageError:
+        return {**out, "status": "undecodable", "error": "not an image format Pillow can read"}
+    except OSError as exc:
+        msg = _words(exc)
+        status = "truncated" if "truncated" in msg or "premature" in msg.lower() else "undecodable"
+        return {**out, "status": status, "error": msg}
+    except (SyntaxError, ValueError, TypeError, IndexError, EOFError) as exc:
+        return {**out, "status": "undecodable", "error": _words(exc)}
+    except Exception as exc:  # any other decoder failure is this image's finding, not a crash
+        return {**out, "status": "undecodable", "error": f"{type(exc).__name__}: {_words(exc)}"}
+
+
+def _words(exc: BaseException) -> str:
+    """An exception's message as one short printable line (its type's name when it has none)."""
+    text = str(exc) or type(exc).__name__
+    text = "".join(ch if ch.isprintable() else "?" for ch in text)
+    return text if len(text) <= _ERROR_CHARS else text[: _ERROR_CHARS - 3] + "..."
+
+
+def _decode(data: bytes, out: dict[str, Any]) -> dict[str, Any]:
+    """The header, the integrity decode, the phashes and the thumbnail into ``out``."""
+    with Image.open(io.BytesIO(data)) as im:
+        width, height = im.size
+        out.update(width=width, height=height, mode=im.mode)
+        if out["format"] is None and im.format:
+            out["format"] = str(im.format)
+        orientation = _orientation(im)
+        out["orientation"] = orientation
+        swap = orientation in (5, 6, 7, 8)
+        out["oriented_width"], out["oriented_height"] = (height, width) if swap else (width, height)
+        limit = Image.MAX_IMAGE_PIXELS
+        if limit is not None and width * height > limit:
+            return {
+                **out,
+                "status": "too-large",
+                "error": f"{width}x{height} = {width * height:,} pixels, over Pillow's "
+                f"decompression-bomb limit of {limit:,}; not decoded",
+            }
+        if im.format in REFUSED_FORMATS:
+            return {
+                **out,
+                "status": "undecodable",
+                "error": f"{im.format} is not decoded (Pillow would run an external program)",
+            }
+        if im.format == "JPEG":
+            im.draft(DRAFT_MODE, DRAFT_SIZE)
+        im.load()  # the full entropy decode: truncation and corruption raise here
+        small = _to_rgb(im)
+    for step in _TRANSPOSE.get(orientation or 1, []):
+        small = small.transpose(step)
+    out["phash"], out["phash_mirror"] = phash_pair(small)
+    out["thumbnail"] = _thumbnail(small)  # the last use of ``small``: shrunk in place
+    out["status"] = "ok"
+    return out
+
+
+def _thumbnail(upright: Image.Image) -> bytes:
+    """JPEG bytes of ``upright`` shrunk to THUMBNAIL_SIZE; shrinks ``upright`` itself.
+
+    In place, not on a copy; an integer box reduction first, then bilinear for the rest
+    (``reducing_gap=1``): 0.3 ms instead of 0.5 ms per photo, for a picture nobody can tell
+    apart at 160 px.
+    """
+    upright.thumbnail((THUMBNAIL_SIZE, THUMBNAIL_SIZE), Image.Resampling.BILINEAR, reducing_gap=1.0)
+    buf = io.BytesIO()
+    upright.save(buf, "JPEG", quality=80)
+    return buf.getvalue()
+
+
+def _orientation(im: Image.Image) -> int | None:
+    try:
+        value = im.getexif().get(0x0112)
+    except Exception:  # a broken EXIF block must not hide the image itself
+        return None
+    return int(value) if isinstance(value, int) and 1 <= value <= 8 else None
+
+
+def _to_rgb(im: Image.Image) -> Image.Image:
+    if im.mode == "RGB":
+        return im
+    if im.mode in ("I;16", "I;16B", "I;16L", "I"):
+        # 16-bit greys: scale to 8 bits instead of clipping everything above 255 to white.
+        return im.convert("I").point(lambda v: v / 256).convert("L").convert("RGB")
+    if im.mode in ("P", "PA", "LA", "RGBA", "1"):
+        return im.convert("RGBA").convert("RGB")
+    return im.convert("RGB")

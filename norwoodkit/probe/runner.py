@@ -1,0 +1,307 @@
+"""The probe pass: stat every file, take what the cache still vouches for, probe the rest.
+
+Results stream: each finished batch goes into the new cache file and, without its thumbnails
+unless asked for, into the table; reused entries are copied over row group by row group. No step
+holds every image's results as Python objects.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Executor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from PIL import ImageFile
+
+from norwoodkit.columns import PROBE_COLUMNS, coerce
+from norwoodkit.dataset import Dataset, ProbedDataset
+from norwoodkit.parallel import ordered_map, process_pool, resolve_workers
+from norwoodkit.probe import cache
+from norwoodkit.probe.files import init_worker, probe_batch
+from norwoodkit.probe.writer import CacheWriter
+
+__all__ = ["BATCH_SIZE", "ProgressFn", "run"]
+
+#: Paths per task sent to a worker: large enough to amortise pickling, small enough to balance.
+BATCH_SIZE = 16
+
+ProgressFn = Callable[[int], None]
+
+_INT64_SPAN = 1 << 64
+
+
+@dataclass
+class _Stats:
+    """What ``stat`` says of each path now: the cache key (-1 where it cannot be stat'ed)."""
+
+    sizes: np.ndarray
+    mtimes: np.ndarray
+    inodes: np.ndarray
+    ctimes: np.ndarray
+
+    def take(self, rows: np.ndarray) -> _Stats:
+        return _Stats(self.sizes[rows], self.mtimes[rows], self.inodes[rows], self.ctimes[rows])
+
+
+def _stat_all(root: Path, paths: Sequence[str]) -> _Stats:
+    """File size, mtime, inode and ctime (ns) of each path; -1 where it cannot be stat'ed."""
+    out = _Stats(*(np.full(len(paths), -1, dtype=np.int64) for _ in range(4)))
+    base = str(root)
+    for i, rel in enumerate(paths):
+        try:
+            st = os.stat(os.path.join(base, rel))
+        except OSError:
+            continue
+        ino = st.st_ino if st.st_ino < _INT64_SPAN // 2 else st.st_ino - _INT64_SPAN
+        out.sizes[i], out.mtimes[i], out.inodes[i], out.ctimes[i] = (
+            st.st_size,
+            st.st_mtime_ns,
+            ino,
+            st.st_ctime_ns,
+        )
+    return out
+
+
+def _key_arrays(paths: Any, stats: _Stats) -> dict[str, Any]:
+    """The cache key columns as Arrow arrays; null where ``stat`` failed."""
+    import pyarrow as pa
+
+    schema = cache.cache_schema()
+    missing = stats.sizes < 0
+
+    def key(name: str, values: np.ndarray) -> Any:
+        return pa.array(values, schema.field(name).type, mask=missing)
+
+    return {
+        "path": pa.array(paths, schema.field("path").type, from_pandas=True),
+        "size_key": key("size_key", stats.sizes),
+        "mtime_ns": key("mtime_ns", stats.mtimes),
+        "inode_key": key("inode_key", stats.inodes),
+        "ctime_key": key("ctime_key", stats.ctimes),
+    }
+
+
+def _probe_stream(
+    root: Path, paths: Sequence[str], workers: int | None
+) -> Iterator[tuple[int, int, list[dict[str, Any]]]]:
+    """Probe ``paths`` in order, yielding ``(start, end, results)`` per batch as they finish.
+
+    A pool keeps only a few batches in flight, so results never pile up in memory.
+    """
+    n_workers = resolve_workers(workers)
+    pooled = n_workers > 1 and len(paths) > 2 * BATCH_SIZE
+    # Several tasks per worker, so a slow image does not leave the other workers idle.
+    size = (
+        max(1, min(BATCH_SIZE, math.ceil(len(paths) / (n_workers * 4)))) if pooled else BATCH_SIZE
+    )
+    spans = [(s, min(s + size, len(paths))) for s in range(0, len(paths), size)]
+    tasks = ((str(root), list(paths[a:b])) for a, b in spans)
+    with _probe_pool(n_workers if pooled else 1) as pool:
+        results = ordered_map(probe_batch, tasks, pool=pool, ahead=4 * n_workers)
+        for (start, end), batch in zip(spans, results, strict=True):
+            yield start, end, batch
+
+
+@contextlib.contextmanager
+def _probe_pool(workers: int) -> Iterator[Executor | None]:
+    """A pool whose workers refuse truncated images, or None (probe here, refusing them too)."""
+    if workers > 1:
+        with process_pool(workers, initializer=init_worker) as pool:
+            yield pool
+        return
+    previous, ImageFile.LOAD_TRUNCATED_IMAGES = ImageFile.LOAD_TRUNCATED_IMAGES, False
+    try:
+        yield None
+    finally:
+        ImageFile.LOAD_TRUNCATED_IMAGES = previous
+
+
+def _result_batch(paths: Sequence[str], stats: _Stats, results: list[dict[str, Any]]) -> Any:
+    """Fresh results as one Arrow batch in the cache schema (key columns from ``stat``)."""
+    import pyarrow as pa
+
+    schema = cache.cache_schema()
+    cols = _key_arrays(list(paths), stats)
+    for c in PROBE_COLUMNS:
+        if c.name not in cols:
+            cols[c.name] = pa.array([r.get(c.name) for r in results], schema.field(c.name).type)
+    return pa.RecordBatch.from_arrays([cols[f.name] for f in schema], schema=schema)
+
+
+def _trusted(cached: Any, now: Any) -> Any:
+    """Per row of ``cached``, whether it may stand for the file of the same row of ``now``."""
+    import pyarrow.compute as pc
+
+    return pc.and_(cache.same_key(cached, now), cache.consistent(cached))
+
+
+def _cache_hits(cfile: Path, now: Any, keep: list[str]) -> tuple[Any, Any]:
+    """Cached rows still valid for ``now`` (same key, consistent), and a mask over ``now``'s rows.
+
+    ``(None, None)`` without a readable cache file.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    cached = cache.read_cache(cfile, ["path", "size_key", "inode_key", "ctime_key", *keep])
+    if cached is None:
+        return None, None
+    # A hash lookup per path, not a join: Arrow's join engine costs tens of megabytes.
+    at = pc.index_in(now["path"], value_set=cached["path"])
+    light = cached.drop_columns(["thumbnail"]) if "thumbnail" in keep else cached
+    hit = _trusted(light.take(at), now)
+    if "thumbnail" in keep:  # an ok row without its thumbnail is not whole
+        ok = pc.equal(cached["status"].take(at), "ok")
+        whole = pc.or_(pc.invert(ok), pc.is_valid(cached["thumbnail"].take(at)))
+        hit = pc.and_(hit, pc.fill_null(whole, False))
+    mask = pc.fill_null(hit, False).to_numpy(zero_copy_only=False)
+    return cached.take(at.filter(pa.array(mask))).select(["path", *keep]), mask
+
+
+def _copy_hits(old: Path, now: Any, hit_paths: Any, writer: CacheWriter) -> None:
+    """Carry the reused entries (thumbnails included) from the old cache file to the new one.
+
+    The file is read again, so each row is checked again: one swapped in since is not copied.
+    """
+    import pyarrow.compute as pc
+
+    if not writer.active or not len(hit_paths):
+        return
+    for table in cache.cached_batches(old):
+        aligned = now.take(pc.index_in(table["path"], value_set=now["path"]))
+        use = pc.and_(_trusted(table, aligned), pc.is_in(table["path"], value_set=hit_paths))
+        writer.add(table.filter(pc.fill_null(use, False)))
+
+
+def run(
+    dataset: Dataset,
+    *,
+    cache_dir: Path | None = None,
+    use_cache: bool = True,
+    workers: int | None = None,
+    progress: ProgressFn | None = None,
+    thumbnails: bool = True,
+) -> ProbedDataset:
+    """Add the probe columns to the dataset's table, probing only files the cache does not know.
+
+    Results stream: each finished batch goes straight into the new cache file (row group by row
+    group) and, without its thumbnails unless asked for, into the table. Memory is the table
+    plus a few batches, whatever the number of images.
+
+    Args:
+        dataset: from ``dataset.load``.
+        cache_dir: where caches live; None: ``default_cache_dir()``.
+        use_cache: False reads and writes no cache (everything is probed).
+        workers: processes; None: one per CPU core.
+        progress: called with the number of images finished, batch by batch.
+        thumbnails: False leaves the ``thumbnail`` column empty (it is still cached), so
+            commands that do not draw pictures keep memory flat at any dataset size.
+
+    Returns:
+        A ProbedDataset whose table has the PROBE_COLUMNS (null for missing-view rows).
+    """
+    now, stats = _stat_table(dataset.root, dataset.table)
+    cfile = (
+        cache.cache_file(dataset.root, cache_dir or cache.default_cache_dir())
+        if use_cache
+        else None
+    )
+    keep = [c.name for c in PROBE_COLUMNS if thumbnails or c.name != "thumbnail"]
+    hits, hit = _cache_hits(cfile, now, keep) if cfile is not None else (None, None)
+    if hit is None:
+        hit = np.zeros(now.num_rows, dtype=bool)
+    if progress and hit.any():
+        progress(int(hit.sum()))
+    todo = np.flatnonzero(~hit)
+    writer = CacheWriter(cfile) if cfile is not None and len(todo) else None
+    parts = [hits] if hits is not None and hits.num_rows else []
+    try:
+        parts += _fresh_parts(dataset.root, now, stats, todo, keep, workers, writer, progress)
+        if writer is not None and cfile is not None:
+            if hits is not None:
+                _copy_hits(cfile, now, hits["path"], writer)
+            writer.commit()
+    except BaseException:
+        if writer is not None:
+            writer.abort()
+        raise
+    probed = _frame(parts, thumbnails)
+    del parts, hits  # the Arrow copies go before the merge allocates its own
+    return ProbedDataset.of(dataset, _merged(dataset.table, probed))
+
+
+def _stat_table(root: Path, table: pd.DataFrame) -> tuple[Any, _Stats]:
+    """Each distinct image path's cache key now, as an Arrow table, and as arrays (-1: none)."""
+    import pyarrow as pa
+
+    paths = pd.Series(table["path"].dropna().unique(), dtype="string")
+    stats = _stat_all(root, paths.tolist())
+    return pa.table(_key_arrays(paths, stats)), stats
+
+
+def _fresh_parts(
+    root: Path,
+    now: Any,
+    stats: _Stats,
+    todo: np.ndarray,
+    keep: list[str],
+    workers: int | None,
+    writer: CacheWriter | None,
+    progress: ProgressFn | None,
+) -> Iterator[Any]:
+    """Probe the rows ``todo`` of ``now``; yield the results as tables of the ``keep`` columns.
+
+    Each finished batch goes into ``writer`` (the rows a cache may hold) as it arrives; the
+    yielded tables gather about ``CACHE_GROUP_ROWS`` rows each.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    todo_paths: list[str] = now["path"].take(pa.array(todo)).to_pylist()
+    recent: list[Any] = []  # fresh batches not yet folded into one table
+    for start, end, results in _probe_stream(root, todo_paths, workers):
+        batch = _result_batch(todo_paths[start:end], stats.take(todo[start:end]), results)
+        del results
+        if writer is not None:
+            cacheable = pc.is_in(batch["status"], value_set=pa.array(cache.CACHED_STATUSES))
+            writer.add(batch.filter(pc.and_(pc.is_valid(batch["size_key"]), cacheable)))
+        recent.append(pa.Table.from_batches([batch]).select(["path", *keep]))
+        if sum(t.num_rows for t in recent) >= cache.CACHE_GROUP_ROWS or end == len(todo_paths):
+            # Thousands of 16-row tables would cost more than their rows: fold them.
+            yield pa.concat_tables(recent).combine_chunks()
+            recent = []
+        if progress:
+            progress(end - start)
+
+
+def _frame(parts: list[Any], thumbnails: bool) -> pd.DataFrame:
+    """The probe results (Arrow tables) as one DataFrame, ``path`` first."""
+    import pyarrow as pa
+
+    probed = (
+        # One chunk per column, not one per batch; Int64, not float64 (nanosecond mtimes do
+        # not survive a trip through a double).
+        pa.concat_tables(parts)
+        .combine_chunks()
+        .to_pandas(types_mapper={pa.int64(): pd.Int64Dtype()}.get)
+        if parts
+        else pd.DataFrame({"path": pd.Series([], dtype="string")})
+    )
+    if not thumbnails:
+        probed["thumbnail"] = None
+    return probed
+
+
+def _merged(table: pd.DataFrame, probed: pd.DataFrame) -> pd.DataFrame:
+    """``table`` with the probe columns of ``probed`` joined on ``path``, in spec dtypes."""
+    base = table.drop(columns=[c.name for c in PROBE_COLUMNS if c.name in table.columns])
+    probed["path"] = probed["path"].astype(base["path"].dtype)
+    out = base.merge(probed, on="path", how="left")
+    return coerce(out, PROBE_COLUMNS)
