@@ -57,3 +57,14 @@ def test_field_map_reaches_the_reader(make_dataset: MakeDataset) -> None:
     root = make_dataset(records=[rec])
     ds = DatasetSource(root, fields={"label": "hair_grade"}).load()
     assert ds.table["stage"].dropna().unique().tolist() == [3]
+
+
+def test_a_cache_inside_the_dataset_is_refused_by_the_library(make_dataset: MakeDataset) -> None:
+    from norwoodkit.errors import OutputError
+
+    root = make_dataset(subjects=1)
+    before = sorted(p.name for p in root.rglob("*"))
+    with pytest.raises(OutputError) as info:
+        DatasetSource(root, cache_dir=root / "cache", workers=1).open()
+    assert info.value.parameter == "cache_dir" and info.value.code == "output-inside-dataset"
+    assert sorted(p.name for p in root.rglob("*")) == before

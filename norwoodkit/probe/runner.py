@@ -23,6 +23,7 @@ from PIL import ImageFile
 from norwoodkit.columns import PROBE_COLUMNS, coerce
 from norwoodkit.dataset import Dataset, ProbedDataset
 from norwoodkit.parallel import ordered_map, process_pool, resolve_workers
+from norwoodkit.paths import guard_output
 from norwoodkit.probe import cache
 from norwoodkit.probe.files import init_worker, probe_batch
 from norwoodkit.probe.writer import CacheWriter
@@ -208,11 +209,14 @@ def run(
         A ProbedDataset whose table has the PROBE_COLUMNS (null for missing-view rows).
     """
     now, stats = _stat_table(dataset.root, dataset.table)
-    cfile = (
-        cache.cache_file(dataset.root, cache_dir or cache.default_cache_dir())
-        if use_cache
-        else None
-    )
+    cfile = None
+    if use_cache:
+        folder = cache_dir or cache.default_cache_dir()
+        # The cache is an output like any other: never inside the dataset (paths.guard_output).
+        guard_output(
+            folder, "cache_dir", dataset_root=dataset.root, kind="folder", make_parents=True
+        )
+        cfile = cache.cache_file(dataset.root, folder)
     keep = [c.name for c in PROBE_COLUMNS if thumbnails or c.name != "thumbnail"]
     hits, hit = _cache_hits(cfile, now, keep) if cfile is not None else (None, None)
     if hit is None:
