@@ -203,8 +203,11 @@ def write_table_atomic(frame: pd.DataFrame, path: str | os.PathLike[str]) -> Non
     if suffix == ".csv":
         safe = neutralised(frame)
         # Python's csv quotes a cell holding a lone CR only when CR ends lines: quote them all.
-        quoting = csv.QUOTE_ALL if _holds_cr(safe) else csv.QUOTE_MINIMAL
-        write_text_atomic(target, safe.to_csv(index=False, lineterminator="\n", quoting=quoting))
+        if _holds_cr(safe):
+            text = safe.to_csv(index=False, lineterminator="\n", quoting=csv.QUOTE_ALL)
+        else:
+            text = safe.to_csv(index=False, lineterminator="\n")
+        write_text_atomic(target, text)
     elif suffix == ".json":
         text = frame.to_json(orient="records", indent=2, force_ascii=False)
         write_text_atomic(target, (text or "[]") + "\n")

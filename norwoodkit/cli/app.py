@@ -186,9 +186,13 @@ def csv_items(value: str, parameter: str) -> list[str]:
     return items
 
 
-def int_items(value: str, parameter: str) -> list[int]:
-    """``"0,2,8"`` as ``[0, 2, 8]``."""
+def int_items(value: str, parameter: str, least: int = 0, most: int = 1_000_000) -> list[int]:
+    """``"0,2,8"`` as ``[0, 2, 8]``; each from ``least`` to ``most``."""
     items = csv_items(value, parameter)
-    if not all(v.isdigit() for v in items):
+    # isdigit() also takes superscripts and other digits int() refuses; ASCII only.
+    if not all(v.isascii() and v.isdigit() and len(v) <= 9 for v in items):
         raise ParameterError(parameter, f"{value!r}: write whole numbers, e.g. 0,2,8")
-    return [int(v) for v in items]
+    numbers = [int(v) for v in items]
+    if not all(least <= n <= most for n in numbers):
+        raise ParameterError(parameter, f"{value!r}: each number must be from {least} to {most}")
+    return numbers

@@ -110,16 +110,32 @@ def write(
         # Resized JPEGs: about 0.25 bytes per pixel at quality 90, short side x 4/3.
         table["est_bytes"] = int(opts.resize * opts.resize * 4 / 3 * 0.25)
     shards = plan(table, opts)
-    state, done = open_folder(target, overwrite=overwrite, resume=resume)
+    try:
+        state, done = open_folder(target, overwrite=overwrite, resume=resume)
+    except OSError as exc:
+        raise _folder_failed(target, exc) from exc
     schema, features = shard_schema(opts.layout)
     job = _Job(dataset.root, target, table, opts, schema, progress)
     records, skipped = job.write_all(shards, done, state)
     manifest = build_manifest(dataset, table, shards, records, excluded, opts, features, schema)
-    remove_stale(target, {s.relpath for s in shards})
+    try:
+        remove_stale(target, {s.relpath for s in shards})
+    except OSError as exc:
+        raise _folder_failed(target, exc) from exc
     write_text_atomic(target / MANIFEST, json.dumps(manifest, indent=2, sort_keys=False) + "\n")
     write_text_atomic(target / CARD, dataset_card(manifest))
     shutil.rmtree(state, ignore_errors=True)
     return PackResult(out=target, manifest=manifest, skipped=skipped, notes=_notes(excluded))
+
+
+def _folder_failed(target: Path, exc: OSError) -> OutputError:
+    """A failure to make, clear or tidy the output folder, naming the file it met."""
+    where = exc.filename or target
+    return OutputError(
+        f"{where}: cannot prepare the output folder ({exc.strerror or exc}); make {target} "
+        "writable or choose another --out",
+        code="output-write-failed",
+    )
 
 
 def _notes(excluded: list[dict[str, Any]]) -> list[Finding]:
@@ -179,10 +195,10 @@ class _Job:
     def write_shard(self, source: Any, shard: ShardPlan, pool: Executor | None) -> dict[str, Any]:
         """Write one shard to a temporary name and rename it when complete; its record."""
         final = self.target / shard.relpath
-        final.parent.mkdir(parents=True, exist_ok=True)
         tmp = final.with_name(f".{final.name}.{os.getpid()}.tmp")
         layout = self.opts.layout
         try:
+            final.parent.mkdir(parents=True, exist_ok=True)
             with _parquet_writer(tmp, self.schema, layout) as writer:
                 for positions, data in row_batches(self.root, source, shard, self.opts, pool):
                     rows = batch(source, positions, data, layout, self.schema)
