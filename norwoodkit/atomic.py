@@ -143,11 +143,15 @@ def restore_cell(value: str) -> str:
 
 
 def neutralised(frame: pd.DataFrame) -> pd.DataFrame:
-    """``frame`` with every text cell neutralised; numbers, booleans and nulls stay as they are.
+    """``frame`` with every text cell and column name neutralised; numbers, booleans and nulls
+    stay as they are.
 
     Returns ``frame`` itself when no cell needs it, so ordinary tables are not copied.
     """
     out = frame
+    names = [neutralise_cell(c) if isinstance(c, str) else c for c in frame.columns]
+    if names != list(frame.columns):  # a cross-tab's columns are values from the data
+        out = frame.set_axis(names, axis="columns")  # a new frame: ``frame`` stays as it was
     for i, series, categorical in _text_columns(frame):
         values = series.tolist()
         if not any(isinstance(v, str) and v.startswith(FORMULA_STARTS) for v in values):

@@ -75,7 +75,7 @@ def read_table(path: str | os.PathLike[str], parameter: str) -> pd.DataFrame:
         else:
             frame = pd.read_csv(p, dtype=str, keep_default_na=False, encoding="utf-8-sig")
             # Our CSV writer quotes formula-like cells; undo exactly that (atomic.restore_cell).
-            frame = frame.map(restore_cell)
+            frame = frame.map(restore_cell).rename(columns=restore_cell)
     except pd.errors.EmptyDataError:
         # A subclass of ValueError: caught first, a file with no bytes is empty, not unreadable.
         frame = pd.DataFrame()
