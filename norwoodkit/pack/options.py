@@ -52,10 +52,14 @@ class PackOptions:
             raise ParameterError(
                 "shard_size", f"{self.shard_size} bytes is too large; use at most 1TiB"
             )
-        if not 1 <= self.rows_per_group <= MAX_ROWS_PER_GROUP:
+        if self.rows_per_group < 1:
+            raise ParameterError(
+                "rows_per_group", f"{self.rows_per_group} rows; it must be at least 1"
+            )
+        if self.rows_per_group > MAX_ROWS_PER_GROUP:
             raise ParameterError(
                 "rows_per_group",
-                f"{self.rows_per_group} rows is outside 1..{MAX_ROWS_PER_GROUP:,}; use e.g. 20",
+                f"{self.rows_per_group} rows; use at most {MAX_ROWS_PER_GROUP:,} (e.g. 20)",
             )
         if self.resize is not None and not 16 <= self.resize <= 8192:
             raise ParameterError(

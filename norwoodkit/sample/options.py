@@ -80,7 +80,10 @@ class SampleOptions:
             )
         if not 1 <= self.quality <= 100:
             raise ParameterError("quality", f"{self.quality} is outside 1..100; use e.g. 90")
-        if not 0 <= self.seed <= MAX_SEED:
+        if self.seed < 0:
+            # numpy seeds its generators from non-negative integers only.
+            raise ParameterError("seed", f"{self.seed} is negative; use 0 or more")
+        if self.seed > MAX_SEED:
             # The generators are seeded with lists such as [seed, index], which numpy reads as
             # an array of unsigned machine integers: a huge seed does not fit.
-            raise ParameterError("seed", f"{self.seed} is outside 0..{MAX_SEED}; use e.g. 0")
+            raise ParameterError("seed", f"{self.seed} is too large; use 0 to {MAX_SEED}")
