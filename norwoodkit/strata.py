@@ -66,17 +66,25 @@ _BINS_EXAMPLE = "18-29,30-39,40-49,50-59,60-80"
 # --- age bins ----------------------------------------------------------------------------------
 
 
+#: The oldest age a bin may name: beyond it a number is not an age in years.
+MAX_AGE = 200
+
+
 def check_age_bins(bins: Iterable[tuple[int, int]]) -> AgeBins:
     """Age bins as a tuple, checked: each ``(lo, hi)`` has ``lo <= hi``, in rising order, disjoint.
 
     Raises:
-        ParameterError: (parameter "age_bins") no bins, a bin with ``lo > hi``, or overlapping
-            bins.
+        ParameterError: (parameter "age_bins") no bins, a bin with ``lo > hi`` or outside
+            0..``MAX_AGE``, or overlapping bins.
     """
     out = tuple((int(lo), int(hi)) for lo, hi in bins)
     if not out:
         raise ParameterError("age_bins", "give at least one bin, e.g. 18-29,30-39")
     for lo, hi in out:
+        if not (0 <= lo <= MAX_AGE and 0 <= hi <= MAX_AGE):
+            raise ParameterError(
+                "age_bins", f"bin {lo}-{hi} is outside 0-{MAX_AGE}; use ages in whole years"
+            )
         if lo > hi:
             raise ParameterError(
                 "age_bins", f"bin {lo}-{hi} ends before it starts; write the lower age first"

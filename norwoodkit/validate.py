@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -489,7 +490,9 @@ def junit_xml(report: Report, subject_ids: Iterable[str], strict: bool = False) 
     """JUnit XML: one testcase per check group and subject (plus one per group for the dataset).
 
     Errors are failures; warnings are failures with ``strict`` and otherwise go to system-out,
-    as do infos, so a CI system shows them without failing.
+    as do infos, so a CI system shows them without failing. Characters XML 1.0 cannot hold (a
+    NUL or another control character in a file name, a lone surrogate) become U+FFFD, so the
+    document is well-formed whatever the names contain.
     """
     from xml.etree import ElementTree as ET
 
@@ -506,7 +509,7 @@ def junit_xml(report: Report, subject_ids: Iterable[str], strict: bool = False) 
                 suite,
                 "testcase",
                 classname=f"norwoodkit.validate.{group}",
-                name=f"{group}[{subject}]",
+                name=_xml_safe(f"{group}[{subject}]"),
             )
             found = by_case.get((group, subject), [])
             failing = [
@@ -520,15 +523,30 @@ def junit_xml(report: Report, subject_ids: Iterable[str], strict: bool = False) 
                     case,
                     "failure",
                     type=failing[0].code,
-                    message=f"{len(failing)} finding(s): {failing[0].message}",
+                    message=_xml_safe(f"{len(failing)} finding(s): {failing[0].message}"),
                 )
-                el.text = "\n".join(f"[{f.severity.value}] {f.code}: {f.message}" for f in failing)
+                el.text = _junit_lines(failing)
             rest = [f for f in found if f not in failing]
             if rest:
                 out = ET.SubElement(case, "system-out")
-                out.text = "\n".join(f"[{f.severity.value}] {f.code}: {f.message}" for f in rest)
+                out.text = _junit_lines(rest)
     suite.set("tests", str(len(subjects) * len(groups)))
     suite.set("failures", str(n_fail))
     suite.set("errors", "0")
     ET.indent(suite)
     return ET.tostring(suite, encoding="unicode", xml_declaration=True) + "\n"
+
+
+#: What XML 1.0 cannot hold, even escaped: C0 controls but tab, newline and CR; surrogates;
+#: U+FFFE and U+FFFF.
+_XML_ILLEGAL = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def _xml_safe(text: str) -> str:
+    """``text`` with every character XML 1.0 cannot hold replaced by U+FFFD."""
+    return _XML_ILLEGAL.sub("\ufffd", text)
+
+
+def _junit_lines(findings: list[Finding]) -> str:
+    """Findings as the lines of a JUnit failure or system-out, safe for XML."""
+    return _xml_safe("\n".join(f"[{f.severity.value}] {f.code}: {f.message}" for f in findings))

@@ -6,6 +6,7 @@ missing or unreadable input); 3 internal error (a bug: the traceback is printed)
 
 from __future__ import annotations
 
+import errno
 import functools
 import json
 import logging
@@ -13,7 +14,7 @@ import sys
 import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Annotated, Any, ParamSpec, TypeVar
+from typing import Annotated, Any, NoReturn, ParamSpec, TypeVar
 
 import typer
 from rich.console import Console
@@ -117,24 +118,45 @@ def handle_errors(fn: Callable[P, R]) -> Callable[P, R]:
         except (typer.Exit, typer.Abort, SystemExit):
             raise
         except NorwoodkitError as exc:
-            message = _cli_message(exc)
-            if kwargs.get("json_output"):
-                out.print_json(data={"ok": False, "error": {"code": exc.code, "message": message}})
-            # Text, not markup: a message may hold brackets ("pip install 'norwoodkit[report]'").
-            err.print(Text.assemble(("error:", "bold red"), " ", message), highlight=False)
-            raise typer.Exit(EXIT_USAGE) from None
+            _refuse(_cli_message(exc), exc.code, bool(kwargs.get("json_output")))
         except KeyboardInterrupt:
             err.print("interrupted")
             raise typer.Exit(EXIT_INTERRUPTED) from None
+        except OSError as exc:
+            if exc.errno not in _WRITE_ONLY_ERRNOS:
+                _internal_error()
+            # Only a write fails this way, and every write is an output: a refusal, not a bug.
+            where = f"{exc.filename}: " if exc.filename else ""
+            message = f"{where}cannot write it ({exc.strerror}); free space or choose another place"
+            _refuse(message, "output-write-failed", bool(kwargs.get("json_output")))
         except Exception:
-            traceback.print_exc(file=sys.stderr)
-            err.print(
-                "[bold red]internal error:[/] this is a bug in norwoodkit; please report "
-                "it with the traceback above."
-            )
-            raise typer.Exit(EXIT_BUG) from None
+            _internal_error()
 
     return wrapper
+
+
+def _refuse(message: str, code: str, json_output: bool) -> NoReturn:
+    """``error: message`` on stderr (and the JSON error document with ``--json``), exit 2."""
+    if json_output:
+        out.print_json(data={"ok": False, "error": {"code": code, "message": message}})
+    # Text, not markup: a message may hold brackets ("pip install 'norwoodkit[report]'").
+    err.print(Text.assemble(("error:", "bold red"), " ", message), highlight=False)
+    raise typer.Exit(EXIT_USAGE) from None
+
+
+def _internal_error() -> NoReturn:
+    """The traceback of the exception being handled, the bug notice, exit 3."""
+    traceback.print_exc(file=sys.stderr)
+    err.print(
+        "[bold red]internal error:[/] this is a bug in norwoodkit; please report "
+        "it with the traceback above."
+    )
+    raise typer.Exit(EXIT_BUG) from None
+
+
+#: Errors that only a write can meet (disk full, file too large, quota, read-only file system):
+#: one that escapes our writers is still about an output, so it exits 2, not 3.
+_WRITE_ONLY_ERRNOS = frozenset({errno.ENOSPC, errno.EFBIG, errno.EDQUOT, errno.EROFS})
 
 
 @contextmanager
@@ -170,9 +192,13 @@ def csv_items(value: str, parameter: str) -> list[str]:
     return items
 
 
-def int_items(value: str, parameter: str) -> list[int]:
-    """``"0,2,8"`` as ``[0, 2, 8]``."""
+def int_items(value: str, parameter: str, least: int = 0, most: int = 1_000_000) -> list[int]:
+    """``"0,2,8"`` as ``[0, 2, 8]``; each from ``least`` to ``most``."""
     items = csv_items(value, parameter)
-    if not all(v.isdigit() for v in items):
+    # isdigit() also takes superscripts and other digits int() refuses; ASCII only.
+    if not all(v.isascii() and v.isdigit() and len(v) <= 9 for v in items):
         raise ParameterError(parameter, f"{value!r}: write whole numbers, e.g. 0,2,8")
-    return [int(v) for v in items]
+    numbers = [int(v) for v in items]
+    if not all(least <= n <= most for n in numbers):
+        raise ParameterError(parameter, f"{value!r}: each number must be from {least} to {most}")
+    return numbers

@@ -39,10 +39,11 @@ def bench_load(
         str, typer.Option("--batch-sizes", help="Batch sizes to try, e.g. 32,128.")
     ] = "32,128",
     seconds: Annotated[
-        float, typer.Option("--seconds", min=0.1, help="Reading time per combination.")
+        float,
+        typer.Option("--seconds", min=0.1, max=3600, help="Reading time per combination."),
     ] = 5.0,
     size: Annotated[
-        int, typer.Option("--size", min=1, help="Output side in pixels (square crop).")
+        int, typer.Option("--size", min=1, max=8192, help="Output side in pixels (square crop).")
     ] = 224,
     decode: Annotated[
         _Decode,
@@ -52,8 +53,8 @@ def bench_load(
 ) -> None:
     """Measure the PyTorch loader on shards: images/s and MB/s for each worker count and
     batch size (needs PyTorch: `pip install 'norwoodkit[torch]'`)."""
-    worker_counts = int_items(workers, "workers")
-    sizes = int_items(batch_sizes, "batch_sizes")
+    worker_counts = int_items(workers, "workers", most=1024)
+    sizes = int_items(batch_sizes, "batch_sizes", least=1, most=1_000_000)
     rows = measure(
         out_dir,
         split,

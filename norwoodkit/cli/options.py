@@ -24,7 +24,8 @@ from norwoodkit.source import DatasetSource, parse_field_map
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar on stderr.")]
 WorkersOpt = Annotated[
-    int | None, typer.Option("--workers", min=1, help="Worker processes (default: one per core).")
+    int | None,
+    typer.Option("--workers", min=1, max=1024, help="Worker processes (default: one per core)."),
 ]
 RootArg = Annotated[
     Path, typer.Argument(metavar="ROOT", help="Dataset folder (annotation file + subject folders).")

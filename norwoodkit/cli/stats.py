@@ -19,7 +19,10 @@ def stats(
     folds: Annotated[
         int,
         typer.Option(
-            "--folds", min=2, help="Flag stages with fewer subjects than this many folds."
+            "--folds",
+            min=2,
+            max=10_000,
+            help="Flag stages with fewer subjects than this many folds.",
         ),
     ] = 5,
     age_bins: Annotated[

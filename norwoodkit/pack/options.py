@@ -9,6 +9,8 @@ from norwoodkit.errors import ParameterError
 from norwoodkit.pack.layout import Layout
 
 MIN_SHARD_BYTES = 64 * 1024
+MAX_SHARD_BYTES = 2**40
+MAX_ROWS_PER_GROUP = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -17,9 +19,10 @@ class PackOptions:
 
     Attributes:
         layout: ``image`` (one row per image) or ``subject`` (five image columns per row).
-        shard_size: target shard size in bytes (64-256 MB recommended; at least 64 KiB).
+        shard_size: target shard size in bytes (64-256 MB recommended; 64 KiB to 1 TiB).
         rows_per_group: rows per row group (image layout; subjects are never split, so groups
             hold whole subjects: 20 rows = 4 subjects). In subject layout, subjects per group.
+            At most ``MAX_ROWS_PER_GROUP``.
         seed: shuffles subjects before writing (same seed, same shards).
         resize: store a copy re-encoded with this short side (EXIF orientation applied);
             None stores the original bytes.
@@ -45,15 +48,27 @@ class PackOptions:
                 f"{self.shard_size} bytes is too small; use at least 64KiB (64-256MB is "
                 "right for training)",
             )
+        if self.shard_size > MAX_SHARD_BYTES:
+            raise ParameterError(
+                "shard_size", f"{self.shard_size} bytes is too large; use at most 1TiB"
+            )
         if self.rows_per_group < 1:
             raise ParameterError(
                 "rows_per_group", f"{self.rows_per_group} rows; it must be at least 1"
+            )
+        if self.rows_per_group > MAX_ROWS_PER_GROUP:
+            raise ParameterError(
+                "rows_per_group",
+                f"{self.rows_per_group} rows; use at most {MAX_ROWS_PER_GROUP:,} (e.g. 20)",
             )
         if self.resize is not None and not 16 <= self.resize <= 8192:
             raise ParameterError(
                 "resize",
                 f"{self.resize} is outside 16..8192; use a short side from 16 to 8192 pixels",
             )
+        if not 0 <= self.seed <= 2**63 - 1:
+            # numpy seeds its shuffle from non-negative integers only.
+            raise ParameterError("seed", f"{self.seed} is outside 0..2**63-1; use e.g. 0")
         if not 1 <= self.quality <= 100:
             raise ParameterError("quality", f"{self.quality} is outside 1..100; use e.g. 90")
 
@@ -71,4 +86,9 @@ def parse_size(text: str) -> int:
         )
     power = " kmgt".index(m.group(2) or " ")
     base = 1024 if m.group(3) else 1000  # MiB = 2^20 bytes, MB = 10^6
-    return int(float(m.group(1)) * base**power)
+    size = float(m.group(1)) * base**power
+    if not size <= MAX_SHARD_BYTES:  # also inf, from a number with hundreds of digits
+        raise ParameterError(
+            "shard_size", f"{text!r} is too large; use at most 1TiB (64-256MB suits training)"
+        )
+    return int(size)

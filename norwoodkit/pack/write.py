@@ -111,14 +111,15 @@ def write(
         # Resized JPEGs: about 0.25 bytes per pixel at quality 90, short side x 4/3.
         table["est_bytes"] = int(opts.resize * opts.resize * 4 / 3 * 0.25)
     shards = plan(table, opts)
-    _retire_manifest(target, resume)
-    state, done = open_folder(target, overwrite=overwrite, resume=resume)
-    remove_leftover_temporaries(target)
+    state, done = _prepare_folder(target, overwrite, resume)
     schema, features = shard_schema(opts.layout)
     job = _Job(dataset.root, target, table, opts, schema, progress)
     records, skipped = job.write_all(shards, done, state)
     manifest = build_manifest(dataset, table, shards, records, excluded, opts, features, schema)
-    remove_stale(target, {s.relpath for s in shards})
+    try:
+        remove_stale(target, {s.relpath for s in shards})
+    except OSError as exc:
+        raise _folder_failed(target, exc) from exc
     # The manifest is the one mark of a finished pack: written last, in one rename.
     write_text_atomic(target / CARD, dataset_card(manifest))
     write_text_atomic(target / MANIFEST, json.dumps(manifest, indent=2, sort_keys=False) + "\n")
@@ -126,9 +127,24 @@ def write(
     return PackResult(out=target, manifest=manifest, skipped=skipped, notes=_notes(excluded))
 
 
-def _retire_manifest(target: Path, resume: bool) -> None:
+def _prepare_folder(
+    target: Path, overwrite: bool, resume: bool
+) -> tuple[Path, dict[str, dict[str, Any]]]:
+    """Retire the earlier manifest, open the folder (clearing what is ours and stale), and
+    remove a killed run's temporary files: the state folder and the records to reuse."""
+    _retire_manifest(target)
+    try:
+        state, done = open_folder(target, overwrite=overwrite, resume=resume)
+    except OSError as exc:
+        raise _folder_failed(target, exc) from exc
+    remove_leftover_temporaries(target)
+    return state, done
+
+
+def _retire_manifest(target: Path) -> None:
     """Remove an earlier run's manifest before any shard changes, so that no reader trusts it
-    while this run works; with ``resume`` its shard records move to the state folder first."""
+    while this run works. Its shard records move to the state folder first: they stay the
+    proof of which files are ours (``folder.ours``), and ``--resume`` may reuse them."""
     manifest = target / MANIFEST
     if not os.path.lexists(manifest):
         return
@@ -138,7 +154,7 @@ def _retire_manifest(target: Path, resume: bool) -> None:
             "choose a new folder",
             code="output-exists",
         )
-    if resume and not manifest.is_symlink():
+    if not manifest.is_symlink():
         try:
             splits = read_manifest(target)["splits"]
         except InputError:
@@ -150,6 +166,16 @@ def _retire_manifest(target: Path, resume: bool) -> None:
                 if isinstance(record.get("key"), str):
                     save_record(state, record)
     manifest.unlink()
+
+
+def _folder_failed(target: Path, exc: OSError) -> OutputError:
+    """A failure to make, clear or tidy the output folder, naming the file it met."""
+    where = exc.filename or target
+    return OutputError(
+        f"{where}: cannot prepare the output folder ({exc.strerror or exc}); make {target} "
+        "writable or choose another --out",
+        code="output-write-failed",
+    )
 
 
 def _notes(excluded: list[dict[str, Any]]) -> list[Finding]:
@@ -209,10 +235,10 @@ class _Job:
     def write_shard(self, source: Any, shard: ShardPlan, pool: Executor | None) -> dict[str, Any]:
         """Write one shard to a temporary name and rename it when complete; its record."""
         final = self.target / shard.relpath
-        final.parent.mkdir(parents=True, exist_ok=True)
         tmp = final.with_name(f".{final.name}.{os.getpid()}.tmp")
         layout = self.opts.layout
         try:
+            final.parent.mkdir(parents=True, exist_ok=True)
             with _parquet_writer(tmp, self.schema, layout) as writer:
                 for positions, data in row_batches(self.root, source, shard, self.opts, pool):
                     rows = batch(source, positions, data, layout, self.schema)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import html
 import logging
+import re
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING
 
@@ -20,8 +21,15 @@ from norwoodkit.report.plots import PLOT_TITLES
 log = logging.getLogger(__name__)
 
 
+#: Characters no HTML page should carry: C0 controls but tab, newline and CR; DEL; surrogates
+#: (a file name that is not UTF-8); U+FFFE and U+FFFF.
+_UNSHOWABLE = re.compile("[^\t\n\r\x20-\x7e\x80-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
 def esc(value: object) -> str:
-    return html.escape(str(value), quote=True)
+    """Any value as HTML text or an attribute value: markup characters and quotes escaped,
+    unshowable characters as U+FFFD. Every string that comes from the data goes through it."""
+    return html.escape(_UNSHOWABLE.sub("\ufffd", str(value)), quote=True)
 
 
 def _data_uri(mime: str, data: bytes) -> str:

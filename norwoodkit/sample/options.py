@@ -15,6 +15,12 @@ SIZES: dict[str, tuple[int, int]] = {
     "large": (4000, 3000),
     "12mp": (4000, 3000),
 }
+#: The largest seed (it goes into numpy seed lists of unsigned machine integers).
+MAX_SEED = 2**32 - 1
+
+#: The most people a sample may have.
+MAX_SUBJECTS = 1_000_000
+
 #: Planting every defect takes this many subjects (one subject per planted defect).
 MIN_SUBJECTS_WITH_DEFECTS = 50
 
@@ -61,6 +67,11 @@ class SampleOptions:
         parse_size(self.size)
         if self.subjects < 1:
             raise ParameterError("subjects", f"{self.subjects} is too few; use 1 or more")
+        if self.subjects > MAX_SUBJECTS:
+            # Who is in the sample is planned up front: an absurd count would fill memory first.
+            raise ParameterError(
+                "subjects", f"{self.subjects} is too many; use at most {MAX_SUBJECTS:,}"
+            )
         if self.defects and self.subjects < MIN_SUBJECTS_WITH_DEFECTS:
             raise ParameterError(
                 "subjects",
@@ -72,3 +83,7 @@ class SampleOptions:
         if self.seed < 0:
             # numpy seeds its generators from non-negative integers only.
             raise ParameterError("seed", f"{self.seed} is negative; use 0 or more")
+        if self.seed > MAX_SEED:
+            # The generators are seeded with lists such as [seed, index], which numpy reads as
+            # an array of unsigned machine integers: a huge seed does not fit.
+            raise ParameterError("seed", f"{self.seed} is too large; use 0 to {MAX_SEED}")

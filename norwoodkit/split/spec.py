@@ -26,6 +26,8 @@ DEFAULT_STRATIFY: tuple[str, ...] = ("stage", "age_bin")
 DEFAULT_RATIOS = "70,15,15"
 
 _RATIO_TOL = 1e-6
+#: More folds than this is a typing slip, not a cross-validation (and each fold is a name).
+MAX_FOLDS = 10_000
 _EXAMPLES = {"ratios": DEFAULT_RATIOS, "names": "train,val,test", "stratify": "stage,age_bin"}
 
 
@@ -181,13 +183,17 @@ class SplitSpec:
         """``k`` folds named fold0 ... fold{k-1}; each subject is in exactly one test fold.
 
         Raises:
-            ParameterError: (parameter "folds") when ``k < 2``.
+            ParameterError: (parameter "folds") when ``k < 2`` or ``k > MAX_FOLDS``.
         """
         if isinstance(k, bool) or not isinstance(k, int) or k < 2:
             raise ParameterError(
                 "folds",
                 f"{k} is too few: k-fold cross-validation needs at least 2 folds; "
                 "use 5 (or 10), or ratios for a single train/test split",
+            )
+        if k > MAX_FOLDS:
+            raise ParameterError(
+                "folds", f"{k} is too many; use at most {MAX_FOLDS:,} folds (5 or 10 is usual)"
             )
         return cls(
             names=tuple(f"fold{i}" for i in range(k)),

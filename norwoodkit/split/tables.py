@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from norwoodkit.atomic import restore_cell
 from norwoodkit.errors import InputError
 
 __all__ = ["duplicate_pairs_from_file", "read_table"]
@@ -47,7 +48,8 @@ def duplicate_pairs_from_file(
 def read_table(path: str | os.PathLike[str], parameter: str) -> pd.DataFrame:
     """A CSV, Parquet or JSON table as strings; clear errors for missing, empty or odd files.
 
-    A JSON object of plain values is read as ``{subject_id: split}``.
+    A JSON object of plain values is read as ``{subject_id: split}``. A CSV cell that our writer
+    neutralised (``'=1``) reads back as it was (``=1``).
 
     Raises:
         InputError: the file is missing, of an unknown type, unreadable or empty; the message
@@ -72,6 +74,8 @@ def read_table(path: str | os.PathLike[str], parameter: str) -> pd.DataFrame:
             frame = pd.DataFrame(doc if isinstance(doc, list) else [])
         else:
             frame = pd.read_csv(p, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+            # Our CSV writer quotes formula-like cells; undo exactly that (atomic.restore_cell).
+            frame = frame.map(restore_cell).rename(columns=restore_cell)
     except pd.errors.EmptyDataError:
         # A subclass of ValueError: caught first, a file with no bytes is empty, not unreadable.
         frame = pd.DataFrame()
