@@ -9,7 +9,9 @@ from __future__ import annotations
 import multiprocessing
 import multiprocessing.context
 import os
+import signal
 import sys
+import threading
 from collections import deque
 from collections.abc import Callable, Generator, Iterable, Iterator
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
@@ -30,8 +32,30 @@ def pool_context() -> multiprocessing.context.BaseContext:
     forkserver on Linux: workers start from a clean process, not by forking a parent that may
     hold threads (a progress bar) or locks; spawn where fork-based starts do not exist.
     """
-    method = "forkserver" if sys.platform.startswith("linux") else "spawn"
-    return multiprocessing.get_context(method)
+    if not sys.platform.startswith("linux"):
+        return multiprocessing.get_context("spawn")
+    _start_forkserver_deaf_to_ctrl_c()
+    return multiprocessing.get_context("forkserver")
+
+
+def _start_forkserver_deaf_to_ctrl_c() -> None:
+    """Start the fork server (once) with Ctrl-C ignored.
+
+    A Ctrl-C reaches every process of the terminal's group. The server ignores it once its loop
+    runs, but not while it is still importing, when it would print a traceback of its own; and
+    workers forked from it inherit the disposition, so the parent alone handles Ctrl-C (exit
+    130) and ends the pool.
+    """
+    from multiprocessing import forkserver
+
+    if threading.current_thread() is not threading.main_thread():
+        forkserver.ensure_running()  # signal dispositions can only change in the main thread
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        forkserver.ensure_running()
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 @contextmanager
