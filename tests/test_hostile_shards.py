@@ -575,3 +575,33 @@ def test_ctrl_c_exits_130_and_leaves_no_temporary(three_hundred: Path, tmp_path:
     assert proc.returncode == 130, err
     assert b"Traceback" not in err
     assert temporaries(out) == [] and not (out / "manifest.json").exists()
+
+
+def test_a_changed_page_fails_its_checksum_before_anything_is_decoded(
+    packed: Path, tmp_path: Path
+) -> None:
+    """pack writes a CRC32 per Parquet page and the loader checks it on read: a flipped byte
+    in a page (here an image's stored bytes) stops the read of that row group as a damaged
+    shard, pointing to verify, before any per-image check or decode."""
+    pytest.importorskip("torch")
+    import pyarrow.parquet as pq
+
+    from norwoodkit.loader import ShardDataset
+
+    folder = tmp_path / "copy"
+    shutil.copytree(packed, folder)
+    shard = first_shard(folder)
+    group = pq.ParquetFile(shard).metadata.row_group(0)
+    images = next(
+        group.column(i)
+        for i in range(group.num_columns)
+        if group.column(i).path_in_schema == "image.bytes"
+    )
+    middle = images.data_page_offset + images.total_compressed_size // 2
+    data = bytearray(shard.read_bytes())
+    data[middle] ^= 0xFF
+    shard.write_bytes(bytes(data))
+    with pytest.raises(InputError) as info:
+        list(ShardDataset(folder, "all", size=16, shuffle=False))
+    assert info.value.code == "shard-unreadable", info.value.code
+    assert "verify" in str(info.value)

@@ -340,7 +340,7 @@ class OpenFiles:
         try:
             pf = self.open.pop(s, None)
             if pf is None:
-                pf = pq.ParquetFile(path)
+                pf = pq.ParquetFile(path, page_checksum_verification=True)
                 if not pf.schema_arrow.equals(self.schema, check_metadata=False):
                     pf.close()
                     raise InputError(

@@ -275,8 +275,15 @@ def _parquet_writer(path: Path, schema: Any, layout: Layout) -> Any:
     meta = [f.name for f in schema if f.name not in images] + [f"{c}.path" for c in images]
     compression = {leaf: ("none" if leaf.endswith(".bytes") else "zstd") for leaf in leaves}
     compression.update({name: "zstd" for name in meta if "." not in name})
+    # Page checksums (CRC32): a changed byte in a metadata page (a label) is caught on read;
+    # image bytes are checked against their own sha256 (loader.samples).
     return pq.ParquetWriter(
-        path, schema, compression=compression, use_dictionary=False, write_statistics=meta
+        path,
+        schema,
+        compression=compression,
+        use_dictionary=False,
+        write_statistics=meta,
+        write_page_checksum=True,
     )
 
 
