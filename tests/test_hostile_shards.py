@@ -27,7 +27,8 @@ import pyarrow.parquet as pq
 import pytest
 from hostile import check, hostile, run, tree
 
-from norwoodkit import dataset, probe, sample
+from conftest import MakeDataset
+from norwoodkit import dataset, pack, probe, sample
 from norwoodkit.errors import InputError
 
 Damage = Callable[[Path, Path], None]  # (pack copy, a scratch folder outside it)
@@ -605,3 +606,23 @@ def test_a_changed_page_fails_its_checksum_before_anything_is_decoded(
         list(ShardDataset(folder, "all", size=16, shuffle=False))
     assert info.value.code == "shard-unreadable", info.value.code
     assert "verify" in str(info.value)
+
+
+@pytest.mark.parametrize("resize", [None, 32], ids=["originals", "resized"])
+def test_an_image_swapped_for_a_fifo_after_probing_is_refused_not_read(
+    make_dataset: MakeDataset, tmp_path: Path, resize: int | None
+) -> None:
+    """pack reads images through the probe's guarded read: a photo replaced by a FIFO after
+    the probe (a warm cache still says it is fine) is refused, naming the file; never a hang."""
+    from norwoodkit.source import DatasetSource
+
+    root = make_dataset(subjects=2)
+    probed = DatasetSource(root, cache_dir=tmp_path / "cache", workers=1).open()
+    front = root / "1" / "Front.jpg"
+    front.unlink()
+    os.mkfifo(front)
+    opts = pack.PackOptions(resize=resize, workers=1)
+    with pytest.raises(InputError) as info:
+        pack.write(probed, tmp_path / "out", opts)
+    assert info.value.code == "image-changed" or "1/Front.jpg" in str(info.value)
+    assert "1/Front.jpg" in str(info.value) and "named pipe" in str(info.value)

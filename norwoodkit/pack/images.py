@@ -10,6 +10,8 @@ import math
 import os
 from collections.abc import Sequence
 
+from norwoodkit.errors import InputError
+
 
 def prepare_images(
     root: str, paths: Sequence[str], resize: int | None, quality: int
@@ -18,10 +20,20 @@ def prepare_images(
 
     The pure unit of work that a pool (or a cluster) maps; it writes nothing.
     """
+    from norwoodkit.probe.read import Refused, read_file
+
     out = []
     for p in paths:
-        with open(os.path.join(root, p), "rb") as fh:
-            data = fh.read()
+        # The probe's own guarded read: a file swapped for a FIFO or a device since it was
+        # probed is refused, never opened, so it cannot hang or flood the pack.
+        try:
+            data = read_file(os.path.join(root, p))
+        except Refused as exc:
+            raise InputError(
+                f"{p}: {exc.error}; it changed since it was probed: run `norwoodkit validate` "
+                "on the dataset, then pack again with --resume",
+                code="image-changed",
+            ) from None
         out.append(data if resize is None else _resized(data, resize, quality))
     return out
 
