@@ -626,3 +626,22 @@ def test_an_image_swapped_for_a_fifo_after_probing_is_refused_not_read(
         pack.write(probed, tmp_path / "out", opts)
     assert info.value.code == "image-changed" or "1/Front.jpg" in str(info.value)
     assert "1/Front.jpg" in str(info.value) and "named pipe" in str(info.value)
+
+
+@pytest.mark.parametrize("flag", ["--overwrite", "--resume"])
+def test_someone_elses_shards_are_never_replaced(
+    make_dataset: MakeDataset, tmp_path: Path, flag: str
+) -> None:
+    """A Hugging Face dataset folder has files named exactly like ours; without a manifest or
+    records of ours, pack refuses rather than replace one."""
+    root = make_dataset(subjects=2)
+    out = tmp_path / "hub"
+    (out / "all").mkdir(parents=True)
+    theirs = out / "all" / "all-00000-of-00001.parquet"
+    theirs.write_bytes(b"PAR1 somebody else's shard PAR1")
+    hostile(
+        ["pack", root, "--out", out, flag, "-q"],
+        2,
+        ["all-00000-of-00001.parquet", "no manifest or resume record"],
+        untouched=[root, out],
+    )

@@ -62,7 +62,26 @@ def check_out(out: Path, root: Path, overwrite: bool, resume: bool) -> None:
             "or choose a new folder",
             "output-not-ours",
         )
+    if not vouched:
+        _refuse_foreign_shards(out)
     ours(out)  # a listing we cannot trust stops the run now, before any work
+
+
+def _refuse_foreign_shards(out: Path) -> None:
+    """In a folder no pack of ours ever wrote (no manifest, no records), files named like our
+    shards (Hugging Face's ``train-00000-of-00001.parquet`` names are the same) are someone
+    else's: writing a shard of that name would replace one, so refuse."""
+    for sub in sorted(out.iterdir()):
+        if not sub.is_dir() or sub.is_symlink():
+            continue
+        for entry in sorted(sub.iterdir()):
+            if _shard_path(f"{sub.name}/{entry.name}"):
+                raise _refused(
+                    f"{entry}: a shard file that no manifest or resume record of "
+                    "`norwoodkit pack` lists (this folder has neither), which pack could "
+                    "replace; move it away or choose a new folder",
+                    "output-not-ours",
+                )
 
 
 def _refused(problem: str, code: str) -> OutputError:
