@@ -369,3 +369,55 @@ def test_dedupe_file_is_used(defect_sample: Path, tmp_path: Path) -> None:
     pd.DataFrame(columns=["subject_a", "subject_b"]).to_csv(empty, index=False)
     r = runner.invoke(app, ["split", str(defect_sample), "--dedupe", str(empty), "--out", str(out)])
     assert r.exit_code == 2 and "empty" in r.stderr
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".json", ".parquet"])
+def test_empty_dedupe_outputs_feed_split_and_pack(
+    suffix: str, make_dataset: MakeDataset, tmp_path: Path
+) -> None:
+    """When dedupe finds nothing, its pairs and exclude list are empty tables; split and pack
+    take them as "nothing to merge or leave out", not as a broken file."""
+    root = make_dataset(subjects=14)
+    pairs, exclude = tmp_path / f"pairs{suffix}", tmp_path / f"exclude{suffix}"
+    r = CliRunner().invoke(
+        app, ["dedupe", str(root), "--pairs", str(pairs), "--exclude-list", str(exclude), "-q"]
+    )
+    assert r.exit_code == 0, r.output
+    out = tmp_path / "s.csv"
+    r = CliRunner().invoke(
+        app,
+        [
+            "split",
+            str(root),
+            "--out",
+            str(out),
+            "--ratios",
+            "50,50",
+            "--stratify",
+            "stage",
+            "--dedupe",
+            str(pairs),
+            "--exclude-list",
+            str(exclude),
+            "-q",
+        ],
+    )
+    assert r.exit_code == 0, r.output
+    assert len(out.read_text().splitlines()) == 15
+    r = CliRunner().invoke(
+        app,
+        [
+            "pack",
+            str(root),
+            "--out",
+            str(tmp_path / "shards"),
+            "--splits",
+            str(out),
+            "--exclude-list",
+            str(exclude),
+            "-q",
+            "--json",
+        ],
+    )
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout)["excluded"] == []

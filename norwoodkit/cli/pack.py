@@ -92,7 +92,7 @@ def pack(
         workers=source.workers,
     )
     assignments = splits.read_assignment(splits_file, "--splits") if splits_file else None
-    exclude = splits.read_table(exclude_list, "--exclude-list") if exclude_list else None
+    exclude = splits.read_exclude_list(exclude_list, "--exclude-list") if exclude_list else None
     ds = load_probed(source, quiet)
     ds = packing.pack_input(ds)  # the only reference: the other columns are freed here
     memory.trim()

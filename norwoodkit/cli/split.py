@@ -96,7 +96,7 @@ def split(
         guard(source, path, parameter, inputs=(dedupe_file, exclude_list, check))
         if path is not None:
             check_table_suffix(path, parameter)
-    exclude = splits.read_table(exclude_list, "--exclude-list") if exclude_list else None
+    exclude = splits.read_exclude_list(exclude_list, "--exclude-list") if exclude_list else None
     dup = splits.duplicate_pairs_from_file(dedupe_file, "--dedupe") if dedupe_file else None
     ds = load_probed(source, quiet)
     result = splits.make(ds, spec, duplicates=dup, exclude=exclude)

@@ -39,7 +39,7 @@ from norwoodkit.split.bound import BoundKind, rounding_bound
 from norwoodkit.split.result import SplitResult, make
 from norwoodkit.split.search import assign
 from norwoodkit.split.spec import DEFAULT_STRATIFY, Mode, SplitSpec, fold_index, target_sizes
-from norwoodkit.split.tables import duplicate_pairs_from_file, read_table
+from norwoodkit.split.tables import duplicate_pairs_from_file, read_exclude_list, read_table
 from norwoodkit.strata import AGE_BINS, MISSING, OUT_OF_RANGE, age_bin_labels
 
 __all__ = [
@@ -67,6 +67,7 @@ __all__ = [
     "max_deviation_pp",
     "quality",
     "read_assignment",
+    "read_exclude_list",
     "read_split_file",
     "read_table",
     "rounding_bound",

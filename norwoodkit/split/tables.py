@@ -23,7 +23,9 @@ def duplicate_pairs_from_file(
     path: str | os.PathLike[str], parameter: str = "duplicates"
 ) -> pd.DataFrame:
     """Subject pairs from a ``dedupe --pairs`` or ``--groups`` file (CSV, Parquet or JSON)."""
-    frame = read_table(path, parameter)
+    frame = read_table(path, parameter, allow_empty=True)
+    if frame.empty:  # dedupe found no pairs: a header alone, or [] in JSON
+        return pd.DataFrame(columns=["subject_a", "subject_b", "a", "b"]).astype("string")
     if {"subject_a", "subject_b"} <= set(frame.columns):
         cols = ["subject_a", "subject_b"] + [c for c in ("a", "b") if c in frame.columns]
         return frame[cols].astype("string")
@@ -45,7 +47,15 @@ def duplicate_pairs_from_file(
     )
 
 
-def read_table(path: str | os.PathLike[str], parameter: str) -> pd.DataFrame:
+def read_exclude_list(path: str | os.PathLike[str], parameter: str) -> pd.DataFrame:
+    """An exclude list from ``dedupe --exclude-list`` (``path`` and/or ``subject_id``); an empty
+    one (dedupe found nothing to leave out) excludes nothing."""
+    return read_table(path, parameter, allow_empty=True)
+
+
+def read_table(
+    path: str | os.PathLike[str], parameter: str, *, allow_empty: bool = False
+) -> pd.DataFrame:
     """A CSV, Parquet or JSON table as strings; clear errors for missing, empty or odd files.
 
     A JSON object of plain values is read as ``{subject_id: split}``. A CSV cell that our writer
@@ -84,7 +94,7 @@ def read_table(path: str | os.PathLike[str], parameter: str) -> pd.DataFrame:
             f"{parameter} {p}: cannot read it as {suffix or 'CSV'} ({exc})",
             code="input-unreadable",
         ) from exc
-    if frame.empty:
+    if frame.empty and not allow_empty:
         raise InputError(
             f"{parameter} {p}: the file is empty; write a header and one row per subject",
             code="input-empty",
