@@ -428,23 +428,6 @@ def test_age_bins_parse_and_apply() -> None:
     }
 
 
-@pytest.mark.parametrize(
-    ("text", "words"),
-    [
-        ("", "at least one bin"),
-        ("18-29,abc", "cannot read 'abc'"),
-        ("30-18", "ends before it starts"),
-        ("18-40,30-50", "overlap"),
-        ("40-49,18-29", "out of order"),
-    ],
-)
-def test_bad_age_bins(text: str, words: str) -> None:
-    with pytest.raises(ParameterError, match=words) as info:
-        parse_age_bins(text)
-    assert info.value.code == "usage"
-    assert info.value.parameter == "age_bins"
-
-
 @pytest.mark.parametrize("folds", [1, 0, -5, 2.5, True])
 def test_bad_folds(clean: ProbedDataset, folds: Any) -> None:
     with pytest.raises(ParameterError, match="at least 2 folds") as info:

@@ -91,10 +91,12 @@ def test_labels_sort_naturally_with_the_odd_ones_last() -> None:
         ("18-29,abc", "cannot read 'abc'"),
         ("30-18", "ends before it starts"),
         ("18-40,30-50", "overlap"),
+        ("40-49,18-29", "out of order"),
     ],
 )
 def test_bad_age_bins_name_the_parameter(text: str, words: str) -> None:
     with pytest.raises(ParameterError, match=words) as info:
         parse_age_bins(text)
+    assert info.value.code == "usage"
     assert info.value.parameter == "age_bins"
     assert "--" not in info.value.problem
