@@ -50,7 +50,7 @@ test: lint typecheck browser unit
 demo: install
 	@rm -rf $(DEMO) && mkdir -p $(DEMO)
 	$(BIN)/norwoodkit sample $(DEMO)/sample --subjects 480 --seed 0
-	$(BIN)/norwoodkit validate $(DEMO)/sample --expect-subjects 480 --expect-views 2400 \
+	$(BIN)/norwoodkit validate $(DEMO)/sample --expect-subjects 480 --expect-images 2400 \
 		--junit $(DEMO)/validate-junit.xml --cache $(DEMO)/cache
 	$(BIN)/norwoodkit validate $(DEMO)/sample --json --cache $(DEMO)/cache > $(DEMO)/validate.json
 	$(BIN)/norwoodkit dedupe $(DEMO)/sample --fail-on cross-subject --pairs $(DEMO)/pairs.csv \

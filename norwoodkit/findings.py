@@ -63,7 +63,7 @@ CODES: dict[str, CodeInfo] = {
         E, "structure", "a path or link that leads outside the dataset root"
     ),
     "subject-count": CodeInfo(E, "structure", "number of subjects differs from --expect-subjects"),
-    "image-count": CodeInfo(E, "structure", "number of images differs from --expect-views"),
+    "image-count": CodeInfo(E, "structure", "number of images differs from --expect-images"),
     # image bytes
     "image-empty": CodeInfo(E, "image", "zero-byte image file"),
     "image-unreadable": CodeInfo(E, "image", "image file cannot be read (permissions, I/O error)"),

@@ -269,7 +269,7 @@ def _delivery_counts(table: pd.DataFrame, opts: ValidateOptions) -> Iterator[Fin
         yield finding(
             "image-count",
             f"{n_images} images found, {opts.expect_views} expected "
-            "(--expect-views); look for missing or extra files",
+            "(--expect-images); look for missing or extra files",
         )
 
 

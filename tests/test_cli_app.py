@@ -71,9 +71,9 @@ def test_a_bad_field_map_names_the_flag(make_dataset: MakeDataset) -> None:
 
 def test_a_library_parameter_error_reaches_the_user_as_its_flag(make_dataset: MakeDataset) -> None:
     root = make_dataset(subjects=1)
-    result = runner.invoke(app, ["bench-load", str(root), "--workers", "0,,2"])
+    result = runner.invoke(app, ["bench-load", str(root), "--worker-counts", "0,,2"])
     assert result.exit_code == 2, result.output
-    assert "error: --workers: '0,,2' has an empty item" in result.stderr
+    assert "error: --worker-counts: '0,,2' has an empty item" in result.stderr
 
 
 def test_brackets_in_a_message_are_printed_as_written() -> None:

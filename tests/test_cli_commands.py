@@ -219,13 +219,13 @@ def test_bench_load_measures_each_batch_size(shards: Path, clean_sample: Path) -
             str(shards),
             "--split",
             "all",
-            "--workers",
+            "--worker-counts",
             "0",
             "--batch-sizes",
             "4,8",
             "--seconds",
             "0.1",
-            "--size",
+            "--crop",
             "32",
             "--json",
         ]
@@ -243,8 +243,8 @@ def test_bench_load_measures_each_batch_size(shards: Path, clean_sample: Path) -
 
 
 def test_bench_load_prints_a_table(shards: Path) -> None:
-    args = ["--split", "all", "--workers", "0", "--batch-sizes", "8", "--seconds", "0.1"]
-    result = ok(["bench-load", str(shards), *args, "--size", "16"])
+    args = ["--split", "all", "--worker-counts", "0", "--batch-sizes", "8", "--seconds", "0.1"]
+    result = ok(["bench-load", str(shards), *args, "--crop", "16"])
     assert "images/s" in result.stdout and "MB/s" in result.stdout
 
 
@@ -254,4 +254,6 @@ def test_bench_load_bad_input_is_exit_2(shards: Path, tmp_path: Path) -> None:
     result = could_not_run(["bench-load", str(missing)], str(missing), "no manifest")
     assert result.stdout == ""
     could_not_run(["bench-load", str(shards), "--split", "valid"], "'valid'", "all")
-    could_not_run(["bench-load", str(shards), "--split", "all", "--workers", "two"], "--workers")
+    could_not_run(
+        ["bench-load", str(shards), "--split", "all", "--worker-counts", "two"], "--worker-counts"
+    )

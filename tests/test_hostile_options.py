@@ -19,7 +19,7 @@ CASES = [
     pytest.param("validate", ["--workers", "-1"], "--workers", id="validate-workers-neg"),
     pytest.param("validate", ["--workers", HUGE], "--workers", id="validate-workers-huge"),
     pytest.param("validate", ["--expect-subjects", "-1"], "--expect-subjects", id="expect-neg"),
-    pytest.param("validate", ["--expect-views", "-1"], "--expect-views", id="expect-views-neg"),
+    pytest.param("validate", ["--expect-images", "-1"], "--expect-images", id="expect-images-neg"),
     pytest.param("validate", ["--field", "="], "--field", id="field-equals"),
     pytest.param("validate", ["--field", ""], "--field", id="field-empty"),
     pytest.param("validate", ["--junit", ""], "--junit", id="junit-empty"),
@@ -43,9 +43,9 @@ CASES = [
     pytest.param("split", ["--folds", "100000"], "--folds", id="split-folds-100000"),
     pytest.param("split", ["--folds", HUGE], "--folds", id="split-folds-huge"),
     pytest.param("split", ["--seed", "-1"], "--seed", id="split-seed-neg"),
-    pytest.param("stats", ["--folds", "0"], "--folds", id="stats-folds-0"),
-    pytest.param("stats", ["--folds", "1"], "--folds", id="stats-folds-1"),
-    pytest.param("stats", ["--folds", HUGE], "--folds", id="stats-folds-huge"),
+    pytest.param("stats", ["--check-folds", "0"], "--check-folds", id="stats-folds-0"),
+    pytest.param("stats", ["--check-folds", "1"], "--check-folds", id="stats-folds-1"),
+    pytest.param("stats", ["--check-folds", HUGE], "--check-folds", id="stats-folds-huge"),
     pytest.param("stats", ["--age-bins", "99-1"], "--age-bins", id="age-bins-reversed"),
     pytest.param("stats", ["--age-bins", ""], "--age-bins", id="age-bins-empty"),
     pytest.param("stats", ["--age-bins", ",,"], "--age-bins", id="age-bins-commas"),
@@ -74,13 +74,17 @@ CASES = [
     pytest.param("sample", ["--seed", HUGE], "--seed", id="sample-seed-huge"),
     pytest.param("bench-load", ["--batch-sizes", "0"], "--batch-sizes", id="batch-sizes-0"),
     pytest.param("bench-load", ["--batch-sizes", HUGE], "--batch-sizes", id="batch-sizes-huge"),
-    pytest.param("bench-load", ["--workers", "-1"], "--workers", id="bench-workers-neg"),
-    pytest.param("bench-load", ["--workers", HUGE], "--workers", id="bench-workers-huge"),
+    pytest.param(
+        "bench-load", ["--worker-counts", "-1"], "--worker-counts", id="bench-workers-neg"
+    ),
+    pytest.param(
+        "bench-load", ["--worker-counts", HUGE], "--worker-counts", id="bench-workers-huge"
+    ),
     pytest.param("bench-load", ["--seconds", "inf"], "--seconds", id="seconds-inf"),
     pytest.param("bench-load", ["--seconds", "nan"], "--seconds", id="seconds-nan"),
     pytest.param("bench-load", ["--seconds", "0"], "--seconds", id="seconds-0"),
-    pytest.param("bench-load", ["--size", "0"], "--size", id="bench-size-0"),
-    pytest.param("bench-load", ["--size", HUGE], "--size", id="bench-size-huge"),
+    pytest.param("bench-load", ["--crop", "0"], "--crop", id="bench-crop-0"),
+    pytest.param("bench-load", ["--crop", HUGE], "--crop", id="bench-crop-huge"),
 ]
 
 

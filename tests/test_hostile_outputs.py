@@ -218,7 +218,7 @@ def test_output_refused(
     [
         pytest.param("validate", ["--junit", "{ann}"], id="validate-junit-is-annotations"),
         pytest.param(
-            "split", ["--exclude-list", "{ex}", "--out", "{ex}"], id="split-out-is-exclude-list"
+            "split", ["--exclude-from", "{ex}", "--out", "{ex}"], id="split-out-is-exclude-list"
         ),
         pytest.param("split", ["--out", "{ann}"], id="split-out-is-annotations"),
         pytest.param("report", ["--splits", "{ex}", "--out", "{ex}"], id="report-out-is-splits"),

@@ -362,14 +362,14 @@ def test_dedupe_file_is_used(defect_sample: Path, tmp_path: Path) -> None:
     )
     out = tmp_path / "s.csv"
     r = runner.invoke(
-        app, ["split", str(defect_sample), "--dedupe", str(pairs), "--out", str(out), "--json"]
+        app, ["split", str(defect_sample), "--pairs-from", str(pairs), "--out", str(out), "--json"]
     )
     assert r.exit_code == 0 and json.loads(r.stdout)["merged_groups"] == 3
     empty = tmp_path / "nopairs.csv"
     pd.DataFrame(columns=["subject_a", "subject_b"]).to_csv(empty, index=False)
     # A pairs file with a header and no rows is dedupe finding nothing: nothing is merged.
     r = runner.invoke(
-        app, ["split", str(defect_sample), "--dedupe", str(empty), "--out", str(out), "--json"]
+        app, ["split", str(defect_sample), "--pairs-from", str(empty), "--out", str(out), "--json"]
     )
     assert r.exit_code == 0, r.output
     assert json.loads(r.stdout)["merged_groups"] == 0
@@ -399,9 +399,9 @@ def test_empty_dedupe_outputs_feed_split_and_pack(
             "50,50",
             "--stratify",
             "stage",
-            "--dedupe",
+            "--pairs-from",
             str(pairs),
-            "--exclude-list",
+            "--exclude-from",
             str(exclude),
             "-q",
         ],
@@ -417,7 +417,7 @@ def test_empty_dedupe_outputs_feed_split_and_pack(
             str(tmp_path / "shards"),
             "--splits",
             str(out),
-            "--exclude-list",
+            "--exclude-from",
             str(exclude),
             "-q",
             "--json",

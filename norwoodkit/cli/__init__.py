@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from norwoodkit.cli import bench_load, dedupe, pack, report, sample, split, stats, validate
 from norwoodkit.cli.app import app
+from norwoodkit.cli.vocabulary import Command
 
 __all__ = ["app", "main"]
 
@@ -23,7 +24,7 @@ for _command in (
     bench_load.bench_load,
     sample.sample,
 ):
-    app.command()(_command)
+    app.command(cls=Command)(_command)
 
 
 def main() -> None:

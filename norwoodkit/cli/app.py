@@ -21,6 +21,7 @@ from rich.console import Console
 from rich.text import Text
 
 from norwoodkit import memory
+from norwoodkit.cli.vocabulary import Group
 from norwoodkit.errors import NorwoodkitError, ParameterError
 
 app = typer.Typer(
@@ -28,7 +29,8 @@ app = typer.Typer(
     help="Validate, deduplicate, describe, split and pack the Male Hair Loss dataset.",
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,
-    add_completion=False,
+    add_completion=True,
+    cls=Group,
     rich_markup_mode="markdown",
 )
 

@@ -31,29 +31,46 @@ _Decode = StrEnum("_Decode", {d: d for d in get_args(Decode)})  # type: ignore[m
 @handle_errors
 def bench_load(
     out_dir: Annotated[Path, typer.Argument(metavar="DIR", help="A `norwoodkit pack` folder.")],
-    split: Annotated[str, typer.Option("--split", help="The split to read.")] = "train",
+    split: Annotated[
+        str, typer.Option("--split", metavar="NAME", help="The split to read.")
+    ] = "train",
     workers: Annotated[
-        str, typer.Option("--workers", help="DataLoader worker counts to try, e.g. 0,2,8.")
+        str,
+        typer.Option(
+            "--worker-counts",
+            metavar="N,N,...",
+            help="DataLoader worker counts to try, e.g. 0,2,8.",
+        ),
     ] = "0,2",
     batch_sizes: Annotated[
-        str, typer.Option("--batch-sizes", help="Batch sizes to try, e.g. 32,128.")
+        str,
+        typer.Option("--batch-sizes", metavar="N,N,...", help="Batch sizes to try, e.g. 32,128."),
     ] = "32,128",
     seconds: Annotated[
         float,
-        typer.Option("--seconds", min=0.1, max=3600, help="Reading time per combination."),
+        typer.Option(
+            "--seconds", metavar="S", min=0.1, max=3600, help="Reading time per combination."
+        ),
     ] = 5.0,
     size: Annotated[
-        int, typer.Option("--size", min=1, max=8192, help="Output side in pixels (square crop).")
+        int,
+        typer.Option(
+            "--crop",
+            metavar="N",
+            min=1,
+            max=8192,
+            help="Side of the square each image becomes: scaled to cover it, then centre-cropped.",
+        ),
     ] = 224,
     decode: Annotated[
         _Decode,
-        typer.Option("--decode", help="cpu: Pillow in the workers; cuda: nvJPEG on the GPU."),
+        typer.Option("--device", help="cpu: Pillow in the workers; cuda: nvJPEG on the GPU."),
     ] = _Decode.cpu,  # type: ignore[attr-defined]
     json_output: JsonOpt = False,
 ) -> None:
     """Measure the PyTorch loader on shards: images/s and MB/s for each worker count and
     batch size (needs PyTorch: `pip install 'norwoodkit[torch]'`)."""
-    worker_counts = int_items(workers, "workers", most=1024)
+    worker_counts = int_items(workers, "worker_counts", most=1024)
     sizes = int_items(batch_sizes, "batch_sizes", least=1, most=1_000_000)
     rows = measure(
         out_dir,

@@ -17,28 +17,38 @@ SameOpt = Annotated[
     int,
     typer.Option(
         "--same",
+        metavar="N",
         help="Largest phash distance (bits) for the 'same' tier: one photo re-encoded, "
         "resized or brightened.",
     ),
 ]
 NearOpt = Annotated[
-    int, typer.Option("--near", help="Largest phash distance for the 'near' tier (review).")
+    int,
+    typer.Option(
+        "--near", metavar="N", help="Largest phash distance for the 'near' tier (review)."
+    ),
 ]
 MirrorOpt = Annotated[
     bool,
     typer.Option("--mirror", help="Also match horizontally flipped copies (reported as mirrored)."),
 ]
 PairsOpt = Annotated[
-    Path | None, typer.Option("--pairs", help="Write every pair here (.csv, .parquet or .json).")
+    Path | None,
+    typer.Option(
+        "--pairs", metavar="FILE", help="Write every pair here (.csv, .parquet or .json)."
+    ),
 ]
 GroupsOpt = Annotated[
     Path | None,
-    typer.Option("--groups", help="Write every group member here (.csv, .parquet or .json)."),
+    typer.Option(
+        "--groups", metavar="FILE", help="Write every group member here (.csv, .parquet or .json)."
+    ),
 ]
 ExcludeOutOpt = Annotated[
     Path | None,
     typer.Option(
         "--exclude-list",
+        metavar="FILE",
         help="Write the non-keepers here (.csv, .parquet or .json) for split and pack.",
     ),
 ]

@@ -25,7 +25,9 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document o
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar on stderr.")]
 WorkersOpt = Annotated[
     int | None,
-    typer.Option("--workers", min=1, max=1024, help="Worker processes (default: one per core)."),
+    typer.Option(
+        "--workers", metavar="N", min=1, max=1024, help="Worker processes (default: one per core)."
+    ),
 ]
 RootArg = Annotated[
     Path, typer.Argument(metavar="ROOT", help="Dataset folder (annotation file + subject folders).")
@@ -35,6 +37,7 @@ AnnotationsOpt = Annotated[
     typer.Option(
         "--annotations",
         "-a",
+        metavar="FILE",
         help="Annotation file (default: annotation.json or the single .json/.csv at the root).",
     ),
 ]
@@ -43,6 +46,7 @@ FieldOpt = Annotated[
     typer.Option(
         "--field",
         "-f",
+        metavar="CANONICAL=THEIRS",
         help="Map a field: canonical=theirs, e.g. label=hair_grade or front=img_face. Repeatable.",
     ),
 ]
@@ -50,6 +54,7 @@ CacheOpt = Annotated[
     Path | None,
     typer.Option(
         "--cache",
+        metavar="DIR",
         help="Probe cache folder (default: the user cache folder, or $NORWOODKIT_CACHE_DIR).",
         file_okay=False,
     ),

@@ -16,11 +16,20 @@ from norwoodkit.source import DatasetSource
 
 OutDirOpt = Annotated[
     Path,
-    typer.Option("--out", help="Output folder for the shards, manifest.json and README.md."),
+    typer.Option(
+        "--out",
+        "-o",
+        metavar="DIR",
+        help="Output folder for the shards, manifest.json and README.md.",
+    ),
 ]
 SplitsFileOpt = Annotated[
     Path | None,
-    typer.Option("--splits", help="Split file from `norwoodkit split` (default: one all/ folder)."),
+    typer.Option(
+        "--splits",
+        metavar="FILE",
+        help="Split file from `norwoodkit split` (default: one all/ folder).",
+    ),
 ]
 LayoutOpt = Annotated[
     Layout,
@@ -31,21 +40,39 @@ LayoutOpt = Annotated[
 ]
 ShardSizeOpt = Annotated[
     str,
-    typer.Option("--shard-size", help="Target shard size, e.g. 128MiB (64-256 MB suits training)."),
+    typer.Option(
+        "--shard-size",
+        metavar="SIZE",
+        help="Target shard size, e.g. 128MiB (64-256 MB suits training).",
+    ),
 ]
 RowsPerGroupOpt = Annotated[
     int,
-    typer.Option("--rows-per-group", help="Rows per row group (whole subjects; 20 = 4 subjects)."),
+    typer.Option(
+        "--rows-per-group",
+        metavar="N",
+        help="Rows per row group (whole subjects; 20 = 4 subjects).",
+    ),
 ]
-SeedOpt = Annotated[int, typer.Option("--seed", help="Shuffles subjects before writing.")]
+SeedOpt = Annotated[
+    int, typer.Option("--seed", metavar="N", help="Shuffles subjects before writing.")
+]
 ResizeOpt = Annotated[
     int | None,
-    typer.Option("--resize", help="Store copies re-encoded with this short side (EXIF applied)."),
+    typer.Option(
+        "--resize", metavar="N", help="Store copies re-encoded with this short side (EXIF applied)."
+    ),
 ]
-QualityOpt = Annotated[int, typer.Option("--quality", help="JPEG quality of --resize copies.")]
-ExcludeListOpt = Annotated[
+QualityOpt = Annotated[
+    int, typer.Option("--quality", metavar="Q", help="JPEG quality of --resize copies.")
+]
+ExcludeFromOpt = Annotated[
     Path | None,
-    typer.Option("--exclude-list", help="Images or subjects to leave out (from dedupe)."),
+    typer.Option(
+        "--exclude-from",
+        metavar="FILE",
+        help="Images or subjects to leave out (dedupe's --exclude-list).",
+    ),
 ]
 OverwriteOpt = Annotated[
     bool,
@@ -69,7 +96,7 @@ def pack(
     seed: SeedOpt = 0,
     resize: ResizeOpt = None,
     quality: QualityOpt = 90,
-    exclude_list: ExcludeListOpt = None,
+    exclude_list: ExcludeFromOpt = None,
     overwrite: OverwriteOpt = False,
     resume: ResumeOpt = False,
     json_output: JsonOpt = False,
@@ -92,7 +119,7 @@ def pack(
         workers=source.workers,
     )
     assignments = splits.read_assignment(splits_file, "--splits") if splits_file else None
-    exclude = splits.read_exclude_list(exclude_list, "--exclude-list") if exclude_list else None
+    exclude = splits.read_exclude_list(exclude_list, "--exclude-from") if exclude_list else None
     ds = load_probed(source, quiet)
     ds = packing.pack_input(ds)  # the only reference: the other columns are freed here
     memory.trim()

@@ -17,11 +17,16 @@ from norwoodkit.source import DatasetSource
 def report(
     source: DatasetSource,
     out_file: Annotated[
-        Path, typer.Option("--out", "-o", help="HTML file to write (replaced if it exists).")
+        Path,
+        typer.Option(
+            "--out", "-o", metavar="FILE", help="HTML file to write (replaced if it exists)."
+        ),
     ],
     plots: Annotated[
         Path | None,
-        typer.Option("--plots", help="Also write the plots as PNG files into this folder."),
+        typer.Option(
+            "--plots", metavar="DIR", help="Also write the plots as PNG files into this folder."
+        ),
     ] = None,
     with_dedupe: Annotated[
         bool,
@@ -31,6 +36,7 @@ def report(
         Path | None,
         typer.Option(
             "--splits",
+            metavar="FILE",
             help="Split table (subject_id, split; .csv, .parquet or .json): show each "
             "split's stage and age balance.",
         ),

@@ -14,15 +14,21 @@ from norwoodkit.cli.options import JsonOpt, QuietOpt, WorkersOpt
 @handle_errors
 def sample(
     out_dir: Annotated[Path, typer.Argument(metavar="OUT", help="Folder to create.")],
-    subjects: Annotated[int, typer.Option("--subjects", min=1, help="Number of people.")] = 480,
-    seed: Annotated[int, typer.Option("--seed", help="Same seed, same bytes.")] = 0,
+    subjects: Annotated[
+        int, typer.Option("--subjects", metavar="N", min=1, help="Number of people.")
+    ] = 480,
+    seed: Annotated[int, typer.Option("--seed", metavar="N", help="Same seed, same bytes.")] = 0,
     size: Annotated[
         str,
         typer.Option(
-            "--size", help="tiny, small (640x480), medium, large/12mp (4000x3000) or WxH."
+            "--size",
+            metavar="SIZE",
+            help="tiny, small (640x480), medium, large/12mp (4000x3000) or WxH.",
         ),
     ] = "small",
-    quality: Annotated[int, typer.Option("--quality", min=1, max=100, help="JPEG quality.")] = 90,
+    quality: Annotated[
+        int, typer.Option("--quality", metavar="Q", min=1, max=100, help="JPEG quality.")
+    ] = 90,
     defects: Annotated[
         bool,
         typer.Option(

@@ -16,41 +16,67 @@ from norwoodkit.source import DatasetSource
 
 OutFileOpt = Annotated[
     Path | None,
-    typer.Option("--out", help="Write one row per subject here (.csv, .json or .parquet)."),
+    typer.Option(
+        "--out",
+        "-o",
+        metavar="FILE",
+        help="Write one row per subject here (.csv, .json or .parquet).",
+    ),
 ]
 RatiosOpt = Annotated[
     str | None,
-    typer.Option("--ratios", help="Split shares in percent or fractions, e.g. 70,15,15 (default)."),
+    typer.Option(
+        "--ratios",
+        metavar="R,R,...",
+        help="Split shares in percent or fractions, e.g. 70,15,15 (default).",
+    ),
 ]
 NamesOpt = Annotated[
     str | None,
-    typer.Option("--names", help="Split names, e.g. train,val,test (default for three ratios)."),
+    typer.Option(
+        "--names",
+        metavar="N,N,...",
+        help="Split names, e.g. train,val,test (default for three ratios).",
+    ),
 ]
 FoldsOpt = Annotated[
     int | None,
     typer.Option(
-        "--folds", help="k folds instead of ratios: every subject in exactly one test fold."
+        "--folds",
+        metavar="K",
+        help="k folds instead of ratios: every subject in exactly one test fold.",
     ),
 ]
 StratifyOpt = Annotated[
     str,
-    typer.Option("--stratify", help="Columns to balance, e.g. stage,age_bin,ethnicity,gender."),
+    typer.Option(
+        "--stratify",
+        metavar="C,C,...",
+        help="Columns to balance, e.g. stage,age_bin,ethnicity,gender.",
+    ),
 ]
-SeedOpt = Annotated[int, typer.Option("--seed", help="Same dataset and seed, same file.")]
-DedupeFileOpt = Annotated[
+SeedOpt = Annotated[
+    int, typer.Option("--seed", metavar="N", help="Same dataset and seed, same file.")
+]
+PairsFromOpt = Annotated[
     Path | None,
     typer.Option(
-        "--dedupe",
+        "--pairs-from",
+        metavar="FILE",
         help="Pairs or groups file from `norwoodkit dedupe` (default: find "
         "duplicates now from the probe cache).",
     ),
 ]
-ExcludeListOpt = Annotated[
+ExcludeFromOpt = Annotated[
     Path | None,
-    typer.Option("--exclude-list", help="Images or subjects to leave out first (from dedupe)."),
+    typer.Option(
+        "--exclude-from",
+        metavar="FILE",
+        help="Images or subjects to leave out first (dedupe's --exclude-list).",
+    ),
 ]
 ImagesOpt = Annotated[
-    Path | None, typer.Option("--images", help="Also write one row per image here.")
+    Path | None, typer.Option("--images", metavar="FILE", help="Also write one row per image here.")
 ]
 StrictOpt = Annotated[
     bool,
@@ -59,7 +85,9 @@ StrictOpt = Annotated[
 CheckOpt = Annotated[
     Path | None,
     typer.Option(
-        "--check", help="Audit this split file instead of making one (exit 1 on leakage)."
+        "--check",
+        metavar="FILE",
+        help="Audit this split file instead of making one (exit 1 on leakage).",
     ),
 ]
 
@@ -74,8 +102,8 @@ def split(
     folds: FoldsOpt = None,
     stratify: StratifyOpt = "stage,age_bin",
     seed: SeedOpt = 0,
-    dedupe_file: DedupeFileOpt = None,
-    exclude_list: ExcludeListOpt = None,
+    dedupe_file: PairsFromOpt = None,
+    exclude_list: ExcludeFromOpt = None,
     images: ImagesOpt = None,
     strict: StrictOpt = False,
     check: CheckOpt = None,
@@ -96,8 +124,8 @@ def split(
         guard(source, path, parameter, inputs=(dedupe_file, exclude_list, check))
         if path is not None:
             check_table_suffix(path, parameter)
-    exclude = splits.read_exclude_list(exclude_list, "--exclude-list") if exclude_list else None
-    dup = splits.duplicate_pairs_from_file(dedupe_file, "--dedupe") if dedupe_file else None
+    exclude = splits.read_exclude_list(exclude_list, "--exclude-from") if exclude_list else None
+    dup = splits.duplicate_pairs_from_file(dedupe_file, "--pairs-from") if dedupe_file else None
     ds = load_probed(source, quiet)
     result = splits.make(ds, spec, duplicates=dup, exclude=exclude)
     write_table_atomic(result.subject_table(), out_file)
@@ -119,7 +147,7 @@ def _audit(
 
     split_file = splits.read_split_file(check, "--check")
     ds = load_probed(source, quiet)
-    dup = splits.duplicate_pairs_from_file(dedupe_file, "--dedupe") if dedupe_file else None
+    dup = splits.duplicate_pairs_from_file(dedupe_file, "--pairs-from") if dedupe_file else None
     report = Report.about(ds, splits.check(ds, split_file, dup))
     if json_output:
         print_json(report.to_dict())

@@ -19,7 +19,8 @@ def stats(
     folds: Annotated[
         int,
         typer.Option(
-            "--folds",
+            "--check-folds",
+            metavar="K",
             min=2,
             max=10_000,
             help="Flag stages with fewer subjects than this many folds.",
@@ -27,16 +28,24 @@ def stats(
     ] = 5,
     age_bins: Annotated[
         str,
-        typer.Option("--age-bins", help="Age bins in whole years, both ends inclusive."),
+        typer.Option(
+            "--age-bins", metavar="B,B,...", help="Age bins in whole years, both ends inclusive."
+        ),
     ] = "18-29,30-39,40-49,50-59,60-80",
     markdown: Annotated[
         Path | None,
-        typer.Option("--markdown", help="Also write every table as one Markdown document here."),
+        typer.Option(
+            "--markdown",
+            metavar="FILE",
+            help="Also write every table as one Markdown document here.",
+        ),
     ] = None,
     csv_dir: Annotated[
         Path | None,
         typer.Option(
-            "--csv", help="Also write one CSV per table into this folder (made if missing)."
+            "--csv",
+            metavar="DIR",
+            help="Also write one CSV per table into this folder (made if missing).",
         ),
     ] = None,
     json_output: JsonOpt = False,

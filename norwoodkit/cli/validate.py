@@ -24,17 +24,26 @@ def validate(
     source: DatasetSource,
     expect_subjects: Annotated[
         int | None,
-        typer.Option("--expect-subjects", min=0, help="Number of subjects the delivery promises."),
+        typer.Option(
+            "--expect-subjects",
+            metavar="N",
+            min=0,
+            help="Number of subjects the delivery promises.",
+        ),
     ] = None,
-    expect_views: Annotated[
+    expect_images: Annotated[
         int | None,
-        typer.Option("--expect-views", min=0, help="Number of images the delivery promises."),
+        typer.Option(
+            "--expect-images", metavar="N", min=0, help="Number of images the delivery promises."
+        ),
     ] = None,
     strict: Annotated[bool, typer.Option("--strict", help="Warnings fail too (exit 1).")] = False,
     junit: Annotated[
         Path | None,
         typer.Option(
-            "--junit", help="Also write JUnit XML here (one testcase per check and subject)."
+            "--junit",
+            metavar="FILE",
+            help="Also write JUnit XML here (one testcase per check and subject).",
         ),
     ] = None,
     json_output: JsonOpt = False,
@@ -49,7 +58,7 @@ def validate(
     guard(source, junit, "junit")
     ds = load_probed(source, quiet)
     report = run_validate(
-        ds, ValidateOptions(expect_subjects=expect_subjects, expect_views=expect_views)
+        ds, ValidateOptions(expect_subjects=expect_subjects, expect_views=expect_images)
     )
     if junit is not None:
         write_text_atomic(junit, junit_xml(report, ds.table["subject_id"].unique(), strict))
