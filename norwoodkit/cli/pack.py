@@ -71,7 +71,7 @@ ExcludeFromOpt = Annotated[
     typer.Option(
         "--exclude-from",
         metavar="FILE",
-        help="Images or subjects to leave out (dedupe's --exclude-list).",
+        help="Images or subjects to leave out (dedupe writes this list).",
     ),
 ]
 OverwriteOpt = Annotated[

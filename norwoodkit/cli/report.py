@@ -44,7 +44,8 @@ def report(
     quiet: QuietOpt = False,
 ) -> None:
     """Write one self-contained HTML report: stats and plots, a contact sheet per stage and
-    view, validation findings, duplicates and split balance. Needs matplotlib (report extra)."""
+    view, validation findings, duplicates and split balance (needs matplotlib:
+    `pip install 'norwoodkit[report]'`)."""
     from norwoodkit import report as html_report
 
     html_report.require_matplotlib()

@@ -72,7 +72,7 @@ ExcludeFromOpt = Annotated[
     typer.Option(
         "--exclude-from",
         metavar="FILE",
-        help="Images or subjects to leave out first (dedupe's --exclude-list).",
+        help="Images or subjects to leave out first (dedupe writes this list).",
     ),
 ]
 ImagesOpt = Annotated[
