@@ -306,6 +306,7 @@ def _note_repeated_columns(path: Path, header: list[str], notes: list[Finding]) 
                 f"{path.name} line 1: column(s) {', '.join(map(short_repr, repeated))} appear "
                 "more than once in the header; the first is used - rename the repeat",
                 path=path.name,
+                line=1,
             )
         )
 
@@ -326,6 +327,7 @@ def _csv_record(
                 "annotation-row-shape",
                 f"{path.name} line {line}: {what}; fix the row (quotes around values with commas?)",
                 path=path.name,
+                line=line,
             )
         )
     rec: dict[str, Any] = {}
@@ -425,6 +427,7 @@ def _parse_records(
                     "merge or renumber them",
                     subject=sid,
                     path=source,
+                    line=_line(where),
                 )
             )
             continue
@@ -450,7 +453,14 @@ def _id_note(exc: LabelError, source: str, where: str) -> Finding:
         f"{source} {where}: {exc.message}; the record is left out "
         "until it has an id (set one, or map the id field with --field subject_id=NAME)",
         path=source,
+        line=_line(where),
     )
+
+
+def _line(where: str) -> int | None:
+    """The line a CSV record's ``where`` names ("line 7"); a JSON record's has none."""
+    number = where.removeprefix("line ")
+    return int(number) if number != where and number.isdigit() else None
 
 
 def _nfc(value: Any) -> Any:
@@ -506,6 +516,7 @@ def _read_stage(r: AnnotationRecord, label: Any, source: str, notes: list[Findin
                 f"{source} {r.where}, subject {r.subject_id}: {exc.message}",
                 subject=r.subject_id,
                 path=source,
+                line=_line(r.where),
             )
         )
 
@@ -520,6 +531,7 @@ def _read_age(r: AnnotationRecord, age: Any, source: str, notes: list[Finding]) 
                 "(whole years) or leave it and expect the subject in 'missing'",
                 subject=sid,
                 path=source,
+                line=_line(r.where),
             )
         )
         return
@@ -533,6 +545,7 @@ def _read_age(r: AnnotationRecord, age: Any, source: str, notes: list[Finding]) 
                 f"{exc}; write whole years, e.g. 45",
                 subject=sid,
                 path=source,
+                line=_line(r.where),
             )
         )
 

@@ -115,6 +115,11 @@ CODES: dict[str, CodeInfo] = {
     "near-duplicate-within-subject": CodeInfo(
         W, "duplicates", "one photo (re-encoded, resized, ...) used for two views of one subject"
     ),
+    # split targets (warnings: they fail only `split --strict`)
+    "split-sizes-off": CodeInfo(W, "split-sizes", "split sizes differ from the asked ratios"),
+    "split-stage-above-bound": CodeInfo(
+        W, "split-balance", "worst stage deviation of a split above its rounding bound"
+    ),
 }
 
 del E, W, N
@@ -122,13 +127,15 @@ del E, W, N
 
 @dataclass(frozen=True)
 class Finding:
-    """One thing a check found. ``subject`` and ``path`` are ``None`` for dataset-wide findings."""
+    """One thing a check found. ``subject`` and ``path`` are ``None`` for dataset-wide findings;
+    ``line`` is the line of ``path`` (the annotation file) where a check knows one."""
 
     code: str
     severity: Severity
     subject: str | None
     path: str | None
     message: str
+    line: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The finding as a JSON-safe dict (the severity as its text)."""
@@ -138,13 +145,28 @@ class Finding:
 
 
 def finding(
-    code: str, message: str, *, subject: str | None = None, path: str | None = None
+    code: str,
+    message: str,
+    *,
+    subject: str | None = None,
+    path: str | None = None,
+    line: int | None = None,
 ) -> Finding:
     """Build a finding whose severity comes from ``CODES`` (so one code has one severity)."""
-    return Finding(code, CODES[code].severity, subject, path, message)
+    return Finding(code, CODES[code].severity, subject, path, message, line)
 
 
 _SEVERITY_ORDER = {Severity.ERROR: 0, Severity.WARNING: 1, Severity.INFO: 2}
+
+
+def fails(severity: Severity, strict: bool = False) -> bool:
+    """Whether a finding of ``severity`` fails a gate: errors do, warnings too with ``strict``."""
+    return severity is Severity.ERROR or (strict and severity is Severity.WARNING)
+
+
+def at_least(severity: Severity, least: Severity) -> bool:
+    """True when ``severity`` is ``least`` or worse (error > warning > info)."""
+    return _SEVERITY_ORDER[severity] <= _SEVERITY_ORDER[least]
 
 
 def sort_findings(findings: Iterable[Finding]) -> list[Finding]:

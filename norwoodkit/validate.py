@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import math
 import numbers
-import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -20,8 +19,8 @@ import pandas as pd
 
 from norwoodkit.dataset import Dataset, ProbedDataset, decoded
 from norwoodkit.errors import ParameterError
-from norwoodkit.findings import CODES, Finding, Severity, finding, sort_findings
-from norwoodkit.labels import category_key, id_sort_key
+from norwoodkit.findings import Finding, Severity, fails, finding, sort_findings
+from norwoodkit.labels import category_key
 from norwoodkit.text import cell_text
 
 #: Ages the dataset card promises.
@@ -144,8 +143,7 @@ class Report:
 
     def ok(self, strict: bool = False) -> bool:
         """True when nothing fails: no errors (and with ``strict``, no warnings)."""
-        bad = {Severity.ERROR, Severity.WARNING} if strict else {Severity.ERROR}
-        return not any(f.severity in bad for f in self.findings)
+        return not any(fails(f.severity, strict) for f in self.findings)
 
     def to_dict(self, strict: bool = False) -> dict[str, Any]:
         """The ``--json`` document."""
@@ -422,11 +420,14 @@ def _spelling_variants(subjects: pd.DataFrame, column: str, ann: str) -> Iterato
                 )
 
 
-_DUPLICATE_CODES = {
+#: A dedupe pair's (tier, kind) -> its finding code (``dedupe --junit`` uses it too).
+DUPLICATE_CODES = {
     ("exact", "cross-subject"): "duplicate-bytes-cross-subject",
     ("exact", "within-subject"): "duplicate-bytes-within-subject",
     ("same", "cross-subject"): "near-duplicate-cross-subject",
     ("same", "within-subject"): "near-duplicate-within-subject",
+    ("near", "cross-subject"): "near-duplicate-cross-subject",
+    ("near", "within-subject"): "near-duplicate-within-subject",
 }
 
 
@@ -448,7 +449,7 @@ def check_duplicates(ds: ProbedDataset, opts: ValidateOptions) -> Iterator[Findi
         _inexact=pairs["tier"] != "exact",  # exact pairs first
     ).sort_values(["_inexact", "_first"])
     for r in pairs.drop_duplicates("b").itertuples(index=False):
-        code = _DUPLICATE_CODES[(str(r.tier), str(r.kind))]
+        code = DUPLICATE_CODES[(str(r.tier), str(r.kind))]
         what = (
             "the same bytes as"
             if r.tier == "exact"
@@ -476,6 +477,10 @@ def check_duplicates(ds: ProbedDataset, opts: ValidateOptions) -> Iterator[Findi
 #: The checks ``validate`` runs, in order.
 CHECKS: tuple[Check, ...] = (check_structure, check_images, check_metadata, check_duplicates)
 
+#: The check groups (``CODES[code].check``) of every finding ``validate`` can report: loading's
+#: (annotation, structure) and its checks'.
+GROUPS = ("annotation", "structure", "image", "labels", "metadata", "duplicates")
+
 
 def validate(ds: ProbedDataset, options: ValidateOptions | None = None) -> Report:
     """Run every check on a probed dataset (see ``probe.run``) and return the sorted findings."""
@@ -484,69 +489,3 @@ def validate(ds: ProbedDataset, options: ValidateOptions | None = None) -> Repor
     for check in CHECKS:
         found.extend(check(ds, opts))
     return Report.about(ds, found)
-
-
-def junit_xml(report: Report, subject_ids: Iterable[str], strict: bool = False) -> str:
-    """JUnit XML: one testcase per check group and subject (plus one per group for the dataset).
-
-    Errors are failures; warnings are failures with ``strict`` and otherwise go to system-out,
-    as do infos, so a CI system shows them without failing. Characters XML 1.0 cannot hold (a
-    NUL or another control character in a file name, a lone surrogate) become U+FFFD, so the
-    document is well-formed whatever the names contain.
-    """
-    from xml.etree import ElementTree as ET
-
-    groups = sorted({info.check for info in CODES.values()})
-    by_case: dict[tuple[str, str], list[Finding]] = defaultdict(list)
-    for f in report.findings:
-        by_case[(CODES[f.code].check, f.subject or "dataset")].append(f)
-    subjects = ["dataset", *sorted(set(subject_ids), key=id_sort_key)]
-    suite = ET.Element("testsuite", name="norwoodkit.validate")
-    n_fail = 0
-    for subject in subjects:
-        for group in groups:
-            case = ET.SubElement(
-                suite,
-                "testcase",
-                classname=f"norwoodkit.validate.{group}",
-                name=_xml_safe(f"{group}[{subject}]"),
-            )
-            found = by_case.get((group, subject), [])
-            failing = [
-                f
-                for f in found
-                if f.severity is Severity.ERROR or (strict and f.severity is Severity.WARNING)
-            ]
-            if failing:
-                n_fail += 1
-                el = ET.SubElement(
-                    case,
-                    "failure",
-                    type=failing[0].code,
-                    message=_xml_safe(f"{len(failing)} finding(s): {failing[0].message}"),
-                )
-                el.text = _junit_lines(failing)
-            rest = [f for f in found if f not in failing]
-            if rest:
-                out = ET.SubElement(case, "system-out")
-                out.text = _junit_lines(rest)
-    suite.set("tests", str(len(subjects) * len(groups)))
-    suite.set("failures", str(n_fail))
-    suite.set("errors", "0")
-    ET.indent(suite)
-    return ET.tostring(suite, encoding="unicode", xml_declaration=True) + "\n"
-
-
-#: What XML 1.0 cannot hold, even escaped: C0 controls but tab, newline and CR; surrogates;
-#: U+FFFE and U+FFFF.
-_XML_ILLEGAL = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
-
-
-def _xml_safe(text: str) -> str:
-    """``text`` with every character XML 1.0 cannot hold replaced by U+FFFD."""
-    return _XML_ILLEGAL.sub("\ufffd", text)
-
-
-def _junit_lines(findings: list[Finding]) -> str:
-    """Findings as the lines of a JUnit failure or system-out, safe for XML."""
-    return _xml_safe("\n".join(f"[{f.severity.value}] {f.code}: {f.message}" for f in findings))

@@ -60,6 +60,7 @@ def test_exit_1_on_errors_and_finding_shape(make_dataset: MakeDataset) -> None:
             "subject": "2",
             "path": None,
             "message": doc["findings"][0]["message"],
+            "line": None,
         }
     ]
     assert "back view missing" in doc["findings"][0]["message"]

@@ -30,6 +30,13 @@ DATASET_COMMANDS = ("validate", "dedupe", "split", "pack", "stats", "report")
 #: for every dataset command (the source options that ``reads_dataset`` adds).
 OUTPUTS: dict[tuple[str, str], tuple[str, str]] = {
     ("validate", "junit"): ("--junit", "file"),
+    ("validate", "sarif"): ("--sarif", "file"),
+    ("dedupe", "junit"): ("--junit", "file"),
+    ("dedupe", "sarif"): ("--sarif", "file"),
+    ("split", "junit"): ("--junit", "file"),
+    ("split", "sarif"): ("--sarif", "file"),
+    ("verify", "junit"): ("--junit", "file"),
+    ("verify", "sarif"): ("--sarif", "file"),
     ("dedupe", "pairs"): ("--pairs", "file"),
     ("dedupe", "groups"): ("--groups", "file"),
     ("dedupe", "exclude_list"): ("--exclude-list", "file"),
@@ -209,7 +216,8 @@ def test_output_refused(
     if command == "sample":
         args = ["sample", target, "--subjects", "1", "--size", "tiny", "--workers", "1"]
     else:
-        args = [command, root, *extra, flag, target, "--workers", "1"]
+        args = [command, root, *extra, flag, target]
+        args += [] if command == "verify" else ["--workers", "1"]  # verify reads no images
     hostile(args, 2, [flag, str(target), PLACES[place][3]], untouched=[tmp_path])
 
 

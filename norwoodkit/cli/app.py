@@ -10,6 +10,7 @@ import errno
 import functools
 import json
 import logging
+import os
 import sys
 import traceback
 from collections.abc import Callable, Iterator
@@ -34,7 +35,10 @@ app = typer.Typer(
     rich_markup_mode="markdown",
 )
 
-out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 120)
+# Piped output is 120 columns wide unless COLUMNS says otherwise (Rich reads it when width
+# is None).
+_COLUMNS = os.environ.get("COLUMNS", "").isdigit()
+out = Console(soft_wrap=True, width=None if sys.stdout.isatty() or _COLUMNS else 120)
 err = Console(stderr=True, soft_wrap=True)
 log = logging.getLogger("norwoodkit")
 

@@ -9,6 +9,7 @@ import typer
 from rich.table import Table
 
 from norwoodkit.cli.app import EXIT_FOUND, EXIT_OK, handle_errors, out, print_json
+from norwoodkit.cli.gates import Format, FormatOpt, JunitOpt, Reports, SarifOpt
 from norwoodkit.cli.options import JsonOpt, QuietOpt, guard, load_probed, reads_dataset
 from norwoodkit.dedupe import FailOn
 from norwoodkit.source import DatasetSource
@@ -72,6 +73,9 @@ def dedupe(
     exclude_list: ExcludeOutOpt = None,
     fail_on: FailOnOpt = None,
     calibrate: CalibrateOpt = False,
+    junit: JunitOpt = None,
+    sarif: SarifOpt = None,
+    fmt: FormatOpt = Format.TEXT,
     json_output: JsonOpt = False,
     quiet: QuietOpt = False,
 ) -> None:
@@ -80,8 +84,11 @@ def dedupe(
     from norwoodkit.atomic import check_table_suffix, write_table_atomic
     from norwoodkit.dedupe import DedupeOptions, find
     from norwoodkit.dedupe import calibrate as run_calibrate
+    from norwoodkit.reporting import dedupe_gate
 
     opts = DedupeOptions(same=same, near=near, mirror=mirror)
+    reports = Reports(junit, sarif, fmt, json_output=json_output)
+    reports.guard(source.root, (source.annotations,))
     outputs = {"pairs": pairs, "groups": groups, "exclude_list": exclude_list}
     for parameter, path in outputs.items():
         guard(source, path, parameter)
@@ -95,6 +102,7 @@ def dedupe(
         write_table_atomic(result.groups, groups)
     if exclude_list is not None:
         write_table_atomic(result.exclude_list(), exclude_list)
+    reports.emit(dedupe_gate(result, ds.table["subject_id"].unique(), source.root, fail_on))
     doc = result.to_dict()
     if calibrate:
         doc["calibration"] = run_calibrate(ds)

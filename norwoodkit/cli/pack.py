@@ -9,8 +9,10 @@ import typer
 
 from norwoodkit import memory
 from norwoodkit.cli.app import EXIT_FOUND, EXIT_OK, handle_errors, out, print_json, progress_bar
+from norwoodkit.cli.gates import Format, FormatOpt, JunitOpt, MinSeverityOpt, Reports, SarifOpt
 from norwoodkit.cli.options import JsonOpt, QuietOpt, load_probed, reads_dataset
 from norwoodkit.cli.validate import render_findings
+from norwoodkit.findings import Severity
 from norwoodkit.pack import Layout
 from norwoodkit.source import DatasetSource
 
@@ -154,13 +156,20 @@ def verify(
     decode: Annotated[
         bool, typer.Option("--decode", help="Also decode every image (slower).")
     ] = False,
+    junit: JunitOpt = None,
+    sarif: SarifOpt = None,
+    fmt: FormatOpt = Format.TEXT,
+    min_severity: MinSeverityOpt = Severity.WARNING,
     json_output: JsonOpt = False,
     quiet: QuietOpt = False,
 ) -> None:
     """Re-read every shard: hashes against manifest.json, rows, schema, every image's bytes.
     Exit 1 on any mismatch."""
     from norwoodkit import pack as packing
+    from norwoodkit.reporting import verify_gate
 
+    reports = Reports(junit, sarif, fmt, min_severity, json_output)
+    reports.guard(out_dir)  # nothing is written into the pack: a report there could replace a shard
     total = packing.manifest_rows(out_dir)
     with progress_bar(total, "verifying", quiet) as prog:
         findings = packing.verify(out_dir, decode=decode, progress=prog)
@@ -168,10 +177,12 @@ def verify(
     from norwoodkit.validate import Report
 
     report = Report(findings=tuple(sort_findings(findings)), subjects=0, images=total)
+    gate = verify_gate(report.findings, out_dir)
+    reports.emit(gate)
     if json_output:
         print_json(report.to_dict())
     elif report.findings:
-        render_findings(report, strict=False)
+        render_findings(report, gate, reports, strict=False)
     else:
         out.print(
             f"OK: {out_dir}: every shard matches manifest.json ({total} rows"

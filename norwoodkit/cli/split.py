@@ -9,9 +9,11 @@ import typer
 from rich.table import Table
 
 from norwoodkit.cli.app import EXIT_FOUND, EXIT_OK, handle_errors, out, print_json
+from norwoodkit.cli.gates import Format, FormatOpt, JunitOpt, MinSeverityOpt, Reports, SarifOpt
 from norwoodkit.cli.options import JsonOpt, QuietOpt, guard, load_probed, reads_dataset
 from norwoodkit.cli.validate import render_findings
 from norwoodkit.errors import NorwoodkitError
+from norwoodkit.findings import Severity
 from norwoodkit.source import DatasetSource
 
 OutFileOpt = Annotated[
@@ -107,6 +109,10 @@ def split(
     images: ImagesOpt = None,
     strict: StrictOpt = False,
     check: CheckOpt = None,
+    junit: JunitOpt = None,
+    sarif: SarifOpt = None,
+    fmt: FormatOpt = Format.TEXT,
+    min_severity: MinSeverityOpt = Severity.WARNING,
     json_output: JsonOpt = False,
     quiet: QuietOpt = False,
 ) -> None:
@@ -114,9 +120,12 @@ def split(
     (--check)."""
     from norwoodkit import split as splits
     from norwoodkit.atomic import check_table_suffix, write_table_atomic
+    from norwoodkit.reporting import split_targets_gate
 
+    reports = Reports(junit, sarif, fmt, min_severity, json_output)
+    reports.guard(source.root, (source.annotations, dedupe_file, exclude_list, check))
     if check is not None:
-        _audit(source, check, dedupe_file, json_output, quiet)
+        _audit(source, check, dedupe_file, reports, quiet)
     if out_file is None:
         raise NorwoodkitError("split needs --out FILE (or --check FILE to audit one)", code="usage")
     spec = splits.SplitSpec.parse(ratios, names, folds, stratify, seed)
@@ -131,6 +140,7 @@ def split(
     write_table_atomic(result.subject_table(), out_file)
     if images is not None:
         write_table_atomic(result.image_table(), images)
+    reports.emit(split_targets_gate(result, source.root, strict))
     if json_output:
         print_json(result.to_dict())
     else:
@@ -139,20 +149,23 @@ def split(
 
 
 def _audit(
-    source: DatasetSource, check: Path, dedupe_file: Path | None, json_output: bool, quiet: bool
+    source: DatasetSource, check: Path, dedupe_file: Path | None, reports: Reports, quiet: bool
 ) -> None:
     """``split --check``: audit a split file; exit 1 on leakage or an error finding."""
     from norwoodkit import split as splits
+    from norwoodkit.reporting import audit_gate
     from norwoodkit.validate import Report
 
     split_file = splits.read_split_file(check, "--check")
     ds = load_probed(source, quiet)
     dup = splits.duplicate_pairs_from_file(dedupe_file, "--pairs-from") if dedupe_file else None
     report = Report.about(ds, splits.check(ds, split_file, dup))
-    if json_output:
+    gate = audit_gate(report, ds.table["subject_id"].unique(), source.root, check)
+    reports.emit(gate)
+    if reports.json_output:
         print_json(report.to_dict())
     else:
-        render_findings(report, strict=False)
+        render_findings(report, gate, reports, strict=False)
     raise typer.Exit(EXIT_OK if report.ok() else EXIT_FOUND)
 
 

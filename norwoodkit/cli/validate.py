@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from norwoodkit.cli.app import EXIT_FOUND, EXIT_OK, handle_errors, out, print_json
-from norwoodkit.cli.options import JsonOpt, QuietOpt, guard, load_probed, reads_dataset
+from norwoodkit.cli.gates import Format, FormatOpt, JunitOpt, MinSeverityOpt, Reports, SarifOpt
+from norwoodkit.cli.options import JsonOpt, QuietOpt, load_probed, reads_dataset
+from norwoodkit.findings import Severity
 from norwoodkit.source import DatasetSource
 
 if TYPE_CHECKING:
+    from norwoodkit.reporting import Gate
     from norwoodkit.validate import Report
 
 _COLOURS = {"error": "red", "warning": "yellow", "info": "blue"}
@@ -38,51 +41,59 @@ def validate(
         ),
     ] = None,
     strict: Annotated[bool, typer.Option("--strict", help="Warnings fail too (exit 1).")] = False,
-    junit: Annotated[
-        Path | None,
-        typer.Option(
-            "--junit",
-            metavar="FILE",
-            help="Also write JUnit XML here (one testcase per check and subject).",
-        ),
-    ] = None,
+    junit: JunitOpt = None,
+    sarif: SarifOpt = None,
+    fmt: FormatOpt = Format.TEXT,
+    min_severity: MinSeverityOpt = Severity.WARNING,
     json_output: JsonOpt = False,
     quiet: QuietOpt = False,
 ) -> None:
     """Check that folder and annotation agree, every view is present and decodable, and labels
     and metadata are valid. Exit 0 clean, 1 problems found, 2 could not run."""
-    from norwoodkit.atomic import write_text_atomic
-    from norwoodkit.validate import ValidateOptions, junit_xml
+    from norwoodkit.reporting import validate_gate
+    from norwoodkit.validate import ValidateOptions
     from norwoodkit.validate import validate as run_validate
 
-    guard(source, junit, "junit")
+    reports = Reports(junit, sarif, fmt, min_severity, json_output)
+    reports.guard(source.root, (source.annotations,))
     ds = load_probed(source, quiet)
     report = run_validate(
         ds, ValidateOptions(expect_subjects=expect_subjects, expect_views=expect_images)
     )
-    if junit is not None:
-        write_text_atomic(junit, junit_xml(report, ds.table["subject_id"].unique(), strict))
+    gate = validate_gate(report, ds.table["subject_id"].unique(), source.root, strict)
+    reports.emit(gate)
     if json_output:
         print_json(report.to_dict(strict))
     else:
-        render_findings(report, strict)
+        render_findings(report, gate, reports, strict)
     raise typer.Exit(EXIT_OK if report.ok(strict) else EXIT_FOUND)
 
 
-def render_findings(report: Report, strict: bool) -> None:
-    """Findings as a Rich table and a verdict line on stdout."""
-    if report.findings:
+def render_findings(report: Report, gate: Gate, reports: Reports, strict: bool) -> None:
+    """The findings shown at ``--min-severity`` as a Rich table, and a verdict line, on stdout.
+
+    The severity, code and subject columns never wrap (a code broken mid-word reads as two);
+    the message wraps at spaces, so the table fits 80 columns.
+    """
+    shown = gate.shown(reports.least)
+    if shown and reports.table:
         table = Table(show_lines=False, header_style="bold")
-        for col in ("severity", "code", "subject", "message"):
-            table.add_column(col, overflow="fold")
-        for f in report.findings:
+        table.add_column("severity", no_wrap=True)
+        table.add_column("code", no_wrap=True)
+        table.add_column("subject", no_wrap=True, max_width=16, overflow="ellipsis")
+        table.add_column("message", overflow="fold", ratio=1)
+        for o in shown:
+            f = o.finding
             sev = f.severity.value
-            table.add_row(f"[{_COLOURS[sev]}]{sev}[/]", f.code, f.subject or "", f.message)
+            subject = Text(f.subject or "")
+            table.add_row(Text(sev, style=_COLOURS[sev]), f.code, subject, Text(f.message))
         out.print(table)
     counts = report.counts()
     verdict = "[green]OK[/]" if report.ok(strict) else "[red]FAILED[/]"
+    hidden = len(gate.outcomes) - len(shown)
     out.print(
         f"{verdict}: {report.subjects} subjects, {report.images} images; "
         f"{counts['error']} errors, {counts['warning']} warnings, {counts['info']} info"
         + (" (--strict: warnings fail)" if strict else "")
+        + (f"; {hidden} not shown (--min-severity info shows them)" if hidden else "")
     )

@@ -70,11 +70,15 @@ class SplitResult:
         got = self.quality.per_split["subjects"].tolist()
         return [int(x) for x in got] == list(self.target_sizes())
 
+    def balance_met(self) -> bool:
+        """True when the worst stage deviation is at its rounding bound (no stages: True)."""
+        q = self.quality
+        return not q.max_stage_dev_pp > q.stage_bound_pp + _BOUND_TOL
+
     def meets_targets(self) -> bool:
         """True when the sizes are met and the worst stage deviation is at its rounding bound
         (what ``split --strict`` asks for); a table without stages only needs the sizes."""
-        q = self.quality
-        return self.sizes_met() and not q.max_stage_dev_pp > q.stage_bound_pp + _BOUND_TOL
+        return self.sizes_met() and self.balance_met()
 
     def to_dict(self) -> dict[str, Any]:
         """The ``--json`` document."""
