@@ -152,11 +152,7 @@ def make(
         group_id=[group_of[s] for s in ids],
         age_bin=age_bin_labels(subjects["age"]),
     )
-    balanced = strata(subjects, spec, strict=strict)
-    subjects = subjects.assign(
-        split=assign(subjects, spec, strict=strict),
-        **{_stratum_column(m.column): balanced.labels[m.column] for m in balanced.merges},
-    )
+    subjects, merges = _assigned(subjects, spec, strict)
     if spec.mode == "folds":
         subjects["fold"] = fold_index(subjects["split"], spec)
     order = {s: i for i, s in enumerate(_id_sort(ids))}
@@ -169,18 +165,31 @@ def make(
     sizes = pd.Series(list(group_of.values())).value_counts()
     keep = ["subject_id", *(["fold"] if column == "fold" else []), "split", "group_id"]
     merged = [c for c in MERGEABLE if _stratum_column(c) in subjects.columns]
-    # The quality measures the strata the search balanced: merged ones where there are any.
-    measured = subjects.assign(**{c: subjects[_stratum_column(c)] for c in merged})
     return SplitResult(
         subjects=subjects[[*keep, "stage", "age_bin", *map(_stratum_column, merged)]],
         images=images.reset_index(drop=True),
-        quality=quality(measured, assignment, spec),
+        quality=quality(_as_balanced(subjects, merged), assignment, spec),
         spec=spec,
         excluded=pd.DataFrame(notes, columns=["subject_id", "reason"]),
         merged_groups=int((sizes > 1).sum()),
         assignment=assignment,
-        strata_merges=balanced.merges,
+        strata_merges=merges,
     )
+
+
+def _assigned(
+    subjects: pd.DataFrame, spec: SplitSpec, strict: bool
+) -> tuple[pd.DataFrame, tuple[StratumMerge, ...]]:
+    """The subjects with their split and, for each merged column, their merged stratum."""
+    balanced = strata(subjects, spec, strict=strict)
+    merged = {_stratum_column(m.column): balanced.labels[m.column] for m in balanced.merges}
+    return subjects.assign(split=assign(subjects, spec, strict=strict), **merged), balanced.merges
+
+
+def _as_balanced(subjects: pd.DataFrame, merged: Sequence[str]) -> pd.DataFrame:
+    """The subjects with each merged column's labels in place of its own, so that the quality
+    measures the strata the search balanced."""
+    return subjects.assign(**{c: subjects[_stratum_column(c)] for c in merged})
 
 
 def _stratum_column(column: str) -> str:
