@@ -17,6 +17,10 @@ did not, so the two commands reported different age-bin counts for one dataset.)
 
 Any other column (stage, gender, ethnicity, an age bin written by the user) becomes stratum
 labels by :func:`stratum_labels`: its values as text, a missing value as ``MISSING``.
+
+A stratum too small to reach every split can join its neighbour (:func:`merge_small`): only in
+the ordered columns of ``MERGEABLE`` (stages, age bins), where a neighbour is the nearest stage or
+age, and never ``MISSING`` or ``OUT_OF_RANGE``, which no neighbour stands for.
 """
 
 from __future__ import annotations
@@ -25,6 +29,8 @@ import itertools
 import math
 import re
 from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
 
 import pandas as pd
 
@@ -32,15 +38,18 @@ from norwoodkit.errors import ParameterError
 
 __all__ = [
     "AGE_BINS",
+    "MERGEABLE",
     "MISSING",
     "OUT_OF_RANGE",
     "STAGE_LABELS",
     "AgeBins",
+    "StratumMerge",
     "age_bin_labels",
     "age_bin_order",
     "bin_label",
     "check_age_bins",
     "label_key",
+    "merge_small",
     "parse_age_bins",
     "sorted_labels",
     "stage_labels",
@@ -194,3 +203,109 @@ def label_key(label: str) -> tuple[bool, bool, float, str]:
 def sorted_labels(labels: pd.Series) -> list[str]:
     """The distinct labels of a column, in :func:`label_key` order."""
     return sorted({str(v) for v in labels.unique()}, key=label_key)
+
+
+# --- merging strata too small for every split --------------------------------------------------
+
+#: Stratify columns whose values have an order, so a stratum can join the one next to it; stages
+#: first, then age bins (the order merges are made and told in).
+MERGEABLE: tuple[str, ...] = ("stage", "age_bin")
+# Labels that stand for no stage or age: merging them with a neighbour would say something false.
+_NEVER_MERGED = frozenset({MISSING, OUT_OF_RANGE})
+_COLUMN_WORDS = {"stage": "stage", "age_bin": "age bin"}
+
+
+def _subjects(n: int) -> str:
+    return f"{n} subject{'s' if n != 1 else ''}"
+
+
+@dataclass(frozen=True)
+class StratumMerge:
+    """Neighbouring strata of one column balanced as one, because some held fewer subjects than
+    ``minimum`` (the number of splits): a split would have had none of them.
+
+    ``members`` are ``(label, subjects)`` in order; ``label`` names the merged stratum by its
+    first and last member (stages 6 and 7: ``"6-7"``; age bins 50-59 and 60-80: ``"50-80"``).
+    """
+
+    column: str
+    label: str
+    members: tuple[tuple[str, int], ...]
+    minimum: int
+
+    @property
+    def subjects(self) -> int:
+        """Subjects in the merged stratum."""
+        return sum(n for _, n in self.members)
+
+    @property
+    def title(self) -> str:
+        """The merged stratum as a person reads it: ``"stage 6-7"``, ``"age bin 50-80"``."""
+        return f"{_COLUMN_WORDS.get(self.column, self.column)} {self.label}"
+
+    def explain(self) -> str:
+        """One line for a person: which strata, into what, why, how many subjects."""
+        word = _COLUMN_WORDS.get(self.column, self.column)
+        parts = [f"{label} ({_subjects(n)})" for label, n in self.members]
+        small = [label for label, n in self.members if n < self.minimum]
+        verb = "has" if len(small) == 1 else "each have"
+        return (
+            f"merged {word} {', '.join(parts[:-1])} and {parts[-1]} into {self.title} "
+            f"({_subjects(self.subjects)}): {word} {', '.join(small)} {verb} fewer subjects "
+            f"than the {self.minimum} splits, so some split would have none"
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready record."""
+        return {
+            "column": self.column,
+            "label": self.label,
+            "members": [label for label, _ in self.members],
+            "member_subjects": [n for _, n in self.members],
+            "subjects": self.subjects,
+            "minimum": self.minimum,
+        }
+
+
+def _run_label(run: list[str]) -> str:
+    """A merged stratum's name: the first member's low end, the last member's high end."""
+    return f"{run[0].split('-', 1)[0].strip()}-{run[-1].rsplit('-', 1)[-1].strip()}"
+
+
+def merge_small(
+    labels: pd.Series, column: str, minimum: int
+) -> tuple[pd.Series, tuple[StratumMerge, ...]]:
+    """Merge each stratum with fewer than ``minimum`` subjects into a neighbouring one.
+
+    The rule, deterministic and independent of row order: while more than one stratum is left
+    (``MISSING`` and ``OUT_OF_RANGE`` are never merged nor counted) and the smallest has fewer
+    than ``minimum`` subjects, that one (the first in :func:`label_key` order on a tie) joins
+    the smaller of its neighbours (the earlier on a tie). So a merged stratum is as small as
+    the rule allows, and its members are always next to each other. When all strata together
+    are still too few, they end as one stratum.
+
+    Returns:
+        The labels with merged ones renamed (index and name kept), and one record per merged
+        stratum, in label order; the labels unchanged and ``()`` when nothing is too small.
+    """
+    counts = {str(k): int(v) for k, v in labels.value_counts().items()}
+    runs = [[label] for label in sorted_labels(labels) if label not in _NEVER_MERGED]
+    while len(runs) > 1:
+        sizes = [sum(counts[label] for label in run) for run in runs]
+        small = min(range(len(runs)), key=lambda i: (sizes[i], i))
+        if sizes[small] >= minimum:
+            break
+        near = [j for j in (small - 1, small + 1) if 0 <= j < len(runs)]
+        other = min(near, key=lambda j: (sizes[j], j))
+        lo, hi = sorted((small, other))
+        runs[lo : hi + 1] = [runs[lo] + runs[hi]]
+    merged = [run for run in runs if len(run) > 1]
+    if not merged:
+        return labels, ()
+    rename = {label: _run_label(run) for run in merged for label in run}
+    out = labels.map(lambda v: rename.get(str(v), v)).astype("string")
+    records = tuple(
+        StratumMerge(column, _run_label(run), tuple((m, counts[m]) for m in run), minimum)
+        for run in merged
+    )
+    return out, records

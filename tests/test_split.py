@@ -209,10 +209,10 @@ def test_stage_with_fewer_subjects_than_folds() -> None:
     sevens = table.index[table["stage"] == 7]
     table.loc[sevens[3:], "stage"] = 6
     with pytest.raises(InputError) as err:
-        assign(table, SplitSpec.k_folds(5))
+        assign(table, SplitSpec.k_folds(5), strict=True)
     assert err.value.code == "too-few-subjects"
     message = err.value.message
-    for words in ("stage 7", "3 subjects", "5 folds", "--folds 3", "merge"):
+    for words in ("stage 7", "3 subjects", "5 folds", "--folds 3", "merge", "Without --strict"):
         assert words in message
 
 
@@ -221,9 +221,9 @@ def test_stage_with_fewer_subjects_than_splits() -> None:
     sevens = table.index[table["stage"] == 7]
     table.loc[sevens[2:], "stage"] = 6
     with pytest.raises(InputError) as err:
-        assign(table, SplitSpec.from_ratios([70, 15, 15]))
+        assign(table, SplitSpec.from_ratios([70, 15, 15]), strict=True)
     assert err.value.code == "too-few-subjects"
-    for words in ("stage 7", "2 subjects", "3 splits", "train, val, test", "merge"):
+    for words in ("stage 7", "2 subjects", "3 splits", "train, val, test", "Without --strict"):
         assert words in err.value.message
 
 
@@ -231,8 +231,9 @@ def test_missing_column_and_duplicate_ids() -> None:
     table = subjects(50, 3)
     with pytest.raises(InputError, match="group_id"):
         assign(table.drop(columns="group_id"), SplitSpec.k_folds(2))
-    with pytest.raises(InputError, match="age_bin"):
+    with pytest.raises(ParameterError, match="age_bin") as err:
         assign(table.drop(columns="age"), SplitSpec.k_folds(2))
+    assert err.value.parameter == "stratify" and "e.g. stage,age_bin" in err.value.message
     doubled = pd.concat([table, table.iloc[:1]], ignore_index=True)
     with pytest.raises(InputError, match="unique"):
         assign(doubled, SplitSpec.k_folds(2))

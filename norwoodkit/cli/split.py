@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from norwoodkit.cli.app import EXIT_FOUND, EXIT_OK, handle_errors, out, print_json
+from norwoodkit.cli.app import EXIT_FOUND, EXIT_OK, err, handle_errors, out, print_json
 from norwoodkit.cli.gates import Format, FormatOpt, JunitOpt, MinSeverityOpt, Reports, SarifOpt
 from norwoodkit.cli.options import JsonOpt, QuietOpt, guard, load_probed, reads_dataset
 from norwoodkit.cli.validate import render_findings
@@ -82,7 +82,11 @@ ImagesOpt = Annotated[
 ]
 StrictOpt = Annotated[
     bool,
-    typer.Option("--strict", help="Exit 1 when the split sizes or the stage bound are not met."),
+    typer.Option(
+        "--strict",
+        help="Refuse (exit 2) a stage with fewer subjects than splits instead of merging it "
+        "with a neighbour; exit 1 when the split sizes or the stage bound are not met.",
+    ),
 ]
 CheckOpt = Annotated[
     Path | None,
@@ -136,7 +140,8 @@ def split(
     exclude = splits.read_exclude_list(exclude_list, "--exclude-from") if exclude_list else None
     dup = splits.duplicate_pairs_from_file(dedupe_file, "--pairs-from") if dedupe_file else None
     ds = load_probed(source, quiet)
-    result = splits.make(ds, spec, duplicates=dup, exclude=exclude)
+    result = splits.make(ds, spec, duplicates=dup, exclude=exclude, strict=strict)
+    _explain_merges(result)
     write_table_atomic(result.subject_table(), out_file)
     if images is not None:
         write_table_atomic(result.image_table(), images)
@@ -167,6 +172,12 @@ def _audit(
     else:
         render_findings(report, gate, reports, strict=False)
     raise typer.Exit(EXIT_OK if report.ok() else EXIT_FOUND)
+
+
+def _explain_merges(result: Any) -> None:
+    """One line on stderr per merged stratum: which strata, why, how many subjects."""
+    for merge in result.strata_merges:
+        err.print(f"note: {merge.explain()}", markup=False, highlight=False)
 
 
 def _render_split(result: Any) -> None:
@@ -202,6 +213,9 @@ def _render_split(result: Any) -> None:
         f"{q.stage_bound_pp:.2f}); max age-bin deviation {q.max_age_dev_pp:.2f} pp (bound "
         f"{q.age_bound_pp:.2f}); sizes {sizes}"
     )
+    if result.strata_merges:
+        merged = "; ".join(m.title for m in result.strata_merges)
+        out.print(f"balanced on merged strata: {merged}", markup=False)
     if result.merged_groups:
         out.print(
             f"{result.merged_groups} groups of subjects who share a duplicate photo were "

@@ -10,7 +10,9 @@ One module per job:
 
 - ``spec``: ``SplitSpec``, what to make (ratios or folds, names, strata, seed), from values or
   from a user's text, and the integer target sizes;
-- ``problem``: a subjects table checked and reduced to group types, what the search works on;
+- ``problem``: a subjects table checked, its strata labelled (too-small stages and age bins
+  merged with a neighbour, see ``strata.merge_small``) and its groups reduced to types, what the
+  search works on;
 - ``search``: ``assign``, the seeded descent over group moves and swaps;
 - ``bound``: ``rounding_bound``, the best balance integer counts allow (a small max-flow);
 - ``balance``: ``Quality`` and ``quality``; ``shares`` and ``max_deviation_pp``, the one
@@ -40,7 +42,7 @@ from norwoodkit.split.result import SplitResult, make
 from norwoodkit.split.search import assign
 from norwoodkit.split.spec import DEFAULT_STRATIFY, Mode, SplitSpec, fold_index, target_sizes
 from norwoodkit.split.tables import duplicate_pairs_from_file, read_exclude_list, read_table
-from norwoodkit.strata import AGE_BINS, MISSING, OUT_OF_RANGE, age_bin_labels
+from norwoodkit.strata import AGE_BINS, MISSING, OUT_OF_RANGE, StratumMerge, age_bin_labels
 
 __all__ = [
     "AGE_BINS",
@@ -58,6 +60,7 @@ __all__ = [
     "SplitFile",
     "SplitResult",
     "SplitSpec",
+    "StratumMerge",
     "age_bin_labels",
     "assign",
     "check",

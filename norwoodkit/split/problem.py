@@ -1,5 +1,9 @@
 """The problem the search solves: a subjects table checked, labelled and reduced to group types.
 
+Labelling is :func:`strata`: each stratify column's values as stratum labels, a stage or age
+bin with fewer subjects than splits merged into a neighbour (or, in strict mode, refused), so
+that the search and the quality see the same strata.
+
 Groups with the same *type* (size and number of subjects per stratify value) are
 interchangeable for every number the split balances, so the search runs on a small matrix
 ``M[type, split]`` of group counts instead of on subjects: single-subject groups with stages
@@ -16,11 +20,19 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from norwoodkit.errors import InputError
+from norwoodkit.errors import InputError, ParameterError
 from norwoodkit.split.spec import Mode, SplitSpec, target_sizes
-from norwoodkit.strata import MISSING, label_key, sorted_labels, stratum_column
+from norwoodkit.strata import (
+    MERGEABLE,
+    MISSING,
+    StratumMerge,
+    label_key,
+    merge_small,
+    sorted_labels,
+    stratum_column,
+)
 
-__all__ = ["FloatArray", "IntArray", "Prepared", "Problem", "prepare"]
+__all__ = ["FloatArray", "IntArray", "Prepared", "Problem", "Strata", "prepare", "strata"]
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
@@ -28,11 +40,18 @@ FloatArray = npt.NDArray[np.float64]
 
 def _check_subjects(subjects: pd.DataFrame, spec: SplitSpec) -> None:
     missing = [c for c in ("subject_id", "group_id") if c not in subjects.columns]
-    missing += [c for c in spec.stratify if stratum_column(subjects, c) is None]
     if missing:
         raise InputError(
             f"subjects table lacks column(s) {', '.join(missing)}; it has "
             f"{', '.join(map(str, subjects.columns))}",
+            code="missing-column",
+        )
+    absent = [c for c in spec.stratify if stratum_column(subjects, c) is None]
+    if absent:
+        raise ParameterError(
+            "stratify",
+            f"the subjects table has no column {', '.join(absent)} to balance; choose from "
+            f"{', '.join(map(str, subjects.columns))}, e.g. stage,age_bin",
             code="missing-column",
         )
     ids = subjects["subject_id"].astype("string")
@@ -72,10 +91,13 @@ def _too_few_message(spec: SplitSpec, short: list[tuple[str, int]]) -> str:
     listed = "; ".join(f"stage {s} has {n} subject{'s' if n != 1 else ''}" for s, n in short)
     fewest = min(n for _, n in short)
     merge = ", ".join(s for s, _ in short)
-    return f"{listed}, but {_TOO_FEW_FIX[spec.mode](spec, fewest, merge)}"
+    return (
+        f"{listed}, but {_TOO_FEW_FIX[spec.mode](spec, fewest, merge)}. Without --strict "
+        "(strict=False in Python) these stages would be merged with a neighbouring stage instead"
+    )
 
 
-def _check_enough(labels: dict[str, pd.Series], spec: SplitSpec, n: int) -> None:
+def _check_total(spec: SplitSpec, n: int) -> None:
     k = len(spec.names)
     if n < k:
         raise InputError(
@@ -83,6 +105,11 @@ def _check_enough(labels: dict[str, pd.Series], spec: SplitSpec, n: int) -> None
             f"use fewer splits or add subjects",
             code="too-few-subjects",
         )
+
+
+def _refuse_small_stages(labels: dict[str, pd.Series], spec: SplitSpec) -> None:
+    """Strict mode: a stage with fewer subjects than splits stops the split."""
+    k = len(spec.names)
     stage = labels.get("stage")
     if stage is None:
         return
@@ -93,6 +120,43 @@ def _check_enough(labels: dict[str, pd.Series], spec: SplitSpec, n: int) -> None
     )
     if short:
         raise InputError(_too_few_message(spec, short), code="too-few-subjects")
+
+
+@dataclass(frozen=True)
+class Strata:
+    """Each stratify column's labels as the split balances them, and the merges made."""
+
+    labels: dict[str, pd.Series]  # per stratify column, indexed like the table
+    merges: tuple[StratumMerge, ...]  # stages first, then age bins, each in label order
+
+
+def strata(subjects: pd.DataFrame, spec: SplitSpec, *, strict: bool = False) -> Strata:
+    """Label each stratify column of a subjects table, merging strata too small for the splits.
+
+    A stage or age-bin stratum with fewer subjects than splits joins a neighbour (see
+    ``strata.merge_small``); other columns, ``missing`` and ``out of range`` are kept as they
+    are. With ``strict`` nothing is merged and a too-small stage is refused instead.
+
+    Raises:
+        ParameterError: (parameter "stratify") a stratify column the table lacks.
+        InputError: (code "too-few-subjects") fewer subjects than splits; with ``strict``, a
+            stage (1-7; "missing" is exempt) with fewer subjects than splits.
+    """
+    _check_subjects(subjects, spec)
+    _check_total(spec, len(subjects))
+    labels: dict[str, pd.Series] = {}
+    for name in spec.stratify:
+        column = stratum_column(subjects, name)
+        assert column is not None
+        labels[name] = column
+    if strict:
+        _refuse_small_stages(labels, spec)
+        return Strata(labels, ())
+    merges: list[StratumMerge] = []
+    for name in (c for c in MERGEABLE if c in labels):
+        labels[name], made = merge_small(labels[name], name, len(spec.names))
+        merges += made
+    return Strata(labels, tuple(merges))
 
 
 @dataclass(frozen=True)
@@ -149,26 +213,25 @@ class Prepared:
     problem: Problem
 
 
-def prepare(subjects: pd.DataFrame, spec: SplitSpec) -> Prepared:
-    """Check a subjects table, label its strata and reduce its groups to types.
+def prepare(subjects: pd.DataFrame, spec: SplitSpec, *, strict: bool = False) -> Prepared:
+    """Check a subjects table, label its strata (merging too-small ones unless ``strict``, see
+    :func:`strata`) and reduce its groups to types.
 
     Rows are taken in subject id order, so the result does not depend on the input's order.
 
     Raises:
-        InputError: a needed column is absent or subject ids repeat; or (code
-            "too-few-subjects") too few subjects for the splits, or for each stage to reach
-            every split.
+        InputError: a needed column is absent or subject ids repeat; or what :func:`strata`
+            raises.
+        ParameterError: (parameter "stratify") a stratify column the table lacks.
     """
     _check_subjects(subjects, spec)
     ids = subjects["subject_id"].astype("string")
     order = np.argsort(ids.to_numpy(dtype=str), kind="stable")
     table = subjects.iloc[order]
-    labels: dict[str, pd.Series] = {}
-    for name in spec.stratify:
-        column = stratum_column(table, name)
-        assert column is not None
-        labels[name] = column.reset_index(drop=True)
-    _check_enough(labels, spec, len(table))
+    labels = {
+        name: column.reset_index(drop=True)
+        for name, column in strata(table, spec, strict=strict).labels.items()
+    }
     own = table["subject_id"].astype("string")
     group = table["group_id"].astype("string").fillna(own).to_numpy(dtype=str)
     group_ids, group_codes = np.unique(group, return_inverse=True)

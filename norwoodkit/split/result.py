@@ -7,6 +7,11 @@ balance, a real duplicate split apart leaks. Sizes come first: a user who asks f
 480 subjects gets 336/72/72 whenever the groups allow it, and the strata balance is the best
 possible *for those sizes*. A group too big for its split is placed anyway, and the quality
 reports the size deviation.
+
+A stage or age bin with fewer subjects than splits is merged with a neighbour first (unless
+``strict``; see ``problem.strata``); the result records each merge, the subject table carries
+each subject's merged stratum (``stage_stratum``, ``age_bin_stratum``) and the quality is
+measured on the merged strata, the ones the search balanced.
 """
 
 from __future__ import annotations
@@ -25,9 +30,10 @@ from norwoodkit.errors import InputError
 from norwoodkit.labels import id_sort_key
 from norwoodkit.split.assignment import Assignment
 from norwoodkit.split.balance import Quality, quality
+from norwoodkit.split.problem import strata
 from norwoodkit.split.search import assign
 from norwoodkit.split.spec import SplitSpec, fold_index, target_sizes
-from norwoodkit.strata import age_bin_labels
+from norwoodkit.strata import MERGEABLE, StratumMerge, age_bin_labels
 
 __all__ = ["SplitResult", "make"]
 
@@ -47,15 +53,24 @@ class SplitResult:
     excluded: pd.DataFrame  # subject_id, reason
     merged_groups: int  # groups of more than one subject (shared duplicate photos)
     assignment: Assignment  # subject -> split name (fold0 ... for folds), in subject id order
+    strata_merges: tuple[StratumMerge, ...] = ()  # strata too small for the splits, merged
 
     @property
     def column(self) -> str:
         """The assignment column of the output: ``fold`` for k folds, else ``split``."""
         return "fold" if self.spec.mode == "folds" else "split"
 
+    def stratum_columns(self) -> list[str]:
+        """The merged strata columns (``stage_stratum``, ``age_bin_stratum``) that the subject
+        table carries: one per column whose strata were merged, none when nothing was."""
+        merged = {m.column for m in self.strata_merges}
+        return [_stratum_column(c) for c in MERGEABLE if c in merged]
+
     def subject_table(self) -> pd.DataFrame:
-        """One row per subject: subject_id, split or fold, group_id (what ``--out`` writes)."""
-        return self.subjects[["subject_id", self.column, "group_id"]].reset_index(drop=True)
+        """One row per subject: subject_id, split or fold, group_id, and the merged strata
+        columns when strata were merged (what ``--out`` writes)."""
+        columns = ["subject_id", self.column, "group_id", *self.stratum_columns()]
+        return self.subjects[columns].reset_index(drop=True)
 
     def image_table(self) -> pd.DataFrame:
         """One row per image: path, subject_id, view, split or fold (what ``--images`` writes)."""
@@ -81,8 +96,8 @@ class SplitResult:
         return self.sizes_met() and self.balance_met()
 
     def to_dict(self) -> dict[str, Any]:
-        """The ``--json`` document."""
-        return {
+        """The ``--json`` document; ``strata_merges`` only when strata were merged."""
+        doc: dict[str, Any] = {
             "mode": self.spec.mode,
             "names": list(self.spec.names),
             "ratios": list(self.spec.ratios) if self.spec.ratios else None,
@@ -99,6 +114,10 @@ class SplitResult:
             ],
             "quality": self.quality.to_dict(),
         }
+        if self.strata_merges:
+            # Only then: a split that merged nothing keeps the document it always had.
+            doc["strata_merges"] = [m.to_dict() for m in self.strata_merges]
+        return doc
 
 
 def make(
@@ -107,6 +126,7 @@ def make(
     *,
     duplicates: pd.DataFrame | None = None,
     exclude: pd.DataFrame | None = None,
+    strict: bool = False,
 ) -> SplitResult:
     """Split a probed dataset's subjects (see ``probe.run``), whole duplicate groups at a time.
 
@@ -118,9 +138,13 @@ def make(
             leak is never missed; merging two look-alikes only costs a little balance).
         exclude: an exclude list (``path`` and/or ``subject_id`` columns) applied first; a pair
             whose image was excluded no longer joins its subjects.
+        strict: refuse a stage with fewer subjects than splits (``InputError``) instead of
+            merging it, or a small age bin, with a neighbour.
 
     Raises:
-        InputError: too few subjects for the splits, or none left after exclusions.
+        InputError: too few subjects for the splits, or none left after exclusions; with
+            ``strict``, a stage with fewer subjects than splits.
+        ParameterError: (parameter "stratify") a stratify column the subjects lack.
     """
     table, notes = _usable_rows(dataset, exclude)
     pairs = _pairs(dataset, table, duplicates, exclude is not None)
@@ -132,7 +156,7 @@ def make(
         group_id=[group_of[s] for s in ids],
         age_bin=age_bin_labels(subjects["age"]),
     )
-    subjects = subjects.assign(split=assign(subjects, spec))
+    subjects, merges = _assigned(subjects, spec, strict)
     if spec.mode == "folds":
         subjects["fold"] = fold_index(subjects["split"], spec)
     order = {s: i for i, s in enumerate(_id_sort(ids))}
@@ -144,15 +168,37 @@ def make(
     )
     sizes = pd.Series(list(group_of.values())).value_counts()
     keep = ["subject_id", *(["fold"] if column == "fold" else []), "split", "group_id"]
+    merged = [c for c in MERGEABLE if _stratum_column(c) in subjects.columns]
     return SplitResult(
-        subjects=subjects[[*keep, "stage", "age_bin"]],
+        subjects=subjects[[*keep, "stage", "age_bin", *map(_stratum_column, merged)]],
         images=images.reset_index(drop=True),
-        quality=quality(subjects, assignment, spec),
+        quality=quality(_as_balanced(subjects, merged), assignment, spec),
         spec=spec,
         excluded=pd.DataFrame(notes, columns=["subject_id", "reason"]),
         merged_groups=int((sizes > 1).sum()),
         assignment=assignment,
+        strata_merges=merges,
     )
+
+
+def _assigned(
+    subjects: pd.DataFrame, spec: SplitSpec, strict: bool
+) -> tuple[pd.DataFrame, tuple[StratumMerge, ...]]:
+    """The subjects with their split and, for each merged column, their merged stratum."""
+    balanced = strata(subjects, spec, strict=strict)
+    merged = {_stratum_column(m.column): balanced.labels[m.column] for m in balanced.merges}
+    return subjects.assign(split=assign(subjects, spec, strict=strict), **merged), balanced.merges
+
+
+def _as_balanced(subjects: pd.DataFrame, merged: Sequence[str]) -> pd.DataFrame:
+    """The subjects with each merged column's labels in place of its own, so that the quality
+    measures the strata the search balanced."""
+    return subjects.assign(**{c: subjects[_stratum_column(c)] for c in merged})
+
+
+def _stratum_column(column: str) -> str:
+    """The subject-table column holding a stratify column's merged strata."""
+    return f"{column}_stratum"
 
 
 def _usable_rows(

@@ -331,7 +331,7 @@ def _materialize(m: IntArray, type_of: IntArray, rng: np.random.Generator) -> In
     return split
 
 
-def assign(subjects: pd.DataFrame, spec: SplitSpec) -> pd.Series:
+def assign(subjects: pd.DataFrame, spec: SplitSpec, *, strict: bool = False) -> pd.Series:
     """Assign every subject to a split, whole groups at a time, balancing size and strata.
 
     Args:
@@ -339,6 +339,8 @@ def assign(subjects: pd.DataFrame, spec: SplitSpec) -> pd.Series:
             subject is its own group) and the ``spec.stratify`` columns; ``age_bin`` is derived
             from ``age`` when absent. Missing values form their own stratum, "missing".
         spec: the splits to make, the strata and the seed.
+        strict: refuse a stage with fewer subjects than splits instead of merging it with a
+            neighbour, and merge no age bin either (``problem.strata`` makes the merges).
 
     Returns:
         The split name of each subject (dtype ``string``, name ``split``), indexed like
@@ -346,10 +348,11 @@ def assign(subjects: pd.DataFrame, spec: SplitSpec) -> pd.Series:
 
     Raises:
         InputError: a needed column is absent or subject ids repeat; or (code
-            "too-few-subjects") there are fewer subjects than splits, or, when "stage" is
-            stratified, a stage (1-7; "missing" is exempt) has fewer subjects than splits.
+            "too-few-subjects") there are fewer subjects than splits, or, with ``strict`` and
+            "stage" stratified, a stage (1-7; "missing" is exempt) has fewer subjects than splits.
+        ParameterError: (parameter "stratify") a stratify column the table lacks.
     """
-    prepared = prepare(subjects, spec)
+    prepared = prepare(subjects, spec, strict=strict)
     problem = prepared.problem
     rng = np.random.default_rng(spec.seed)
     m = _search(problem, _greedy(problem, rng), rng)

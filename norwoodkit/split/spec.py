@@ -121,7 +121,11 @@ class SplitSpec:
                 "ratios", f"ratios must be positive fractions summing to 1, got {self.ratios}"
             )
         if len(set(self.stratify)) != len(self.stratify):
-            raise ParameterError("stratify", f"columns repeat: {', '.join(self.stratify)}")
+            raise ParameterError(
+                "stratify",
+                f"columns repeat: {', '.join(self.stratify)}; name each column once, "
+                f"e.g. {_EXAMPLES['stratify']}",
+            )
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
             raise ParameterError("seed", f"must be a non-negative integer, got {self.seed!r}")
 
@@ -148,7 +152,8 @@ class SplitSpec:
         if len(values) < 2:
             raise ParameterError(
                 "ratios",
-                f"got {len(values)} ratio(s): a split needs at least two parts, e.g. 70,15,15",
+                f"got {len(values)} ratio(s): a split needs at least two parts, "
+                f"e.g. {DEFAULT_RATIOS}",
             )
         chosen = _check_names(
             _default_names(len(values)) if names is None else names, len(values), "ratios"
