@@ -1,11 +1,12 @@
 """The dataset card (README.md) written beside the shards: counts, how to load, the schema.
 
-Its YAML header names one ``data_files`` entry per split, so Hugging Face ``datasets`` and the
-Hub read the folder as it is. Everything on the card comes from the manifest.
+Its YAML header's ``configs`` are the manifest's, so Hugging Face ``datasets`` and the Hub read
+the folder as it is. Everything on the card comes from the manifest.
 """
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 
@@ -19,9 +20,6 @@ def dataset_card(manifest: dict[str, Any]) -> str:
 def _header(manifest: dict[str, Any]) -> str:
     """The YAML front matter, what the shards are, and the table of splits."""
     splits = manifest["splits"]
-    yaml_files = "\n".join(
-        f'      - split: {name}\n        path: "{name}/*.parquet"' for name in splits
-    )
     rows = "\n".join(
         f"| {name} | {s['subjects']} | {s['rows']} | {len(s['shards'])} | "
         + ", ".join(f"{k}: {v}" for k, v in s["stage_counts"].items())
@@ -34,10 +32,7 @@ def _header(manifest: dict[str, Any]) -> str:
     )
     per_row = "image" if manifest["layout"] == "image" else "subject (five image columns)"
     return f"""---
-configs:
-  - config_name: default
-    data_files:
-{yaml_files}
+{configs_yaml(manifest["configs"])}
 ---
 
 # Male Hair Loss dataset: Parquet shards
@@ -55,38 +50,63 @@ subject is in one shard and one row group. `label` is the Norwood-Hamilton stage
 """
 
 
+def configs_yaml(configs: list[dict[str, Any]]) -> str:
+    """The manifest's ``configs`` as YAML, every value a quoted string (a fold named ``0``
+    unquoted would be a number, which ``datasets`` refuses)."""
+    lines = ["configs:"]
+    for config in configs:
+        lines += [f"  - config_name: {json.dumps(config['config_name'])}", "    data_files:"]
+        for files in config["data_files"]:
+            lines += [f"      - split: {json.dumps(files['split'])}", "        path:"]
+            lines += [f"          - {json.dumps(path)}" for path in files["path"]]
+    return "\n".join(lines)
+
+
 def _loading(manifest: dict[str, Any], first: str) -> str:
-    """Where the images came from, and how to load the shards with four tools."""
-    # Without splits there is one all/ folder: point data_dir at it (the folder above also
-    # holds manifest.json and this card, which are not Parquet).
-    data_dir = "path/to/this/folder" + ("/all" if list(manifest["splits"]) == ["all"] else "")
+    """Where the images came from, and the calls that read this folder as it is."""
     image_col = "image" if manifest["layout"] == "image" else "image_front"
     source = manifest["source"]
+    folds = manifest.get("folds")
+    fold_line = (
+        f'\nds = load_dataset("path/to/this/folder", "fold_0")  # train: the other {folds - 1} '
+        "folds, validation: fold 0"
+        if folds
+        else ""
+    )
     return f"""Source: {source["images"]} images of {source["subjects"]} subjects, table
 hash `{source["table_sha256"][:16]}`. {len(manifest["excluded"])} images were left
 out (see `manifest.json`, `excluded`). Check the shards with `norwoodkit verify .`.
 
 ## Load it
 
-Hugging Face `datasets` (images come back as PIL images, `label` with its class names):
+Every shard is `data/<split>-NNNNN-of-NNNNN.parquet`. Hugging Face `datasets` (images come back
+as PIL images, `label` with its class names), through this card's configs or the file names
+alone:
 
 ```python
 from datasets import load_dataset
-ds = load_dataset("parquet", data_dir="{data_dir}")
-ds["{first}"][0]["{image_col}"], ds["{first}"].features["label"].names
+ds = load_dataset("path/to/this/folder")  # or load_dataset("parquet", data_dir=...)
+ds["{first}"][0]["{image_col}"], ds["{first}"].features["label"].names{fold_line}
 ```
 
-pyarrow:
+pyarrow reads the `data/` folder (this card and `manifest.json` at the top are not Parquet):
 
 ```python
 import pyarrow.dataset as pads
-table = pads.dataset("path/to/this/folder/{first}", format="parquet").to_table()
+table = pads.dataset("path/to/this/folder/data", format="parquet").to_table()
+# or pads.dataset("path/to/this/folder", format="parquet", exclude_invalid_files=True)
+# or pyarrow.parquet.read_table("path/to/this/folder/data")
 ```
 
-DuckDB:
+DuckDB and Polars (the `split` column names each row's split):
 
 ```sql
-SELECT stage, count(*) FROM 'path/to/this/folder/{first}/*.parquet' GROUP BY stage ORDER BY stage;
+SELECT split, stage, count(*) FROM 'path/to/this/folder/data/*.parquet' GROUP BY ALL;
+```
+
+```python
+import polars as pl
+pl.scan_parquet("path/to/this/folder/data/*.parquet").filter(pl.col("split") == "{first}")
 ```
 
 norwoodkit's PyTorch loader (`pip install 'norwoodkit[torch]'`):
