@@ -11,7 +11,7 @@ from norwoodkit import memory
 from norwoodkit.cli.app import EXIT_FOUND, EXIT_OK, handle_errors, out, print_json, progress_bar
 from norwoodkit.cli.options import JsonOpt, QuietOpt, load_probed, reads_dataset
 from norwoodkit.cli.validate import render_findings
-from norwoodkit.pack import Layout
+from norwoodkit.pack import Layout, Orientation
 from norwoodkit.source import DatasetSource
 
 OutDirOpt = Annotated[
@@ -43,6 +43,14 @@ ResizeOpt = Annotated[
     typer.Option("--resize", help="Store copies re-encoded with this short side (EXIF applied)."),
 ]
 QualityOpt = Annotated[int, typer.Option("--quality", help="JPEG quality of --resize copies.")]
+OrientationOpt = Annotated[
+    Orientation,
+    typer.Option(
+        "--orientation",
+        help="apply: store photos with an EXIF orientation upright, so every client shows the "
+        "same pixels; keep: store every file's bytes as they are.",
+    ),
+]
 ExcludeListOpt = Annotated[
     Path | None,
     typer.Option("--exclude-list", help="Images or subjects to leave out (from dedupe)."),
@@ -69,6 +77,7 @@ def pack(
     seed: SeedOpt = 0,
     resize: ResizeOpt = None,
     quality: QualityOpt = 90,
+    orientation: OrientationOpt = Orientation.APPLY,
     exclude_list: ExcludeListOpt = None,
     overwrite: OverwriteOpt = False,
     resume: ResumeOpt = False,
@@ -89,6 +98,7 @@ def pack(
         seed=seed,
         resize=resize,
         quality=quality,
+        orientation=orientation,
         workers=source.workers,
     )
     assignments = splits.read_assignment(splits_file, "--splits") if splits_file else None

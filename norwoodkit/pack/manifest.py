@@ -52,6 +52,7 @@ def build_manifest(
     splits = _splits(table, shards, records)
     options = asdict(opts)
     options["layout"] = opts.layout.value
+    options["orientation"] = opts.orientation.value
     options.pop("workers")
     return {
         "format": "norwoodkit-shards",
