@@ -77,6 +77,7 @@ class Packed:
     expected: dict[str, dict[str, int]]  # split -> key (image path or subject id) -> label
     sources: dict[str, Path]  # key -> the source file whose pixels a client must return
     picks: set[str]  # keys whose pixels are compared
+    turned: set[str]  # keys whose photo carries an EXIF orientation (stored upright, re-encoded)
 
 
 @dataclass
@@ -144,36 +145,40 @@ def _expect(
     probed: dataset.ProbedDataset, folder: Path, case: Case, split_of: dict[str, str]
 ) -> Packed:
     """What the dataset and the split file say the pack holds; the rows whose pixels are
-    compared are ordinary (upright) photos."""
+    compared are ordinary photos and, per split, one stored upright from an EXIF tag."""
     t = probed.images
     t = t[(t["status"] == "ok") & t["stage"].notna()].copy()
     t["subject_id"] = t["subject_id"].astype(str)
-    # EXIF-rotated photos (orientation 6) are not compared yet: a plain PIL open (what pyarrow,
-    # DuckDB and Polars users do) does not turn them while HF and our loader do. When `pack
-    # --orientation apply` stores them upright, add them here (drop the filter below).
-    upright = t["orientation"].isna() | (t["orientation"] == 1)
+    # Photos with an EXIF orientation are stored upright (`--orientation apply`, the default):
+    # every client, a plain PIL open included, must show them turned. Each split's picks hold
+    # ordinary photos and, where the split has one, a turned photo.
+    turned = t["orientation"].notna() & (t["orientation"] != 1)
     expected: dict[str, dict[str, int]] = {}
     sources: dict[str, Path] = {}
-    candidates: dict[str, list[str]] = {}
+    plain: dict[str, list[str]] = {}
+    rotated: dict[str, list[str]] = {}
     if case.layout is pack.Layout.IMAGE:
-        for path, sid, stage, ok in zip(
-            t["path"], t["subject_id"], t["stage"], upright, strict=True
+        for path, sid, stage, tag in zip(
+            t["path"], t["subject_id"], t["stage"], turned, strict=True
         ):
             split = split_of[sid]
             expected.setdefault(split, {})[path] = int(stage) - 1
             sources[path] = probed.root / path
-            if ok:
-                candidates.setdefault(split, []).append(path)
+            (rotated if tag else plain).setdefault(split, []).append(path)
     else:
         for sid, rows in t.groupby("subject_id"):
             split = split_of[str(sid)]
             expected.setdefault(split, {})[str(sid)] = int(rows["stage"].iloc[0]) - 1
             front = rows[rows["view"] == "front"]
             sources[str(sid)] = probed.root / str(front["path"].iloc[0])
-            if bool(upright[rows.index].all()):
-                candidates.setdefault(split, []).append(str(sid))
-    picks = {k for keys in candidates.values() for k in sorted(keys)[:PICKS_PER_SPLIT]}
-    return Packed(folder, case, expected, sources, picks)
+            tag = bool(turned[front.index].any())
+            (rotated if tag else plain).setdefault(split, []).append(str(sid))
+    picks = {k for keys in plain.values() for k in sorted(keys)[:PICKS_PER_SPLIT]}
+    picks |= {k for keys in rotated.values() for k in sorted(keys)[:1]}
+    # The image layouts must compare turned photos (the subject layout compares front views,
+    # which this sample may not have turned).
+    assert case.layout is not pack.Layout.IMAGE or any(rotated.values()), "no turned photo"
+    return Packed(folder, case, expected, sources, picks, {k for v in rotated.values() for k in v})
 
 
 # ----------------------------------------------------------------------------- decoding
@@ -321,13 +326,23 @@ CLIENTS: dict[str, Callable[[Packed, Path], Seen]] = {
 }
 
 
+def psnr(a: Pixels, b: Pixels) -> float:
+    """Peak signal-to-noise ratio in dB of two 8-bit images of one size."""
+    mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
+    return float("inf") if mse == 0 else 10 * np.log10(255.0**2 / mse)
+
+
 def reference(p: Packed, key: str, got: Pixels) -> None:
     """The source photo, upright: equal pixels for stored originals; for ``--resize`` copies,
     the same picture at the stored size within JPEG's error."""
     with Image.open(p.sources[key]) as im:
         want = ImageOps.exif_transpose(im).convert("RGB")
-    if p.case.resize is None:
+    if p.case.resize is None and key not in p.turned:
         assert np.array_equal(got, np.asarray(want)), key
+        return
+    if p.case.resize is None:  # turned upright and re-encoded with the source's own tables
+        assert got.shape == np.asarray(want).shape, key
+        assert psnr(np.asarray(want), got) > 35, key
         return
     small = np.asarray(want.resize((got.shape[1], got.shape[0]), Image.Resampling.LANCZOS))
     assert min(got.shape[:2]) == p.case.resize, key

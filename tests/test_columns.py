@@ -138,6 +138,8 @@ def test_columns_pack_reads_and_the_loader_metadata() -> None:
         "width",
         "height",
         "orientation",
+        "oriented_width",  # the upright size: width/height of photos stored upright
+        "oriented_height",
     }
     assert SUBJECT_STRING_COLUMNS == ("subject_id", "stage_variant", "gender", "ethnicity")
     assert all(columns.column(c).shard is Shard.SUBJECT for c in SUBJECT_STRING_COLUMNS)

@@ -73,7 +73,8 @@ def shards(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Path:
     out = tmp_path_factory.mktemp("shards") / "image"
-    return _pack(probed, out, split_table, rows_per_group=10)
+    # original bytes with their EXIF tags: the loader's own turning is what these tests check
+    return _pack(probed, out, split_table, rows_per_group=10, orientation=pack.Orientation.KEEP)
 
 
 @pytest.fixture(scope="module")

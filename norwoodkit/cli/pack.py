@@ -13,7 +13,7 @@ from norwoodkit.cli.gates import Format, FormatOpt, JunitOpt, MinSeverityOpt, Re
 from norwoodkit.cli.options import JsonOpt, QuietOpt, load_probed, reads_dataset
 from norwoodkit.cli.validate import render_findings
 from norwoodkit.findings import Severity
-from norwoodkit.pack import Layout
+from norwoodkit.pack import Layout, Orientation
 from norwoodkit.source import DatasetSource
 
 OutDirOpt = Annotated[
@@ -68,6 +68,14 @@ ResizeOpt = Annotated[
 QualityOpt = Annotated[
     int, typer.Option("--quality", metavar="Q", help="JPEG quality of --resize copies.")
 ]
+OrientationOpt = Annotated[
+    Orientation,
+    typer.Option(
+        "--orientation",
+        help="apply: store photos with an EXIF orientation upright, so every client shows the "
+        "same pixels; keep: store every file's bytes as they are.",
+    ),
+]
 ExcludeFromOpt = Annotated[
     Path | None,
     typer.Option(
@@ -98,6 +106,7 @@ def pack(
     seed: SeedOpt = 0,
     resize: ResizeOpt = None,
     quality: QualityOpt = 90,
+    orientation: OrientationOpt = Orientation.APPLY,
     exclude_list: ExcludeFromOpt = None,
     overwrite: OverwriteOpt = False,
     resume: ResumeOpt = False,
@@ -119,6 +128,7 @@ def pack(
         seed=seed,
         resize=resize,
         quality=quality,
+        orientation=orientation,
         workers=source.workers,
     )
     assignments = splits.read_assignment(splits_file, "--splits") if splits_file else None

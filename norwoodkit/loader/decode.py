@@ -48,7 +48,9 @@ def decode_image(data: bytes, size: tuple[int, int] | None) -> PILImage.Image:
 
     im: Image.Image = Image.open(io.BytesIO(data))
     if size is not None and im.format == "JPEG":
-        orientation = int(im.getexif().get(0x0112, 1) or 1)
+        tag = im.getexif().get(0x0112)
+        # exif_transpose ignores a tag that is not 1..8 (0, 9, text): so does the size here
+        orientation = tag if isinstance(tag, int) and 1 <= tag <= 8 else 1
         uw, uh = _upright_size(*im.size, orientation)
         scale = max(size[0] / uh, size[1] / uw)
         if scale < 1:

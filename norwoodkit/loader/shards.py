@@ -62,6 +62,7 @@ class ShardSplit:
     unit_group: IntArray  # row group index inside its shard
     unit_rows: IntArray
     unit_start: IntArray  # global row index of the unit's first row (file order)
+    upright: bool = False  # orientation "apply": photos tagged 2..8 are stored re-encoded upright
 
     @property
     def units(self) -> int:
@@ -156,6 +157,7 @@ def open_split(directory: str | Path, split: str) -> ShardSplit:
         unit_group=np.asarray(group_of, dtype=np.int64),
         unit_rows=rows,
         unit_start=np.concatenate([[0], np.cumsum(rows)[:-1]]).astype(np.int64),
+        upright=manifest["options"].get("orientation") == "apply",
     )
 
 
@@ -270,6 +272,7 @@ class RowGroup:
         self.meta = {c: table.column(c).to_pylist() for c in names}
         self.layout = split.layout
         self.resized = split.resized
+        self.upright = split.upright
 
     def row(self, unit: int, i: int, copy: Callable[[memoryview], Any]) -> Row:
         """Row ``i`` of this group, each image taken out of Arrow by ``copy``."""
@@ -284,7 +287,11 @@ class RowGroup:
         else:
             orient = [m[f"orientation_{v}"][i] for v in VIEW_NAMES]
         # resized copies are stored upright; originals carry their EXIF orientation
-        orientation = [1 if self.resized or o is None else int(o) for o in orient]
+        orientation = [1 if self.resized or self.upright or o is None else int(o) for o in orient]
+        # a photo turned upright by pack is new bytes: its original's sha256 cannot check it
+        sha256 = [h[i] for h in self.hashes] or [None] * len(self.images)
+        if self.upright:
+            sha256 = [s if o in (None, 1) else None for s, o in zip(sha256, orient, strict=True)]
         return Row(
             unit=unit,
             row=i,
@@ -293,7 +300,7 @@ class RowGroup:
             orientation=orientation,
             label=int(m["label"][i]),
             meta=meta,
-            sha256=[h[i] for h in self.hashes] or [None] * len(self.images),
+            sha256=sha256,
         )
 
 

@@ -30,7 +30,7 @@ from norwoodkit.pack.card import dataset_card
 from norwoodkit.pack.images import prepare_images
 from norwoodkit.pack.layout import FORMAT_VERSION, MANIFEST, STAGE_NAMES, STATE_DIR, Layout
 from norwoodkit.pack.manifest import manifest_rows, read_manifest, source_hash
-from norwoodkit.pack.options import MIN_SHARD_BYTES, PackOptions, parse_size
+from norwoodkit.pack.options import MIN_SHARD_BYTES, Orientation, PackOptions, parse_size
 from norwoodkit.pack.plan import READER_COUNTS, SHARD_BYTES_RANGE, ShardPlan, plan
 from norwoodkit.pack.table import PACK_INPUT_COLUMNS, pack_input, prepare_table
 from norwoodkit.pack.verify import verify
@@ -46,6 +46,7 @@ __all__ = [
     "STAGE_NAMES",
     "STATE_DIR",
     "Layout",
+    "Orientation",
     "PackOptions",
     "PackResult",
     "ShardPlan",

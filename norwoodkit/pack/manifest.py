@@ -59,6 +59,7 @@ def build_manifest(
     order = split_order(naming.written.values())
     options = asdict(opts)
     options["layout"] = opts.layout.value
+    options["orientation"] = opts.orientation.value
     options.pop("workers")
     return {
         "format": "norwoodkit-shards",

@@ -1,9 +1,10 @@
-"""How to pack: ``PackOptions``, checked when made, and ``parse_size`` for shard sizes."""
+"""How to pack: ``PackOptions``, checked when made, ``Orientation``, and ``parse_size``."""
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from enum import StrEnum
 
 from norwoodkit.errors import ParameterError
 from norwoodkit.pack.layout import Layout
@@ -11,6 +12,19 @@ from norwoodkit.pack.layout import Layout
 MIN_SHARD_BYTES = 64 * 1024
 MAX_SHARD_BYTES = 2**40
 MAX_ROWS_PER_GROUP = 1_000_000
+
+
+class Orientation(StrEnum):
+    """What pack does with a photo whose EXIF orientation says it must be turned.
+
+    ``apply`` stores it upright (re-encoded with the source's own JPEG tables, its orientation
+    tag removed) so that every client shows the same pixels; ``keep`` stores the original bytes
+    and their tag, which Hugging Face ``datasets`` and our loader honour and a plain
+    ``PIL.Image.open`` or Daft do not.
+    """
+
+    APPLY = "apply"
+    KEEP = "keep"
 
 
 @dataclass(frozen=True)
@@ -27,6 +41,9 @@ class PackOptions:
         resize: store a copy re-encoded with this short side (EXIF orientation applied);
             None stores the original bytes.
         quality: JPEG quality of resized copies.
+        orientation: ``apply`` stores photos with an EXIF orientation other than 1 upright
+            (``width``/``height`` are then the upright size); ``keep`` stores every file's
+            bytes as they are. ``resize`` copies are upright either way.
         workers: processes for re-encoding; None: one per core.
 
     Raises:
@@ -39,9 +56,17 @@ class PackOptions:
     seed: int = 0
     resize: int | None = None
     quality: int = 90
+    orientation: Orientation = Orientation.APPLY
     workers: int | None = None
 
     def __post_init__(self) -> None:
+        if not isinstance(self.orientation, Orientation):
+            # A config file hands over text; anything but the two names is refused here.
+            if self.orientation not in [o.value for o in Orientation]:
+                raise ParameterError(
+                    "orientation", f"{self.orientation!r} is not apply or keep; use apply"
+                )
+            object.__setattr__(self, "orientation", Orientation(self.orientation))
         if self.shard_size < MIN_SHARD_BYTES:
             raise ParameterError(
                 "shard_size",

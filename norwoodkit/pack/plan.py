@@ -61,6 +61,7 @@ class ShardPlan:
                     "layout": options.layout.value,
                     "resize": options.resize,
                     "quality": options.quality,
+                    "orientation": options.orientation.value,
                     "groups": self.groups,
                     "path": self.relpath,
                 }

@@ -1,13 +1,15 @@
 """Row groups as Arrow batches: the packed table's stored columns, taken by position, plus bytes.
 
 The table's columns that shards store are turned into one typed Arrow batch once
-(``source_rows``); each row group is a ``take`` from it and its image bytes (``row_batches``,
-a pool working a few groups ahead with ``--resize``), shaped into the layout's columns
-(``batch``). No per-row Python objects while writing.
+(``source_rows``; ``width``/``height`` are those of the stored pixels); each row group is a
+``take`` from it and its image bytes (``row_batches``, a pool working a few groups ahead with
+``--resize``), shaped into the layout's columns (``batch``). No per-row Python objects while
+writing.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from concurrent.futures import Executor
 from pathlib import Path
@@ -18,11 +20,13 @@ import pandas as pd
 
 from norwoodkit.columns import SHARD_ORDER, Image, Shard, column
 from norwoodkit.labels import VIEWS
-from norwoodkit.pack.images import prepare_images
+from norwoodkit.pack.images import prepare_images, stored_sizes
 from norwoodkit.pack.layout import Layout, shard_columns
 from norwoodkit.pack.options import PackOptions
 from norwoodkit.pack.plan import ShardPlan
 from norwoodkit.parallel import ordered_map, resolve_workers
+
+log = logging.getLogger(__name__)
 
 #: The packed table's columns a row group is made from: ``path`` (read, then kept beside the
 #: bytes) and every stored column that is not the image itself.
@@ -32,13 +36,17 @@ SOURCE_COLUMNS = (
 )
 
 
-def source_rows(table: pd.DataFrame) -> Any:
-    """The packed table's ``SOURCE_COLUMNS`` as one Arrow batch, typed like the shards."""
+def source_rows(table: pd.DataFrame, opts: PackOptions) -> Any:
+    """The packed table's ``SOURCE_COLUMNS`` as one Arrow batch, typed like the shards;
+    ``width``/``height`` describe the pixels stored with ``opts`` (``stored_sizes``)."""
     import pyarrow as pa
 
+    width, height = stored_sizes(table, opts)
+    stored = {"width": width, "height": height}
     arrays = []
     for c in SOURCE_COLUMNS:
-        values = pa.array(table[c.name], from_pandas=True)  # chunked if pandas holds chunks
+        # chunked if pandas holds chunks
+        values = pa.array(stored.get(c.name, table[c.name]), from_pandas=True)
         if isinstance(values, pa.ChunkedArray):
             values = values.combine_chunks()
         arrays.append(values.cast(c.arrow_type()))
@@ -48,15 +56,24 @@ def source_rows(table: pd.DataFrame) -> Any:
 def row_batches(
     root: Path, source: Any, shard: ShardPlan, opts: PackOptions, pool: Executor | None
 ) -> Iterator[tuple[np.ndarray, list[bytes]]]:
-    """Row groups (positions in ``source``) with their image bytes; a pool works a few ahead."""
+    """Row groups (positions in ``source``) with their image bytes; a pool works a few ahead.
+
+    A photo stored as it is although ``apply`` was asked (its orientation tag is unusable) is
+    logged as a warning naming it.
+    """
     groups = [shard.positions[a:b] for a, b in shard.groups]
 
     def paths(pos: np.ndarray) -> list[str]:
         return list(source.column("path").take(pos).to_pylist())
 
-    tasks = ((str(root), paths(g), opts.resize, opts.quality) for g in groups)
-    images = ordered_map(prepare_images, tasks, pool=pool, ahead=2 * resolve_workers(opts.workers))
-    yield from zip(groups, images, strict=True)
+    tasks = ((str(root), paths(g), opts.resize, opts.quality, opts.orientation) for g in groups)
+    ahead = 2 * resolve_workers(opts.workers)
+    for group, prepared in zip(
+        groups, ordered_map(prepare_images, tasks, pool=pool, ahead=ahead), strict=True
+    ):
+        for note in prepared.notes:
+            log.warning("%s", note)
+        yield group, prepared.images
 
 
 def batch(

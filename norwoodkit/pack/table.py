@@ -18,9 +18,12 @@ from norwoodkit.split.assignment import Assignment
 from norwoodkit.text import few
 
 #: Columns of the dataset table that packing reads: those shards store, ``path`` (the file to
-#: read, also kept beside its bytes) and ``status`` (only readable images are packed).
+#: read, also kept beside its bytes), ``status`` (only readable images are packed) and the
+#: upright size (``width``/``height`` of photos stored upright).
 PACK_INPUT_COLUMNS: tuple[str, ...] = tuple(
-    c.name for c in ALL_COLUMNS if c.shard is not None or c.name in ("path", "status")
+    c.name
+    for c in ALL_COLUMNS
+    if c.shard is not None or c.name in ("path", "status", "oriented_width", "oriented_height")
 )
 
 

@@ -51,6 +51,7 @@ def verify(
     manifest = read_manifest(root)
     layout = Layout(manifest["layout"])
     check = _RowCheck(layout, manifest["options"]["resize"] is not None, decode)
+    check.upright = manifest["options"].get("orientation") == "apply"
     shards = [s for split in manifest["splits"].values() for s in split["shards"]]
     found = _unlisted(root, {s["path"] for s in shards}) + _old_format(manifest)
     for s in shards:
@@ -177,34 +178,40 @@ class _RowCheck:
         self.layout = layout
         self.resized = resized
         self.decode = decode
+        self.upright = False  # orientation "apply": photos tagged 2..8 were re-encoded upright
         self.schema, _ = shard_schema(layout)
 
     def __call__(self, row: dict[str, Any], shard: str, rg: int, i: int) -> list[Finding]:
         """The findings for row ``i`` of row group ``rg`` of ``shard``."""
         if self.layout is Layout.IMAGE:
-            cells = [("image", row["image"], row["sha256"])]
+            cells = [("image", row["image"], row["sha256"], row["orientation"])]
         else:
             cells = [
-                (f"image_{v.value}", row[f"image_{v.value}"], row[f"sha256_{v.value}"])
-                for v in VIEWS
+                (f"image_{v}", row[f"image_{v}"], row[f"sha256_{v}"], row[f"orientation_{v}"])
+                for v in (v.value for v in VIEWS)
             ]
         out = []
-        for col, cell, sha in cells:
+        for col, cell, sha, orientation in cells:
             if cell is None:
                 continue
             where = (
                 f"{shard} row group {rg} row {i} ({col}, subject {row['subject_id']}, "
                 f"{cell['path']})"
             )
-            out += self._cell(cell["bytes"], sha, where, str(row["subject_id"]), shard)
+            copy = self.resized or (self.upright and orientation not in (None, 1))
+            out += self._cell(cell["bytes"], sha, where, str(row["subject_id"]), shard, copy)
         return out
 
-    def _cell(self, data: bytes, sha: str, where: str, subject: str, shard: str) -> list[Finding]:
+    def _cell(
+        self, data: bytes, sha: str, where: str, subject: str, shard: str, copy: bool
+    ) -> list[Finding]:
+        """Findings for one stored image: its bytes against the original's ``sha256`` or, for a
+        re-encoded ``copy``, a decode."""
         import io
 
         from PIL import Image
 
-        if not self.resized and hashlib.sha256(data).hexdigest() != sha:
+        if not copy and hashlib.sha256(data).hexdigest() != sha:
             return [
                 finding(
                     "image-hash",
@@ -213,7 +220,7 @@ class _RowCheck:
                     path=shard,
                 )
             ]
-        if self.resized or self.decode:
+        if copy or self.decode:
             try:
                 with Image.open(io.BytesIO(data)) as im:
                     im.load()

@@ -217,7 +217,7 @@ class _Job:
         self, shards: list[ShardPlan], done: dict[str, dict[str, Any]], state: Path
     ) -> tuple[dict[str, dict[str, Any]], list[str]]:
         """Write every shard not already done; every shard's record, and those kept (resume)."""
-        source = source_rows(self.table)
+        source = source_rows(self.table, self.opts)
         records: dict[str, dict[str, Any]] = {}
         skipped: list[str] = []
         with self._pool() as pool:
