@@ -165,6 +165,28 @@ def test_a_reader_gone_before_the_first_write(places: Places, case: Case, code: 
         assert noise not in done.stderr, done.stderr
 
 
+def test_a_reader_of_stderr_gone(places: Places) -> None:
+    """``2>&1 | head`` closes stderr's reader too: the usage panel meets EPIPE, the run goes on
+    to its exit code and its one document."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    args = python_m([*places.data("stats", places.clean, "--folds", "1"), "--json"])
+    try:
+        done = subprocess.run(
+            args,
+            stdout=subprocess.PIPE,
+            stderr=write_end,
+            text=True,
+            env=environment(),
+            timeout=300,
+            check=False,
+        )
+    finally:
+        os.close(write_end)
+    assert done.returncode == 2
+    assert "--folds" in one_document(done.stdout, "stats", 2)["error"]["message"]
+
+
 def test_stdout_closed_by_the_shell(places: Places) -> None:
     """``>&-``: Python starts without stdout; the run still ends with the work's code."""
     args = python_m(places.data("validate", places.defects, "--json"))

@@ -100,12 +100,12 @@ def report_bug() -> None:
         "[bold red]internal error:[/] this is a bug in norwoodkit; please report "
         "it with the traceback above."
     )
-    what = f"{kind.__name__}: {exc}" if kind is not None else "unknown"
+    what = f"{kind.__name__}: {exc}"[:300] if kind is not None else "unknown"
     record_error("internal-error", f"this is a bug in norwoodkit ({what}); please report it")
 
 
-class _QuietStdout:
-    """stdout that a reader going away cannot break: after EPIPE the rest goes to os.devnull.
+class _QuietStream:
+    """An output stream that a reader going away cannot break: after EPIPE, os.devnull.
 
     Pointing the descriptor itself at os.devnull (not just dropping writes) matters: the text
     wrapper still holds the bytes that failed, and Python flushes them at exit.
@@ -143,18 +143,21 @@ class _QuietStdout:
 
 
 @contextmanager
-def _quiet_stdout() -> Iterator[None]:
-    """``sys.stdout`` guarded for the run, restored after (test runners swap it)."""
-    original = sys.stdout
-    # With stdout closed at start (``>&-``) Python sets it to None: give the run a sink.
-    sink = open(os.devnull, "w", encoding="utf-8") if original is None else None  # noqa: SIM115
-    sys.stdout = _QuietStdout(sink or original)
+def _quiet_streams() -> Iterator[None]:
+    """``sys.stdout`` and ``sys.stderr`` guarded for the run, restored after (test runners swap
+    them; ``2>&1 | head`` closes stderr's reader too)."""
+    out, err = sys.stdout, sys.stderr
+    # A stream the shell closed (``>&-``) is None in Python: the run writes into a sink instead.
+    sinks = [open(os.devnull, "w", encoding="utf-8") for s in (out, err) if s is None]  # noqa: SIM115
+    sys.stdout = _QuietStream(out if out is not None else sinks[0])
+    sys.stderr = _QuietStream(err if err is not None else sinks[-1])
     try:
         yield
     finally:
         sys.stdout.flush()
-        sys.stdout = original
-        if sink is not None:
+        sys.stderr.flush()
+        sys.stdout, sys.stderr = out, err
+        for sink in sinks:
             sink.close()
 
 
@@ -232,7 +235,7 @@ class ContractGroup(TyperGroup):
         run = _Run(json=_asks_json(argv), eager=bool(_EAGER.intersection(argv)))
         token = _RUN.set(run)
         try:
-            with _quiet_stdout():
+            with _quiet_streams():
                 code = self._run(argv, prog_name, complete_var, windows_expand_args, extra)
                 code = _finish(run, code)
         finally:
