@@ -89,7 +89,10 @@ def test_exit_2_with_json_prints_an_error_document(make_dataset: MakeDataset) ->
     assert result.exit_code == 2
     doc = json.loads(result.stdout)
     assert doc == {
+        "schema_version": 1,
+        "command": "validate",
         "ok": False,
+        "exit_code": 2,
         "error": {"code": "annotation-not-json", "message": doc["error"]["message"]},
     }
     assert "annotation.json" in doc["error"]["message"]

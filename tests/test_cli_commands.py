@@ -230,7 +230,7 @@ def test_bench_load_measures_each_batch_size(shards: Path, clean_sample: Path) -
             "--json",
         ]
     )
-    rows = json.loads(result.stdout)
+    rows = json.loads(result.stdout)["results"]
     assert [(r["workers"], r["batch_size"]) for r in rows] == [(0, 4), (0, 8)]
     sizes = [p.stat().st_size for p in clean_sample.rglob("*.jpg")]
     for r in rows:

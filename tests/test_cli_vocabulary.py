@@ -78,8 +78,9 @@ def paths(
 def _comparable(stdout: str, out: Path) -> Any:
     """A run's JSON document with its own output folder and timings taken out."""
     doc = json.loads(stdout.replace(str(out), "OUT"))
-    if isinstance(doc, list):  # bench-load's rows
-        return [{k: v for k, v in row.items() if k not in TIMINGS} for row in doc]
+    if "results" in doc:  # bench-load's rows
+        rows = [{k: v for k, v in row.items() if k not in TIMINGS} for row in doc["results"]]
+        return {**doc, "results": rows}
     return doc
 
 

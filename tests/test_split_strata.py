@@ -239,7 +239,8 @@ def test_cli_merged_file_reads_in_check_and_pack(skewed: Path, tmp_path: Path) -
     check(run(["split", skewed, "--check", out, "-q"]), 0)
     shards = tmp_path / "shards"
     check(run(["pack", skewed, "--out", shards, "--splits", out, "-q"]), 0)
-    assert {p.name for p in shards.iterdir() if p.is_dir()} == {"train", "val", "test"}
+    manifest = json.loads((shards / "manifest.json").read_text())
+    assert set(manifest["splits"]) == {"train", "validation", "test"}
 
 
 def test_cli_folds_merge_further(skewed: Path, tmp_path: Path) -> None:

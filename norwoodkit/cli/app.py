@@ -1,7 +1,9 @@
 """The Typer app and what every command shares: consoles, exit codes, errors, progress, JSON.
 
 Exit codes: 0 ran and found nothing wrong; 1 ran and found problems; 2 could not run (bad usage,
-missing or unreadable input); 3 internal error (a bug: the traceback is printed); 130 interrupted.
+missing or unreadable input); 3 internal error (a bug: the traceback is printed); 130 interrupted
+(Ctrl-C, SIGINT: temporary files removed). A closed stdout (``| head``) changes none of them, and
+a ``--json`` run prints exactly one document whatever the code: ``cli/contract.py`` keeps both.
 """
 
 from __future__ import annotations
@@ -12,7 +14,6 @@ import json
 import logging
 import os
 import sys
-import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Annotated, Any, NoReturn, ParamSpec, TypeVar
@@ -22,27 +23,54 @@ from rich.console import Console
 from rich.text import Text
 
 from norwoodkit import memory
-from norwoodkit.cli.vocabulary import Group
+from norwoodkit.cli.contract import (
+    EXIT_BUG,
+    EXIT_FOUND,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_USAGE,
+    ContractGroup,
+    hold_document,
+    record_error,
+    report_bug,
+)
 from norwoodkit.errors import NorwoodkitError, ParameterError
+
+__all__ = [
+    "EXIT_BUG",
+    "EXIT_FOUND",
+    "EXIT_INTERRUPTED",
+    "EXIT_OK",
+    "EXIT_USAGE",
+    "app",
+    "csv_items",
+    "err",
+    "flag",
+    "handle_errors",
+    "int_items",
+    "log",
+    "out",
+    "print_json",
+    "progress_bar",
+]
 
 app = typer.Typer(
     name="norwoodkit",
+    cls=ContractGroup,
     help="Validate, deduplicate, describe, split and pack the Male Hair Loss dataset.",
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,
     add_completion=True,
-    cls=Group,
     rich_markup_mode="markdown",
 )
 
-# Piped output is 120 columns wide unless COLUMNS says otherwise (Rich reads it when width
-# is None).
+# Piped output is 120 columns wide unless COLUMNS says otherwise (Rich reads it when width is
+# None); stdout is None when the shell closed it (``>&-``): the run then writes into a sink.
 _COLUMNS = os.environ.get("COLUMNS", "").isdigit()
-out = Console(soft_wrap=True, width=None if sys.stdout.isatty() or _COLUMNS else 120)
+_TTY = bool(sys.stdout and sys.stdout.isatty())
+out = Console(soft_wrap=True, width=None if _TTY or _COLUMNS else 120)
 err = Console(stderr=True, soft_wrap=True)
 log = logging.getLogger("norwoodkit")
-
-EXIT_OK, EXIT_FOUND, EXIT_USAGE, EXIT_BUG, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -124,9 +152,10 @@ def handle_errors(fn: Callable[P, R]) -> Callable[P, R]:
         except (typer.Exit, typer.Abort, SystemExit):
             raise
         except NorwoodkitError as exc:
-            _refuse(_cli_message(exc), exc.code, bool(kwargs.get("json_output")))
+            _refuse(_cli_message(exc), exc.code)
         except KeyboardInterrupt:
             err.print("interrupted")
+            record_error("interrupted", "interrupted")
             raise typer.Exit(EXIT_INTERRUPTED) from None
         except OSError as exc:
             if exc.errno not in _WRITE_ONLY_ERRNOS:
@@ -134,17 +163,16 @@ def handle_errors(fn: Callable[P, R]) -> Callable[P, R]:
             # Only a write fails this way, and every write is an output: a refusal, not a bug.
             where = f"{exc.filename}: " if exc.filename else ""
             message = f"{where}cannot write it ({exc.strerror}); free space or choose another place"
-            _refuse(message, "output-write-failed", bool(kwargs.get("json_output")))
+            _refuse(message, "output-write-failed")
         except Exception:
             _internal_error()
 
     return wrapper
 
 
-def _refuse(message: str, code: str, json_output: bool) -> NoReturn:
-    """``error: message`` on stderr (and the JSON error document with ``--json``), exit 2."""
-    if json_output:
-        out.print_json(data={"ok": False, "error": {"code": code, "message": message}})
+def _refuse(message: str, code: str) -> NoReturn:
+    """``error: message`` on stderr (and in the run's error document with ``--json``), exit 2."""
+    record_error(code, message)
     # Text, not markup: a message may hold brackets ("pip install 'norwoodkit[report]'").
     err.print(Text.assemble(("error:", "bold red"), " ", message), highlight=False)
     raise typer.Exit(EXIT_USAGE) from None
@@ -152,11 +180,7 @@ def _refuse(message: str, code: str, json_output: bool) -> NoReturn:
 
 def _internal_error() -> NoReturn:
     """The traceback of the exception being handled, the bug notice, exit 3."""
-    traceback.print_exc(file=sys.stderr)
-    err.print(
-        "[bold red]internal error:[/] this is a bug in norwoodkit; please report "
-        "it with the traceback above."
-    )
+    report_bug()
     raise typer.Exit(EXIT_BUG) from None
 
 
@@ -185,9 +209,13 @@ def progress_bar(total: int, label: str, quiet: bool) -> Iterator[Callable[[int]
         yield lambda n: bar.advance(task, n)
 
 
-def print_json(doc: Any) -> None:
-    """One JSON document on stdout."""
-    sys.stdout.write(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
+def print_json(doc: dict[str, Any]) -> None:
+    """A command's ``--json`` document: the run prints it, enveloped, when it ends.
+
+    Outside a ``--json`` run (a command function called from Python) it is printed now, as is.
+    """
+    if not hold_document(doc):
+        sys.stdout.write(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
 
 
 def csv_items(value: str, parameter: str) -> list[str]:

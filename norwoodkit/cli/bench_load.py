@@ -82,7 +82,7 @@ def bench_load(
         decode=cast(Decode, decode.value),
     )
     if json_output:
-        print_json(rows)
+        print_json({"split": split, "results": rows})
         return
     table = Table("workers", "batch size", "images", "seconds", "images/s", "MB/s")
     for r in rows:

@@ -7,8 +7,8 @@ from typing import Annotated
 
 import typer
 
-from norwoodkit.cli.app import handle_errors, out
-from norwoodkit.cli.options import QuietOpt, guard, load_probed, reads_dataset
+from norwoodkit.cli.app import handle_errors, out, print_json
+from norwoodkit.cli.options import JsonOpt, QuietOpt, guard, load_probed, reads_dataset
 from norwoodkit.source import DatasetSource
 
 
@@ -41,6 +41,7 @@ def report(
             "split's stage and age balance.",
         ),
     ] = None,
+    json_output: JsonOpt = False,
     quiet: QuietOpt = False,
 ) -> None:
     """Write one self-contained HTML report: stats and plots, a contact sheet per stage and
@@ -56,6 +57,18 @@ def report(
     made = html_report.make(ds, with_dedupe=with_dedupe, splits=split_table, plots_dir=plots)
     html_report.write(out_file, made.html, dataset_root=source.root)
     counts = made.findings.counts()
+    if json_output:
+        print_json(
+            {
+                "out": str(out_file),
+                "bytes": out_file.stat().st_size,
+                "plots": str(plots) if plots is not None else None,
+                "subjects": made.findings.subjects,
+                "images": made.findings.images,
+                "counts": counts,
+            }
+        )
+        return
     out.print(
         f"wrote {out_file} ({len(made.html) // 1024:,} KiB): {made.findings.subjects} subjects, "
         f"{made.findings.images} images; {counts['error']} errors, {counts['warning']} warnings"

@@ -130,8 +130,11 @@ def split(
     reports.guard(source.root, (source.annotations, dedupe_file, exclude_list, check))
     if check is not None:
         _audit(source, check, dedupe_file, reports, quiet)
-    if out_file is None:
-        raise NorwoodkitError("split needs --out FILE (or --check FILE to audit one)", code="usage")
+    if out_file is None and not json_output:
+        raise NorwoodkitError(
+            "split needs --out FILE or --json to print the split (or --check FILE to audit one)",
+            code="usage",
+        )
     spec = splits.SplitSpec.parse(ratios, names, folds, stratify, seed)
     for parameter, path in (("out", out_file), ("images", images)):
         guard(source, path, parameter, inputs=(dedupe_file, exclude_list, check))
@@ -142,12 +145,13 @@ def split(
     ds = load_probed(source, quiet)
     result = splits.make(ds, spec, duplicates=dup, exclude=exclude, strict=strict)
     _explain_merges(result)
-    write_table_atomic(result.subject_table(), out_file)
+    if out_file is not None:
+        write_table_atomic(result.subject_table(), out_file)
     if images is not None:
         write_table_atomic(result.image_table(), images)
     reports.emit(split_targets_gate(result, source.root, strict))
     if json_output:
-        print_json(result.to_dict())
+        print_json({**result.to_dict(), "assignment": _assignment(result)})
     else:
         _render_split(result)
     raise typer.Exit(EXIT_FOUND if strict and not result.meets_targets() else EXIT_OK)
@@ -178,6 +182,14 @@ def _explain_merges(result: Any) -> None:
     """One line on stderr per merged stratum: which strata, why, how many subjects."""
     for merge in result.strata_merges:
         err.print(f"note: {merge.explain()}", markup=False, highlight=False)
+
+
+def _assignment(result: Any) -> list[dict[str, Any]]:
+    """The ``--out`` rows for the ``--json`` document: one per subject."""
+    from norwoodkit.columns import plain
+
+    rows = result.subject_table().to_dict(orient="records")
+    return [{str(k): plain(v) for k, v in row.items()} for row in rows]
 
 
 def _render_split(result: Any) -> None:
