@@ -16,7 +16,9 @@ from norwoodkit.source import DatasetSource
 
 OutDirOpt = Annotated[
     Path,
-    typer.Option("--out", help="Output folder for the shards, manifest.json and README.md."),
+    typer.Option(
+        "--out", help="Output folder: shards, manifest.json, README.md and croissant.json."
+    ),
 ]
 SplitsFileOpt = Annotated[
     Path | None,
@@ -51,6 +53,17 @@ OverwriteOpt = Annotated[
     bool,
     typer.Option("--overwrite", help="Replace earlier shards in --out (other files stay)."),
 ]
+LicenseOpt = Annotated[
+    str | None,
+    typer.Option("--license", help="The card's license id, e.g. cc-by-4.0 (default: other)."),
+]
+PrettyNameOpt = Annotated[
+    str | None, typer.Option("--pretty-name", help="The dataset card's title.")
+]
+CardDataOpt = Annotated[
+    Path | None,
+    typer.Option("--card-data", help="YAML file of extra dataset card fields (e.g. language)."),
+]
 ResumeOpt = Annotated[
     bool,
     typer.Option("--resume", help="Keep complete, identical shards of an interrupted run."),
@@ -72,6 +85,9 @@ def pack(
     exclude_list: ExcludeListOpt = None,
     overwrite: OverwriteOpt = False,
     resume: ResumeOpt = False,
+    license: LicenseOpt = None,
+    pretty_name: PrettyNameOpt = None,
+    card_data: CardDataOpt = None,
     json_output: JsonOpt = False,
     quiet: QuietOpt = False,
 ) -> None:
@@ -90,6 +106,9 @@ def pack(
         resize=resize,
         quality=quality,
         workers=source.workers,
+        license=license,
+        pretty_name=pretty_name,
+        card_data=packing.read_card_data(card_data, "--card-data") if card_data else None,
     )
     assignments = splits.read_assignment(splits_file, "--splits") if splits_file else None
     exclude = splits.read_exclude_list(exclude_list, "--exclude-list") if exclude_list else None

@@ -19,6 +19,7 @@ from typing import Any
 
 from norwoodkit.atomic import write_text_atomic
 from norwoodkit.errors import OutputError
+from norwoodkit.pack.croissant import CROISSANT
 from norwoodkit.pack.layout import CARD, MANIFEST, SHARD_NAME, STATE_DIR, TEMP_NAME
 from norwoodkit.paths import guard_output, safe_relpath
 
@@ -52,16 +53,17 @@ def check_out(out: Path, root: Path, overwrite: bool, resume: bool) -> None:
                 "follows links there: remove it or choose a new folder",
                 "output-link",
             )
-    # The card is written just before the manifest, so an interrupted run of ours can leave a
-    # card with no manifest: its resume records (STATE_DIR) then vouch for it.
+    # The card and croissant.json are written just before the manifest, so an interrupted run
+    # of ours can leave them with no manifest: its resume records (STATE_DIR) then vouch.
     vouched = os.path.lexists(out / MANIFEST) or (out / STATE_DIR).is_dir()
-    if os.path.lexists(out / CARD) and not vouched:
-        raise _refused(
-            f"{out / CARD}: not written by `norwoodkit pack` (the folder has no {MANIFEST} "
-            "and no records of an interrupted pack), and pack would replace it; move it away "
-            "or choose a new folder",
-            "output-not-ours",
-        )
+    for name in (CARD, CROISSANT):
+        if os.path.lexists(out / name) and not vouched:
+            raise _refused(
+                f"{out / name}: not written by `norwoodkit pack` (the folder has no {MANIFEST} "
+                "and no records of an interrupted pack), and pack would replace it; move it "
+                "away or choose a new folder",
+                "output-not-ours",
+            )
     if not vouched:
         _refuse_foreign_shards(out)
     ours(out)  # a listing we cannot trust stops the run now, before any work

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
 from norwoodkit.errors import ParameterError
 from norwoodkit.pack.layout import Layout
@@ -28,6 +29,10 @@ class PackOptions:
             None stores the original bytes.
         quality: JPEG quality of resized copies.
         workers: processes for re-encoding; None: one per core.
+        license: the card's license id (Hub spelling, e.g. ``cc-by-4.0``); None: ``other``.
+        pretty_name: the card's title; None: ``card.DEFAULT_PRETTY_NAME``.
+        card_data: extra card header fields (``card.read_card_data``); never those pack
+            computes (``card.COMPUTED_FIELDS``).
 
     Raises:
         ParameterError: a value out of range (names the attribute).
@@ -40,6 +45,9 @@ class PackOptions:
     resize: int | None = None
     quality: int = 90
     workers: int | None = None
+    license: str | None = None
+    pretty_name: str | None = None
+    card_data: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
         if self.shard_size < MIN_SHARD_BYTES:
@@ -71,6 +79,9 @@ class PackOptions:
             raise ParameterError("seed", f"{self.seed} is outside 0..2**63-1; use e.g. 0")
         if not 1 <= self.quality <= 100:
             raise ParameterError("quality", f"{self.quality} is outside 1..100; use e.g. 90")
+        from norwoodkit.pack.card import check_card_options
+
+        check_card_options(self.license, self.pretty_name, self.card_data)
 
 
 def parse_size(text: str) -> int:
