@@ -383,11 +383,7 @@ def check_card_options(
         )
     taken = sorted(COMPUTED_FIELDS & set(card_data or {}))
     if taken:
-        raise ParameterError(
-            "card_data",
-            f"sets {', '.join(taken)}, which pack computes from the shards; remove "
-            f"{'it' if len(taken) == 1 else 'them'} from the file",
-        )
+        raise ParameterError("card_data", _computed_problem(taken))
 
 
 def read_card_data(path: str | os.PathLike[str], parameter: str = "card_data") -> dict[str, Any]:
@@ -411,8 +407,18 @@ def read_card_data(path: str | os.PathLike[str], parameter: str = "card_data") -
         raise _bad(p, parameter, "not valid YAML") from None
     if not isinstance(doc, dict):
         raise _bad(p, parameter, "not a mapping; write one 'field: value' per line")
+    taken = sorted(COMPUTED_FIELDS & set(doc))
+    if taken:
+        raise _bad(p, parameter, _computed_problem(taken))
     counter = [0]
     return {_key(k, p, parameter): _plain(v, p, parameter, counter) for k, v in doc.items()}
+
+
+def _computed_problem(taken: list[str]) -> str:
+    return (
+        f"sets {', '.join(taken)}, which pack computes from the shards; remove "
+        f"{'it' if len(taken) == 1 else 'them'} from the file"
+    )
 
 
 def _read_small(p: Path, parameter: str) -> str:
