@@ -254,9 +254,11 @@ def _remove_stale_temporaries(target: Path) -> None:
                     f.unlink()
 
 
-#: ``atomic``'s temporary names (``.<name>.<8 random>.tmp``) for the manifest and the card, in
-#: the pack folder, and for the resume records, in its state folder.
-_PACK_TEMP = re.compile(rf"^\.({re.escape(MANIFEST)}|{re.escape(CARD)})\.[a-z0-9_]{{8}}\.tmp$")
+#: ``atomic``'s temporary names (``.<name>.<8 random>.tmp``) for the manifest, the card and
+#: croissant.json, in the pack folder, and for the resume records, in its state folder.
+_PACK_TEMP = re.compile(
+    rf"^\.({re.escape(MANIFEST)}|{re.escape(CARD)}|{re.escape(CROISSANT)})\.[a-z0-9_]{{8}}\.tmp$"
+)
 _RECORD_TEMP = re.compile(r"^\.[^/]+__[^/]+-\d{5}-of-\d{5}\.parquet\.json\.[a-z0-9_]{8}\.tmp$")
 
 
