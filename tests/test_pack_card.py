@@ -91,6 +91,16 @@ def test_huggingface_hub_reads_back_what_we_meant(
 
 
 @pytest.mark.parametrize("layout", list(LAYOUTS))
+def test_the_card_is_byte_for_byte_what_datasetcard_writes(
+    packs: dict[str, tuple[Path, dict[str, Any] | None]], layout: str
+) -> None:
+    text = (packs[layout][0] / "README.md").read_text()
+    assert str(DatasetCard(text)) == text
+    data = card.card_data(_manifest(packs[layout][0]))
+    assert text.startswith(f"---\n{data.to_yaml()}\n---\n")
+
+
+@pytest.mark.parametrize("layout", list(LAYOUTS))
 def test_datasets_loads_the_split_sizes_the_card_states(
     packs: dict[str, tuple[Path, dict[str, Any] | None]], layout: str, tmp_path: Path
 ) -> None:
