@@ -295,3 +295,18 @@ def test_a_croissant_file_not_ours_is_never_replaced(clean_sample: Path, tmp_pat
         [str(out / "croissant.json"), "not written by `norwoodkit pack`"],
         untouched=[clean_sample, out],
     )
+
+
+def test_library_options_name_their_parameter() -> None:
+    from norwoodkit.errors import ParameterError
+    from norwoodkit.pack import PackOptions
+
+    for kwargs, parameter in (
+        ({"license": "MIT License"}, "license"),
+        ({"pretty_name": ""}, "pretty_name"),
+        ({"card_data": {"configs": [], "tags": ["x"]}}, "card_data"),
+    ):
+        with pytest.raises(ParameterError) as info:
+            PackOptions(**kwargs)
+        assert info.value.parameter == parameter
+    assert hash(PackOptions(card_data={"tags": ["x"]}))  # options stay hashable

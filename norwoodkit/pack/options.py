@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from norwoodkit.errors import ParameterError
@@ -47,7 +47,7 @@ class PackOptions:
     workers: int | None = None
     license: str | None = None
     pretty_name: str | None = None
-    card_data: dict[str, Any] | None = None
+    card_data: dict[str, Any] | None = field(default=None, hash=False)
 
     def __post_init__(self) -> None:
         if self.shard_size < MIN_SHARD_BYTES:
