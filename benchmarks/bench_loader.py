@@ -89,7 +89,7 @@ class FolderDataset(Dataset[tuple[torch.Tensor, int]]):
 
 def hf_dataset(shards: Path, cache: Path) -> Any:
     datasets = importlib.import_module("datasets")  # untyped: kept out of mypy's sight
-    files = sorted(str(p) for p in (shards / "all").glob("*.parquet"))
+    files = sorted(str(p) for p in (shards / "data").glob("train-*.parquet"))
     ds = datasets.load_dataset(
         "parquet", data_files={"train": files}, split="train", cache_dir=cache
     )
@@ -156,7 +156,7 @@ def stored_images(shards: Path) -> tuple[list[bytes], list[Path]]:
     """Every stored image's bytes and the shard files of a pack folder."""
     import pyarrow.parquet as pq
 
-    files = sorted((shards / "all").glob("*.parquet"))
+    files = sorted((shards / "data").glob("train-*.parquet"))
     data = [
         cell["bytes"]
         for f in files
@@ -274,10 +274,10 @@ def main() -> None:
             FolderDataset(ds.root, paths, labels), shuffle=True, **common
         ),
         "(a) ShardDataset, original bytes": lambda: DataLoader(
-            ShardDataset(original, "all", size=SIZE), **common
+            ShardDataset(original, "train", size=SIZE), **common
         ),
         "(b) ShardDataset, --resize 256 shards": lambda: DataLoader(
-            ShardDataset(resized, "all", size=SIZE), **common
+            ShardDataset(resized, "train", size=SIZE), **common
         ),
     }
     if not args.no_hf:

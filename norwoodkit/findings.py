@@ -104,6 +104,9 @@ CODES: dict[str, CodeInfo] = {
     "split-unknown-subject": CodeInfo(W, "split", "split file ids that the dataset does not have"),
     "split-subject-missing": CodeInfo(W, "split", "dataset subjects that no split lists"),
     "pack-excluded": CodeInfo(N, "pack", "an image left out of the shards, with the reason"),
+    "pack-format-old": CodeInfo(
+        W, "verify", "a pack folder of an older format: readable, not a Hub dataset repository"
+    ),
     "shard-missing": CodeInfo(E, "verify", "a shard listed in manifest.json is not on disk"),
     "shard-unlisted": CodeInfo(E, "verify", "a shard on disk that manifest.json does not list"),
     "shard-hash": CodeInfo(E, "verify", "a shard's sha256 differs from manifest.json"),

@@ -218,7 +218,7 @@ def test_bench_load_measures_each_batch_size(shards: Path, clean_sample: Path) -
             "bench-load",
             str(shards),
             "--split",
-            "all",
+            "train",
             "--workers",
             "0",
             "--batch-sizes",
@@ -243,7 +243,7 @@ def test_bench_load_measures_each_batch_size(shards: Path, clean_sample: Path) -
 
 
 def test_bench_load_prints_a_table(shards: Path) -> None:
-    args = ["--split", "all", "--workers", "0", "--batch-sizes", "8", "--seconds", "0.1"]
+    args = ["--split", "train", "--workers", "0", "--batch-sizes", "8", "--seconds", "0.1"]
     result = ok(["bench-load", str(shards), *args, "--size", "16"])
     assert "images/s" in result.stdout and "MB/s" in result.stdout
 
@@ -253,5 +253,5 @@ def test_bench_load_bad_input_is_exit_2(shards: Path, tmp_path: Path) -> None:
     missing = tmp_path / "missing"
     result = could_not_run(["bench-load", str(missing)], str(missing), "no manifest")
     assert result.stdout == ""
-    could_not_run(["bench-load", str(shards), "--split", "valid"], "'valid'", "all")
-    could_not_run(["bench-load", str(shards), "--split", "all", "--workers", "two"], "--workers")
+    could_not_run(["bench-load", str(shards), "--split", "valid"], "'valid'", "train")
+    could_not_run(["bench-load", str(shards), "--split", "train", "--workers", "two"], "--workers")

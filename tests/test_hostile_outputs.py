@@ -248,11 +248,11 @@ def test_output_is_an_input(
 
 @pytest.fixture
 def packed(make_dataset: MakeDataset, tmp_path: Path) -> tuple[Path, Path]:
-    """A dataset and an earlier pack of it (one all/ split)."""
+    """A dataset and an earlier pack of it (one split, train)."""
     root = make_dataset(2)
     out = tmp_path / "packed"
     check(run(["pack", root, "--out", out, "-q", "--workers", "1"]), 0)
-    assert (out / "all" / "all-00000-of-00001.parquet").is_file()
+    assert (out / "data" / "train-00000-of-00001.parquet").is_file()
     return root, out
 
 
@@ -265,25 +265,25 @@ def test_pack_overwrite_keeps_files_it_did_not_list(
 ) -> None:
     root, out = packed
     (out / "notes.txt").write_text("mine\n", encoding="utf-8")
-    (out / "all" / "all-00007-of-00009.parquet").write_bytes(b"shaped like ours, but not listed")
+    (out / "data" / "train-00007-of-00009.parquet").write_bytes(b"shaped like ours, but not listed")
     watch = Watch((root,))
     check(run(_pack_again(root, out)), 0)
     assert watch.changed() == []
     assert (out / "notes.txt").read_text(encoding="utf-8") == "mine\n"
-    assert (out / "all" / "all-00007-of-00009.parquet").read_bytes().startswith(b"shaped")
+    assert (out / "data" / "train-00007-of-00009.parquet").read_bytes().startswith(b"shaped")
 
 
 def _list_in_manifest(out: Path, rel: str) -> None:
     doc = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
-    doc["splits"]["all"]["shards"].append({**doc["splits"]["all"]["shards"][0], "path": rel})
+    doc["splits"]["train"]["shards"].append({**doc["splits"]["train"]["shards"][0], "path": rel})
     (out / "manifest.json").write_text(json.dumps(doc), encoding="utf-8")
 
 
 @pytest.mark.parametrize(
     "rel",
     [
-        pytest.param("../victim/all-00000-of-00001.parquet", id="dotdot"),
-        pytest.param("all/../../victim/keep.txt", id="dotdot-inside"),
+        pytest.param("../victim/train-00000-of-00001.parquet", id="dotdot"),
+        pytest.param("data/../../victim/keep.txt", id="dotdot-inside"),
         pytest.param("/etc/hostname", id="absolute"),
         pytest.param("notes.txt", id="not-a-shard"),
     ],
@@ -294,7 +294,7 @@ def test_pack_overwrite_refuses_a_manifest_listing_other_files(
     root, out = packed
     victim = tmp_path / "victim"
     victim.mkdir()
-    (victim / "all-00000-of-00001.parquet").write_bytes(b"precious")
+    (victim / "train-00000-of-00001.parquet").write_bytes(b"precious")
     (victim / "keep.txt").write_text("precious", encoding="utf-8")
     (out / "notes.txt").write_text("mine\n", encoding="utf-8")
     _list_in_manifest(out, rel)
@@ -307,12 +307,12 @@ def test_pack_overwrite_refuses_a_manifest_listing_other_files(
 
 
 def _split_folder_link(out: Path, elsewhere: Path) -> None:
-    os.replace(out / "all", elsewhere / "moved")
-    (out / "all").symlink_to(elsewhere / "moved", target_is_directory=True)
+    os.replace(out / "data", elsewhere / "moved")
+    (out / "data").symlink_to(elsewhere / "moved", target_is_directory=True)
 
 
 def _shard_link(out: Path, elsewhere: Path) -> None:
-    shard = out / "all" / "all-00000-of-00001.parquet"
+    shard = out / "data" / "train-00000-of-00001.parquet"
     os.replace(shard, elsewhere / "shard.parquet")
     shard.symlink_to(elsewhere / "shard.parquet")
 

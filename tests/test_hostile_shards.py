@@ -50,7 +50,7 @@ def packed(clean_sample: Path, tmp_path_factory: pytest.TempPathFactory) -> Path
     ]
     r = run([*args, "-q"])
     assert r.exit_code == 0, r.output
-    assert len(list((out / "all").glob("*.parquet"))) >= 3
+    assert len(list((out / "data").glob("train-*.parquet"))) >= 3
     return out
 
 
@@ -59,7 +59,7 @@ def manifest_of(folder: Path) -> dict[str, Any]:
 
 
 def first_shard(folder: Path) -> Path:
-    return folder / str(manifest_of(folder)["splits"]["all"]["shards"][0]["path"])
+    return folder / str(manifest_of(folder)["splits"]["train"]["shards"][0]["path"])
 
 
 def edit_manifest(change: Callable[[dict[str, Any]], Any]) -> Damage:
@@ -74,7 +74,7 @@ def edit_manifest(change: Callable[[dict[str, Any]], Any]) -> Damage:
 
 
 def first_record(change: Callable[[dict[str, Any]], None]) -> Damage:
-    return edit_manifest(lambda m: change(m["splits"]["all"]["shards"][0]))
+    return edit_manifest(lambda m: change(m["splits"]["train"]["shards"][0]))
 
 
 def write_manifest(data: bytes) -> Damage:
@@ -134,9 +134,9 @@ def truncate_shard(folder: Path, scratch: Path) -> None:
 
 
 def link_split_out(folder: Path, scratch: Path) -> None:
-    """The split folder moved outside and linked back in."""
-    shutil.move(folder / "all", scratch / "all")
-    (folder / "all").symlink_to(scratch / "all")
+    """The shard folder moved outside and linked back in."""
+    shutil.move(folder / "data", scratch / "data")
+    (folder / "data").symlink_to(scratch / "data")
 
 
 def manifest_symlink(target: Path, scratch: Path) -> None:
@@ -158,7 +158,7 @@ def foreign_parquet(target: Path, scratch: Path) -> None:
 
 
 def bad_split_name(m: dict[str, Any]) -> None:
-    m["splits"][".."] = m["splits"].pop("all")
+    m["splits"][".."] = m["splits"].pop("train")
     m["splits"][".."]["shards"][0]["path"] = "../..-00000-of-00001.parquet"
 
 
@@ -203,7 +203,7 @@ MANIFEST_CASES = [
         edit_manifest(lambda m: m.update(splits=[1])), ["'splits'"], id="manifest-splits-list"
     ),
     pytest.param(
-        edit_manifest(lambda m: m["splits"]["all"].update(shards={"a": 1})),
+        edit_manifest(lambda m: m["splits"]["train"].update(shards={"a": 1})),
         ["no list of shards"],
         id="manifest-shards-not-list",
     ),
@@ -218,7 +218,7 @@ MANIFEST_CASES = [
         id="manifest-path-absolute",
     ),
     pytest.param(
-        first_record(lambda r: r.update(path="all/../../all-00000-of-00001.parquet")),
+        first_record(lambda r: r.update(path="data/../../train-00000-of-00001.parquet")),
         ["'path'"],
         id="manifest-path-climbs-inside-name",
     ),
@@ -350,7 +350,7 @@ def test_verify_finds_a_bad_shard(
             where="stdout",
         )
     assert opened == []
-    rel = manifest_of(folder)["splits"]["all"]["shards"][0]["path"]
+    rel = manifest_of(folder)["splits"]["train"]["shards"][0]["path"]
     paths = {f["path"] for f in json.loads(r.stdout)["findings"]}
     assert rel in paths  # the finding names the shard
 
@@ -381,10 +381,10 @@ def test_loader_refuses_a_damaged_pack(
     folder, _ = damaged(packed, tmp_path, damage)
     with fifo_guard(folder) as opened:
         with pytest.raises(InputError) as info:
-            list(ShardDataset(folder, "all", size=16, shuffle=False))
+            list(ShardDataset(folder, "train", size=16, shuffle=False))
         assert words in str(info.value)
         with pytest.raises(InputError):
-            index = ShardIndex(folder, "all", size=16)
+            index = ShardIndex(folder, "train", size=16)
             [index[i] for i in range(len(index))]
     assert opened == []
 
@@ -397,7 +397,7 @@ def test_loader_skips_a_changed_image_and_counts_it(
 
     folder, _ = damaged(packed, tmp_path, rewrite_shard(change_image_byte))
     changed = pq.read_table(first_shard(folder)).to_pylist()[2]
-    ds = ShardDataset(folder, "all", size=16, shuffle=False, on_bad_image="skip")
+    ds = ShardDataset(folder, "train", size=16, shuffle=False, on_bad_image="skip")
     with caplog.at_level("WARNING", logger="norwoodkit.loader"):
         got = list(ds)
     assert ds.skipped == 1
@@ -414,10 +414,10 @@ def test_loader_refuses_a_changed_resized_shard(clean_sample: Path, tmp_path: Pa
     out = tmp_path / "resized"
     r = run(["pack", clean_sample, "--out", out, "--resize", "48", "--shard-size", "64KiB", "-q"])
     assert r.exit_code == 0, r.output
-    assert len(list(ShardDataset(out, "all", size=16))) > 0
+    assert len(list(ShardDataset(out, "train", size=16))) > 0
     flip_raw_byte(out, tmp_path)
     with pytest.raises(InputError, match=r"sha256 differs from manifest\.json") as info:
-        ShardDataset(out, "all", size=16)
+        ShardDataset(out, "train", size=16)
     assert "norwoodkit verify" in str(info.value)
 
 
@@ -489,7 +489,7 @@ def assert_not_complete(out: Path) -> None:
     except ImportError:
         return
     with pytest.raises(InputError, match="--resume"):
-        ShardDataset(out, "all", size=16)
+        ShardDataset(out, "train", size=16)
 
 
 @pytest.mark.parametrize("moment", MOMENTS)
@@ -550,12 +550,12 @@ def test_leftover_temporaries_are_removed_by_the_next_run(
     subprocess.run(pack_cmd(three_hundred, out), check=True, capture_output=True)
     (out / ".norwoodkit-pack").mkdir()
     ours = [
-        out / "all" / ".all-00000-of-00009.parquet.1234.tmp",
+        out / "data" / ".train-00000-of-00009.parquet.1234.tmp",
         out / ".manifest.json.ab12cd34.tmp",
         out / ".README.md.zz_9yy00.tmp",
-        out / ".norwoodkit-pack" / ".all__all-00001-of-00009.parquet.json.q1w2e3r4.tmp",
+        out / ".norwoodkit-pack" / ".data__train-00001-of-00009.parquet.json.q1w2e3r4.tmp",
     ]
-    theirs = [out / "notes.tmp", out / ".manifest.json.tmp", out / "all" / "mine.parquet.tmp"]
+    theirs = [out / "notes.tmp", out / ".manifest.json.tmp", out / "data" / "mine.parquet.tmp"]
     for p in ours + theirs:
         p.write_text("left over")
     r = subprocess.run(
@@ -603,7 +603,7 @@ def test_a_changed_page_fails_its_checksum_before_anything_is_decoded(
     data[middle] ^= 0xFF
     shard.write_bytes(bytes(data))
     with pytest.raises(InputError) as info:
-        list(ShardDataset(folder, "all", size=16, shuffle=False))
+        list(ShardDataset(folder, "train", size=16, shuffle=False))
     assert info.value.code == "shard-unreadable", info.value.code
     assert "verify" in str(info.value)
 
@@ -636,12 +636,12 @@ def test_someone_elses_shards_are_never_replaced(
     records of ours, pack refuses rather than replace one."""
     root = make_dataset(subjects=2)
     out = tmp_path / "hub"
-    (out / "all").mkdir(parents=True)
-    theirs = out / "all" / "all-00000-of-00001.parquet"
+    (out / "data").mkdir(parents=True)
+    theirs = out / "data" / "train-00000-of-00001.parquet"
     theirs.write_bytes(b"PAR1 somebody else's shard PAR1")
     hostile(
         ["pack", root, "--out", out, flag, "-q"],
         2,
-        ["all-00000-of-00001.parquet", "no manifest or resume record"],
+        ["train-00000-of-00001.parquet", "no manifest or resume record"],
         untouched=[root, out],
     )

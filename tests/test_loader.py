@@ -431,13 +431,13 @@ def test_missing_view_is_zeros_and_masked(make_dataset: MakeDataset, tmp_path: P
     root = make_dataset(4, missing_view=("2", View.TOP))
     ds = probe.run(dataset.load(root), cache_dir=tmp_path / "c", workers=1, thumbnails=False)
     out = _pack(ds, tmp_path / "subj", rows_per_group=1, layout=pack.Layout.SUBJECT)
-    in_order = list(ShardDataset(out, "all", size=24, shuffle=False))
+    in_order = list(ShardDataset(out, "train", size=24, shuffle=False))
     samples = {s[2]["subject_id"]: s for s in in_order}
     image, _, meta = samples["2"]
     assert meta["mask"].tolist() == [True, False, True, True, True]
     assert int(image[1].abs().sum()) == 0 and int(image[0].sum()) > 0
     assert meta["paths"][1] == ""
-    index = ShardIndex(out, "all", size=24)
+    index = ShardIndex(out, "train", size=24)
     assert [index[i][2]["subject_id"] for i in range(len(index))] == list(samples)
     assert torch.equal(index[list(samples).index("2")][0], image)
 
@@ -527,7 +527,7 @@ def ds_reader(rank: int, worker: int) -> int:
 
 def test_missing_shard_names_it_and_verify(shards: Path, tmp_path: Path) -> None:
     shutil.copytree(shards, tmp_path / "p")
-    gone = sorted((tmp_path / "p" / "train").glob("*.parquet"))[1]
+    gone = sorted((tmp_path / "p" / "data").glob("train-*.parquet"))[1]
     gone.unlink()
     with pytest.raises(InputError, match=rf"{gone.name}: listed in manifest.json but missing"):
         ShardDataset(tmp_path / "p")
@@ -540,8 +540,8 @@ def test_unlisted_shard_is_ignored_with_a_warning(
     shards: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     shutil.copytree(shards, tmp_path / "p")
-    first = sorted((tmp_path / "p" / "train").glob("*.parquet"))[0]
-    shutil.copy(first, tmp_path / "p" / "train" / "train-00099-of-00099.parquet")
+    first = sorted((tmp_path / "p" / "data").glob("train-*.parquet"))[0]
+    shutil.copy(first, tmp_path / "p" / "data" / "train-00099-of-00099.parquet")
     with caplog.at_level(logging.WARNING, logger="norwoodkit.loader"):
         ds = ShardDataset(tmp_path / "p", size=16)
     assert "train-00099-of-00099.parquet" in caplog.text and "not read" in caplog.text

@@ -16,6 +16,7 @@ import pandas as pd
 import pyarrow.dataset as pads
 import pyarrow.parquet as pq
 import pytest
+import yaml
 from PIL import Image
 from typer.testing import CliRunner
 
@@ -111,7 +112,7 @@ def test_layout_of_shards(packed: Path) -> None:
         for rec in s["shards"]:
             path = packed / rec["path"]
             assert rec["sha256"] == sha(path.read_bytes())
-            assert rec["path"].startswith(f"{split_name}/{split_name}-")
+            assert rec["path"].startswith(f"data/{split_name}-")
             pf = pq.ParquetFile(path)
             assert pf.metadata.num_rows == rec["rows"]
             for rg in range(pf.metadata.num_row_groups):
@@ -150,7 +151,7 @@ def test_duckdb_counts_match_the_split(packed: Path, split_file: Path, sample_ro
     duckdb = pytest.importorskip("duckdb")
     got = dict(
         duckdb.sql(
-            f"SELECT stage, count(*) FROM '{packed}/train/*.parquet' GROUP BY stage"
+            f"SELECT stage, count(*) FROM '{packed}/data/train-*.parquet' GROUP BY stage"
         ).fetchall()
     )
     manifest = json.loads((packed / "manifest.json").read_text())
@@ -183,13 +184,13 @@ def test_subject_layout(sample_root: Path, tmp_path: Path) -> None:
     result = pack.write(
         ds, tmp_path / "subj", pack.PackOptions(layout=pack.Layout.SUBJECT, rows_per_group=4)
     )
-    table = pads.dataset(tmp_path / "subj" / "all", format="parquet").to_table().to_pylist()
+    table = pads.dataset(tmp_path / "subj" / "data", format="parquet").to_table().to_pylist()
     assert len(table) == result.manifest["source"]["subjects"]
     assert len({r["subject_id"] for r in table}) == len(table)
     full = next(r for r in table if all(r[f"image_{v.value}"] for v in View))
     assert (sample_root / full["image_top"]["path"]).read_bytes() == full["image_top"]["bytes"]
     assert full["sha256_top"] == sha(full["image_top"]["bytes"])
-    hf = datasets.load_dataset("parquet", data_dir=str(tmp_path / "subj" / "all"))["train"]
+    hf = datasets.load_dataset("parquet", data_dir=str(tmp_path / "subj"))["train"]
     assert isinstance(hf[0]["image_front"], Image.Image) or hf[0]["image_front"] is None
     assert runner.invoke(app, ["verify", str(tmp_path / "subj")]).exit_code == 0
 
@@ -225,7 +226,7 @@ def test_exclude_list(sample_root: Path, tmp_path: Path) -> None:
     result = pack.write(ds, tmp_path / "x", exclude=exclude)
     paths = {
         r["image"]["path"]
-        for r in pads.dataset(tmp_path / "x" / "all", format="parquet")
+        for r in pads.dataset(tmp_path / "x" / "data", format="parquet")
         .to_table(columns=["image"])
         .to_pylist()
     }
@@ -241,6 +242,18 @@ def test_card_and_manifest(packed: Path) -> None:
         assert needle.lower() in card.lower()
     m = json.loads((packed / "manifest.json").read_text())
     assert m["format"] == "norwoodkit-shards" and m["norwoodkit_version"]
+    assert m["format_version"] == 2 and m["folds"] is None
+    assert m["split_names"] == {"train": "train", "test": "test"}
+    assert yaml.safe_load(card.split("---\n")[1])["configs"] == m["configs"]
+    assert m["configs"] == [
+        {
+            "config_name": "default",
+            "data_files": [
+                {"split": "train", "path": ["data/train-*.parquet"]},
+                {"split": "test", "path": ["data/test-*.parquet"]},
+            ],
+        }
+    ]
     assert m["label_names"][0] == "stage_1" and m["schema"]["image"].startswith("struct")
     for s in m["splits"].values():
         for rec in s["shards"]:
@@ -407,7 +420,7 @@ def test_verify_catches_corruption(packed: Path, tmp_path: Path) -> None:
     codes = {f["code"] for f in json.loads(r.stdout)["findings"]}
     assert "shard-hash" in codes and ("image-hash" in codes or "shard-unreadable" in codes)
     shard.unlink()
-    extra = copy / "train" / "train-00099-of-00099.parquet"
+    extra = copy / "data" / "train-00099-of-00099.parquet"
     shutil.copy(sorted(copy.rglob("*-of-*.parquet"))[0], extra)
     codes = {
         f["code"]

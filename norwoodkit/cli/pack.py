@@ -22,7 +22,7 @@ OutDirOpt = Annotated[
 ]
 SplitsFileOpt = Annotated[
     Path | None,
-    typer.Option("--splits", help="Split file from `norwoodkit split` (default: one all/ folder)."),
+    typer.Option("--splits", help="Split file from `norwoodkit split` (default: one train split)."),
 ]
 LayoutOpt = Annotated[
     Layout,
@@ -96,6 +96,7 @@ def pack(
     from norwoodkit import pack as packing
     from norwoodkit import split as splits
     from norwoodkit.pack.folder import check_out
+    from norwoodkit.pack.hub import name_splits
 
     check_out(out_dir, source.root, overwrite, resume)  # now: pack.write's own is after probing
     opts = packing.PackOptions(
@@ -111,6 +112,8 @@ def pack(
         card_data=packing.read_card_data(card_data, "--card-data") if card_data else None,
     )
     assignments = splits.read_assignment(splits_file, "--splits") if splits_file else None
+    if assignments is not None:  # a name the Hub rejects stops the run before the probe
+        name_splits(assignments.names, source=f"--splits {splits_file}")
     exclude = splits.read_exclude_list(exclude_list, "--exclude-list") if exclude_list else None
     ds = load_probed(source, quiet)
     ds = packing.pack_input(ds)  # the only reference: the other columns are freed here

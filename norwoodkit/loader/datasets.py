@@ -39,7 +39,7 @@ class ShardDataset(IterableDataset[Sample]):
 
     Args:
         directory: the pack output folder (with ``manifest.json``).
-        split: the split to read (``train``, ``test``, ... or ``all``).
+        split: the split to read (``train``, ``validation`` or ``val``, ``test``, ...).
         size: output ``(H, W)`` (or one int for a square); the image is scaled to cover it and
             centre-cropped. None: the full upright image (only with a ``transform`` or batch
             size 1; subject layout needs a size unless the transform makes equal tensors).

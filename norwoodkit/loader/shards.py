@@ -7,8 +7,10 @@ with an ``InputError``; a shard file it does not list is never read and is logge
 (``norwoodkit verify`` reports it as an error). A changed byte never reaches training
 silently: original-bytes shards carry each image's sha256, which the sample maker checks
 against the bytes it decodes anyway; resized shards are hashed whole against the manifest when
-the split is opened. Torch-free: images leave this module as bytes through the caller's
-``copy``.
+the split is opened. Both shard formats are read: format 2 (every shard in ``data/``) and
+format 1 (a folder per split); a split may be named as the split file did (``val`` for
+``validation``, fold ``0`` for ``fold_0``). Torch-free: images leave this module as bytes
+through the caller's ``copy``.
 """
 
 from __future__ import annotations
@@ -27,8 +29,8 @@ import numpy.typing as npt
 from norwoodkit.errors import InputError
 from norwoodkit.labels import VIEWS
 from norwoodkit.pack.folder import file_sha256
-from norwoodkit.pack.layout import SHARD_NAME, SUBJECT_STRING_COLUMNS
-from norwoodkit.pack.manifest import shard_problem
+from norwoodkit.pack.layout import DATA_DIR, SUBJECT_STRING_COLUMNS, shard_split
+from norwoodkit.pack.manifest import resolve_split, shard_problem
 
 __all__ = [
     "VIEW_NAMES",
@@ -123,6 +125,7 @@ def open_split(directory: str | Path, split: str) -> ShardSplit:
     root = Path(directory)
     manifest = read_manifest(root)
     splits = manifest["splits"]
+    split = resolve_split(manifest, split)
     if split not in splits:
         raise InputError(
             f"{root}: no split {split!r}; this pack has {', '.join(map(repr, splits))}",
@@ -157,14 +160,14 @@ def open_split(directory: str | Path, split: str) -> ShardSplit:
 
 
 def _warn_unlisted(root: Path, split: str, listed: set[str]) -> None:
-    """Log each shard file of the split's folder that the manifest does not list."""
-    folder = root / split
-    if not folder.is_dir():
-        return
-    for f in sorted(folder.iterdir()):
-        rel = f"{split}/{f.name}"
-        m = SHARD_NAME.match(f.name)
-        if m and m.group("split") == split and rel not in listed:
+    """Log each shard file of the split (in ``data/``, or its format 1 folder) that the
+    manifest does not list."""
+    files = [
+        f for name in (DATA_DIR, split) if (root / name).is_dir() for f in (root / name).iterdir()
+    ]
+    for f in sorted(set(files)):
+        rel = f"{f.parent.name}/{f.name}"
+        if shard_split(rel) == split and rel not in listed:
             log.warning(
                 "%s: a shard file that manifest.json does not list; it is not read "
                 "(run `norwoodkit verify %s`, then delete it or pack again)",

@@ -14,11 +14,15 @@ Writing is streamed row group by row group, so memory stays at a few row groups 
 dataset size. Each shard goes to a temporary name and is renamed when complete; a record of every
 finished shard lets ``resume`` skip shards that are complete and identical.
 
+Every shard is ``data/<split>-NNNNN-of-NNNNN.parquet`` and the card's ``configs`` list the
+splits, so the folder is a Hugging Face Hub dataset repository as written.
+
 Modules, one job each: ``layout`` (file names, patterns, the shard columns in each layout),
-``options`` (PackOptions, parse_size), ``table`` (the rows to pack), ``plan`` (the shard plan),
-``images`` (the bytes to store), ``rows`` (row groups as Arrow batches), ``folder`` (the output
-folder, what is ours, resume records), ``write``, ``manifest``, ``card`` (README.md),
-``croissant`` (croissant.json) and ``verify``.
+``hub`` (split names the Hub accepts, the ``configs``), ``options`` (PackOptions, parse_size),
+``table`` (the rows to pack), ``plan`` (the shard plan), ``images`` (the bytes to store),
+``rows`` (row groups as Arrow batches), ``folder`` (the output folder, what is ours, resume
+records), ``write``, ``manifest``, ``card`` (README.md), ``croissant`` (croissant.json) and
+``verify``.
 """
 
 from __future__ import annotations

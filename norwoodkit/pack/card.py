@@ -312,17 +312,26 @@ def _loading(manifest: dict[str, Any]) -> str:
     glob = f"{folders[0]}/*.parquet" if len(folders) == 1 else "*/*.parquet"
     image_col = "image" if manifest["layout"] == "image" else "image_front"
     loader_split = next(iter(manifest["splits"]))
+    folds = manifest.get("folds")
+    fold_line = (
+        f'\nds = load_dataset("path/to/this/folder", "fold_0")  # train: the other {folds - 1} '
+        "folds, validation: fold 0"
+        if folds
+        else ""
+    )
     return f"""## Load it
 
-Hugging Face `datasets` (images as PIL images, `label` with its class names):
+Hugging Face `datasets` (images as PIL images, `label` with its class names), through this
+card's configs or the file names alone:
 
 ```python
 from datasets import load_dataset
-ds = load_dataset("path/to/this/folder"{config})
-ds["{first}"][0]["{image_col}"], ds["{first}"].features["label"].names
+ds = load_dataset("path/to/this/folder"{config})  # or load_dataset("parquet", data_dir=...)
+ds["{first}"][0]["{image_col}"], ds["{first}"].features["label"].names{fold_line}
 ```
 
-pyarrow, DuckDB and Polars read the shards under `{folders[0] if len(folders) == 1 else "*"}/`:
+pyarrow, DuckDB and Polars read the shards under `{folders[0] if len(folders) == 1 else "*"}/`
+(the card, `manifest.json` and `croissant.json` beside it are not Parquet):
 
 ```python
 import pyarrow.dataset as pads

@@ -20,7 +20,7 @@ from typing import Any
 from norwoodkit.atomic import write_text_atomic
 from norwoodkit.errors import OutputError
 from norwoodkit.pack.croissant import CROISSANT
-from norwoodkit.pack.layout import CARD, MANIFEST, SHARD_NAME, STATE_DIR, TEMP_NAME
+from norwoodkit.pack.layout import CARD, MANIFEST, STATE_DIR, TEMP_NAME, shard_split
 from norwoodkit.paths import guard_output, safe_relpath
 
 #: The largest manifest or state record we read (a manifest of a million images is ~300 MB).
@@ -124,10 +124,9 @@ def ours(target: Path) -> list[Path]:
 
 
 def _shard_path(rel: str) -> bool:
-    """True for ``<split>/<split>-NNNNN-of-NNNNN.parquet``: the only files pack deletes."""
-    parts = rel.split("/")
-    m = SHARD_NAME.match(parts[-1])
-    return len(parts) == 2 and m is not None and m["split"] == parts[0]
+    """True for ``data/<split>-NNNNN-of-NNNNN.parquet`` and, from format 1 packs,
+    ``<split>/<split>-NNNNN-of-NNNNN.parquet``: the only files pack deletes."""
+    return shard_split(rel) is not None
 
 
 def _listed(target: Path) -> list[tuple[str, Path]]:
@@ -191,11 +190,20 @@ def open_folder(
     _remove_stale_temporaries(target)
     done = _load_done(target, state) if resume else {}
     if overwrite and not resume:
-        for f in ours(target):
-            f.unlink()
+        _delete(target, ours(target))
         for f in state.glob("*.json"):
             f.unlink()
     return state, done
+
+
+def _delete(target: Path, files: list[Path]) -> None:
+    """Delete our shard files, then each folder that held them if that left it empty (a
+    format 1 pack's split folders; ``rmdir`` never removes a folder with anything in it)."""
+    for f in files:
+        f.unlink()
+    for folder in sorted({f.parent for f in files}):
+        if folder != target and not any(folder.iterdir()):
+            folder.rmdir()
 
 
 def reusable(prev: dict[str, Any], key: str, path: Path) -> bool:
@@ -233,16 +241,17 @@ def _load_done(target: Path, state: Path) -> dict[str, dict[str, Any]]:
 
 
 def our_shard_files(target: Path) -> list[Path]:
-    """Shard files in ``target`` that we wrote: ``SHARD_NAME`` inside its split's folder."""
+    """Files in ``target`` named like our shards (``data/<split>-...`` or a format 1
+    ``<split>/<split>-...``), listed or not."""
     out = []
     for sub in target.iterdir():
         if sub.is_dir() and not sub.name.startswith("."):
             out += [
                 f
                 for f in sub.iterdir()
-                if f.is_file() and (m := SHARD_NAME.match(f.name)) and m.group("split") == sub.name
+                if f.is_file() and shard_split(f"{sub.name}/{f.name}") is not None
             ]
-    return out
+    return sorted(out)
 
 
 def _remove_stale_temporaries(target: Path) -> None:
@@ -275,9 +284,7 @@ def remove_leftover_temporaries(target: Path) -> None:
 
 def remove_stale(target: Path, keep: set[str]) -> None:
     """Shards our earlier manifest or records list that this plan no longer has: delete them."""
-    for f in ours(target):
-        if f.relative_to(target).as_posix() not in keep:
-            f.unlink()
+    _delete(target, [f for f in ours(target) if f.relative_to(target).as_posix() not in keep])
 
 
 def file_sha256(path: Path) -> str:

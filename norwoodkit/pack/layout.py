@@ -28,6 +28,7 @@ from norwoodkit.labels import VIEWS
 
 __all__ = [
     "CARD",
+    "DATA_DIR",
     "FORMAT_VERSION",
     "MANIFEST",
     "SHARD_NAME",
@@ -41,16 +42,21 @@ __all__ = [
     "shard_columns",
     "shard_relpath",
     "shard_schema",
+    "shard_split",
 ]
 
-#: Bumped when the shard layout changes; part of every shard's identity key.
-FORMAT_VERSION = 1
+#: Bumped when the shard layout changes; part of every shard's identity key. Format 1 kept each
+#: split in a folder of its own (``<split>/<split>-NNNNN-of-NNNNN.parquet``); format 2 puts every
+#: shard in ``data/`` with the split in the file name, as Hub dataset repositories do.
+FORMAT_VERSION = 2
 MANIFEST = "manifest.json"
 CARD = "README.md"
+#: The folder that holds every shard (format 2): the Hub's ``data/{split}-NNNNN-of-NNNNN.*``.
+DATA_DIR = "data"
 #: Records of finished shards while a pack runs (for ``resume``); removed at the end.
 STATE_DIR = ".norwoodkit-pack"
 
-#: A shard's file name inside its split's folder: ``<split>-<index>-of-<count>.parquet``.
+#: A shard's file name: ``<split>-<index>-of-<count>.parquet``.
 SHARD_NAME = re.compile(r"^(?P<split>[^/]+)-\d{5}-of-\d{5}\.parquet$")
 #: A shard's temporary name while it is written (``.<shard name>.<pid>.tmp``).
 TEMP_NAME = re.compile(r"^\.[^/]+-\d{5}-of-\d{5}\.parquet\.\d+\.tmp$")
@@ -80,7 +86,24 @@ class ShardColumn:
 
 def shard_relpath(split: str, index: int, count: int) -> str:
     """Where shard ``index`` of ``count`` of a split lives, relative to the pack folder."""
-    return f"{split}/{split}-{index:05d}-of-{count:05d}.parquet"
+    return f"{DATA_DIR}/{split}-{index:05d}-of-{count:05d}.parquet"
+
+
+def shard_split(rel: str, version: int | None = None) -> str | None:
+    """The split a shard path of ours holds, or None when ``rel`` is not one.
+
+    Format 2 paths are ``data/<split>-NNNNN-of-NNNNN.parquet``, format 1 paths
+    ``<split>/<split>-NNNNN-of-NNNNN.parquet``; ``version`` None accepts both (what a folder
+    of ours may hold while it moves from one format to the other).
+    """
+    parts = rel.split("/")
+    m = SHARD_NAME.match(parts[-1]) if len(parts) == 2 else None
+    if m is None:
+        return None
+    split = m["split"]
+    fits = {1: parts[0] == split, 2: parts[0] == DATA_DIR}
+    ok = fits[1] or fits[2] if version is None else fits.get(version, False)
+    return split if ok else None
 
 
 def shard_columns(layout: Layout) -> list[ShardColumn]:

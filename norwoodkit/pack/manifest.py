@@ -1,7 +1,10 @@
 """manifest.json: what a pack folder holds (made by ``write``, checked by ``read_manifest``).
 
 The manifest lists every shard with its rows, hash and content key, the options and layout,
-a hash of the packed table, the Arrow schema and Hugging Face features, and what was left out.
+a hash of the packed table, the Arrow schema and Hugging Face features, what was left out, and
+how the splits are named for the Hub: ``configs`` (exactly the card's YAML ``configs``),
+``folds`` and ``split_names`` (the split file's names -> the names written). Readers accept
+format 1 (a folder per split) and format 2 (every shard in ``data/``).
 """
 
 from __future__ import annotations
@@ -21,9 +24,10 @@ import pandas as pd
 from norwoodkit.columns import as_int
 from norwoodkit.dataset import Dataset
 from norwoodkit.errors import InputError
-from norwoodkit.pack.layout import FORMAT_VERSION, MANIFEST, SHARD_NAME, STAGE_NAMES, Layout
+from norwoodkit.pack.hub import RENAMED, UNSPLIT, SplitNaming, configs, split_order
+from norwoodkit.pack.layout import FORMAT_VERSION, MANIFEST, STAGE_NAMES, Layout, shard_split
 from norwoodkit.pack.options import PackOptions
-from norwoodkit.pack.plan import ShardPlan, hash_rows, split_order
+from norwoodkit.pack.plan import ShardPlan, hash_rows
 
 
 def source_hash(table: pd.DataFrame) -> str:
@@ -43,13 +47,16 @@ def build_manifest(
     records: dict[str, dict[str, Any]],
     excluded: list[dict[str, Any]],
     opts: PackOptions,
-    features: dict[str, Any],
-    schema: Any,
+    naming: SplitNaming,
+    shard_types: tuple[dict[str, Any], Any],
 ) -> dict[str, Any]:
-    """The manifest of a finished pack (``records``: each shard's record by relative path)."""
+    """The manifest of a finished pack (``records``: each shard's record by relative path;
+    ``shard_types``: the Hugging Face features and the Arrow schema of the shards)."""
     from norwoodkit import __version__
 
+    features, schema = shard_types
     splits = _splits(table, shards, records)
+    order = split_order(naming.written.values())
     options = asdict(opts)
     options["layout"] = opts.layout.value
     options.pop("workers")
@@ -69,6 +76,9 @@ def build_manifest(
         "label_names": list(STAGE_NAMES),
         "schema": {f.name: str(f.type) for f in schema},
         "features": features,
+        "configs": configs(list(splits), naming.folds),
+        "folds": naming.folds,
+        "split_names": dict(sorted(naming.written.items(), key=lambda kv: order.index(kv[1]))),
         "splits": splits,
         "excluded": excluded,
     }
@@ -79,7 +89,7 @@ def _splits(
 ) -> dict[str, Any]:
     """Per split: rows, images, subjects, subjects per stage, and its shards' records."""
     splits: dict[str, Any] = {}
-    for name in split_order(table["split"]):
+    for name in split_order(table["split"].astype(str)):
         part = table[table["split"] == name]
         shard_recs = [
             {k: v for k, v in records[s.relpath].items() if k != "key"}
@@ -193,6 +203,7 @@ def _structure_problem(manifest: dict[str, Any]) -> str | None:
     splits = manifest.get("splits")
     if not isinstance(splits, dict):
         return "'splits' is not an object"
+    version = manifest["format_version"]
     for name, split in splits.items():
         if not safe_split_name(name):
             return "a split name is not a plain folder name"
@@ -200,7 +211,7 @@ def _structure_problem(manifest: dict[str, Any]) -> str | None:
         if not isinstance(shards, list):
             return f"split {name!r} has no list of shards"
         for i, rec in enumerate(shards):
-            problem = _record_problem(name, rec)
+            problem = _record_problem(name, rec, version)
             if problem is not None:
                 return f"split {name!r} shard {i}: {problem}"
     return None
@@ -211,15 +222,14 @@ def safe_split_name(name: str) -> bool:
     return 0 < len(name) <= 255 and name not in (".", "..") and not set(name) & {"/", "\\", "\0"}
 
 
-def _record_problem(split: str, rec: Any) -> str | None:
-    """What is wrong with one shard record of ``split``, or None."""
+def _record_problem(split: str, rec: Any, version: int) -> str | None:
+    """What is wrong with one shard record of ``split`` in a manifest of format ``version``."""
     if not isinstance(rec, dict):
         return "not an object"
     path = rec.get("path")
-    name = path.removeprefix(f"{split}/") if isinstance(path, str) else ""
-    m = SHARD_NAME.match(name)
-    if not isinstance(path, str) or name == path or not m or m.group("split") != split:
-        return f"'path' is not {split}/{split}-NNNNN-of-NNNNN.parquet"
+    if not isinstance(path, str) or shard_split(path, version) != split:
+        where = "data" if version >= 2 else split
+        return f"'path' is not {where}/{split}-NNNNN-of-NNNNN.parquet"
     if not _is_int(rec.get("rows")) or rec["rows"] < 0:
         return "'rows' is not a whole number"
     if not isinstance(rec.get("sha256"), str) or not _SHA256.match(rec["sha256"]):
@@ -243,6 +253,22 @@ def shard_problem(root: Path, rel: str) -> str | None:
     if os.path.commonpath([real_root, os.path.realpath(path)]) != real_root:
         return "outside the pack folder (its split folder is a link)"
     return None
+
+
+def resolve_split(manifest: dict[str, Any], split: str) -> str:
+    """The split a manifest holds under the name ``split``: itself, the name a split-file name
+    was written as (``val`` -> ``validation``, fold ``0`` -> ``fold_0``), or the one split of
+    an unsplit pack (``all`` in format 1, ``train`` in format 2) under either name; ``split``
+    unchanged when none is there (the caller says it is unknown)."""
+    splits = manifest["splits"]
+    if split in splits:
+        return split
+    names = manifest.get("split_names")
+    candidates = [names.get(split) if isinstance(names, dict) else None, RENAMED.get(split)]
+    unsplit = {"all", UNSPLIT}
+    if split in unsplit and len(splits) == 1 and set(splits) <= unsplit:
+        candidates.append(next(iter(splits)))
+    return next((c for c in candidates if isinstance(c, str) and c in splits), split)
 
 
 def manifest_rows(root: str | os.PathLike[str]) -> int:

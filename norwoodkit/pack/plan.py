@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from norwoodkit.labels import VIEWS, id_sort_key
+from norwoodkit.pack.hub import split_order
 from norwoodkit.pack.layout import FORMAT_VERSION, Layout, shard_relpath
 from norwoodkit.pack.options import PackOptions
 
@@ -97,7 +98,7 @@ def plan(table: pd.DataFrame, options: PackOptions) -> list[ShardPlan]:
         else options.rows_per_group
     )
     view_rank = {v.value: i for i, v in enumerate(VIEWS)}
-    for split in split_order(table["split"]):
+    for split in split_order(table["split"].astype(str)):
         where = np.flatnonzero((table["split"] == split).to_numpy(dtype=bool))
         part = table.iloc[where][["subject_id", "view", "path", "est_bytes"]]
         subjects = sorted(part["subject_id"].unique(), key=id_sort_key)
@@ -137,10 +138,3 @@ def _row_groups(subjects: np.ndarray, per_group: int) -> tuple[tuple[int, int], 
         (starts[g], starts[min(g + per_group, len(starts) - 1)])
         for g in range(0, len(starts) - 1, per_group)
     )
-
-
-def split_order(splits: pd.Series) -> list[str]:
-    """The split names in ``splits``: train, val(idation), test, all first, then by name."""
-    known = ["train", "val", "validation", "test", "all"]
-    values = list(dict.fromkeys(splits.astype(str)))
-    return sorted(values, key=lambda s: (known.index(s) if s in known else len(known), s))

@@ -1,7 +1,9 @@
 """verify: re-read a pack folder against its manifest; every problem is a finding.
 
 Each shard's file hash, row count and schema, every stored image's bytes against the original's
-sha256 (or a decode, for resized copies), and shard files the manifest does not list.
+sha256 (or a decode, for resized copies), and shard files the manifest does not list. A format 1
+folder (a folder per split) passes the same checks and gets a ``pack-format-old`` warning that
+says how to rewrite it as a Hub dataset repository.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from typing import Any
 from norwoodkit.findings import Finding, finding
 from norwoodkit.labels import VIEWS
 from norwoodkit.pack.folder import file_sha256, our_shard_files
-from norwoodkit.pack.layout import Layout, shard_schema
+from norwoodkit.pack.layout import FORMAT_VERSION, Layout, shard_schema
 from norwoodkit.pack.manifest import read_manifest, shard_problem
 
 #: What pyarrow raises for a file that is not (or no longer) valid Parquet: its own errors
@@ -50,13 +52,30 @@ def verify(
     layout = Layout(manifest["layout"])
     check = _RowCheck(layout, manifest["options"]["resize"] is not None, decode)
     shards = [s for split in manifest["splits"].values() for s in split["shards"]]
-    found = _unlisted(root, {s["path"] for s in shards})
+    found = _unlisted(root, {s["path"] for s in shards}) + _old_format(manifest)
     for s in shards:
         file_findings, readable = _check_file(root, s)
         found += file_findings
         if readable:
             found += _read_shard(root / s["path"], s, check, progress)
     return found
+
+
+def _old_format(manifest: dict[str, Any]) -> list[Finding]:
+    """A warning for a manifest older than ``FORMAT_VERSION``, with what rewriting changes."""
+    version = manifest["format_version"]
+    if version >= FORMAT_VERSION:
+        return []
+    message = (
+        f"manifest.json: shard format {version}, readable but not a Hub dataset repository "
+        "(one folder per split; `load_dataset` may fail or drop splits); to rewrite it, run "
+        "`norwoodkit pack` again with the same dataset and --splits file into a new --out "
+        "folder (or this one with --overwrite): shards move to "
+        "data/<split>-NNNNN-of-NNNNN.parquet, `all` becomes `train`, `val` becomes "
+        "`validation`, folds become `fold_<i>` with one config each, and README.md lists "
+        "the configs"
+    )
+    return [finding("pack-format-old", message, path="manifest.json")]
 
 
 def _check_file(root: Path, record: dict[str, Any]) -> tuple[list[Finding], bool]:

@@ -1,5 +1,8 @@
 """write: a probed dataset into shards, row group by row group, then the manifest and the card.
 
+Every shard goes to ``data/<split>-NNNNN-of-NNNNN.parquet`` under the split's Hub name
+(``pack.hub``), so the folder is a Hub dataset repository as written.
+
 Each shard goes to a temporary name and is renamed when complete; a record of every finished
 shard lets ``resume`` skip shards that are complete and identical. With ``resize``, a process
 pool re-encodes a few row groups ahead; original bytes need no pool (that is I/O).
@@ -34,6 +37,7 @@ from norwoodkit.pack.folder import (
     reusable,
     save_record,
 )
+from norwoodkit.pack.hub import name_splits
 from norwoodkit.pack.layout import CARD, MANIFEST, STATE_DIR, Layout, image_columns, shard_schema
 from norwoodkit.pack.manifest import build_manifest, read_manifest, stage_counts
 from norwoodkit.pack.options import PackOptions
@@ -89,21 +93,26 @@ def write(
         options: layout, shard size, row groups, seed, resize.
         splits: subject -> split: an Assignment (``split.read_assignment``, a ``SplitResult``'s
             ``assignment``) or a table with ``subject_id`` and ``split`` columns; None: one
-            ``all/`` folder.
+            split, ``train``. Names are written as the Hub expects (``val`` as
+            ``validation``, folds 0..k-1 as ``fold_<i>``; see ``pack.hub``).
         exclude: an exclude list (``path``/``subject_id``) from dedupe.
         overwrite: replace earlier shards in ``out`` (files that are not ours stay).
         resume: keep shards of an interrupted run that are complete and identical.
         progress: called with the number of images written.
 
     Raises:
-        InputError: split file mismatch, nothing to pack.
+        InputError: split file mismatch, a split name the Hub would reject (code
+            split-name-hub), nothing to pack.
         OutputError: a refused output folder, or a write that failed (disk full); no partial
             shard is left behind.
     """
     opts = options or PackOptions()
     target = Path(out)
     check_out(target, dataset.root, overwrite, resume)
+    names = None if splits is None else Assignment.of(splits).names
+    naming = name_splits(names, source="splits")
     table, excluded = prepare_table(dataset, splits, exclude)
+    table["split"] = table["split"].astype(str).map(naming.name)
     if table.empty:
         raise InputError(
             f"{dataset.root}: nothing to pack (every image was excluded)", code="empty-dataset"
@@ -116,7 +125,9 @@ def write(
     schema, features = shard_schema(opts.layout)
     job = _Job(dataset.root, target, table, opts, schema, progress)
     records, skipped = job.write_all(shards, done, state)
-    manifest = build_manifest(dataset, table, shards, records, excluded, opts, features, schema)
+    manifest = build_manifest(
+        dataset, table, shards, records, excluded, opts, naming, (features, schema)
+    )
     try:
         remove_stale(target, {s.relpath for s in shards})
     except OSError as exc:

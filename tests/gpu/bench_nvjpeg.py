@@ -76,7 +76,7 @@ def main() -> None:
         f"{os.cpu_count()} cores; command: {' '.join([sys.executable, *sys.argv])}"
     )
 
-    ds = ShardDataset(shards, "all", size=224, decode="cuda", shuffle=False)
+    ds = ShardDataset(shards, "train", size=224, decode="cuda", shuffle=False)
 
     def loader() -> Any:
         return DataLoader(
@@ -89,7 +89,7 @@ def main() -> None:
     encoded = list(loader())
     n_images = sum(len(b) for b in encoded)
     first, _, _ = ds.collate_cuda(encoded[0])  # warm-up: nvJPEG handles, CUDA kernels
-    cpu = ShardDataset(shards, "all", size=224, shuffle=False)
+    cpu = ShardDataset(shards, "train", size=224, shuffle=False)
     want = torch.stack([s[0] for _, s in zip(range(len(first)), cpu, strict=False)])
     diff = (first.cpu().int() - want.int()).abs().float().mean().item()
     print(
