@@ -1,11 +1,18 @@
-"""pack.hub: the Hub's split-name rules, the written names and the configs (pure, no files)."""
+"""pack.hub: the Hub's split-name rules, the written names and the configs; pack refusing a
+split name the Hub would reject."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pandas as pd
 import pytest
 import yaml
+from hostile import hostile
 from huggingface_hub import DatasetCardData
 
+from conftest import MakeDataset
+from norwoodkit import dataset, pack, probe
 from norwoodkit.errors import InputError
 from norwoodkit.pack import hub
 
@@ -103,3 +110,44 @@ def test_card_yaml_reads_back_as_the_configs(splits: list[str], folds: int | Non
     """The card's writer (DatasetCardData) quotes every name: a split named 0 stays "0"."""
     configs = hub.configs(splits, folds)
     assert yaml.safe_load(DatasetCardData(configs=configs).to_yaml()) == {"configs": configs}
+
+
+# ----------------------------------------------------------------------------- bad input
+
+
+@pytest.mark.parametrize(
+    ("names", "bad", "fix"),
+    [
+        (["train", "hold-out"], "hold-out", "hold_out"),
+        (["all", "all"], "all", "train"),
+        (["train", "all"], "all", "all_subjects"),
+    ],
+    ids=["hyphen", "all-alone", "all-beside-train"],
+)
+def test_pack_refuses_a_split_name_the_hub_rejects(
+    make_dataset: MakeDataset, tmp_path: Path, names: list[str], bad: str, fix: str
+) -> None:
+    """Exit 2 before anything is probed or written, naming the split file, the name and a
+    rename that works; the dataset is left as it was."""
+    root = make_dataset(2)
+    split_file = tmp_path / "splits.csv"
+    split_file.write_text(
+        "subject_id,split\n" + "".join(f"{i},{n}\n" for i, n in enumerate(names, 1))
+    )
+    out = tmp_path / "out"
+    hostile(
+        ["pack", root, "--out", out, "--splits", split_file, "-q"],
+        2,
+        [f"--splits {split_file}", repr(bad), f"rename it {fix!r}"],
+        untouched=[root, tmp_path],
+    )
+    assert not out.exists()
+
+
+def test_the_library_names_the_splits_parameter(make_dataset: MakeDataset, tmp_path: Path) -> None:
+    root = make_dataset(2)
+    probed = probe.run(dataset.load(root), workers=1, thumbnails=False)
+    table = pd.DataFrame({"subject_id": ["1", "2"], "split": ["train", "hold-out"]})
+    with pytest.raises(InputError, match=r"^splits: split name 'hold-out' .* 'hold_out'"):
+        pack.write(probed, tmp_path / "out", splits=table)
+    assert not (tmp_path / "out").exists()
