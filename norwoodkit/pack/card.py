@@ -151,7 +151,15 @@ def _yaml_feature(name: str, feature: dict[str, Any]) -> dict[str, Any]:
 
 def _body(manifest: dict[str, Any]) -> str:
     """The Markdown under the header: every section, in reading order."""
-    sections = (_intro, _split_section, _excluded_section, _orientation, _loading, _schema)
+    sections = (
+        _intro,
+        _split_section,
+        _excluded_section,
+        _orientation,
+        _loading,
+        _other_readers,
+        _schema,
+    )
     return "\n".join(f(manifest) for f in sections)
 
 
@@ -300,7 +308,7 @@ def _orientation(manifest: dict[str, Any]) -> str:
 
 
 def _loading(manifest: dict[str, Any]) -> str:
-    """How to load the folder in five readers, and the one command that uploads it."""
+    """How to load the folder with Hugging Face datasets, pyarrow, DuckDB and Polars."""
     first_config = manifest["configs"][0]
     first = first_config["data_files"][0]["split"]
     config = (
@@ -311,7 +319,6 @@ def _loading(manifest: dict[str, Any]) -> str:
     )
     glob = f"{folders[0]}/*.parquet" if len(folders) == 1 else "*/*.parquet"
     image_col = "image" if manifest["layout"] == "image" else "image_front"
-    loader_split = next(iter(manifest["splits"]))
     folds = manifest.get("folds")
     fold_line = (
         f'\nds = load_dataset("path/to/this/folder", "fold_0")  # train: the other {folds - 1} '
@@ -346,8 +353,13 @@ SELECT split, stage, count(*) FROM 'path/to/this/folder/{glob}' GROUP BY ALL ORD
 import polars as pl
 frame = pl.scan_parquet("path/to/this/folder/{glob}").collect()
 ```
+"""
 
-norwoodkit's PyTorch loader (`pip install 'norwoodkit[torch]'`):
+
+def _other_readers(manifest: dict[str, Any]) -> str:
+    """Our loader and Croissant, and the one command that uploads the folder as it is."""
+    loader_split = next(iter(manifest["splits"]))
+    return f"""norwoodkit's PyTorch loader (`pip install 'norwoodkit[torch]'`):
 
 ```python
 from norwoodkit.loader import ShardDataset
