@@ -58,6 +58,7 @@ INPUTS: set[tuple[str, str]] = {
     ("split", "check"),
     ("pack", "splits_file"),
     ("pack", "exclude_list"),
+    ("pack", "card_data"),
     ("report", "splits"),
     ("verify", "out_dir"),
     ("bench-load", "out_dir"),

@@ -137,7 +137,12 @@ def test_pack_rewrites_it_deleting_only_what_its_manifest_listed(
 def test_old_split_folders_left_empty_are_removed(format1: tuple[Path, Path, Path]) -> None:
     root, split_file, out = format1
     check(run(["pack", root, "--out", out, "--splits", split_file, "--overwrite", "-q"]), 0)
-    assert sorted(p.name for p in out.iterdir()) == ["README.md", "data", "manifest.json"]
+    assert sorted(p.name for p in out.iterdir()) == [
+        "README.md",
+        "croissant.json",
+        "data",
+        "manifest.json",
+    ]
 
 
 def test_a_format1_manifest_must_keep_format1_paths(format1: tuple[Path, Path, Path]) -> None:

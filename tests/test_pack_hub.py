@@ -9,12 +9,12 @@ import pandas as pd
 import pytest
 import yaml
 from hostile import hostile
+from huggingface_hub import DatasetCardData
 
 from conftest import MakeDataset
 from norwoodkit import dataset, pack, probe
 from norwoodkit.errors import InputError
 from norwoodkit.pack import hub
-from norwoodkit.pack.card import configs_yaml
 
 
 def test_ratio_splits_keep_their_names_but_val() -> None:
@@ -107,9 +107,9 @@ def test_fold_configs_train_on_the_other_folds() -> None:
     [(["train", "validation", "test"], None), (["0", "1"], None), (["fold_0", "fold_1"], 2)],
 )
 def test_card_yaml_reads_back_as_the_configs(splits: list[str], folds: int | None) -> None:
-    """Every name and path is a quoted string: a split named 0 stays the text "0"."""
+    """The card's writer (DatasetCardData) quotes every name: a split named 0 stays "0"."""
     configs = hub.configs(splits, folds)
-    assert yaml.safe_load(configs_yaml(configs)) == {"configs": configs}
+    assert yaml.safe_load(DatasetCardData(configs=configs).to_yaml()) == {"configs": configs}
 
 
 # ----------------------------------------------------------------------------- bad input

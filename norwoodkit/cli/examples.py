@@ -60,7 +60,12 @@ EXAMPLES: tuple[Example, ...] = (
         "dedupe's files: duplicates kept together, non-keepers left out",
     ),
     _ex("split", "data --check splits.csv", 0, "audit a split file: no leakage"),
-    _ex("pack", "data -o shards --splits splits.csv", 0, "Parquet shards, one folder per split"),
+    _ex(
+        "pack",
+        "data -o shards --splits splits.csv",
+        0,
+        "Parquet shards, a Hugging Face dataset folder",
+    ),
     _ex(
         "pack",
         "bad -o bad-shards --splits bad-splits.csv --exclude-from exclude.csv --resize 128",

@@ -22,7 +22,7 @@ OutDirOpt = Annotated[
         "--out",
         "-o",
         metavar="DIR",
-        help="Output folder for the shards, manifest.json and README.md.",
+        help="Output folder: shards, manifest.json, README.md and croissant.json.",
     ),
 ]
 SplitsFileOpt = Annotated[
@@ -88,6 +88,17 @@ OverwriteOpt = Annotated[
     bool,
     typer.Option("--overwrite", help="Replace earlier shards in --out (other files stay)."),
 ]
+LicenseOpt = Annotated[
+    str | None,
+    typer.Option("--license", help="The card's license id, e.g. cc-by-4.0 (default: other)."),
+]
+PrettyNameOpt = Annotated[
+    str | None, typer.Option("--pretty-name", help="The dataset card's title.")
+]
+CardDataOpt = Annotated[
+    Path | None,
+    typer.Option("--card-data", help="YAML file of extra dataset card fields (e.g. language)."),
+]
 ResumeOpt = Annotated[
     bool,
     typer.Option("--resume", help="Keep complete, identical shards of an interrupted run."),
@@ -110,6 +121,9 @@ def pack(
     exclude_list: ExcludeFromOpt = None,
     overwrite: OverwriteOpt = False,
     resume: ResumeOpt = False,
+    license: LicenseOpt = None,
+    pretty_name: PrettyNameOpt = None,
+    card_data: CardDataOpt = None,
     json_output: JsonOpt = False,
     quiet: QuietOpt = False,
 ) -> None:
@@ -130,6 +144,9 @@ def pack(
         quality=quality,
         orientation=orientation,
         workers=source.workers,
+        license=license,
+        pretty_name=pretty_name,
+        card_data=packing.read_card_data(card_data, "--card-data") if card_data else None,
     )
     assignments = splits.read_assignment(splits_file, "--splits") if splits_file else None
     if assignments is not None:  # a name the Hub rejects stops the run before the probe

@@ -21,12 +21,14 @@ Modules, one job each: ``layout`` (file names, patterns, the shard columns in ea
 ``hub`` (split names the Hub accepts, the ``configs``), ``options`` (PackOptions, parse_size),
 ``table`` (the rows to pack), ``plan`` (the shard plan), ``images`` (the bytes to store),
 ``rows`` (row groups as Arrow batches), ``folder`` (the output folder, what is ours, resume
-records), ``write``, ``manifest``, ``card`` (README.md) and ``verify``.
+records), ``write``, ``manifest``, ``card`` (README.md), ``croissant`` (croissant.json) and
+``verify``.
 """
 
 from __future__ import annotations
 
-from norwoodkit.pack.card import dataset_card
+from norwoodkit.pack.card import dataset_card, read_card_data
+from norwoodkit.pack.croissant import CROISSANT, croissant
 from norwoodkit.pack.images import prepare_images
 from norwoodkit.pack.layout import FORMAT_VERSION, MANIFEST, STAGE_NAMES, STATE_DIR, Layout
 from norwoodkit.pack.manifest import manifest_rows, read_manifest, source_hash
@@ -37,6 +39,7 @@ from norwoodkit.pack.verify import verify
 from norwoodkit.pack.write import PackResult, write
 
 __all__ = [
+    "CROISSANT",
     "FORMAT_VERSION",
     "MANIFEST",
     "MIN_SHARD_BYTES",
@@ -50,6 +53,7 @@ __all__ = [
     "PackOptions",
     "PackResult",
     "ShardPlan",
+    "croissant",
     "dataset_card",
     "manifest_rows",
     "pack_input",
@@ -57,6 +61,7 @@ __all__ = [
     "plan",
     "prepare_images",
     "prepare_table",
+    "read_card_data",
     "read_manifest",
     "source_hash",
     "verify",

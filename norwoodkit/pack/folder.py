@@ -19,6 +19,7 @@ from typing import Any
 
 from norwoodkit.atomic import write_text_atomic
 from norwoodkit.errors import OutputError
+from norwoodkit.pack.croissant import CROISSANT
 from norwoodkit.pack.layout import CARD, MANIFEST, STATE_DIR, TEMP_NAME, shard_split
 from norwoodkit.paths import guard_output, safe_relpath
 
@@ -52,16 +53,17 @@ def check_out(out: Path, root: Path, overwrite: bool, resume: bool) -> None:
                 "follows links there: remove it or choose a new folder",
                 "output-link",
             )
-    # The card is written just before the manifest, so an interrupted run of ours can leave a
-    # card with no manifest: its resume records (STATE_DIR) then vouch for it.
+    # The card and croissant.json are written just before the manifest, so an interrupted run
+    # of ours can leave them with no manifest: its resume records (STATE_DIR) then vouch.
     vouched = os.path.lexists(out / MANIFEST) or (out / STATE_DIR).is_dir()
-    if os.path.lexists(out / CARD) and not vouched:
-        raise _refused(
-            f"{out / CARD}: not written by `norwoodkit pack` (the folder has no {MANIFEST} "
-            "and no records of an interrupted pack), and pack would replace it; move it away "
-            "or choose a new folder",
-            "output-not-ours",
-        )
+    for name in (CARD, CROISSANT):
+        if os.path.lexists(out / name) and not vouched:
+            raise _refused(
+                f"{out / name}: not written by `norwoodkit pack` (the folder has no {MANIFEST} "
+                "and no records of an interrupted pack), and pack would replace it; move it "
+                "away or choose a new folder",
+                "output-not-ours",
+            )
     if not vouched:
         _refuse_foreign_shards(out)
     ours(out)  # a listing we cannot trust stops the run now, before any work
@@ -261,9 +263,11 @@ def _remove_stale_temporaries(target: Path) -> None:
                     f.unlink()
 
 
-#: ``atomic``'s temporary names (``.<name>.<8 random>.tmp``) for the manifest and the card, in
-#: the pack folder, and for the resume records, in its state folder.
-_PACK_TEMP = re.compile(rf"^\.({re.escape(MANIFEST)}|{re.escape(CARD)})\.[a-z0-9_]{{8}}\.tmp$")
+#: ``atomic``'s temporary names (``.<name>.<8 random>.tmp``) for the manifest, the card and
+#: croissant.json, in the pack folder, and for the resume records, in its state folder.
+_PACK_TEMP = re.compile(
+    rf"^\.({re.escape(MANIFEST)}|{re.escape(CARD)}|{re.escape(CROISSANT)})\.[a-z0-9_]{{8}}\.tmp$"
+)
 _RECORD_TEMP = re.compile(r"^\.[^/]+__[^/]+-\d{5}-of-\d{5}\.parquet\.json\.[a-z0-9_]{8}\.tmp$")
 
 

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any
 
 from norwoodkit.errors import ParameterError
 from norwoodkit.pack.layout import Layout
@@ -45,6 +46,10 @@ class PackOptions:
             (``width``/``height`` are then the upright size); ``keep`` stores every file's
             bytes as they are. ``resize`` copies are upright either way.
         workers: processes for re-encoding; None: one per core.
+        license: the card's license id (Hub spelling, e.g. ``cc-by-4.0``); None: ``other``.
+        pretty_name: the card's title; None: ``card.DEFAULT_PRETTY_NAME``.
+        card_data: extra card header fields (``card.read_card_data``); never those pack
+            computes (``card.COMPUTED_FIELDS``).
 
     Raises:
         ParameterError: a value out of range (names the attribute).
@@ -58,6 +63,9 @@ class PackOptions:
     quality: int = 90
     orientation: Orientation = Orientation.APPLY
     workers: int | None = None
+    license: str | None = None
+    pretty_name: str | None = None
+    card_data: dict[str, Any] | None = field(default=None, hash=False)
 
     def __post_init__(self) -> None:
         if not isinstance(self.orientation, Orientation):
@@ -96,6 +104,9 @@ class PackOptions:
             raise ParameterError("seed", f"{self.seed} is outside 0..2**63-1; use e.g. 0")
         if not 1 <= self.quality <= 100:
             raise ParameterError("quality", f"{self.quality} is outside 1..100; use e.g. 90")
+        from norwoodkit.pack.card import check_card_options
+
+        check_card_options(self.license, self.pretty_name, self.card_data)
 
 
 def parse_size(text: str) -> int:

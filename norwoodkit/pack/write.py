@@ -27,6 +27,7 @@ from norwoodkit.dataset import ProbedDataset
 from norwoodkit.errors import InputError, OutputError
 from norwoodkit.findings import Finding, finding
 from norwoodkit.pack.card import dataset_card
+from norwoodkit.pack.croissant import CROISSANT, croissant_json
 from norwoodkit.pack.folder import (
     check_out,
     file_sha256,
@@ -133,6 +134,7 @@ def write(
         raise _folder_failed(target, exc) from exc
     # The manifest is the one mark of a finished pack: written last, in one rename.
     write_text_atomic(target / CARD, dataset_card(manifest))
+    write_text_atomic(target / CROISSANT, croissant_json(manifest))
     write_text_atomic(target / MANIFEST, json.dumps(manifest, indent=2, sort_keys=False) + "\n")
     shutil.rmtree(state, ignore_errors=True)
     return PackResult(out=target, manifest=manifest, skipped=skipped, notes=_notes(excluded))

@@ -1,0 +1,147 @@
+"""croissant.json: mlcroissant validates it and reads back the shards' rows (count, labels,
+image bytes and pixels, split) and class names, in every layout: unsplit, ratios, custom
+names, k folds, subject layout and resized shards."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+from hostile import run
+from PIL import Image
+
+from norwoodkit.pack.croissant import CONFORMS_TO, croissant
+
+mlc = pytest.importorskip("mlcroissant")
+
+LAYOUTS: dict[str, tuple[list[str] | None, list[str]]] = {
+    "unsplit": (None, []),
+    "ratios": (["--ratios", "70,15,15"], []),
+    "names": (["--ratios", "60,20,20", "--names", "train,calib,holdout"], []),
+    "folds": (["--folds", "3"], []),
+    "subject": (["--ratios", "70,30"], ["--layout", "subject"]),
+    "resized": (["--ratios", "70,30"], ["--resize", "64"]),
+}
+
+
+@pytest.fixture(scope="module")
+def packs(clean_sample: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    base = tmp_path_factory.mktemp("croissant-packs")
+    out: dict[str, Path] = {}
+    for name, (split_args, pack_args) in LAYOUTS.items():
+        extra: list[str | Path] = []
+        if split_args is not None:
+            spl = base / f"{name}.csv"
+            r = run(
+                ["split", clean_sample, "--out", spl, "--stratify", "age_bin", "-q", *split_args]
+            )
+            assert r.exit_code == 0, r.stderr
+            extra = ["--splits", spl]
+        r = run(["pack", clean_sample, "--out", base / name, "-q", *extra, *pack_args])
+        assert r.exit_code == 0, r.stderr
+        out[name] = base / name
+    return out
+
+
+def _manifest(folder: Path) -> dict[str, Any]:
+    doc: dict[str, Any] = json.loads((folder / "manifest.json").read_text())
+    return doc
+
+
+def _shard_rows(folder: Path) -> Iterator[dict[str, Any]]:
+    """Every row of every shard the manifest lists, as pyarrow reads it."""
+    for split in _manifest(folder)["splits"].values():
+        for rec in split["shards"]:
+            yield from pq.read_table(folder / rec["path"]).to_pylist()
+
+
+def _text(value: Any) -> Any:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def _pixels(img: Image.Image) -> bytes:
+    return np.asarray(img.convert("RGB")).tobytes()
+
+
+@pytest.mark.parametrize("layout", list(LAYOUTS))
+def test_mlcroissant_validates_it_without_errors(packs: dict[str, Path], layout: str) -> None:
+    from mlcroissant._src.core.issues import ValidationError
+
+    path = packs[layout] / "croissant.json"
+    try:
+        dataset = mlc.Dataset(str(path))
+    except ValidationError as exc:  # pragma: no cover - the message is the assertion
+        pytest.fail(f"mlcroissant refused {path}: {exc}")
+    assert dataset.metadata.ctx.issues.errors == set()
+    doc = json.loads(path.read_text())
+    assert doc["conformsTo"] == CONFORMS_TO
+    assert doc == croissant(_manifest(packs[layout]))  # written from the manifest alone
+
+
+@pytest.mark.parametrize("layout", list(LAYOUTS))
+def test_records_read_back_equal_the_shards(packs: dict[str, Path], layout: str) -> None:
+    folder = packs[layout]
+    manifest = _manifest(folder)
+    images = [k for k, v in manifest["features"].items() if v["_type"] == "Image"]
+    records = list(mlc.Dataset(str(folder / "croissant.json")).records("default"))
+    assert len(records) == manifest["rows"]
+    # A row is one image (subject, view) or one subject (subject layout: no view column).
+    shards = {(row["subject_id"], row.get("view", "")): row for row in _shard_rows(folder)}
+    seen = set()
+    for rec in records:
+        row = {k.removeprefix("default/"): _text(v) for k, v in rec.items()}
+        k = (row["subject_id"], row.get("view", ""))
+        want = shards[k]
+        seen.add(k)
+        assert row["label"] == want["label"]
+        assert row["split"] == want["split"]
+        assert row["stage"] == want["stage"]
+        for col in images:
+            data = want[col]["bytes"]
+            if manifest["options"]["resize"] is None:  # sha256 describes the original file
+                sha = want[f"sha256{col.removeprefix('image')}"]
+                assert hashlib.sha256(data).hexdigest() == sha
+            assert _pixels(row[col]) == _pixels(Image.open(io.BytesIO(data)))
+    assert seen == set(shards)
+    assert {r["split"] for r in shards.values()} == set(manifest["splits"])
+
+
+def test_split_and_class_record_sets(packs: dict[str, Path]) -> None:
+    folder = packs["folds"]
+    manifest = _manifest(folder)
+    dataset = mlc.Dataset(str(folder / "croissant.json"))
+    splits = [_text(r["splits/name"]) for r in dataset.records("splits")]
+    assert splits == list(manifest["splits"]) == ["fold_0", "fold_1", "fold_2"]
+    classes = {
+        r["stage_classes/label"]: _text(r["stage_classes/name"])
+        for r in dataset.records("stage_classes")
+    }
+    assert classes == dict(enumerate(manifest["label_names"]))
+    doc = json.loads((folder / "croissant.json").read_text())
+    split_set = next(rs for rs in doc["recordSet"] if rs["@id"] == "splits")
+    assert split_set["dataType"] == "cr:Split"
+
+
+def test_files_carry_their_sha256_and_the_fileset_covers_every_shard(
+    packs: dict[str, Path],
+) -> None:
+    folder = packs["ratios"]
+    doc = json.loads((folder / "croissant.json").read_text())
+    files = [d for d in doc["distribution"] if d["@type"] == "cr:FileObject"]
+    listed = [r for s in _manifest(folder)["splits"].values() for r in s["shards"]]
+    assert {f["contentUrl"] for f in files} == {r["path"] for r in listed}
+    for f in files:
+        assert f["sha256"] == hashlib.sha256((folder / f["contentUrl"]).read_bytes()).hexdigest()
+        assert f["encodingFormat"] == "application/x-parquet"
+    fileset = next(d for d in doc["distribution"] if d["@type"] == "cr:FileSet")
+    matched = {
+        p.relative_to(folder).as_posix() for g in fileset["includes"] for p in folder.glob(g)
+    }
+    assert matched == {r["path"] for r in listed}
