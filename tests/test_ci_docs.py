@@ -11,6 +11,7 @@ import tomllib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from xml.etree import ElementTree
 
 import pytest
 import yaml
@@ -23,6 +24,8 @@ CI_MD = REPO / "docs" / "ci.md"
 SCRIPT_SAMPLE = ["--subjects", "120", "--size", "tiny", "--seed", "0"]
 #: Every command the script must call.
 COMMANDS = ("sample", "validate", "dedupe", "stats", "split", "pack", "verify", "report")
+#: The JUnit files that the script and the workflow write, one per gate.
+JUNIT = ("validate.xml", "dedupe.xml", "split-check.xml", "verify.xml")
 #: The placeholder dataset folder that docs/ci.md's examples name.
 PLACEHOLDER = "data/hairloss"
 
@@ -78,7 +81,7 @@ def clean120(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 
 
 def test_the_script_calls_every_command_pipes_and_is_strict(script: Path) -> None:
-    text = script.read_text()
+    text = script.read_text().replace("\\\n", " ")  # continuation lines joined
     assert text.startswith("#!/usr/bin/env bash\n")
     assert "\nset -euo pipefail\n" in text
     for command in COMMANDS:
@@ -114,9 +117,10 @@ def test_the_script_behaves_as_documented(script: Path, tmp_path: Path, kind: st
     else:
         assert table["script"][2] in done.stderr
     out = tmp_path / "out"
-    for name in ("validate.xml", "pairs.csv", "splits.csv", "shards/manifest.json", "report.html"):
+    for name in (*JUNIT, "pairs.csv", "splits.csv", "shards/manifest.json", "report.html"):
         assert (out / name).is_file(), name
-    assert "duplicate pairs:" in done.stdout
+    # The JSON document piped into python3 carried its command and schema version.
+    assert re.search(r"^dedupe: \d+ duplicate pairs; schema \S+$", done.stdout, re.M)
 
 
 def test_the_script_stops_on_a_dataset_it_cannot_read(script: Path, tmp_path: Path) -> None:
@@ -212,7 +216,7 @@ def _run_steps(
     job's env and the dataset folder replaced; steps in order, as on a runner where all pass."""
     job = workflow["jobs"]["check"]
     env = {**_env(), **{k: str(v) for k, v in job["env"].items()}}
-    env.update(DATA=str(data), EXPECT_SUBJECTS="120")
+    env.update(DATA=str(data), EXPECT_SUBJECTS="120", EXPECT_IMAGES="600")
     results: dict[str, subprocess.CompletedProcess[str]] = {}
     for step in job["steps"]:
         run = step.get("run", "")
@@ -242,7 +246,9 @@ def test_the_workflow_is_wired_as_documented() -> None:
     runs = "\n".join(s.get("run", "") for s in job["steps"])
     for command in ("validate", "dedupe", "split", "pack", "verify"):
         assert f"norwoodkit {command} " in runs, command
-    assert "--check" in runs and "--junit" in runs and "--fail-on cross-subject" in runs
+    assert "--check" in runs and "--fail-on cross-subject" in runs and "--format github" in runs
+    for junit in JUNIT:
+        assert f'--junit "$OUT/{junit}"' in runs, junit
 
 
 def test_the_workflow_passes_a_clean_dataset(clean120: Path, tmp_path: Path) -> None:
@@ -251,9 +257,14 @@ def test_the_workflow_passes_a_clean_dataset(clean120: Path, tmp_path: Path) -> 
     assert len(results) == 5
     for name, done in results.items():
         assert done.returncode == 0, f"{name}: {done.stdout}{done.stderr}"
+    assert "::error" not in results["Validate"].stdout
     (upload,) = [s for s in workflow["jobs"]["check"]["steps"] if "upload" in s.get("uses", "")]
     for pattern in upload["with"]["path"].split():
         assert list(tmp_path.glob(pattern)), f"nothing to upload at {pattern}"
+    for junit in JUNIT:
+        suites = ElementTree.parse(tmp_path / "build" / "norwoodkit" / junit).getroot()
+        assert suites.tag in ("testsuites", "testsuite"), junit
+        assert not suites.findall(".//failure") and not suites.findall(".//error"), junit
 
 
 def test_the_workflow_fails_validate_on_a_broken_dataset(
@@ -263,4 +274,5 @@ def test_the_workflow_fails_validate_on_a_broken_dataset(
     done = results["Validate"]
     assert done.returncode == 1, done.stdout + done.stderr
     assert (tmp_path / "build" / "norwoodkit" / "validate.xml").is_file()
+    assert re.search(r"^::error file=", done.stdout, re.M), done.stdout
     assert "Traceback" not in done.stderr
