@@ -28,44 +28,45 @@ if TYPE_CHECKING:
 _Decode = StrEnum("_Decode", {d: d for d in get_args(Decode)})  # type: ignore[misc]
 
 
+SplitOpt = Annotated[str, typer.Option("--split", metavar="NAME", help="The split to read.")]
+WorkerCountsOpt = Annotated[
+    str,
+    typer.Option(
+        "--worker-counts", metavar="N,N,...", help="DataLoader worker counts to try, e.g. 0,2,8."
+    ),
+]
+BatchSizesOpt = Annotated[
+    str, typer.Option("--batch-sizes", metavar="N,N,...", help="Batch sizes to try, e.g. 32,128.")
+]
+SecondsOpt = Annotated[
+    float,
+    typer.Option("--seconds", metavar="S", min=0.1, max=3600, help="Reading time per combination."),
+]
+CropOpt = Annotated[
+    int,
+    typer.Option(
+        "--crop",
+        metavar="N",
+        min=1,
+        max=8192,
+        help="Side of the square each image becomes: scaled to cover it, then centre-cropped.",
+    ),
+]
+DeviceOpt = Annotated[
+    _Decode,
+    typer.Option("--device", help="cpu: Pillow in the workers; cuda: nvJPEG on the GPU."),
+]
+
+
 @handle_errors
 def bench_load(
     out_dir: Annotated[Path, typer.Argument(metavar="DIR", help="A `norwoodkit pack` folder.")],
-    split: Annotated[
-        str, typer.Option("--split", metavar="NAME", help="The split to read.")
-    ] = "train",
-    workers: Annotated[
-        str,
-        typer.Option(
-            "--worker-counts",
-            metavar="N,N,...",
-            help="DataLoader worker counts to try, e.g. 0,2,8.",
-        ),
-    ] = "0,2",
-    batch_sizes: Annotated[
-        str,
-        typer.Option("--batch-sizes", metavar="N,N,...", help="Batch sizes to try, e.g. 32,128."),
-    ] = "32,128",
-    seconds: Annotated[
-        float,
-        typer.Option(
-            "--seconds", metavar="S", min=0.1, max=3600, help="Reading time per combination."
-        ),
-    ] = 5.0,
-    size: Annotated[
-        int,
-        typer.Option(
-            "--crop",
-            metavar="N",
-            min=1,
-            max=8192,
-            help="Side of the square each image becomes: scaled to cover it, then centre-cropped.",
-        ),
-    ] = 224,
-    decode: Annotated[
-        _Decode,
-        typer.Option("--device", help="cpu: Pillow in the workers; cuda: nvJPEG on the GPU."),
-    ] = _Decode.cpu,  # type: ignore[attr-defined]
+    split: SplitOpt = "train",
+    workers: WorkerCountsOpt = "0,2",
+    batch_sizes: BatchSizesOpt = "32,128",
+    seconds: SecondsOpt = 5.0,
+    size: CropOpt = 224,
+    decode: DeviceOpt = _Decode.cpu,  # type: ignore[attr-defined]
     json_output: JsonOpt = False,
 ) -> None:
     """Measure the PyTorch loader on shards: images/s and MB/s for each worker count and
@@ -84,6 +85,11 @@ def bench_load(
     if json_output:
         print_json({"split": split, "results": rows})
         return
+    out.print(_table(rows))
+
+
+def _table(rows: list[dict[str, Any]]) -> Table:
+    """One line per worker count and batch size."""
     table = Table("workers", "batch size", "images", "seconds", "images/s", "MB/s")
     for r in rows:
         table.add_row(
@@ -94,7 +100,7 @@ def bench_load(
             f"{r['images_per_s']:,.0f}",
             f"{r['mb_per_s']:,.1f}",
         )
-    out.print(table)
+    return table
 
 
 def measure(

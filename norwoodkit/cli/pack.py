@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -130,9 +130,7 @@ def pack(
     """Write Parquet shards for fast training input (readable by datasets, pyarrow, DuckDB),
     with manifest.json and a README.md dataset card."""
     from norwoodkit import pack as packing
-    from norwoodkit import split as splits
     from norwoodkit.pack.folder import check_out
-    from norwoodkit.pack.hub import name_splits
 
     check_out(out_dir, source.root, overwrite, resume)  # now: pack.write's own is after probing
     opts = packing.PackOptions(
@@ -148,10 +146,7 @@ def pack(
         pretty_name=pretty_name,
         card_data=packing.read_card_data(card_data, "--card-data") if card_data else None,
     )
-    assignments = splits.read_assignment(splits_file, "--splits") if splits_file else None
-    if assignments is not None:  # a name the Hub rejects stops the run before the probe
-        name_splits(assignments.names, source=f"--splits {splits_file}")
-    exclude = splits.read_exclude_list(exclude_list, "--exclude-from") if exclude_list else None
+    assignments, exclude = _read_inputs(splits_file, exclude_list)
     ds = load_probed(source, quiet)
     ds = packing.pack_input(ds)  # the only reference: the other columns are freed here
     memory.trim()
@@ -167,17 +162,35 @@ def pack(
             resume=resume,
             progress=prog,
         )
+    _render(result, json_output)
+
+
+def _read_inputs(splits_file: Path | None, exclude_list: Path | None) -> tuple[Any, Any]:
+    """The split file and the exclude list, read before the probe; a split name the Hub
+    rejects stops the run here."""
+    from norwoodkit import split as splits
+    from norwoodkit.pack.hub import name_splits
+
+    assignments = splits.read_assignment(splits_file, "--splits") if splits_file else None
+    if assignments is not None:
+        name_splits(assignments.names, source=f"--splits {splits_file}")
+    exclude = splits.read_exclude_list(exclude_list, "--exclude-from") if exclude_list else None
+    return assignments, exclude
+
+
+def _render(result: Any, json_output: bool) -> None:
+    """The pack's result: the JSON document, or one line per split and a summary."""
+    doc = result.to_dict()
     if json_output:
-        print_json(result.to_dict())
-    else:
-        doc = result.to_dict()
-        for name, s in doc["splits"].items():
-            out.print(f"{name}: {s['subjects']} subjects, {s['rows']} rows")
-        out.print(
-            f"wrote {doc['shards']} shards ({len(result.skipped)} kept from an earlier "
-            f"run) to {result.out}; {len(doc['excluded'])} images left out (manifest.json, "
-            "'excluded')"
-        )
+        print_json(doc)
+        return
+    for name, s in doc["splits"].items():
+        out.print(f"{name}: {s['subjects']} subjects, {s['rows']} rows")
+    out.print(
+        f"wrote {doc['shards']} shards ({len(result.skipped)} kept from an earlier "
+        f"run) to {result.out}; {len(doc['excluded'])} images left out (manifest.json, "
+        "'excluded')"
+    )
 
 
 @handle_errors

@@ -37,7 +37,7 @@ from norwoodkit.pack.folder import (
     reusable,
     save_record,
 )
-from norwoodkit.pack.hub import name_splits
+from norwoodkit.pack.hub import SplitNaming, name_splits
 from norwoodkit.pack.layout import CARD, MANIFEST, STATE_DIR, Layout, image_columns, shard_schema
 from norwoodkit.pack.manifest import build_manifest, read_manifest, stage_counts
 from norwoodkit.pack.options import PackOptions
@@ -109,17 +109,7 @@ def write(
     opts = options or PackOptions()
     target = Path(out)
     check_out(target, dataset.root, overwrite, resume)
-    names = None if splits is None else Assignment.of(splits).names
-    naming = name_splits(names, source="splits")
-    table, excluded = prepare_table(dataset, splits, exclude)
-    table["split"] = table["split"].astype(str).map(naming.name)
-    if table.empty:
-        raise InputError(
-            f"{dataset.root}: nothing to pack (every image was excluded)", code="empty-dataset"
-        )
-    if opts.resize is not None:
-        # Resized JPEGs: about 0.25 bytes per pixel at quality 90, short side x 4/3.
-        table["est_bytes"] = int(opts.resize * opts.resize * 4 / 3 * 0.25)
+    table, excluded, naming = _rows(dataset, opts, splits, exclude)
     shards = plan(table, opts)
     state, done = _prepare_folder(target, overwrite, resume)
     schema, features = shard_schema(opts.layout)
@@ -138,6 +128,27 @@ def write(
     write_text_atomic(target / MANIFEST, json.dumps(manifest, indent=2, sort_keys=False) + "\n")
     shutil.rmtree(state, ignore_errors=True)
     return PackResult(out=target, manifest=manifest, skipped=skipped, notes=_notes(excluded))
+
+
+def _rows(
+    dataset: ProbedDataset,
+    opts: PackOptions,
+    splits: Assignment | pd.DataFrame | None,
+    exclude: pd.DataFrame | None,
+) -> tuple[pd.DataFrame, list[dict[str, Any]], SplitNaming]:
+    """The rows to pack with their written split names, the rows left out, and the naming."""
+    names = None if splits is None else Assignment.of(splits).names
+    naming = name_splits(names, source="splits")
+    table, excluded = prepare_table(dataset, splits, exclude)
+    table["split"] = table["split"].astype(str).map(naming.name)
+    if table.empty:
+        raise InputError(
+            f"{dataset.root}: nothing to pack (every image was excluded)", code="empty-dataset"
+        )
+    if opts.resize is not None:
+        # Resized JPEGs: about 0.25 bytes per pixel at quality 90, short side x 4/3.
+        table["est_bytes"] = int(opts.resize * opts.resize * 4 / 3 * 0.25)
+    return table, excluded, naming
 
 
 def _prepare_folder(
