@@ -8,7 +8,6 @@ import shlex
 import subprocess
 import sys
 import tomllib
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree
@@ -16,12 +15,10 @@ from xml.etree import ElementTree
 import pytest
 import yaml
 
-from norwoodkit import sample
-
 REPO = Path(__file__).resolve().parent.parent
 CI_MD = REPO / "docs" / "ci.md"
 #: The sample options the page documents for the script (plus --defects for the broken one).
-SCRIPT_SAMPLE = ["--subjects", "120", "--size", "tiny", "--seed", "0"]
+SCRIPT_SAMPLE = ["--subjects", "50", "--size", "tiny", "--seed", "0"]
 #: Every command the script must call.
 COMMANDS = ("sample", "validate", "dedupe", "stats", "split", "pack", "verify", "report")
 #: The JUnit files that the script and the workflow write, one per gate.
@@ -70,14 +67,6 @@ def script(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("script") / "ci-check.sh"
     path.write_text(_block("ci-check.sh"))
     return path
-
-
-@pytest.fixture(scope="module")
-def clean120(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """The script's clean sample, for the hook and the workflow (read only)."""
-    root = tmp_path_factory.mktemp("clean120") / "data"
-    sample.write(root, sample.SampleOptions(subjects=120, size="tiny", seed=0))
-    yield root
 
 
 def test_the_script_calls_every_command_pipes_and_is_strict(script: Path) -> None:
@@ -181,11 +170,11 @@ def test_the_pre_commit_hook_is_a_console_script_on_a_folder() -> None:
 
 @pytest.mark.parametrize("kind", ["clean", "defects"])
 def test_the_pre_commit_hook_passes_clean_data_and_stops_broken_data(
-    kind: str, clean120: Path, defect_sample: Path
+    kind: str, clean_sample: Path, defect_sample: Path
 ) -> None:
     """What pre-commit runs: the entry, then the documented args (the folder replaced)."""
     (used,) = yaml.safe_load(_block("pre-commit-config"))["repos"][0]["hooks"]
-    root = clean120 if kind == "clean" else defect_sample
+    root = clean_sample if kind == "clean" else defect_sample
     done = subprocess.run(
         _hook_command(used["args"], root), capture_output=True, text=True, env=_env()
     )
@@ -216,7 +205,7 @@ def _run_steps(
     job's env and the dataset folder replaced; steps in order, as on a runner where all pass."""
     job = workflow["jobs"]["check"]
     env = {**_env(), **{k: str(v) for k, v in job["env"].items()}}
-    env.update(DATA=str(data), EXPECT_SUBJECTS="120", EXPECT_IMAGES="600")
+    env.update(DATA=str(data), EXPECT_SUBJECTS="30", EXPECT_IMAGES="150")  # clean_sample
     results: dict[str, subprocess.CompletedProcess[str]] = {}
     for step in job["steps"]:
         run = step.get("run", "")
@@ -251,9 +240,9 @@ def test_the_workflow_is_wired_as_documented() -> None:
         assert f'--junit "$OUT/{junit}"' in runs, junit
 
 
-def test_the_workflow_passes_a_clean_dataset(clean120: Path, tmp_path: Path) -> None:
+def test_the_workflow_passes_a_clean_dataset(clean_sample: Path, tmp_path: Path) -> None:
     workflow = _workflow()
-    results = _run_steps(workflow, clean120, tmp_path)
+    results = _run_steps(workflow, clean_sample, tmp_path)
     assert len(results) == 5
     for name, done in results.items():
         assert done.returncode == 0, f"{name}: {done.stdout}{done.stderr}"
