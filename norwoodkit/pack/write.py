@@ -94,7 +94,9 @@ def write(
         splits: subject -> split: an Assignment (``split.read_assignment``, a ``SplitResult``'s
             ``assignment``) or a table with ``subject_id`` and ``split`` columns; None: one
             split, ``train``. Names are written as the Hub expects (``val`` as
-            ``validation``, folds 0..k-1 as ``fold_<i>``; see ``pack.hub``).
+            ``validation``, folds 0..k-1 as ``fold_<i>``; see ``pack.hub``). An Assignment
+            read from a ``split --json`` document carries how the split was made (``info``):
+            the manifest's ``split_info`` and the card state it.
         exclude: an exclude list (``path``/``subject_id``) from dedupe.
         overwrite: replace earlier shards in ``out`` (files that are not ours stay).
         resume: keep shards of an interrupted run that are complete and identical.
@@ -109,8 +111,8 @@ def write(
     opts = options or PackOptions()
     target = Path(out)
     check_out(target, dataset.root, overwrite, resume)
-    names = None if splits is None else Assignment.of(splits).names
-    naming = name_splits(names, source="splits")
+    assignment = None if splits is None else Assignment.of(splits)
+    naming = name_splits(None if assignment is None else assignment.names, source="splits")
     table, excluded = prepare_table(dataset, splits, exclude)
     table["split"] = table["split"].astype(str).map(naming.name)
     if table.empty:
@@ -126,7 +128,15 @@ def write(
     job = _Job(dataset.root, target, table, opts, schema, progress)
     records, skipped = job.write_all(shards, done, state)
     manifest = build_manifest(
-        dataset, table, shards, records, excluded, opts, naming, (features, schema)
+        dataset,
+        table,
+        shards,
+        records,
+        excluded,
+        opts,
+        naming,
+        (features, schema),
+        split_info=None if assignment is None else assignment.info,
     )
     try:
         remove_stale(target, {s.relpath for s in shards})
