@@ -60,11 +60,12 @@ def build_manifest(
     naming: SplitNaming,
     shard_types: tuple[dict[str, Any], Any],
     *,
-    split_info: SplitInfo | None = None,
+    split_info: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The manifest of a finished pack (``records``: each shard's record by relative path;
     ``shard_types``: the Hugging Face features and the Arrow schema of the shards;
-    ``split_info``: how the split was made, when the split file said so)."""
+    ``split_info``: how the split was made (``split_info_record``), when the split file said
+    so)."""
     from norwoodkit import __version__
 
     features, schema = shard_types
@@ -93,16 +94,20 @@ def build_manifest(
         "configs": configs(list(splits), naming.folds),
         "folds": naming.folds,
         "split_names": dict(sorted(naming.written.items(), key=lambda kv: order.index(kv[1]))),
-        "split_info": None if split_info is None else _split_info(split_info),
+        "split_info": split_info,
         "splits": splits,
         "excluded": excluded,
     }
 
 
-def _split_info(info: SplitInfo) -> dict[str, Any]:
-    """``info`` as the manifest records it: its split names written as a split file's are
-    (``val`` -> ``validation``, ``fold0`` -> ``fold_0``), so they match ``splits``."""
-    return info.to_dict(name_splits(info.names, source="splits").name)
+def split_info_record(info: SplitInfo) -> dict[str, Any]:
+    """``info`` as the manifest's ``split_info`` records it: its split names written as a split
+    file's are (``val`` -> ``validation``, ``fold0`` -> ``fold_0``), so they match ``splits``.
+
+    Raises:
+        InputError: (code split-name-hub) a split name the Hub would reject.
+    """
+    return info.to_dict(name_splits(info.spec.names, source="splits").name)
 
 
 def _splits(

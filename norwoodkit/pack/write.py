@@ -39,7 +39,12 @@ from norwoodkit.pack.folder import (
 )
 from norwoodkit.pack.hub import name_splits
 from norwoodkit.pack.layout import CARD, MANIFEST, STATE_DIR, Layout, image_columns, shard_schema
-from norwoodkit.pack.manifest import build_manifest, read_manifest, stage_counts
+from norwoodkit.pack.manifest import (
+    build_manifest,
+    read_manifest,
+    split_info_record,
+    stage_counts,
+)
 from norwoodkit.pack.options import PackOptions
 from norwoodkit.pack.plan import ShardPlan, plan
 from norwoodkit.pack.rows import batch, row_batches, source_rows
@@ -113,6 +118,8 @@ def write(
     check_out(target, dataset.root, overwrite, resume)
     assignment = None if splits is None else Assignment.of(splits)
     naming = name_splits(None if assignment is None else assignment.names, source="splits")
+    info = None if assignment is None else assignment.info
+    split_info = None if info is None else split_info_record(info)  # its names checked now
     table, excluded = prepare_table(dataset, splits, exclude)
     table["split"] = table["split"].astype(str).map(naming.name)
     if table.empty:
@@ -136,7 +143,7 @@ def write(
         opts,
         naming,
         (features, schema),
-        split_info=None if assignment is None else assignment.info,
+        split_info=split_info,
     )
     try:
         remove_stale(target, {s.relpath for s in shards})

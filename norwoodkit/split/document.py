@@ -18,8 +18,9 @@ from typing import Any
 
 import pandas as pd
 
-from norwoodkit.errors import InputError
-from norwoodkit.strata import StratumMerge
+from norwoodkit.errors import InputError, ParameterError
+from norwoodkit.split.spec import SplitSpec
+from norwoodkit.strata import MERGEABLE, StratumMerge
 
 __all__ = ["SPLIT_DOCUMENT_VERSION", "SplitInfo", "is_document", "split_document"]
 
@@ -37,6 +38,9 @@ QUALITY_KEYS = (
 _PER_SPLIT_FIGURES = ("target_share", "size_dev_pp", "max_stage_dev_pp", "max_age_dev_pp")
 # A command name is echoed only when it looks like one (a refused file's content is not echoed).
 _COMMAND_NAME = re.compile(r"^[a-z][a-z-]{0,23}$")
+# Column names and strata labels reach the card's Markdown: plain words only.
+_COLUMN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+_LABEL = re.compile(r"^[A-Za-z0-9_.+ -]{1,64}$")
 _FIX = "write one with `norwoodkit split DATA --json > FILE`, or give the file `split --out` writes"
 
 
@@ -50,20 +54,16 @@ def is_document(doc: object) -> bool:
 class SplitInfo:
     """How a split was made, as the ``split --json`` document that carried it says.
 
-    ``names`` are the split names the run used (``train``, ``val`` ...; ``fold0`` ... for
-    folds); ``grouped_subjects`` counts the subjects placed together with another subject who
-    shares a duplicate photo (``merged_groups`` such groups). ``quality`` holds the run's
-    worst deviations and their rounding bounds (``QUALITY_KEYS``, in percentage points; None
-    where not measured), ``per_split`` each split's ``split``, ``subjects`` and figures.
+    ``spec`` is what the run was asked for (its names are the run's: ``train``, ``val`` ...;
+    ``fold0`` ... for folds); ``grouped_subjects`` counts the subjects placed together with
+    another subject who shares a duplicate photo (``merged_groups`` such groups).
+    ``quality`` holds the run's worst deviations and their rounding bounds (``QUALITY_KEYS``,
+    in percentage points; None where not measured), ``per_split`` each split's ``split``,
+    ``subjects`` and figures.
     """
 
     schema_version: int
-    mode: str
-    names: tuple[str, ...]
-    ratios: tuple[float, ...] | None
-    folds: int | None
-    stratify: tuple[str, ...]
-    seed: int
+    spec: SplitSpec
     subjects: int
     target_sizes: tuple[int, ...]
     sizes_met: bool
@@ -78,14 +78,15 @@ class SplitInfo:
         """The JSON form (a pack's manifest ``split_info``), each split name through
         ``rename`` (pack passes its Hub naming: ``val`` -> ``validation``)."""
         name = rename or str
+        spec = self.spec
         return {
             "schema_version": self.schema_version,
-            "mode": self.mode,
-            "names": [name(n) for n in self.names],
-            "ratios": None if self.ratios is None else list(self.ratios),
-            "folds": self.folds,
-            "stratify": list(self.stratify),
-            "seed": self.seed,
+            "mode": spec.mode,
+            "names": [name(n) for n in spec.names],
+            "ratios": None if spec.ratios is None else list(spec.ratios),
+            "folds": spec.folds,
+            "stratify": list(spec.stratify),
+            "seed": spec.seed,
             "subjects": self.subjects,
             "target_sizes": list(self.target_sizes),
             "sizes_met": self.sizes_met,
@@ -157,29 +158,14 @@ def _check_kind(doc: dict[str, Any], source: str) -> None:
 def _info(doc: dict[str, Any], frame: pd.DataFrame, source: str) -> SplitInfo:
     """The SplitInfo of a document whose kind was checked; types and consistency checked."""
     field = _Fields(source)
-    mode = field.get(doc, "mode", _is_str)
-    ratios = field.get(doc, "ratios", _numbers_or_none)
-    folds = field.get(doc, "folds", _int_or_none)
-    names = tuple(field.get(doc, "names", _strings))
-    if (mode, ratios is None, folds is None) not in (
-        ("ratios", False, True),
-        ("folds", True, False),
-    ):
-        raise _bad(source, "`mode`, `ratios` and `folds` disagree (ratios or folds, not both)")
-    if len(names) != (folds if folds is not None else len(ratios or ())):
-        raise _bad(source, "`names` does not name one split per ratio or fold")
+    spec = _spec(field, doc, source)
     quality = field.get(doc, "quality", _is_dict)
-    per_split = tuple(_per_split(field, quality, names, source))
-    _check_counts(frame, per_split, mode == "folds", source)
+    per_split = tuple(_per_split(field, quality, spec.names, source))
+    _check_counts(frame, per_split, spec.mode == "folds", source)
     groups = frame["group_id"].astype(str).value_counts() if "group_id" in frame else None
     return SplitInfo(
         schema_version=int(doc["schema_version"]),
-        mode=mode,
-        names=names,
-        ratios=None if ratios is None else tuple(float(r) for r in ratios),
-        folds=folds,
-        stratify=tuple(field.get(doc, "stratify", _strings)),
-        seed=field.get(doc, "seed", _is_int),
+        spec=spec,
         subjects=field.get(doc, "subjects", _is_int),
         target_sizes=tuple(field.get(doc, "target_sizes", _ints)),
         sizes_met=field.get(doc, "sizes_met", _is_bool),
@@ -190,6 +176,34 @@ def _info(doc: dict[str, Any], frame: pd.DataFrame, source: str) -> SplitInfo:
         quality={k: _float(field.get(quality, k, _number_or_none)) for k in QUALITY_KEYS},
         per_split=per_split,
     )
+
+
+def _spec(field: _Fields, doc: dict[str, Any], source: str) -> SplitSpec:
+    """The run's parameters as the ``SplitSpec`` it was given, checked by the spec's own rules
+    (names, ratios, folds, seed), and fold names as ``k_folds`` makes them."""
+    mode = field.get(doc, "mode", _is_str)
+    ratios = field.get(doc, "ratios", _numbers_or_none)
+    folds = field.get(doc, "folds", _int_or_none)
+    names = tuple(field.get(doc, "names", _strings))
+    stratify = tuple(field.get(doc, "stratify", _strings))
+    seed = field.get(doc, "seed", _is_int)
+    if not all(_COLUMN.match(c) for c in stratify):
+        raise field.wrong("stratify", "a list of column names")
+    try:
+        spec = SplitSpec(
+            names=names,
+            ratios=None if ratios is None else tuple(float(r) for r in ratios),
+            folds=folds,
+            stratify=stratify,
+            seed=seed,
+        )
+        folds_made = None if folds is None else SplitSpec.k_folds(folds).names
+    except ParameterError as exc:
+        problem = f"its parameters are not a split `norwoodkit split` makes ({exc})"
+        raise _bad(source, problem) from None
+    if spec.mode != mode or folds_made not in (None, names):
+        raise _bad(source, "`mode`, `ratios`, `folds` and `names` do not describe one split")
+    return spec
 
 
 def _per_split(
@@ -240,10 +254,13 @@ def _merges(field: _Fields, value: Any) -> list[StratumMerge]:
         counts = field.get(m, "member_subjects", _ints)
         if len(members) != len(counts):
             raise field.wrong("member_subjects", "one count per member")
+        label = field.get(m, "label", _is_str)
+        if not all(_LABEL.match(x) for x in (label, *members)):
+            raise field.wrong("label", "a stratum label")
         out.append(
             StratumMerge(
-                column=field.get(m, "column", _is_str),
-                label=field.get(m, "label", _is_str),
+                column=field.get(m, "column", _mergeable),
+                label=label,
                 members=tuple(zip(members, counts, strict=True)),
                 minimum=field.get(m, "minimum", _is_int),
             )
@@ -284,6 +301,10 @@ def _is_number(v: Any) -> bool:
 
 def _is_str(v: Any) -> bool:
     return isinstance(v, str)
+
+
+def _mergeable(v: Any) -> bool:
+    return v in MERGEABLE
 
 
 def _is_bool(v: Any) -> bool:
@@ -327,6 +348,7 @@ _WORDS: dict[Callable[[Any], bool], str] = {
     _is_number: "a number",
     _is_str: "text",
     _is_bool: "true or false",
+    _mergeable: f"one of {', '.join(MERGEABLE)}",
     _is_list: "a list",
     _is_dict: "an object",
     _strings: "a list of text",
