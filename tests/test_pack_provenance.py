@@ -14,11 +14,15 @@ from typing import Any
 import pytest
 from hostile import check, hostile, run
 from huggingface_hub import DatasetCard
+from hypothesis import given
+from hypothesis import strategies as st
 
 from conftest import MakeDataset, jpeg_bytes, photo
 from norwoodkit.cli.contract import SCHEMA_VERSION
+from norwoodkit.errors import NorwoodkitError
 from norwoodkit.labels import View
 from norwoodkit.pack import card
+from norwoodkit.pack.manifest import split_info_record
 from norwoodkit.split import read_assignment, read_split_file
 from norwoodkit.split.document import SPLIT_DOCUMENT_VERSION
 
@@ -244,6 +248,10 @@ def _edited(doc: dict[str, Any], edit: str) -> dict[str, Any]:
         d["ratios"] = [0.5, 0.5, 0.5]
     elif edit == "merge-label":
         d["strata_merges"][0]["label"] = "6`\n# heading"
+    elif edit == "ratios-huge":
+        d["ratios"] = [10**400, 1, 1]
+    elif edit == "quality-nan":
+        d["quality"]["max_stage_dev_pp"] = float("nan")
     return d
 
 
@@ -257,6 +265,8 @@ BAD_EDITS = {
     "bad-name": ["its parameters are not a split `norwoodkit split` makes"],
     "ratios-sum": ["its parameters are not a split `norwoodkit split` makes"],
     "merge-label": ["`label` is missing or not a stratum label"],
+    "ratios-huge": ["`ratios` is missing or not a list of numbers or null"],
+    "quality-nan": ["`max_stage_dev_pp` is missing or not a number or null"],
 }
 
 
@@ -332,3 +342,60 @@ def test_an_exclude_list_is_never_a_document(
         ["--exclude-from", str(doc), "a norwoodkit `--json` document, not a table"],
         untouched=[clean_sample],
     )
+
+
+_values = st.recursive(
+    st.one_of(
+        st.none(),
+        st.booleans(),
+        st.integers(min_value=-(10**30), max_value=10**30),
+        st.floats(allow_nan=True, allow_infinity=True),
+        st.text(max_size=12),
+    ),
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=6), inner, max_size=4)
+    ),
+    max_leaves=20,
+)
+
+
+def _paths(value: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    """Every place in a JSON value: keys of objects and indexes of lists."""
+    out = [prefix]
+    items = (
+        value.items()
+        if isinstance(value, dict)
+        else enumerate(value)
+        if isinstance(value, list)
+        else []
+    )
+    for k, v in items:
+        out += _paths(v, (*prefix, k))
+    return out
+
+
+@given(data=st.data())
+def test_fuzz_any_field_of_a_real_document(
+    packs: dict[str, dict[str, Any]], tmp_path_factory: pytest.TempPathFactory, data: st.DataObject
+) -> None:
+    # Any one place of a real document replaced by any JSON value: read, or a NorwoodkitError.
+    doc = copy.deepcopy(packs[data.draw(st.sampled_from(list(SPLITS)))]["doc"])
+    where = data.draw(st.sampled_from(_paths(doc)[1:]))
+    parent = doc
+    for step in where[:-1]:
+        parent = parent[step]
+    parent[where[-1]] = data.draw(_values)
+    path = tmp_path_factory.mktemp("fuzz") / "split.json"
+    path.write_text(json.dumps(doc))
+    try:
+        assignment = read_assignment(path, "--splits")
+    except NorwoodkitError:
+        return
+    assert assignment.info is not None
+    try:
+        record = split_info_record(assignment.info)
+    except NorwoodkitError:
+        return
+    # Whatever was read is stated on a card without an error.
+    manifest = {**_manifest(packs["ratios"]["json"]), "split_info": record}
+    assert "## How the split was made" in card.dataset_card(manifest)

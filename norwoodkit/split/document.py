@@ -11,6 +11,7 @@ this reader knows, the type of every field used, and that the quality describes 
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -296,7 +297,10 @@ def _is_int(v: Any) -> bool:
 
 
 def _is_number(v: Any) -> bool:
-    return _is_int(v) or isinstance(v, float)
+    # Finite and within float range: JSON allows NaN and integers of any length.
+    if _is_int(v):
+        return bool(abs(v) <= 2**53)
+    return isinstance(v, float) and math.isfinite(v)
 
 
 def _is_str(v: Any) -> bool:
