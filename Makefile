@@ -58,10 +58,10 @@ demo: install
 	$(BIN)/norwoodkit stats $(DEMO)/sample --markdown $(DEMO)/stats.md --csv $(DEMO)/stats \
 		--cache $(DEMO)/cache > $(DEMO)/stats.txt
 	$(BIN)/norwoodkit split $(DEMO)/sample --out $(DEMO)/splits.csv --images $(DEMO)/split-images.csv \
-		--strict --cache $(DEMO)/cache
+		--strict --cache $(DEMO)/cache --json > $(DEMO)/splits.json
 	$(BIN)/norwoodkit split $(DEMO)/sample --folds 5 --out $(DEMO)/folds.csv --cache $(DEMO)/cache \
 		--quiet > /dev/null
-	$(BIN)/norwoodkit pack $(DEMO)/sample --out $(DEMO)/shards --splits $(DEMO)/splits.csv \
+	$(BIN)/norwoodkit pack $(DEMO)/sample --out $(DEMO)/shards --splits $(DEMO)/splits.json \
 		--cache $(DEMO)/cache
 	$(BIN)/norwoodkit verify $(DEMO)/shards
 	$(BIN)/norwoodkit report $(DEMO)/sample --out $(DEMO)/report.html --splits $(DEMO)/splits.csv \
@@ -78,7 +78,9 @@ demo: install
 	@echo "  pairs.csv              dedupe's pairs (none on a clean sample)"
 	@echo "  stats.md, stats/       stats as Markdown and one CSV per table; stats.txt the terminal view"
 	@echo "  splits.csv, folds.csv  70/15/15 split and 5 folds, stratified on stage and age bin"
-	@echo "  shards/                Parquet shards + manifest.json + README.md (verified)"
+	@echo "  splits.json            the same split as split's --json document (how it was made)"
+	@echo "  shards/                Parquet shards + manifest.json + README.md (verified), packed"
+	@echo "                         from splits.json: the card says how the split was made"
 	@echo "  report.html, plots/    self-contained HTML report and its plots as PNG"
 	@echo "  defects/               a sample with every defect planted (defects/defects.json)"
 	@echo "  defects-validate.json  what validate found there (exit 1, as expected)"

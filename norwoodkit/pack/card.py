@@ -4,8 +4,8 @@ The YAML header is a ``DatasetCardData`` (configs, ``dataset_info`` with feature
 sizes, task and size categories, license, pretty name, and the user's ``--card-data`` fields),
 serialised as ``DatasetCard`` serialises it, so a split named ``0`` is quoted and the Hub's
 parser reads back exactly what we meant. The body says what the shards hold, how the split was
-made (as far as a pack can know), what was left out and why, and how to load and upload the
-folder.
+made (``card_split``: in full when the split file was a ``split --json`` document), what was left
+out and why, and how to load and upload the folder.
 ``huggingface_hub`` is imported when a card is built, never when this module is.
 """
 
@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from norwoodkit.errors import InputError, ParameterError
+from norwoodkit.pack.card_split import split_section
 
 __all__ = [
     "COMPUTED_FIELDS",
@@ -153,7 +154,7 @@ def _body(manifest: dict[str, Any]) -> str:
     """The Markdown under the header: every section, in reading order."""
     sections = (
         _intro,
-        _split_section,
+        split_section,
         _excluded_section,
         _orientation,
         _loading,
@@ -205,68 +206,6 @@ Source: {source["images"]} images of {source["subjects"]} subjects, table hash
 |---|---|---|---|---|
 {rows}
 """
-
-
-def _split_section(manifest: dict[str, Any]) -> str:
-    """How subjects were split: the method, achieved shares, stage balance, and what a pack
-    cannot know about the split run."""
-    splits = manifest["splits"]
-    head = "## How the split was made\n\n"
-    if len(splits) == 1:
-        name = next(iter(splits))
-        return head + (
-            f"Not split: all {splits[name]['subjects']} subjects are in `{name}`. Make a "
-            "subject-level, stratified split with `norwoodkit split` and pack again with "
-            "`--splits FILE`.\n"
-        )
-    folds = manifest.get("folds")
-    method = (
-        f"{folds}-fold cross-validation over whole subjects. Config `fold_<i>` trains on the "
-        "other folds and validates on fold i; `default` lists every fold as a split."
-        if folds
-        else f"Subjects were split into {', '.join(f'`{n}`' for n in splits)}."
-    )
-    return (
-        head
-        + method
-        + " Each subject's images are all in one split (pack refuses a split file that puts "
-        "a subject in two), so no person is on both sides of an evaluation.\n\n"
-        + _balance_table(splits)
-        + "\nThe stage gap is each split's largest difference, in percentage points, between "
-        "a stage's share of its subjects and that stage's share of all subjects.\n\n"
-        "Not known to this pack: the requested ratios, the seed, the strata (`norwoodkit "
-        "split` stratifies by stage and age bin unless told otherwise) and whether subjects "
-        "with near-duplicate photos were grouped (`split --dedupe`). They are in the output of "
-        "the `norwoodkit split` run that wrote the split file (`--json`); pack receives only "
-        "each subject's split. Age balance is not measured here; every row carries `age`.\n"
-    )
-
-
-def _balance_table(splits: dict[str, Any]) -> str:
-    """Per split: subjects, share of all subjects, largest stage-share gap (pp)."""
-    import pandas as pd
-
-    from norwoodkit.split.balance import max_deviation_pp, shares
-
-    labels: list[str] = []
-    names: list[str] = []
-    for name, s in splits.items():
-        for stage, count in s["stage_counts"].items():
-            labels += [stage] * int(count)
-            names += [name] * int(count)
-    table = shares(pd.Series(labels), pd.Series(names), list(splits))
-    gaps = max_deviation_pp(table)
-    total = sum(s["subjects"] for s in splits.values()) or 1
-    rows = "\n".join(
-        f"| {name} | {s['subjects']} | {100 * s['subjects'] / total:.1f} % | "
-        f"{gaps.get(name, float('nan')):.1f} |"
-        for name, s in splits.items()
-    )
-    return (
-        "| split | subjects | share of subjects | stage gap (pp) |\n|---|---|---|---|\n"
-        + rows
-        + "\n"
-    )
 
 
 def _excluded_section(manifest: dict[str, Any]) -> str:

@@ -3,8 +3,10 @@
 The manifest lists every shard with its rows, hash and content key, the options and layout,
 a hash of the packed table, the Arrow schema and Hugging Face features, what was left out, and
 how the splits are named for the Hub: ``configs`` (exactly the card's YAML ``configs``),
-``folds`` and ``split_names`` (the split file's names -> the names written). Readers accept
-format 1 (a folder per split) and format 2 (every shard in ``data/``).
+``folds`` and ``split_names`` (the split file's names -> the names written); and
+``split_info``, how the split was made, when the split file said so (a ``split --json``
+document; null otherwise). Readers accept format 1 (a folder per split) and format 2 (every
+shard in ``data/``).
 """
 
 from __future__ import annotations
@@ -24,10 +26,18 @@ import pandas as pd
 from norwoodkit.columns import as_int
 from norwoodkit.dataset import Dataset
 from norwoodkit.errors import InputError
-from norwoodkit.pack.hub import RENAMED, UNSPLIT, SplitNaming, configs, split_order
+from norwoodkit.pack.hub import (
+    RENAMED,
+    UNSPLIT,
+    SplitNaming,
+    configs,
+    name_splits,
+    split_order,
+)
 from norwoodkit.pack.layout import FORMAT_VERSION, MANIFEST, STAGE_NAMES, Layout, shard_split
 from norwoodkit.pack.options import PackOptions
 from norwoodkit.pack.plan import ShardPlan, hash_rows
+from norwoodkit.split.document import SplitInfo
 
 
 def source_hash(table: pd.DataFrame) -> str:
@@ -49,9 +59,13 @@ def build_manifest(
     opts: PackOptions,
     naming: SplitNaming,
     shard_types: tuple[dict[str, Any], Any],
+    *,
+    split_info: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The manifest of a finished pack (``records``: each shard's record by relative path;
-    ``shard_types``: the Hugging Face features and the Arrow schema of the shards)."""
+    ``shard_types``: the Hugging Face features and the Arrow schema of the shards;
+    ``split_info``: how the split was made (``split_info_record``), when the split file said
+    so)."""
     from norwoodkit import __version__
 
     features, schema = shard_types
@@ -80,9 +94,20 @@ def build_manifest(
         "configs": configs(list(splits), naming.folds),
         "folds": naming.folds,
         "split_names": dict(sorted(naming.written.items(), key=lambda kv: order.index(kv[1]))),
+        "split_info": split_info,
         "splits": splits,
         "excluded": excluded,
     }
+
+
+def split_info_record(info: SplitInfo) -> dict[str, Any]:
+    """``info`` as the manifest's ``split_info`` records it: its split names written as a split
+    file's are (``val`` -> ``validation``, ``fold0`` -> ``fold_0``), so they match ``splits``.
+
+    Raises:
+        InputError: (code split-name-hub) a split name the Hub would reject.
+    """
+    return info.to_dict(name_splits(info.spec.names, source="splits").name)
 
 
 def _splits(

@@ -39,7 +39,12 @@ from norwoodkit.pack.folder import (
 )
 from norwoodkit.pack.hub import SplitNaming, name_splits
 from norwoodkit.pack.layout import CARD, MANIFEST, STATE_DIR, Layout, image_columns, shard_schema
-from norwoodkit.pack.manifest import build_manifest, read_manifest, stage_counts
+from norwoodkit.pack.manifest import (
+    build_manifest,
+    read_manifest,
+    split_info_record,
+    stage_counts,
+)
 from norwoodkit.pack.options import PackOptions
 from norwoodkit.pack.plan import ShardPlan, plan
 from norwoodkit.pack.rows import batch, row_batches, source_rows
@@ -94,7 +99,9 @@ def write(
         splits: subject -> split: an Assignment (``split.read_assignment``, a ``SplitResult``'s
             ``assignment``) or a table with ``subject_id`` and ``split`` columns; None: one
             split, ``train``. Names are written as the Hub expects (``val`` as
-            ``validation``, folds 0..k-1 as ``fold_<i>``; see ``pack.hub``).
+            ``validation``, folds 0..k-1 as ``fold_<i>``; see ``pack.hub``). An Assignment
+            read from a ``split --json`` document carries how the split was made (``info``):
+            the manifest's ``split_info`` and the card state it.
         exclude: an exclude list (``path``/``subject_id``) from dedupe.
         overwrite: replace earlier shards in ``out`` (files that are not ours stay).
         resume: keep shards of an interrupted run that are complete and identical.
@@ -109,36 +116,51 @@ def write(
     opts = options or PackOptions()
     target = Path(out)
     check_out(target, dataset.root, overwrite, resume)
-    table, excluded, naming = _rows(dataset, opts, splits, exclude)
+    assignment = None if splits is None else Assignment.of(splits)
+    table, excluded, naming = _rows(dataset, opts, assignment, exclude)
+    info = None if assignment is None else assignment.info
+    split_info = None if info is None else split_info_record(info)  # its names checked now
     shards = plan(table, opts)
     state, done = _prepare_folder(target, overwrite, resume)
     schema, features = shard_schema(opts.layout)
     job = _Job(dataset.root, target, table, opts, schema, progress)
     records, skipped = job.write_all(shards, done, state)
     manifest = build_manifest(
-        dataset, table, shards, records, excluded, opts, naming, (features, schema)
+        dataset,
+        table,
+        shards,
+        records,
+        excluded,
+        opts,
+        naming,
+        (features, schema),
+        split_info=split_info,
     )
+    _finish(target, shards, manifest, state)
+    return PackResult(out=target, manifest=manifest, skipped=skipped, notes=_notes(excluded))
+
+
+def _finish(target: Path, shards: list[ShardPlan], manifest: dict[str, Any], state: Path) -> None:
+    """Remove shards of an earlier run this one did not write, then write the card, the
+    Croissant file and the manifest; the manifest, the one mark of a finished pack, last."""
     try:
         remove_stale(target, {s.relpath for s in shards})
     except OSError as exc:
         raise _folder_failed(target, exc) from exc
-    # The manifest is the one mark of a finished pack: written last, in one rename.
     write_text_atomic(target / CARD, dataset_card(manifest))
     write_text_atomic(target / CROISSANT, croissant_json(manifest))
     write_text_atomic(target / MANIFEST, json.dumps(manifest, indent=2, sort_keys=False) + "\n")
     shutil.rmtree(state, ignore_errors=True)
-    return PackResult(out=target, manifest=manifest, skipped=skipped, notes=_notes(excluded))
 
 
 def _rows(
     dataset: ProbedDataset,
     opts: PackOptions,
-    splits: Assignment | pd.DataFrame | None,
+    splits: Assignment | None,
     exclude: pd.DataFrame | None,
 ) -> tuple[pd.DataFrame, list[dict[str, Any]], SplitNaming]:
     """The rows to pack with their written split names, the rows left out, and the naming."""
-    names = None if splits is None else Assignment.of(splits).names
-    naming = name_splits(names, source="splits")
+    naming = name_splits(None if splits is None else splits.names, source="splits")
     table, excluded = prepare_table(dataset, splits, exclude)
     table["split"] = table["split"].astype(str).map(naming.name)
     if table.empty:

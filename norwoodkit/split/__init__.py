@@ -20,6 +20,8 @@ One module per job:
 - ``assignment``: ``Assignment`` (subject -> split, one split per subject, checked when built)
   and the split-file reader;
 - ``tables``: reading side tables (exclude lists, duplicate pairs or groups);
+- ``document``: the ``split --json`` document read as a split file, and ``SplitInfo`` (how the
+  split was made), which an Assignment read from it keeps;
 - ``result``: ``make`` (a probed dataset -> ``SplitResult``);
 - ``audit``: ``check``, the audit of any split file.
 """
@@ -38,6 +40,7 @@ from norwoodkit.split.assignment import (
 from norwoodkit.split.audit import check
 from norwoodkit.split.balance import OVERALL, Quality, max_deviation_pp, quality, shares
 from norwoodkit.split.bound import BoundKind, rounding_bound
+from norwoodkit.split.document import SplitInfo
 from norwoodkit.split.result import SplitResult, make
 from norwoodkit.split.search import assign
 from norwoodkit.split.spec import DEFAULT_STRATIFY, Mode, SplitSpec, fold_index, target_sizes
@@ -58,6 +61,7 @@ __all__ = [
     "Mode",
     "Quality",
     "SplitFile",
+    "SplitInfo",
     "SplitResult",
     "SplitSpec",
     "StratumMerge",

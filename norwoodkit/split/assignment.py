@@ -13,7 +13,8 @@ subjects the file puts in more than one.
 Split files come in many shapes: norwoodkit's own (``subject_id, split, group_id``; ``fold``
 for k folds, whose fold numbers are the split names), per-image files with a ``path`` column,
 and others' files whose columns are named ``id``, ``set``, ``partition``, ... (the aliases
-below); CSV, Parquet or JSON (records, or one ``{subject_id: split}`` object).
+below); CSV, Parquet or JSON (records, or one ``{subject_id: split}`` object); and the document
+``split --json`` prints, whose Assignment also keeps how the split was made (``info``).
 """
 
 from __future__ import annotations
@@ -26,7 +27,8 @@ import pandas as pd
 
 from norwoodkit.errors import InputError, LabelError, ParameterError
 from norwoodkit.labels import canonical_id, check_split_name, id_sort_key
-from norwoodkit.split.tables import read_table
+from norwoodkit.split.document import SplitInfo
+from norwoodkit.split.tables import read_split_table
 
 __all__ = [
     "SPLIT_ALIASES",
@@ -60,7 +62,8 @@ class Assignment:
 
     Build one with :meth:`from_rows` or :meth:`from_table` (rows as a file has them), or read
     one with :func:`read_assignment`. ``pairs`` keep the order subjects first appeared in, and
-    :attr:`names` the order splits did.
+    :attr:`names` the order splits did. ``info`` says how the split was made when the file
+    said so (a ``split --json`` document), else None; it takes no part in equality.
 
     Raises:
         ParameterError: (parameter "pairs") when ``pairs`` given directly list a subject twice,
@@ -68,6 +71,7 @@ class Assignment:
     """
 
     pairs: tuple[tuple[str, str], ...]
+    info: SplitInfo | None = field(default=None, compare=False)
     _index: dict[str, str] = field(init=False, repr=False, compare=False, hash=False)
 
     def __post_init__(self) -> None:
@@ -222,9 +226,10 @@ def read_split_file(path: str | os.PathLike[str], parameter: str = "split file")
 
     Raises:
         InputError: the file is missing, unreadable or empty, has no subject or no split
-            column (code "split-header"), or a row lacks an id or a split name.
+            column (code "split-header"), or a row lacks an id or a split name; a ``--json``
+            document that is not a split, is newer, or has no assignment (``split.document``).
     """
-    frame = read_table(path, parameter)
+    frame, info = read_split_table(path, parameter)
     lower = {c.lower(): c for c in frame.columns}
     subj = next((lower[a] for a in SUBJECT_ALIASES if a in lower), None)
     split_col = next((lower[a] for a in SPLIT_ALIASES if a in lower), None)
@@ -237,7 +242,7 @@ def read_split_file(path: str | os.PathLike[str], parameter: str = "split file")
         )
     source = f"{parameter} {path}"
     pairs, conflicts = _gather(frame[subj], frame[split_col], source)
-    return SplitFile(source, Assignment(pairs), conflicts, per_image="path" in lower)
+    return SplitFile(source, Assignment(pairs, info), conflicts, per_image="path" in lower)
 
 
 def read_assignment(path: str | os.PathLike[str], parameter: str = "split file") -> Assignment:

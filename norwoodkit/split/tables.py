@@ -1,5 +1,6 @@
-"""The side tables split reads: any CSV, Parquet or JSON table (exclude lists, split files), and
-the duplicate pairs or groups that ``norwoodkit dedupe`` writes.
+"""The side tables split reads: any CSV, Parquet or JSON table (exclude lists, split files), the
+duplicate pairs or groups that ``norwoodkit dedupe`` writes, and, as a split file, the document
+``norwoodkit split --json`` prints (``split.document``).
 
 ``parameter`` names, in every message, where the file came from: a Python caller's parameter
 name ("duplicates") or, from the CLI, the option that gave it ("--dedupe").
@@ -15,8 +16,9 @@ import pandas as pd
 
 from norwoodkit.atomic import restore_cell
 from norwoodkit.errors import InputError
+from norwoodkit.split.document import SplitInfo, is_document, split_document
 
-__all__ = ["duplicate_pairs_from_file", "read_table"]
+__all__ = ["duplicate_pairs_from_file", "read_split_table", "read_table"]
 
 
 def duplicate_pairs_from_file(
@@ -59,13 +61,35 @@ def read_table(
     """A CSV, Parquet or JSON table as strings; clear errors for missing, empty or odd files.
 
     A JSON object of plain values is read as ``{subject_id: split}``. A CSV cell that our writer
-    neutralised (``'=1``) reads back as it was (``=1``).
+    neutralised (``'=1``) reads back as it was (``=1``). A command's ``--json`` document is not
+    a table: refused, never read as an empty one.
 
     Raises:
-        InputError: the file is missing, of an unknown type, unreadable or empty; the message
-            starts with ``parameter`` and the path.
+        InputError: the file is missing, of an unknown type, unreadable or empty, or a
+            ``--json`` document; the message starts with ``parameter`` and the path.
     """
-    p = Path(path)
+    frame, _ = _read(Path(path), parameter, allow_empty=allow_empty, documents=False)
+    return frame
+
+
+def read_split_table(
+    path: str | os.PathLike[str], parameter: str
+) -> tuple[pd.DataFrame, SplitInfo | None]:
+    """A split file as a table (see ``read_table``), and how the split was made when the file
+    is the document ``norwoodkit split --json`` printed (its ``assignment`` is the table).
+
+    Raises:
+        InputError: what ``read_table`` raises, and for a ``--json`` document what
+            ``split.document.split_document`` raises (another command's, a newer schema, a
+            ``split --check`` audit).
+    """
+    return _read(Path(path), parameter, allow_empty=False, documents=True)
+
+
+def _read(
+    p: Path, parameter: str, *, allow_empty: bool, documents: bool
+) -> tuple[pd.DataFrame, SplitInfo | None]:
+    """The table of a file and, for a split document when ``documents``, its SplitInfo."""
     if not p.is_file():
         raise InputError(f"{parameter} {p}: no such file", code="input-missing")
     suffix = p.suffix.lower()
@@ -74,14 +98,18 @@ def read_table(
             f"{parameter} {p}: unknown file type '{p.suffix}'; use .csv, .parquet or .json",
             code="input-type",
         )
+    info = None
     try:
         if suffix == ".parquet":
             frame = pd.read_parquet(p)
         elif suffix == ".json":
             doc = json.loads(p.read_text(encoding="utf-8-sig") or "null")
-            if isinstance(doc, dict) and all(not isinstance(v, (dict, list)) for v in doc.values()):
-                doc = [{"subject_id": k, "split": v} for k, v in doc.items()]
-            frame = pd.DataFrame(doc if isinstance(doc, list) else [])
+            if is_document(doc):
+                if not documents:
+                    raise _not_a_table(p, parameter)
+                frame, info = split_document(doc, f"{parameter} {p}")
+            else:
+                frame = _json_frame(doc)
         else:
             frame = pd.read_csv(p, dtype=str, keep_default_na=False, encoding="utf-8-sig")
             # Our CSV writer quotes formula-like cells; undo exactly that (atomic.restore_cell).
@@ -100,4 +128,20 @@ def read_table(
             code="input-empty",
         )
     frame.columns = [str(c).strip() for c in frame.columns]
-    return frame.astype("string")
+    return frame.astype("string"), info
+
+
+def _json_frame(doc: object) -> pd.DataFrame:
+    """Records, or one ``{subject_id: split}`` object of plain values, as a frame."""
+    if isinstance(doc, dict) and all(not isinstance(v, (dict, list)) for v in doc.values()):
+        doc = [{"subject_id": k, "split": v} for k, v in doc.items()]
+    return pd.DataFrame(doc if isinstance(doc, list) else [])
+
+
+def _not_a_table(p: Path, parameter: str) -> InputError:
+    return InputError(
+        f"{parameter} {p}: a norwoodkit `--json` document, not a table; give the CSV, Parquet "
+        "or JSON records file that the command's output option writes (e.g. `dedupe "
+        "--exclude-list FILE`)",
+        code="input-type",
+    )
