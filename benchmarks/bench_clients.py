@@ -128,10 +128,18 @@ def measure(read: Reader, p: tc.Packed, layout: str) -> Cell:
     try:
         records = read(p)
     except Exception as exc:  # the client's own error is the result being recorded
-        first = (str(exc).strip().splitlines() or [""])[0]
-        return Cell(f"{type(exc).__name__}: {first[:160]}", 0, time.perf_counter() - t0)
+        return Cell(_said(exc), 0, time.perf_counter() - t0)
     seconds = time.perf_counter() - t0
-    return Cell(check(records, p, layout), len(records), seconds)
+    try:
+        problem = check(records, p, layout)
+    except Exception as exc:  # rows of another shape (no image struct, say) fail that cell only
+        problem = f"rows of an unexpected shape: {_said(exc)}"
+    return Cell(problem, len(records), seconds)
+
+
+def _said(exc: Exception) -> str:
+    first = (str(exc).strip().splitlines() or [""])[0]
+    return f"{type(exc).__name__}: {first[:160]}"
 
 
 def import_seconds(module: str, repeats: int = 3) -> float:
