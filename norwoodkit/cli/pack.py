@@ -127,8 +127,8 @@ def pack(
     json_output: JsonOpt = False,
     quiet: QuietOpt = False,
 ) -> None:
-    """Write Parquet shards for fast training input (readable by datasets, pyarrow, DuckDB),
-    with manifest.json and a README.md dataset card."""
+    """Write Parquet shards for fast training input as a Hugging Face dataset folder (datasets,
+    pyarrow, DuckDB, Polars read it), with a dataset card, croissant.json and manifest.json."""
     from norwoodkit import pack as packing
     from norwoodkit.pack.folder import check_out
 
