@@ -19,10 +19,10 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-import pandas as pd
+if TYPE_CHECKING:  # imported where used: the CLI reads these specs before --help
+    import pandas as pd
 
 #: Class names of ``label`` (stage minus one): a ClassLabel runs 0..n-1.
 STAGE_NAMES = tuple(f"stage_{i}" for i in range(1, 8))
@@ -290,11 +290,15 @@ def arrow_schema(columns: Sequence[Column], metadata: dict[bytes, bytes] | None 
 
 def empty_frame(columns: tuple[Column, ...]) -> pd.DataFrame:
     """An empty DataFrame with the given columns and dtypes."""
+    import pandas as pd
+
     return pd.DataFrame({c.name: pd.Series([], dtype=c.dtype) for c in columns})
 
 
 def coerce(frame: pd.DataFrame, columns: tuple[Column, ...]) -> pd.DataFrame:
     """Cast the named columns of ``frame`` to their spec dtypes (other columns untouched)."""
+    import pandas as pd
+
     out = frame.copy()
     for c in columns:
         dtype: Any = c.dtype  # pandas-stubs only type-check literal dtype names
@@ -312,6 +316,9 @@ def as_int(value: Any) -> int:
 
 def plain(value: Any) -> Any:
     """A JSON-safe scalar: numpy scalars unboxed; None, pandas NA, NaN and infinities as None."""
+    import numpy as np
+    import pandas as pd
+
     if value is None or value is pd.NA:
         return None
     if isinstance(value, np.generic):

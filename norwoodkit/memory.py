@@ -13,6 +13,7 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import functools
+import os
 import sys
 from collections.abc import Callable
 
@@ -23,6 +24,11 @@ def use_system_allocator() -> None:
     Process-wide: only an application (the CLI) should call it, never the library on behalf of
     its caller.
     """
+    if "pyarrow" not in sys.modules:
+        # Arrow reads this when it makes its default pool: the same choice, and a run that never
+        # touches Arrow (--help, --version) does not pay for importing it.
+        os.environ["ARROW_DEFAULT_MEMORY_POOL"] = "system"
+        return
     import pyarrow as pa
 
     pa.set_memory_pool(pa.system_memory_pool())

@@ -11,9 +11,12 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from norwoodkit.dataset import Dataset, ProbedDataset
 from norwoodkit.errors import ParameterError
+
+if TYPE_CHECKING:  # the CLI builds a source before --help; pandas waits for load()
+    from norwoodkit.dataset import Dataset, ProbedDataset
 
 __all__ = ["DatasetSource", "parse_field_map"]
 

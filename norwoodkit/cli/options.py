@@ -11,15 +11,17 @@ import functools
 import inspect
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, get_type_hints
+from typing import TYPE_CHECKING, Annotated, Any, get_type_hints
 
 import typer
 
 from norwoodkit import memory
 from norwoodkit.cli.app import progress_bar
-from norwoodkit.dataset import ProbedDataset
 from norwoodkit.paths import OutputKind, guard_output
 from norwoodkit.source import DatasetSource, parse_field_map
+
+if TYPE_CHECKING:
+    from norwoodkit.dataset import ProbedDataset
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar on stderr.")]

@@ -16,21 +16,25 @@ Modules: ``distance`` (the one Hamming distance), ``search`` (the tiled all-pair
 
 from __future__ import annotations
 
-from norwoodkit.dedupe.calibration import calibrate
-from norwoodkit.dedupe.distance import (
-    HASH_BITS,
-    U64,
-    hamming,
-    hamming_u64,
-    hashes_to_u64,
-    u64_to_hex,
-)
-from norwoodkit.dedupe.duplicates import find
-from norwoodkit.dedupe.groups import GROUP_COLUMNS
-from norwoodkit.dedupe.options import SENSIBLE_NEAR_MAX, DedupeOptions, FailOn, Kind, Tier
-from norwoodkit.dedupe.pairs import PAIR_COLUMNS
-from norwoodkit.dedupe.result import DedupeResult, excluded
-from norwoodkit.dedupe.search import I64, hamming_pairs
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from norwoodkit.dedupe.calibration import calibrate
+    from norwoodkit.dedupe.distance import (
+        HASH_BITS,
+        U64,
+        hamming,
+        hamming_u64,
+        hashes_to_u64,
+        u64_to_hex,
+    )
+    from norwoodkit.dedupe.duplicates import find
+    from norwoodkit.dedupe.groups import GROUP_COLUMNS
+    from norwoodkit.dedupe.options import SENSIBLE_NEAR_MAX, DedupeOptions, FailOn, Kind, Tier
+    from norwoodkit.dedupe.pairs import PAIR_COLUMNS
+    from norwoodkit.dedupe.result import DedupeResult, excluded
+    from norwoodkit.dedupe.search import I64, hamming_pairs
 
 __all__ = [
     "GROUP_COLUMNS",
@@ -53,3 +57,40 @@ __all__ = [
     "hashes_to_u64",
     "u64_to_hex",
 ]
+
+# public name -> the module that defines it, imported on first use: the CLI reads FailOn
+# for its options without importing numpy
+_HOMES = {
+    "DedupeOptions": "options",
+    "DedupeResult": "result",
+    "FailOn": "options",
+    "GROUP_COLUMNS": "groups",
+    "HASH_BITS": "distance",
+    "I64": "search",
+    "Kind": "options",
+    "PAIR_COLUMNS": "pairs",
+    "SENSIBLE_NEAR_MAX": "options",
+    "Tier": "options",
+    "U64": "distance",
+    "calibrate": "calibration",
+    "excluded": "result",
+    "find": "duplicates",
+    "hamming": "distance",
+    "hamming_pairs": "search",
+    "hamming_u64": "distance",
+    "hashes_to_u64": "distance",
+    "u64_to_hex": "distance",
+}
+
+
+if not TYPE_CHECKING:  # mypy sees the imports above; an unknown name stays an error for it
+
+    def __getattr__(name: str) -> Any:
+        home = _HOMES.get(name)
+        if home is None:
+            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+        return getattr(importlib.import_module(f"{__name__}.{home}"), name)
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *__all__])

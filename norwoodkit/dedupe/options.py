@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from norwoodkit.dedupe.distance import HASH_BITS
 from norwoodkit.errors import ParameterError
 
 #: Above this, unrelated photos start to match (their phash distances centre near 32 +- 4).
@@ -64,6 +63,8 @@ class DedupeOptions:
     block_cols: int = 4096
 
     def __post_init__(self) -> None:
+        from norwoodkit.dedupe.distance import HASH_BITS  # numpy: not at import, for --help
+
         for name, value in (("same", self.same), ("near", self.near)):
             if not 0 <= value <= HASH_BITS:
                 raise ParameterError(

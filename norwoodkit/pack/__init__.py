@@ -27,16 +27,22 @@ records), ``write``, ``manifest``, ``card`` (README.md), ``croissant`` (croissan
 
 from __future__ import annotations
 
-from norwoodkit.pack.card import dataset_card, read_card_data
-from norwoodkit.pack.croissant import CROISSANT, croissant
-from norwoodkit.pack.images import prepare_images
-from norwoodkit.pack.layout import FORMAT_VERSION, MANIFEST, STAGE_NAMES, STATE_DIR, Layout
-from norwoodkit.pack.manifest import manifest_rows, read_manifest, source_hash
-from norwoodkit.pack.options import MIN_SHARD_BYTES, Orientation, PackOptions, parse_size
-from norwoodkit.pack.plan import READER_COUNTS, SHARD_BYTES_RANGE, ShardPlan, plan
-from norwoodkit.pack.table import PACK_INPUT_COLUMNS, pack_input, prepare_table
-from norwoodkit.pack.verify import verify
-from norwoodkit.pack.write import PackResult, write
+import importlib
+import sys
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from norwoodkit.pack.card import dataset_card, read_card_data
+    from norwoodkit.pack.croissant import CROISSANT, croissant
+    from norwoodkit.pack.images import prepare_images
+    from norwoodkit.pack.layout import FORMAT_VERSION, MANIFEST, STAGE_NAMES, STATE_DIR, Layout
+    from norwoodkit.pack.manifest import manifest_rows, read_manifest, source_hash
+    from norwoodkit.pack.options import MIN_SHARD_BYTES, Orientation, PackOptions, parse_size
+    from norwoodkit.pack.plan import READER_COUNTS, SHARD_BYTES_RANGE, ShardPlan, plan
+    from norwoodkit.pack.table import PACK_INPUT_COLUMNS, pack_input, prepare_table
+    from norwoodkit.pack.verify import verify
+    from norwoodkit.pack.write import PackResult, write
 
 __all__ = [
     "CROISSANT",
@@ -67,3 +73,64 @@ __all__ = [
     "verify",
     "write",
 ]
+
+# public name -> the module that defines it, imported on first use: the CLI reads Layout
+# and Orientation for its options without importing pandas or pyarrow
+_HOMES = {
+    "CROISSANT": "croissant",
+    "FORMAT_VERSION": "layout",
+    "Layout": "layout",
+    "MANIFEST": "layout",
+    "MIN_SHARD_BYTES": "options",
+    "Orientation": "options",
+    "PACK_INPUT_COLUMNS": "table",
+    "PackOptions": "options",
+    "PackResult": "write",
+    "READER_COUNTS": "plan",
+    "SHARD_BYTES_RANGE": "plan",
+    "STAGE_NAMES": "layout",
+    "STATE_DIR": "layout",
+    "ShardPlan": "plan",
+    "croissant": "croissant",
+    "dataset_card": "card",
+    "manifest_rows": "manifest",
+    "pack_input": "table",
+    "parse_size": "options",
+    "plan": "plan",
+    "prepare_images": "images",
+    "prepare_table": "table",
+    "read_card_data": "card",
+    "read_manifest": "manifest",
+    "source_hash": "manifest",
+    "verify": "verify",
+    "write": "write",
+}
+
+
+if not TYPE_CHECKING:  # mypy sees the imports above; an unknown name stays an error for it
+
+    def __getattr__(name: str) -> Any:
+        home = _HOMES.get(name)
+        if home is None:
+            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+        return getattr(importlib.import_module(f"{__name__}.{home}"), name)
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *__all__])
+
+
+class _Package(ModuleType):
+    """This package, whose ``plan``, ``write``, ``verify`` and ``croissant`` stay the functions.
+
+    Loading a submodule binds it on its package under its own name; eager imports used to rebind
+    the function of that name right after, and this keeps it so when the submodule loads later.
+    """
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if isinstance(value, ModuleType) and _HOMES.get(name) == name:
+            return
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package

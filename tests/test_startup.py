@@ -1,0 +1,137 @@
+"""What a run that does no work imports: ``--help``, ``--version``, completion (issue 15).
+
+Each case runs the real entry point in a fresh interpreter and lists ``sys.modules`` at exit,
+so an import anywhere on the path (the package, a command module, a library enum) is caught.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from norwoodkit.cli import app
+
+#: The data and model stack: each costs a noticeable share of a second to import.
+HEAVY = (
+    "pandas",
+    "pyarrow",
+    "PIL",
+    "numpy",
+    "torch",
+    "matplotlib",
+    "huggingface_hub",
+    "datasets",
+    "scipy",
+)
+
+# Runs ``norwoodkit ARGS`` as the console script does and writes the loaded modules to a file.
+_WRAPPER = """
+import json, sys
+listing, *args = sys.argv[1:]
+sys.argv = ["norwoodkit", *args]
+from norwoodkit.cli import main
+try:
+    main()
+except SystemExit:
+    pass
+with open(listing, "w") as f:
+    json.dump(sorted(sys.modules), f)
+"""
+
+COMMANDS = sorted(
+    c.name or c.callback.__name__.replace("_", "-") for c in app.registered_commands if c.callback
+)
+
+
+def _run(
+    tmp_path: Path, args: list[str], env: dict[str, str] | None = None
+) -> tuple[str, set[str]]:
+    """``norwoodkit ARGS`` in a fresh interpreter: its stdout and the top-level modules loaded."""
+    listing = tmp_path / "modules.json"
+    result = subprocess.run(
+        [sys.executable, "-c", _WRAPPER, str(listing), *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr, result.stderr
+    modules = json.loads(listing.read_text())
+    return result.stdout, {m.split(".")[0] for m in modules}
+
+
+def _heavy(modules: set[str]) -> list[str]:
+    return sorted(modules.intersection(HEAVY))
+
+
+def test_commands_found() -> None:
+    """The parametrised cases below cover real commands (an empty list would test nothing)."""
+    assert {"validate", "dedupe", "pack", "verify", "sample"} <= set(COMMANDS)
+
+
+def test_help_imports_nothing_heavy(tmp_path: Path) -> None:
+    """``norwoodkit --help`` lists every command without the data stack."""
+    stdout, modules = _run(tmp_path, ["--help"])
+    assert "validate" in stdout and "pack" in stdout
+    assert _heavy(modules) == []
+
+
+def test_version_imports_nothing_heavy(tmp_path: Path) -> None:
+    """``norwoodkit --version`` prints the version without the data stack."""
+    stdout, modules = _run(tmp_path, ["--version"])
+    assert stdout.startswith("norwoodkit ")
+    assert _heavy(modules) == []
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_command_help_imports_nothing_heavy(tmp_path: Path, command: str) -> None:
+    """``norwoodkit COMMAND --help`` shows its options (library enums included) without them."""
+    stdout, modules = _run(tmp_path, [command, "--help"])
+    assert "--help" in stdout
+    assert _heavy(modules) == []
+
+
+@pytest.mark.parametrize(
+    ("words", "expected"),
+    [("norwoodkit ", "validate"), ("norwoodkit pack --lay", "--layout")],
+)
+def test_completion_imports_nothing_heavy(tmp_path: Path, words: str, expected: str) -> None:
+    """Shell completion (what bash runs on every Tab) answers without the data stack."""
+    env = {
+        "_NORWOODKIT_COMPLETE": "complete_bash",
+        "COMP_WORDS": words,
+        "COMP_CWORD": str(len(words.split(" ")) - 1),
+    }
+    stdout, modules = _run(tmp_path, [], env)
+    assert expected in stdout
+    assert _heavy(modules) == []
+
+
+def test_show_completion_imports_nothing_heavy(tmp_path: Path) -> None:
+    """``--show-completion`` prints the script without the data stack."""
+    stdout, modules = _run(tmp_path, ["--show-completion", "bash"])
+    assert "norwoodkit" in stdout
+    assert _heavy(modules) == []
+
+
+def test_a_real_command_still_loads_the_stack(tmp_path: Path) -> None:
+    """The wrapper sees imports at all: a command that reads a dataset does load pandas."""
+    root = tmp_path / "empty"
+    root.mkdir()
+    listing = tmp_path / "modules.json"
+    subprocess.run(
+        [sys.executable, "-c", _WRAPPER, str(listing), "validate", str(root), "--no-cache"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    modules = {m.split(".")[0] for m in json.loads(listing.read_text())}
+    assert "pandas" in modules
