@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
 from norwoodkit.cli import app
 
@@ -135,3 +136,50 @@ def test_a_real_command_still_loads_the_stack(tmp_path: Path) -> None:
     )
     modules = {m.split(".")[0] for m in json.loads(listing.read_text())}
     assert "pandas" in modules
+
+
+def test_version_to_a_reader_gone(tmp_path: Path) -> None:
+    """``--version`` into a pipe whose reader is gone: exit 0, nothing on stderr (the contract)."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "norwoodkit", "--version"],
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+    finally:
+        os.close(write_end)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == ""
+
+
+def test_version_with_stdout_closed(tmp_path: Path) -> None:
+    """``norwoodkit --version >&-``: exit 0, nothing on stderr."""
+    done = subprocess.run(
+        ["bash", "-c", '"$@" >&-', "bash", sys.executable, "-m", "norwoodkit", "--version"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == ""
+
+
+def test_version_fast_path_says_what_the_app_says() -> None:
+    """The line ``main`` prints without the app is the one the app's ``--version`` prints."""
+    fast = subprocess.run(
+        [sys.executable, "-m", "norwoodkit", "--version"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    full = CliRunner().invoke(app, ["--version"])
+    assert fast.returncode == 0 and full.exit_code == 0
+    assert fast.stdout.startswith("norwoodkit ")
+    assert fast.stdout == full.stdout

@@ -2,31 +2,93 @@
 
 Each command lives in its own module: it parses its options, calls one library function,
 renders the result and picks the exit code (0 clean, 1 problems found, 2 could not run, 3 a
-bug, 130 interrupted). This module puts them on :data:`app`, in the order ``--help`` lists them.
+bug, 130 interrupted). :data:`app` puts them on the Typer app, in the order ``--help`` lists
+them; it is built on first use, so ``norwoodkit --version`` answers before Typer, Rich or any
+command module is imported (issue 15: start-up).
 """
 
 from __future__ import annotations
 
-from norwoodkit.cli import bench_load, dedupe, pack, report, sample, split, stats, validate
-from norwoodkit.cli.app import app
-from norwoodkit.cli.vocabulary import Command
+import functools
+import os
+import sys
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import typer
+
+    app: typer.Typer
 
 __all__ = ["app", "main"]
 
-for _command in (
-    validate.validate,
-    dedupe.dedupe,
-    split.split,
-    pack.pack,
-    pack.verify,
-    stats.stats,
-    report.report,
-    bench_load.bench_load,
-    sample.sample,
-):
-    app.command(cls=Command)(_command)
+
+@functools.cache
+def _app() -> typer.Typer:
+    """The Typer app with every command on it (registered once, on first use)."""
+    from norwoodkit.cli import bench_load, dedupe, pack, report, sample, split, stats, validate
+    from norwoodkit.cli.app import app
+    from norwoodkit.cli.vocabulary import Command
+
+    for command in (
+        validate.validate,
+        dedupe.dedupe,
+        split.split,
+        pack.pack,
+        pack.verify,
+        stats.stats,
+        report.report,
+        bench_load.bench_load,
+        sample.sample,
+    ):
+        app.command(cls=Command)(command)
+    return app
+
+
+def _print_version() -> None:
+    """``norwoodkit --version`` without the app: what CI and shell scripts ask most often."""
+    from norwoodkit import __version__
+
+    if sys.stdout is None:  # the shell closed stdout (``>&-``): nothing to say it to
+        return
+    try:
+        sys.stdout.write(f"norwoodkit {__version__}\n")
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # The reader is gone (``| head -0``): not an error. Pointing the descriptor at
+        # os.devnull keeps Python's own flush at exit from failing on the bytes still held.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
 
 
 def main() -> None:
     """Console-script entry point."""
-    app()
+    if sys.argv[1:] == ["--version"]:
+        _print_version()
+        return
+    _app()()
+
+
+if not TYPE_CHECKING:  # mypy sees ``app`` above; an unknown name stays an error for it
+
+    def __getattr__(name: str) -> Any:
+        if name == "app":
+            return _app()
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+class _Package(ModuleType):
+    """This package, whose ``app`` stays the Typer app when the ``cli.app`` module loads.
+
+    Loading a submodule binds it on its package under its own name; the eager import this
+    package used to make rebound ``app`` to the Typer app right after, and this keeps it so.
+    """
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name == "app" and isinstance(value, ModuleType):
+            return
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package
