@@ -183,3 +183,28 @@ def test_version_fast_path_says_what_the_app_says() -> None:
     assert fast.returncode == 0 and full.exit_code == 0
     assert fast.stdout.startswith("norwoodkit ")
     assert fast.stdout == full.stdout
+
+
+_SHADOWED = """
+import types
+import norwoodkit.cli.options, norwoodkit.pack.folder, norwoodkit.pack.write, norwoodkit.pack.verify
+import norwoodkit.cli, norwoodkit.pack
+from norwoodkit.cli import app
+from norwoodkit.pack import croissant, plan, verify, write
+for name, value in [("app", app), ("croissant", croissant), ("plan", plan), ("verify", verify),
+                    ("write", write)]:
+    assert not isinstance(value, types.ModuleType), name
+assert type(app).__name__ == "Typer"
+assert norwoodkit.pack.plan is plan and norwoodkit.cli.app is app
+print("ok")
+"""
+
+
+def test_lazy_names_stay_functions_when_their_submodules_load() -> None:
+    """``pack.plan`` is the function and ``cli.app`` the app, even when the submodule of the same
+    name was loaded first (it binds itself on the package; the eager imports used to rebind)."""
+    done = subprocess.run(
+        [sys.executable, "-c", _SHADOWED], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "ok"
