@@ -12,8 +12,9 @@ from __future__ import annotations
 import functools
 import os
 import sys
-from types import ModuleType
 from typing import TYPE_CHECKING, Any
+
+from norwoodkit import lazy
 
 if TYPE_CHECKING:
     import typer
@@ -78,17 +79,5 @@ if not TYPE_CHECKING:  # mypy sees ``app`` above; an unknown name stays an error
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-class _Package(ModuleType):
-    """This package, whose ``app`` stays the Typer app when the ``cli.app`` module loads.
-
-    Loading a submodule binds it on its package under its own name; the eager import this
-    package used to make rebound ``app`` to the Typer app right after, and this keeps it so.
-    """
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        if name == "app" and isinstance(value, ModuleType):
-            return
-        super().__setattr__(name, value)
-
-
-sys.modules[__name__].__class__ = _Package
+# ``app`` stays the Typer app when the ``cli.app`` module loads.
+lazy.keep_functions(__name__, ["app"])

@@ -16,8 +16,9 @@ Modules: ``distance`` (the one Hamming distance), ``search`` (the tiled all-pair
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from norwoodkit import lazy
 
 if TYPE_CHECKING:
     from norwoodkit.dedupe.calibration import calibrate
@@ -84,13 +85,4 @@ _HOMES = {
 
 
 if not TYPE_CHECKING:  # mypy sees the imports above; an unknown name stays an error for it
-
-    def __getattr__(name: str) -> Any:
-        home = _HOMES.get(name)
-        if home is None:
-            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-        return getattr(importlib.import_module(f"{__name__}.{home}"), name)
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *__all__])
+    __getattr__, __dir__ = lazy.exports(__name__, _HOMES, __all__)

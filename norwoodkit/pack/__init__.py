@@ -27,10 +27,9 @@ records), ``write``, ``manifest``, ``card`` (README.md), ``croissant`` (croissan
 
 from __future__ import annotations
 
-import importlib
-import sys
-from types import ModuleType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from norwoodkit import lazy
 
 if TYPE_CHECKING:
     from norwoodkit.pack.card import dataset_card, read_card_data
@@ -108,29 +107,7 @@ _HOMES = {
 
 
 if not TYPE_CHECKING:  # mypy sees the imports above; an unknown name stays an error for it
+    __getattr__, __dir__ = lazy.exports(__name__, _HOMES, __all__)
 
-    def __getattr__(name: str) -> Any:
-        home = _HOMES.get(name)
-        if home is None:
-            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-        return getattr(importlib.import_module(f"{__name__}.{home}"), name)
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *__all__])
-
-
-class _Package(ModuleType):
-    """This package, whose ``plan``, ``write``, ``verify`` and ``croissant`` stay the functions.
-
-    Loading a submodule binds it on its package under its own name; eager imports used to rebind
-    the function of that name right after, and this keeps it so when the submodule loads later.
-    """
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        if isinstance(value, ModuleType) and _HOMES.get(name) == name:
-            return
-        super().__setattr__(name, value)
-
-
-sys.modules[__name__].__class__ = _Package
+# ``plan``, ``write``, ``verify``, ``croissant`` stay the functions when their submodules load.
+lazy.keep_functions(__name__, [name for name, home in _HOMES.items() if name == home])
