@@ -77,6 +77,43 @@ def clean_sample(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     yield from _shared_sample(tmp_path_factory, "clean", CLEAN_SAMPLE)
 
 
+#: The pack layouts the card and Croissant tests read: (split arguments or None, pack arguments).
+PACK_LAYOUTS: dict[str, tuple[list[str] | None, list[str]]] = {
+    "unsplit": (None, []),
+    "ratios": (["--ratios", "70,15,15"], []),
+    "names": (["--ratios", "60,20,20", "--names", "train,calib,holdout"], []),
+    "folds": (["--folds", "3"], []),
+    "subject": (["--ratios", "70,30"], ["--layout", "subject"]),
+    "resized": (["--ratios", "70,30"], ["--resize", "64"]),
+}
+
+
+@pytest.fixture(scope="session")
+def layout_packs(
+    clean_sample: Path, tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, tuple[Path, dict[str, Any] | None]]:
+    """One ``norwoodkit pack`` of the clean sample per ``PACK_LAYOUTS`` entry, through a split
+    file as a user makes it, with that split run's --json document; read them, never write."""
+    from hostile import run
+
+    base = tmp_path_factory.mktemp("layout-packs")
+    out: dict[str, tuple[Path, dict[str, Any] | None]] = {}
+    for name, (split_args, pack_args) in PACK_LAYOUTS.items():
+        extra: list[str | Path] = []
+        doc = None
+        if split_args is not None:
+            spl = base / f"{name}.csv"
+            line: list[str | Path] = ["split", clean_sample, "-o", spl, "--stratify", "age_bin"]
+            r = run([*line, "-q", "--json", *split_args])
+            assert r.exit_code == 0, r.stderr
+            doc = json.loads(r.stdout)
+            extra = ["--splits", spl]
+        r = run(["pack", clean_sample, "--out", base / name, "-q", *extra, *pack_args])
+        assert r.exit_code == 0, r.stderr
+        out[name] = (base / name, doc)
+    return out
+
+
 @pytest.fixture(scope="session")
 def defect_sample(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """The sample with every defect planted (``DEFECT_SAMPLE``), built once per session; read

@@ -14,40 +14,20 @@ from typing import Any
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
-from hostile import run
 from PIL import Image
 
+from conftest import PACK_LAYOUTS
 from norwoodkit.pack.croissant import CONFORMS_TO, croissant
 
 mlc = pytest.importorskip("mlcroissant")
 
-LAYOUTS: dict[str, tuple[list[str] | None, list[str]]] = {
-    "unsplit": (None, []),
-    "ratios": (["--ratios", "70,15,15"], []),
-    "names": (["--ratios", "60,20,20", "--names", "train,calib,holdout"], []),
-    "folds": (["--folds", "3"], []),
-    "subject": (["--ratios", "70,30"], ["--layout", "subject"]),
-    "resized": (["--ratios", "70,30"], ["--resize", "64"]),
-}
+LAYOUTS = PACK_LAYOUTS
 
 
 @pytest.fixture(scope="module")
-def packs(clean_sample: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    base = tmp_path_factory.mktemp("croissant-packs")
-    out: dict[str, Path] = {}
-    for name, (split_args, pack_args) in LAYOUTS.items():
-        extra: list[str | Path] = []
-        if split_args is not None:
-            spl = base / f"{name}.csv"
-            r = run(
-                ["split", clean_sample, "--out", spl, "--stratify", "age_bin", "-q", *split_args]
-            )
-            assert r.exit_code == 0, r.stderr
-            extra = ["--splits", spl]
-        r = run(["pack", clean_sample, "--out", base / name, "-q", *extra, *pack_args])
-        assert r.exit_code == 0, r.stderr
-        out[name] = base / name
-    return out
+def packs(layout_packs: dict[str, tuple[Path, dict[str, Any] | None]]) -> dict[str, Path]:
+    """One pack of the clean sample per layout (built once per session in conftest)."""
+    return {name: folder for name, (folder, _) in layout_packs.items()}
 
 
 def _manifest(folder: Path) -> dict[str, Any]:

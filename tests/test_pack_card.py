@@ -13,44 +13,19 @@ import pytest
 from hostile import hostile, run
 from huggingface_hub import DatasetCard
 
+from conftest import PACK_LAYOUTS
 from norwoodkit.pack import card
 
-#: Each layout the issue names: (split command arguments or None, extra pack arguments).
-LAYOUTS: dict[str, tuple[list[str] | None, list[str]]] = {
-    "unsplit": (None, []),
-    "ratios": (["--ratios", "70,15,15"], []),
-    "names": (["--ratios", "60,20,20", "--names", "train,calib,holdout"], []),
-    "folds": (["--folds", "3"], []),
-    "subject": (["--ratios", "70,30"], ["--layout", "subject"]),
-    "resized": (["--ratios", "70,30"], ["--resize", "64"]),
-}
-
-
-def _split(root: Path, out: Path, args: list[str]) -> dict[str, Any]:
-    """Run ``norwoodkit split`` and return its --json document."""
-    r = run(["split", root, "--out", out, "--stratify", "age_bin", "-q", "--json", *args])
-    assert r.exit_code == 0, r.stderr
-    doc: dict[str, Any] = json.loads(r.stdout)
-    return doc
+#: Each layout the issue names (built once per session in conftest).
+LAYOUTS = PACK_LAYOUTS
 
 
 @pytest.fixture(scope="module")
 def packs(
-    clean_sample: Path, tmp_path_factory: pytest.TempPathFactory
+    layout_packs: dict[str, tuple[Path, dict[str, Any] | None]],
 ) -> dict[str, tuple[Path, dict[str, Any] | None]]:
     """One pack of the clean sample per layout, with the split run's --json document."""
-    base = tmp_path_factory.mktemp("card-packs")
-    out: dict[str, tuple[Path, dict[str, Any] | None]] = {}
-    for name, (split_args, pack_args) in LAYOUTS.items():
-        extra: list[str | Path] = []
-        doc = None
-        if split_args is not None:
-            doc = _split(clean_sample, base / f"{name}.csv", split_args)
-            extra = ["--splits", base / f"{name}.csv"]
-        r = run(["pack", clean_sample, "--out", base / name, "-q", *extra, *pack_args])
-        assert r.exit_code == 0, r.stderr
-        out[name] = (base / name, doc)
-    return out
+    return layout_packs
 
 
 def _manifest(folder: Path) -> dict[str, Any]:
