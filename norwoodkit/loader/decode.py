@@ -17,16 +17,13 @@ from typing import TYPE_CHECKING
 import numpy as np
 import numpy.typing as npt
 
+from norwoodkit import exif
 from norwoodkit.loader.extra import torch
 
 if TYPE_CHECKING:
     from PIL import Image as PILImage
 
 __all__ = ["cover_box", "decode_image", "fill", "orient", "resize_cover", "to_tensor"]
-
-
-def _upright_size(w: int, h: int, orientation: int) -> tuple[int, int]:
-    return (h, w) if orientation in (5, 6, 7, 8) else (w, h)
 
 
 def cover_box(w: int, h: int, size: tuple[int, int]) -> tuple[float, float, float, float]:
@@ -48,13 +45,11 @@ def decode_image(data: bytes, size: tuple[int, int] | None) -> PILImage.Image:
 
     im: Image.Image = Image.open(io.BytesIO(data))
     if size is not None and im.format == "JPEG":
-        tag = im.getexif().get(0x0112)
-        # exif_transpose ignores a tag that is not 1..8 (0, 9, text): so does the size here
-        orientation = tag if isinstance(tag, int) and 1 <= tag <= 8 else 1
-        uw, uh = _upright_size(*im.size, orientation)
+        orientation, _ = exif.orientation(im)  # what exif_transpose below will apply
+        uw, uh = exif.upright_size(*im.size, orientation)
         scale = max(size[0] / uh, size[1] / uw)
         if scale < 1:
-            need = _upright_size(math.ceil(uw * scale), math.ceil(uh * scale), orientation)
+            need = exif.upright_size(math.ceil(uw * scale), math.ceil(uh * scale), orientation)
             im.draft("RGB", need)
     ImageOps.exif_transpose(im, in_place=True)
     if im.mode != "RGB":

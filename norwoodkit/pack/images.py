@@ -20,16 +20,12 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import numpy as np
 import pandas as pd
 
+from norwoodkit import exif
 from norwoodkit.errors import InputError
 from norwoodkit.pack.options import Orientation, PackOptions
 
 if TYPE_CHECKING:
     from PIL import Image
-
-#: EXIF orientations that put the width where the height was (a quarter turn, with or without
-#: a mirror).
-SWAPPED = frozenset({5, 6, 7, 8})
-_EXIF_ORIENTATION = 0x0112
 
 
 class Prepared(NamedTuple):
@@ -88,31 +84,6 @@ def _changed(path: str, problem: str) -> InputError:
     )
 
 
-def exif_orientation(im: Image.Image, caught: Sequence[Any] = ()) -> tuple[int | None, str | None]:
-    """The image's EXIF orientation as Pillow's ``exif_transpose`` reads it (None: no tag, or
-    one that means nothing) and, when there is a tag or block it cannot use, what is wrong.
-
-    ``caught``: the warnings Pillow gave while opening ``im`` (it reads the EXIF block then,
-    and only warns about a damaged one).
-    """
-    try:
-        value: Any = im.getexif().get(_EXIF_ORIENTATION)
-    except Exception as exc:
-        return None, f"its EXIF block cannot be read ({type(exc).__name__})"
-    if isinstance(value, int) and 1 <= value <= 8:
-        # Read despite damage elsewhere in the block: every client that rotates turns it.
-        return value, None
-    if value is not None:
-        shown = value if isinstance(value, int) else repr(str(value)[:20])
-        return None, f"its EXIF orientation {shown} is not one of 1..8"
-    block = im.info.get("exif")
-    if isinstance(block, bytes) and block[6:10] not in (b"II*\0", b"MM\0*"):
-        return None, "its EXIF block has no TIFF header (damaged)"
-    if caught:
-        return None, f"its EXIF block is damaged ({str(caught[0].message).strip()[:80]})"
-    return None, None
-
-
 def upright_bytes(data: bytes) -> tuple[bytes, str | None]:
     """``data`` turned upright when its EXIF orientation is 2..8, else ``data`` itself; and a
     note when the orientation tag could not be used (the bytes are then stored as they are)."""
@@ -121,7 +92,7 @@ def upright_bytes(data: bytes) -> tuple[bytes, str | None]:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         im = Image.open(io.BytesIO(data))
-        value, problem = exif_orientation(im, caught)
+        value, problem = exif.orientation(im, caught)
     with im:
         if problem is not None:
             # Pillow's exif_transpose (Hugging Face, our loader) leaves such a photo as it is,
@@ -154,7 +125,7 @@ def _reencoded(im: Image.Image, orientation: int) -> bytes:
     if upright.info.get("xmp"):  # exif_transpose took tiff:Orientation out of it too
         kw["xmp"] = upright.info["xmp"]
     if fmt == "JPEG":
-        kw.update(_jpeg_settings(im, orientation in SWAPPED))
+        kw.update(_jpeg_settings(im, orientation in exif.SWAPPED))
     elif fmt == "WEBP":
         kw.update(lossless=True, exact=True)  # no second loss on top of the source's own
     buf = io.BytesIO()
@@ -214,10 +185,10 @@ def _resized(data: bytes, short_side: int, quality: int) -> bytes:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # a damaged EXIF block only means no turn
         im = Image.open(io.BytesIO(data))
-        value, _ = exif_orientation(im)
+        value, _ = exif.orientation(im)
     with im:
         w, h = im.size
-        upright_full = (h, w) if value in SWAPPED else (w, h)
+        upright_full = exif.upright_size(w, h, value)
         size = resized_size(*upright_full, short_side)
         scale = short_side / min(w, h)
         if im.format == "JPEG" and scale < 1:

@@ -19,6 +19,7 @@ import numpy as np
 import numpy.typing as npt
 from PIL import Image, UnidentifiedImageError
 
+from norwoodkit import exif
 from norwoodkit.columns import PROBE_COLUMNS
 
 __all__ = [
@@ -157,7 +158,7 @@ def _decode(data: bytes, out: dict[str, Any]) -> dict[str, Any]:
         out.update(width=width, height=height, mode=im.mode)
         if out["format"] is None and im.format:
             out["format"] = str(im.format)
-        orientation = _orientation(im)
+        orientation, _ = exif.orientation(im)
         out["orientation"] = orientation
         swap = orientation in (5, 6, 7, 8)
         out["oriented_width"], out["oriented_height"] = (height, width) if swap else (width, height)
@@ -198,14 +199,6 @@ def _thumbnail(upright: Image.Image) -> bytes:
     buf = io.BytesIO()
     upright.save(buf, "JPEG", quality=80)
     return buf.getvalue()
-
-
-def _orientation(im: Image.Image) -> int | None:
-    try:
-        value = im.getexif().get(0x0112)
-    except Exception:  # a broken EXIF block must not hide the image itself
-        return None
-    return int(value) if isinstance(value, int) and 1 <= value <= 8 else None
 
 
 def _to_rgb(im: Image.Image) -> Image.Image:
