@@ -74,6 +74,19 @@ CODES: dict[str, CodeInfo] = {
     "mode-not-rgb": CodeInfo(W, "image", "colour mode other than RGB (CMYK, grey, 16-bit, ...)"),
     "exif-rotated": CodeInfo(N, "image", "EXIF orientation other than 1: pixels must be rotated"),
     "size-outlier": CodeInfo(W, "image", "width, height or file size far from the dataset median"),
+    # photo quality (quality/): thresholds calibrated per view, absolute floors
+    "quality-blurry": CodeInfo(W, "image", "sharpness below its view's threshold"),
+    "quality-dark": CodeInfo(W, "image", "brightness below its view's threshold"),
+    "quality-bright": CodeInfo(W, "image", "brightness above its view's threshold (over-exposed)"),
+    "quality-low-information": CodeInfo(
+        W, "image", "entropy below its view's threshold (mostly one flat surface)"
+    ),
+    "quality-grayscale": CodeInfo(W, "image", "a grayscale photo in a view of colour photos"),
+    "quality-odd-aspect-ratio": CodeInfo(W, "image", "aspect ratio far from its view's"),
+    "quality-odd-size": CodeInfo(W, "image", "pixel count far from its view's"),
+    "quality-not-measurable": CodeInfo(
+        N, "image", "a decoded photo whose quality measures could not be taken, with why"
+    ),
     # labels and metadata
     "stage-missing": CodeInfo(E, "labels", "subject has no Norwood stage"),
     "stage-invalid": CodeInfo(E, "labels", "Norwood stage that cannot be parsed"),

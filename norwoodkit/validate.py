@@ -13,7 +13,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import PurePosixPath
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -22,6 +22,9 @@ from norwoodkit.errors import ParameterError
 from norwoodkit.findings import Finding, Severity, fails, finding, sort_findings
 from norwoodkit.labels import category_key
 from norwoodkit.text import cell_text
+
+if TYPE_CHECKING:
+    from norwoodkit.quality.thresholds import Overrides
 
 #: Ages the dataset card promises.
 AGE_RANGE = (18, 80)
@@ -57,6 +60,8 @@ class ValidateOptions:
         min_images_for_outliers: below this many decodable images, no outlier check.
         duplicate_distance: phash distance up to which two images are one photo (dedupe's
             ``same`` tier).
+        quality_thresholds: photo quality thresholds set by hand
+            (``quality.thresholds.read_thresholds``); None: calibrated on the dataset.
     """
 
     expect_subjects: int | None = None
@@ -65,6 +70,7 @@ class ValidateOptions:
     size_outlier_factor: float = 10.0
     min_images_for_outliers: int = 10
     duplicate_distance: int = 4
+    quality_thresholds: Overrides | None = None
 
     def __post_init__(self) -> None:
         for name, promised in (
@@ -474,8 +480,22 @@ def check_duplicates(ds: ProbedDataset, opts: ValidateOptions) -> Iterator[Findi
         )
 
 
+def check_quality(ds: ProbedDataset, opts: ValidateOptions) -> Iterable[Finding]:
+    """Sharpness, exposure, information, colour, aspect ratio and size against each view's
+    calibrated thresholds (``quality/``)."""
+    from norwoodkit.quality.check import check_quality as run_check
+
+    return run_check(ds, opts.quality_thresholds)
+
+
 #: The checks ``validate`` runs, in order.
-CHECKS: tuple[Check, ...] = (check_structure, check_images, check_metadata, check_duplicates)
+CHECKS: tuple[Check, ...] = (
+    check_structure,
+    check_images,
+    check_quality,
+    check_metadata,
+    check_duplicates,
+)
 
 #: The check groups (``CODES[code].check``) of every finding ``validate`` can report: loading's
 #: (annotation, structure) and its checks'.

@@ -20,7 +20,7 @@ from norwoodkit.sample.defects import bomb_png
 from norwoodkit.validate import GROUPS, Report, ValidateOptions, validate
 
 
-def run(root: Path, **opts: int) -> Report:
+def run(root: Path, **opts: Any) -> Report:
     return validate(probe.run(dataset.load(root), workers=1), ValidateOptions(**opts))
 
 

@@ -9,6 +9,7 @@ import typer
 
 from norwoodkit.cli.app import handle_errors, out, print_json
 from norwoodkit.cli.options import JsonOpt, QuietOpt, guard, load_probed, reads_dataset
+from norwoodkit.cli.validate import QualityThresholdsOpt
 from norwoodkit.source import DatasetSource
 
 
@@ -41,6 +42,7 @@ def report(
             "split's stage and age balance.",
         ),
     ] = None,
+    quality_thresholds: QualityThresholdsOpt = None,
     json_output: JsonOpt = False,
     quiet: QuietOpt = False,
 ) -> None:
@@ -48,13 +50,21 @@ def report(
     view, validation findings, duplicates and split balance (needs matplotlib:
     `pip install 'norwoodkit[report]'`)."""
     from norwoodkit import report as html_report
+    from norwoodkit.quality.thresholds import read_thresholds
 
     html_report.require_matplotlib()
-    guard(source, out_file, "out", inputs=(splits,))
+    guard(source, out_file, "out", inputs=(splits, quality_thresholds))
     guard(source, plots, "plots_dir", "folder")
     split_table = html_report.read_splits(splits) if splits is not None else None
+    overrides = read_thresholds(quality_thresholds) if quality_thresholds else None
     ds = load_probed(source, quiet, thumbnails=True)
-    made = html_report.make(ds, with_dedupe=with_dedupe, splits=split_table, plots_dir=plots)
+    made = html_report.make(
+        ds,
+        with_dedupe=with_dedupe,
+        splits=split_table,
+        plots_dir=plots,
+        quality_thresholds=overrides,
+    )
     html_report.write(out_file, made.html, dataset_root=source.root)
     counts = made.findings.counts()
     if json_output:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -19,6 +20,16 @@ if TYPE_CHECKING:
     from norwoodkit.validate import Report
 
 _COLOURS = {"error": "red", "warning": "yellow", "info": "blue"}
+
+QualityThresholdsOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--quality-thresholds",
+        metavar="FILE",
+        help="JSON or YAML file of photo quality thresholds per measure (and view), "
+        "e.g. 'sharpness: {min: 40}'; replaces the thresholds calibrated on the dataset.",
+    ),
+]
 
 
 @handle_errors
@@ -41,6 +52,14 @@ def validate(
         ),
     ] = None,
     strict: Annotated[bool, typer.Option("--strict", help="Warnings fail too (exit 1).")] = False,
+    quality_thresholds: QualityThresholdsOpt = None,
+    quality_calibrate: Annotated[
+        bool,
+        typer.Option(
+            "--quality-calibrate",
+            help="Also print each view's photo quality histograms with thresholds and floors.",
+        ),
+    ] = False,
     junit: JunitOpt = None,
     sarif: SarifOpt = None,
     fmt: FormatOpt = Format.TEXT,
@@ -50,22 +69,37 @@ def validate(
 ) -> None:
     """Check that folder and annotation agree, every view is present and decodable, and labels
     and metadata are valid. Exit 0 clean, 1 problems found, 2 could not run."""
+    from norwoodkit.quality.check import dataset_calibration
+    from norwoodkit.quality.show import calibration_text
+    from norwoodkit.quality.thresholds import read_thresholds
     from norwoodkit.reporting import validate_gate
     from norwoodkit.validate import ValidateOptions
     from norwoodkit.validate import validate as run_validate
 
     reports = Reports(junit, sarif, fmt, min_severity, json_output)
-    reports.guard(source.root, (source.annotations,))
+    reports.guard(source.root, (source.annotations, quality_thresholds))
+    overrides = read_thresholds(quality_thresholds) if quality_thresholds else None
     ds = load_probed(source, quiet)
     report = run_validate(
-        ds, ValidateOptions(expect_subjects=expect_subjects, expect_views=expect_images)
+        ds,
+        ValidateOptions(
+            expect_subjects=expect_subjects,
+            expect_views=expect_images,
+            quality_thresholds=overrides,
+        ),
     )
     gate = validate_gate(report, ds.table["subject_id"].unique(), source.root, strict)
     reports.emit(gate)
+    doc = report.to_dict(strict)
+    if quality_calibrate:
+        doc["quality_calibration"] = dataset_calibration(ds, overrides).to_dict()
     if json_output:
-        print_json(report.to_dict(strict))
+        print_json(doc)
     else:
         render_findings(report, gate, reports, strict)
+        if quality_calibrate:
+            for line in calibration_text(doc["quality_calibration"]):
+                out.print(line, markup=False, highlight=False, soft_wrap=True)
     raise typer.Exit(EXIT_OK if report.ok(strict) else EXIT_FOUND)
 
 

@@ -21,10 +21,12 @@ from norwoodkit.validate import Report
 
 if TYPE_CHECKING:
     from norwoodkit.dedupe import DedupeResult
+    from norwoodkit.quality.thresholds import Overrides
 
 from norwoodkit.report.markup import esc
 from norwoodkit.report.photos import contact_sheet, duplicates_section
 from norwoodkit.report.plots import render_plots, require_matplotlib
+from norwoodkit.report.quality import worst_photos_section
 from norwoodkit.report.sections import (
     age_section,
     demographics_section,
@@ -47,6 +49,7 @@ def build(
     splits: Assignment | pd.DataFrame | None = None,
     plots_dir: str | os.PathLike[str] | None = None,
     summary: Summary | None = None,
+    quality_thresholds: Overrides | None = None,
 ) -> str:
     """The HTML report of a probed dataset, as one self-contained document.
 
@@ -61,6 +64,8 @@ def build(
         plots_dir: also write the plots there as PNG files (the folder is created if its
             parent exists).
         summary: ``stats.summarize`` output; None summarizes with the default options.
+        quality_thresholds: thresholds set by hand for the "worst photos" gallery (the
+            findings passed in should use the same).
 
     Raises:
         NorwoodkitError: matplotlib is missing (install ``norwoodkit[report]``).
@@ -85,6 +90,8 @@ def build(
             write_bytes_atomic(plots_path / f"{name}.png", png)
     assignment = Assignment.of(splits) if splits is not None else None
     sections = _sections(dataset, summ, finding_list(findings), plots, dedupe, assignment)
+    worst = worst_photos_section(dataset, quality_thresholds)  # after the findings
+    sections.insert(7, ("worst-photos", "Worst photos", worst))
     return _page(summ.dataset, sections)
 
 
@@ -131,17 +138,25 @@ def make(
     with_dedupe: bool = True,
     splits: Assignment | pd.DataFrame | None = None,
     plots_dir: str | os.PathLike[str] | None = None,
+    quality_thresholds: Overrides | None = None,
 ) -> Made:
     """Validate, find duplicates (unless ``with_dedupe`` is False) and build the page.
 
     This is what ``norwoodkit report`` writes; ``build`` takes each part ready-made instead.
     """
     from norwoodkit.dedupe import find
-    from norwoodkit.validate import validate
+    from norwoodkit.validate import ValidateOptions, validate
 
-    found = validate(dataset)
+    found = validate(dataset, ValidateOptions(quality_thresholds=quality_thresholds))
     dup = find(dataset) if with_dedupe else None
-    text = build(dataset, findings=found, dedupe=dup, splits=splits, plots_dir=plots_dir)
+    text = build(
+        dataset,
+        findings=found,
+        dedupe=dup,
+        splits=splits,
+        plots_dir=plots_dir,
+        quality_thresholds=quality_thresholds,
+    )
     return Made(html=text, findings=found)
 
 
