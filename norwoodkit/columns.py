@@ -84,6 +84,7 @@ class Image:
 
 STRING = Value("string", "string")
 INT = Value("int64", "Int64")
+FLOAT = Value("float64", "float64")
 BOOL = Value("bool", "boolean")
 BYTES = Value("binary", "object")
 
@@ -226,6 +227,19 @@ PROBE_COLUMNS: tuple[Column, ...] = (
     ),
     Column("phash_mirror", _I, STRING, "perceptual hash of the horizontally flipped upright image"),
     Column("thumbnail", _I, BYTES, "JPEG bytes of the upright image, long side 160 px"),
+    # The quality measures (probe/quality.py), on the decoded image shrunk to 256 px long side.
+    Column(
+        "sharpness",
+        _I,
+        FLOAT,
+        "variance of the Laplacian of luma (levels 0..255) at 256 px long side; NaN: see note",
+    ),
+    Column("brightness", _I, FLOAT, "mean luma on [0, 1]"),
+    Column("dark_fraction", _I, FLOAT, "share of pixels with luma <= 7/255 (about 0.03)"),
+    Column("bright_fraction", _I, FLOAT, "share of pixels with luma >= 248/255 (about 0.97)"),
+    Column("entropy", _I, FLOAT, "Shannon entropy of the 256-bin luma histogram, bits (0..8)"),
+    Column("grayscale", _I, BOOL, "no colour: a grey mode, or 99 % of pixels grey within 8 levels"),
+    Column("quality_note", _I, STRING, "why a measure is NaN or how it was taken; empty when fine"),
 )
 
 #: Columns that only ``pack`` makes: the split, the class label and the stored image.
@@ -303,7 +317,8 @@ def coerce(frame: pd.DataFrame, columns: tuple[Column, ...]) -> pd.DataFrame:
     for c in columns:
         dtype: Any = c.dtype  # pandas-stubs only type-check literal dtype names
         if c.name not in out.columns:
-            out[c.name] = pd.Series([pd.NA] * len(out), dtype=dtype, index=out.index)
+            na = math.nan if dtype == "float64" else pd.NA  # numpy floats have no pd.NA
+            out[c.name] = pd.Series([na] * len(out), dtype=dtype, index=out.index)
         else:
             out[c.name] = out[c.name].astype(dtype)
     return out

@@ -39,7 +39,7 @@ __all__ = [
 
 #: Bump when the meaning of any probe column or of the key changes: older caches are then
 #: ignored. 3: the key gained inode and ctime, and rows are checked before they are trusted.
-PROBE_VERSION = 3
+PROBE_VERSION = 4  # 4: the quality measures (sharpness, exposure, entropy, grayscale)
 
 #: The key of a cache row besides ``path``: what ``stat`` said when the row was written.
 #: ``mtime_ns`` is a probe column that belongs to the key as well.

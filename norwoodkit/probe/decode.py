@@ -21,6 +21,7 @@ from PIL import Image, UnidentifiedImageError
 
 from norwoodkit import exif
 from norwoodkit.columns import PROBE_COLUMNS
+from norwoodkit.probe import quality
 
 __all__ = [
     "DRAFT_MODE",
@@ -59,8 +60,8 @@ _TRANSPOSE: dict[int, list[Image.Transpose]] = {
 
 
 def empty_row() -> dict[str, Any]:
-    """A probe row with every column null."""
-    return {c.name: None for c in PROBE_COLUMNS}
+    """A probe row with every column null, but for the note that nothing was measured."""
+    return {c.name: None for c in PROBE_COLUMNS} | quality.not_measured("the image was not decoded")
 
 
 def sniff_format(head: bytes) -> str | None:
@@ -118,6 +119,14 @@ def phash_pair(image: Image.Image) -> tuple[str, str]:
 def probe_bytes(data: bytes) -> dict[str, Any]:
     """Probe an image's bytes (what ``probe_file`` does once it has read the file); never raises
     for bad bytes: the status column says what is wrong."""
+    row = _probe(data)
+    if row["status"] != "ok":  # the note says why the measures are NaN
+        row.update(quality.not_measured(f"the image was not decoded ({row['status']})"))
+    return row
+
+
+def _probe(data: bytes) -> dict[str, Any]:
+    """``probe_bytes`` but for the quality note of an image that was not decoded."""
     out = empty_row()
     out["size"] = len(data)
     if not data:
@@ -183,9 +192,25 @@ def _decode(data: bytes, out: dict[str, Any]) -> dict[str, Any]:
     for step in _TRANSPOSE.get(orientation or 1, []):
         small = small.transpose(step)
     out["phash"], out["phash_mirror"] = phash_pair(small)
+    out.update(_measured(small, out["mode"]))
     out["thumbnail"] = _thumbnail(small)  # the last use of ``small``: shrunk in place
     out["status"] = "ok"
     return out
+
+
+def _measured(upright: Image.Image, mode: str) -> dict[str, Any]:
+    """The quality columns of the decoded image, shrunk to ``quality.MEASURE_SIDE`` on a copy.
+
+    Antialiased (bilinear, after an integer box reduction where the image is over twice the
+    size): a 640x480 photo and a 4000x3000 one of the same scene reach the measures alike.
+    """
+    width, height = upright.size
+    scale = quality.MEASURE_SIDE / max(width, height)
+    reduced = upright
+    if scale < 1:
+        size = (max(1, round(width * scale)), max(1, round(height * scale)))
+        reduced = upright.resize(size, Image.Resampling.BILINEAR, reducing_gap=2.0)
+    return quality.measure(np.asarray(reduced), mode)
 
 
 def _thumbnail(upright: Image.Image) -> bytes:
