@@ -104,7 +104,7 @@ def degrade(img: Image.Image, kind: str, amount: float, rng: np.random.Generator
     colour = rng.uniform(90, 210, 3)
     ramp = np.linspace(-6, 6, w)[None, :, None]
     wall = colour[None, None, :] + ramp + rng.normal(0, 1.5, (h, w, 3))
-    keep = int(round(w * (1 - amount)))
+    keep = round(w * (1 - amount))
     wall[:, :keep] = a[:, :keep]
     return Image.fromarray(np.clip(wall, 0, 255).astype(np.uint8))
 

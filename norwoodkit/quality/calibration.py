@@ -19,10 +19,6 @@ from norwoodkit.quality.thresholds import Overrides
 #: only the absolute floors apply.
 MIN_PHOTOS = 20
 
-#: How many robust standard deviations (1.4826 x MAD) below or above the view's median a
-#: calibrated threshold lies.
-SPREADS = 4.0
-
 #: Bins of the ``--quality-calibrate`` histograms.
 BINS = 24
 
@@ -81,7 +77,6 @@ class Calibration:
         """The ``--quality-calibrate --json`` document: statistics, thresholds, histograms."""
         return {
             "min_photos": MIN_PHOTOS,
-            "spreads": SPREADS,
             "thresholds_file": self.overrides.source or None,
             "measures": [
                 _entry_dict(self.entries[(view, name)], self.values, view)
@@ -110,15 +105,17 @@ def _view_measure(view: str, measure: Measure, rows: pd.DataFrame, given: Overri
     x = rows[measure.name].to_numpy(dtype="float64")
     x = x[np.isfinite(x) & ((x > 0) if measure.log else True)]
     typical = float(np.median(x)) if len(x) else None
-    centre = spread = None
+    centre = sd = None
     if len(x) >= MIN_PHOTOS:
         t = np.log(x) if measure.log else x
         centre = float(np.median(t))
-        spread = max(SPREADS * 1.4826 * float(np.median(np.abs(t - centre))), measure.band)
+        sd = 1.4826 * float(np.median(np.abs(t - centre)))
     thresholds = {}
     for side in measure.codes:
         calibrated = None
-        if centre is not None and spread is not None:
+        if centre is not None and sd is not None:
+            narrowest, widest = measure.band[side]
+            spread = min(max(measure.spreads[side] * sd, narrowest), widest)
             edge = centre - spread if side is Side.MIN else centre + spread
             calibrated = math.exp(edge) if measure.log else edge
         thresholds[side] = _threshold(

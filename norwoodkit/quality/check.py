@@ -20,6 +20,7 @@ from norwoodkit.quality.calibration import (
     calibrate,
 )
 from norwoodkit.quality.measures import (
+    EXCLUSIVE,
     GRAYSCALE_CODE,
     MEASURES,
     NOT_MEASURABLE_CODE,
@@ -62,15 +63,18 @@ def check_quality(ds: ProbedDataset, overrides: Overrides | None = None) -> Iter
 
 
 def _beyond(r: dict[str, Any], entries: dict[str, ViewMeasure]) -> Iterator[Finding]:
+    found: dict[str, Finding] = {}
     for name, entry in entries.items():
         value = r[name]
         if pd.isna(value):
             continue
         measure = MEASURES[name]
         for side, t in entry.thresholds.items():
-            if t.value is not None and beyond(float(value), side, t.value):
-                yield _finding(r, measure, side, float(value), t, entry)
-                break
+            code = measure.codes[side]
+            if code not in found and t.value is not None and beyond(float(value), side, t.value):
+                found[code] = _finding(r, measure, side, float(value), t, entry)
+    first = next((code for code in EXCLUSIVE if code in found), None)
+    yield from (f for code, f in found.items() if code == first or code not in EXCLUSIVE)
 
 
 def _finding(

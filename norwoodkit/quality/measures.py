@@ -31,8 +31,12 @@ class Measure:
         valid: the closed range a threshold may take (``math.inf`` for no upper end).
         log: whether the view's typical value and spread are taken on a log scale (measures
             that change by factors: sharpness, pixel counts, aspect ratios).
-        band: the narrowest distance (in that scale) between the view's typical value and its
-            calibrated threshold, so a view of near-identical photos does not flag noise.
+        spreads: side -> how many robust standard deviations (1.4826 x MAD) from the view's median
+            its calibrated threshold lies, before ``band`` bounds that distance.
+        band: side -> the narrowest and the widest distance (in that scale) between the view's median
+            and its calibrated threshold: the narrowest keeps a view of near-identical photos
+            from flagging noise, the widest keeps a view of varied scenes (or one with many bad
+            photos, which widen its spread) from flagging nothing.
         digits: decimals shown in messages.
         example: a valid line of a threshold file.
     """
@@ -42,7 +46,8 @@ class Measure:
     floors: dict[Side, float | None]
     valid: tuple[float, float]
     log: bool
-    band: float
+    spreads: dict[Side, float]
+    band: dict[Side, tuple[float, float]]
     digits: int
     example: str
 
@@ -60,11 +65,14 @@ def _m(
     valid: tuple[float, float],
     *,
     log: bool,
-    band: float,
+    spreads: float | dict[Side, float],
+    band: tuple[float, float] | dict[Side, tuple[float, float]],
     digits: int,
     example: str,
 ) -> Measure:
-    return Measure(name, codes, floors, valid, log, band, digits, example)
+    each = {side: spreads for side in codes} if isinstance(spreads, float) else spreads
+    bands = {side: band for side in codes} if isinstance(band, tuple) else band
+    return Measure(name, codes, floors, valid, log, each, bands, digits, example)
 
 
 _POSITIVE = (0.0, math.inf)
@@ -79,7 +87,8 @@ MEASURES: dict[str, Measure] = {
             {Side.MIN: 5.0},
             _POSITIVE,
             log=True,
-            band=math.log(4.0),
+            spreads=3.0,
+            band=(math.log(4.0), math.log(10.0)),
             digits=1,
             example="sharpness: {min: 40}",
         ),
@@ -89,7 +98,10 @@ MEASURES: dict[str, Measure] = {
             {Side.MIN: 0.08, Side.MAX: 0.92},
             (0.0, 1.0),
             log=False,
-            band=0.15,
+            # Over-exposure is judged more loosely: renders and phone photos of a bald scalp
+            # under a flash vary far more above the median than below it.
+            spreads={Side.MIN: 3.0, Side.MAX: 5.0},
+            band={Side.MIN: (0.26, 0.32), Side.MAX: (0.22, 0.5)},
             digits=2,
             example="brightness: {min: 0.15, max: 0.85}",
         ),
@@ -99,19 +111,21 @@ MEASURES: dict[str, Measure] = {
             {Side.MIN: 3.0},
             (0.0, 8.0),
             log=False,
-            band=1.0,
+            spreads=4.0,
+            band=(2.5, 3.0),
             digits=2,
             example="entropy: {min: 4.5}",
         ),
         _m(
             "aspect_ratio",
-            {Side.MIN: "quality-odd-aspect-ratio", Side.MAX: "quality-odd-aspect-ratio"},
-            {Side.MIN: 0.4, Side.MAX: 2.5},
-            _POSITIVE,
+            {Side.MAX: "quality-odd-aspect-ratio"},
+            {Side.MAX: 2.5},
+            (1.0, math.inf),
             log=True,
-            band=math.log(1.3),
+            spreads=4.0,
+            band=(math.log(1.3), math.log(2.0)),
             digits=2,
-            example="aspect_ratio: {min: 0.6, max: 1.7}",
+            example="aspect_ratio: {max: 1.8}",
         ),
         _m(
             "pixels",
@@ -119,7 +133,8 @@ MEASURES: dict[str, Measure] = {
             {Side.MIN: None, Side.MAX: None},
             _POSITIVE,
             log=True,
-            band=math.log(4.0),
+            spreads=4.0,
+            band=(math.log(4.0), math.log(16.0)),
             digits=0,
             example="pixels: {min: 1000000}",
         ),
@@ -134,6 +149,10 @@ NOT_MEASURABLE_CODE = "quality-not-measurable"
 
 #: The probe columns the measures come from (``aspect_ratio`` and ``pixels`` are derived).
 PROBE_COLUMNS = ("sharpness", "brightness", "entropy")
+
+#: Codes of which a photo gets at most one, the first that applies: a wrong exposure also
+#: flattens detail and the histogram, and a frame of wall has no detail to be sharp.
+EXCLUSIVE = ("quality-dark", "quality-bright", "quality-low-information", "quality-blurry")
 
 #: What a view without a name is called (files that are none of the five views).
 OTHER_VIEW = "other"
@@ -156,7 +175,11 @@ def measure_values(images: pd.DataFrame) -> pd.DataFrame:
     for column in PROBE_COLUMNS:
         out[column] = pd.to_numeric(ok[column], errors="coerce").astype("float64")
     positive = (width > 0) & (height > 0)
-    out["aspect_ratio"] = (width / height).where(positive, np.nan)
+    # Long side over short side: a portrait photo among landscape ones is not odd (phones
+    # shoot both), a strip or a panorama is.
+    out["aspect_ratio"] = (np.maximum(width, height) / np.minimum(width, height)).where(
+        positive, np.nan
+    )
     out["pixels"] = (width * height).where(positive, np.nan)
     out["grayscale"] = ok["grayscale"].fillna(False).astype(bool)
     out["quality_note"] = ok["quality_note"].fillna("").astype(str)

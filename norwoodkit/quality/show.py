@@ -14,9 +14,10 @@ _BARS = " ▁▂▃▄▅▆▇█"
 def calibration_text(doc: dict[str, Any]) -> list[str]:
     """Lines of text for ``Calibration.to_dict()``'s document."""
     lines = [
-        f"Photo quality thresholds per view: median -/+ {doc['spreads']:g} robust spreads, "
-        f"never looser than the floor; views with fewer than {doc['min_photos']} measured "
-        "photos use the floors only. T marks the threshold, F the floor."
+        "Photo quality thresholds per view: the median -/+ a few robust spreads (within "
+        "bounds per measure), never looser than the floor; views with fewer than "
+        f"{doc['min_photos']} measured photos use the floors only. T marks the threshold, "
+        "F the floor."
     ]
     for entry in doc["measures"]:
         lines.extend(_entry_lines(entry))
