@@ -77,9 +77,7 @@ CODES: dict[str, CodeInfo] = {
     # photo quality (quality/): thresholds calibrated per view, absolute floors
     "quality-blurry": CodeInfo(W, "image", "sharpness below its view's threshold"),
     "quality-dark": CodeInfo(W, "image", "brightness below its view's threshold"),
-    "quality-bright": CodeInfo(
-        W, "image", "brightness above its view's threshold (over-exposed)"
-    ),
+    "quality-bright": CodeInfo(W, "image", "brightness above its view's threshold (over-exposed)"),
     "quality-low-information": CodeInfo(
         W, "image", "entropy below its view's threshold (mostly one flat surface)"
     ),

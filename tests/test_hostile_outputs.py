@@ -60,6 +60,8 @@ INPUTS: set[tuple[str, str]] = {
     ("pack", "exclude_list"),
     ("pack", "card_data"),
     ("report", "splits"),
+    ("validate", "quality_thresholds"),
+    ("report", "quality_thresholds"),
     ("verify", "out_dir"),
     ("bench-load", "out_dir"),
 }

@@ -101,6 +101,25 @@ def _report() -> dict[str, Schema]:
     }
 
 
+def _validate() -> Schema:
+    threshold = obj({"value": NULL_NUM, "source": STR, "calibrated": NULL_NUM, "floor": NULL_NUM})
+    entry = obj(
+        {
+            "view": STR,
+            "measure": STR,
+            "photos": INT,
+            "calibrated": BOOL,
+            "typical": NULL_NUM,
+            "thresholds": mapping(threshold),
+            "edges": array(NUM),
+            "counts": array(INT),
+        }
+    )
+    calibration = obj({"min_photos": INT, "thresholds_file": NULL_STR, "measures": array(entry)})
+    # with --quality-calibrate
+    return _document("validate", _report(), {"quality_calibration": calibration})
+
+
 def _dedupe() -> Schema:
     from norwoodkit.dedupe import Kind, Tier
 
@@ -302,7 +321,6 @@ def error_schema() -> Schema:
 def command_schema(command: str) -> Schema:
     """The schema of ``norwoodkit COMMAND --json``'s document when the command ran (exit 0/1)."""
     bodies = {
-        "validate": _report,
         "pack": _pack,
         "verify": _report,
         "stats": _stats,
@@ -310,7 +328,7 @@ def command_schema(command: str) -> Schema:
         "bench-load": _bench_load,
         "sample": _sample,
     }
-    special = {"dedupe": _dedupe, "split": _split}
+    special = {"validate": _validate, "dedupe": _dedupe, "split": _split}
     shape = special[command]() if command in special else _document(command, bodies[command]())
     return {
         "$schema": DRAFT,

@@ -31,12 +31,12 @@ class Measure:
         valid: the closed range a threshold may take (``math.inf`` for no upper end).
         log: whether the view's typical value and spread are taken on a log scale (measures
             that change by factors: sharpness, pixel counts, aspect ratios).
-        spreads: side -> how many robust standard deviations (1.4826 x MAD) from the view's median
-            its calibrated threshold lies, before ``band`` bounds that distance.
-        band: side -> the narrowest and the widest distance (in that scale) between the view's median
-            and its calibrated threshold: the narrowest keeps a view of near-identical photos
-            from flagging noise, the widest keeps a view of varied scenes (or one with many bad
-            photos, which widen its spread) from flagging nothing.
+        spreads: side -> how many robust standard deviations (1.4826 x MAD) from the view's
+            median its calibrated threshold lies, before ``band`` bounds that distance.
+        band: side -> the narrowest and the widest distance (in that scale) between the
+            view's median and its calibrated threshold: the narrowest keeps a view of
+            near-identical photos from flagging noise, the widest keeps a view of varied scenes
+            (or one with many bad photos, which widen its spread) from flagging nothing.
         digits: decimals shown in messages.
         example: a valid line of a threshold file.
     """
@@ -177,9 +177,8 @@ def measure_values(images: pd.DataFrame) -> pd.DataFrame:
     positive = (width > 0) & (height > 0)
     # Long side over short side: a portrait photo among landscape ones is not odd (phones
     # shoot both), a strip or a panorama is.
-    out["aspect_ratio"] = (np.maximum(width, height) / np.minimum(width, height)).where(
-        positive, np.nan
-    )
+    long, short = width.where(width >= height, height), width.where(width < height, height)
+    out["aspect_ratio"] = (long / short).where(positive, np.nan)
     out["pixels"] = (width * height).where(positive, np.nan)
     out["grayscale"] = ok["grayscale"].fillna(False).astype(bool)
     out["quality_note"] = ok["quality_note"].fillna("").astype(str)
