@@ -1,4 +1,4 @@
-"""ProbedDataset -> summary tables: stages, ages, demographics, images per view.
+"""ProbedDataset -> summary tables: stages, ages, demographics, images and their quality per view.
 
 No image is opened again: every number comes from the table that ``dataset.load`` and
 ``probe.run`` built (sizes, formats and modes are probe columns). ``summarize`` returns a
@@ -53,6 +53,7 @@ __all__ = [
     "MISSING",
     "NO_VIEW",
     "OUT_OF_RANGE",
+    "QUALITY_MEASURES",
     "STAGE_LABELS",
     "TABLE_TITLES",
     "AgeBins",
@@ -79,6 +80,9 @@ _SIZE_MEASURES: dict[str, Callable[[pd.DataFrame], pd.Series]] = {
     ),
     "bytes": lambda t: t["size"].astype("Float64"),
 }
+
+#: The probe's quality measures (``probe/quality.py``) that ``quality`` summarises per view.
+QUALITY_MEASURES = ("sharpness", "brightness", "dark_fraction", "bright_fraction", "entropy")
 
 # --------------------------------------------------------------------------- the summary
 
@@ -221,7 +225,7 @@ def _subject_tables(
 
 
 def _image_tables(table: pd.DataFrame, images: pd.DataFrame) -> dict[str, pd.DataFrame]:
-    """Files per view, sizes, formats, modes and orientation tags, in output order."""
+    """Files per view, sizes, formats, modes, orientation tags and quality, in output order."""
     view_order = [v.value for v in VIEWS]
     if bool(images["view"].isna().any()):
         view_order.append(NO_VIEW)
@@ -233,6 +237,8 @@ def _image_tables(table: pd.DataFrame, images: pd.DataFrame) -> dict[str, pd.Dat
         "formats": _by_view("format", images["format"].fillna("unknown"), view, view_order),
         "modes": _by_view("mode", images["mode"].fillna("unknown"), view, view_order),
         "orientations": _by_view("orientation", orient, view, view_order),
+        "quality": _quality_table(images, view, view_order),
+        "grayscale": _grayscale_table(images, view, view_order),
     }
 
 
@@ -403,6 +409,60 @@ def _size_table(images: pd.DataFrame, view: pd.Series, view_order: Sequence[str]
     frame["view"] = frame["view"].astype("string")
     frame["measure"] = frame["measure"].astype("string")
     return frame
+
+
+def _quality_table(
+    images: pd.DataFrame, view: pd.Series, view_order: Sequence[str]
+) -> pd.DataFrame:
+    """Median and interquartile range of each quality measure, per view and overall.
+
+    ``not_measured`` counts the view's image files whose measure is NaN: not decoded, or not
+    measurable (the probe's ``quality_note`` says why, image by image).
+    """
+    rows: list[dict[str, Any]] = []
+    for name in [*view_order, ALL]:
+        mask = np.ones(len(images), dtype=bool) if name == ALL else (view == name).to_numpy(bool)
+        for measure in QUALITY_MEASURES:
+            values = images[measure].to_numpy(dtype=np.float64, na_value=np.nan)[mask]
+            known = values[np.isfinite(values)]
+            q1, median, q3 = np.quantile(known, [0.25, 0.5, 0.75]) if len(known) else [math.nan] * 3
+            rows.append(
+                {
+                    "view": name,
+                    "measure": measure,
+                    "measured": len(known),
+                    "not_measured": len(values) - len(known),
+                    "median": float(median),
+                    "q1": float(q1),
+                    "q3": float(q3),
+                    "iqr": float(q3 - q1),
+                }
+            )
+    frame = pd.DataFrame(rows)
+    frame["view"] = frame["view"].astype("string")
+    frame["measure"] = frame["measure"].astype("string")
+    return frame
+
+
+def _grayscale_table(
+    images: pd.DataFrame, view: pd.Series, view_order: Sequence[str]
+) -> pd.DataFrame:
+    """Per view and overall: images whose colour was judged, and how many carry none."""
+    grey = images["grayscale"].astype("boolean")
+    rows = []
+    for name in [*view_order, ALL]:
+        mask = pd.Series(True, index=images.index) if name == ALL else (view == name)
+        judged = grey[mask.to_numpy(dtype=bool)].dropna()
+        n_grey = int(judged.sum())
+        rows.append((name, len(judged), n_grey, n_grey / len(judged) if len(judged) else 0.0))
+    return pd.DataFrame(
+        {
+            "view": pd.array([r[0] for r in rows], dtype="string"),
+            "measured": np.array([r[1] for r in rows], dtype=np.int64),
+            "grayscale": np.array([r[2] for r in rows], dtype=np.int64),
+            "share": np.array([r[3] for r in rows], dtype=np.float64),
+        }
+    )
 
 
 def _by_view(

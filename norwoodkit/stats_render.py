@@ -54,6 +54,8 @@ TABLE_TITLES: dict[str, str] = {
     "formats": "File formats per view",
     "modes": "Colour modes per view",
     "orientations": "EXIF orientation tags per view",
+    "quality": "Photo quality per view: median and interquartile range (q1..q3) of each measure",
+    "grayscale": "Grayscale photos per view",
 }
 
 #: Every fact of a ``Summary``, in output order, in words.

@@ -27,6 +27,11 @@ def rgb(levels: Any) -> np.ndarray:
     return np.repeat(grey[:, :, None], 3, axis=2)
 
 
+def measured(pixels: np.ndarray, mode: str | None = None) -> dict[str, Any]:
+    """``quality.measure`` of an RGB array: its luma, and all of it as the colour sample."""
+    return quality.measure(quality.luma(pixels), pixels, mode)
+
+
 def probed(tmp_path: Path, name: str, data: bytes) -> dict[str, Any]:
     path = tmp_path / name
     path.write_bytes(data)
@@ -53,7 +58,7 @@ def test_checkerboard_sharpness_is_the_laplacian_variance() -> None:
 def test_blur_lowers_sharpness() -> None:
     sharp = photo(1, (256, 192))
     values = [
-        quality.measure(np.asarray(sharp.filter(ImageFilter.GaussianBlur(r))))["sharpness"]
+        measured(np.asarray(sharp.filter(ImageFilter.GaussianBlur(r))))["sharpness"]
         for r in (0, 1, 2, 4)
     ]
     assert values == sorted(values, reverse=True)
@@ -61,7 +66,7 @@ def test_blur_lowers_sharpness() -> None:
 
 
 def test_uniform_image_has_no_sharpness_and_says_so() -> None:
-    m = quality.measure(rgb(np.full((40, 300), 90)))
+    m = measured(rgb(np.full((40, 300), 90)))
     assert math.isnan(m["sharpness"])
     assert m["quality_note"] == "uniform image: sharpness undefined"
     assert m["entropy"] == 0.0 and not math.copysign(1, m["entropy"]) < 0
@@ -71,7 +76,7 @@ def test_uniform_image_has_no_sharpness_and_says_so() -> None:
 
 @pytest.mark.parametrize("shape", [(1, 1), (2, 2), (2, 300), (300, 1)])
 def test_smaller_than_the_kernel_is_not_measured(shape: tuple[int, int]) -> None:
-    m = quality.measure(rgb(np.arange(shape[0] * shape[1]).reshape(shape) % 256))
+    m = measured(rgb(np.arange(shape[0] * shape[1]).reshape(shape) % 256))
     assert math.isnan(m["sharpness"])
     h, w = shape
     kernel = f"reduced decode {w}x{h} px is smaller than the 3x3 Laplacian kernel"
@@ -81,9 +86,9 @@ def test_smaller_than_the_kernel_is_not_measured(shape: tuple[int, int]) -> None
 
 def test_clipping_levels_are_inclusive() -> None:
     levels = np.array([[0, 7, 8, 128, 247, 248, 255, 255]])
-    dark, bright = quality.clipped_fractions(np.asarray(levels))
+    dark, bright = quality.clipped_fractions(quality.histogram(levels))
     assert (dark, bright) == (2 / 8, 3 / 8)
-    m = quality.measure(rgb(levels))
+    m = measured(rgb(levels))
     assert (m["dark_fraction"], m["bright_fraction"]) == (2 / 8, 3 / 8)
 
 
@@ -96,14 +101,18 @@ def test_clipping_levels_are_inclusive() -> None:
     ],
 )
 def test_entropy_in_bits(levels: np.ndarray, bits: float) -> None:
-    assert quality.entropy(np.asarray(levels)) == pytest.approx(bits)
+    assert quality.entropy(quality.histogram(levels)) == pytest.approx(bits)
 
 
 def test_brightness_is_mean_luma_on_unit_scale() -> None:
     red = np.zeros((4, 4, 3), np.uint8)
     red[..., 0] = 255
-    assert quality.brightness(quality.luma(red)) == pytest.approx(0.299)
-    assert quality.measure(rgb(np.full((4, 4), 255)))["brightness"] == pytest.approx(1.0)
+    # 0.299 * 255, rounded to a level as Pillow's "L" conversion rounds it
+    assert quality.brightness(quality.histogram(quality.luma(red))) == pytest.approx(76 / 255)
+    img = photo(3, (64, 48))  # the probe measures Pillow's "L": luma is the same within a level
+    diff = quality.luma(np.asarray(img)).astype(int) - np.asarray(img.convert("L"))
+    assert np.abs(diff).max() <= 1
+    assert measured(rgb(np.full((4, 4), 255)))["brightness"] == pytest.approx(1.0)
 
 
 def test_grayscale_tolerates_jpeg_chroma_noise_but_not_colour() -> None:
@@ -135,7 +144,7 @@ def test_any_small_image_gives_values_in_range_or_a_reason(
     h: int, w: int, seed: int, mode: str | None
 ) -> None:
     pixels = np.random.default_rng(seed).integers(0, 256, (h, w, 3)).astype(np.uint8)
-    m = quality.measure(pixels, mode)
+    m = measured(pixels, mode)
     assert 0 <= m["brightness"] <= 1
     assert 0 <= m["dark_fraction"] <= 1 and 0 <= m["bright_fraction"] <= 1
     assert 0 <= m["entropy"] <= 8
@@ -179,7 +188,7 @@ def test_one_pixel_png(tmp_path: Path) -> None:
     r = probed(tmp_path, "dot.png", png_bytes(Image.new("RGB", (1, 1), (250, 10, 10))))
     assert r["status"] == "ok" and math.isnan(r["sharpness"])
     assert r["quality_note"] == "reduced decode 1x1 px is smaller than the 3x3 Laplacian kernel"
-    assert r["brightness"] == pytest.approx((0.299 * 250 + 0.587 * 10 + 0.114 * 10) / 255)
+    assert r["brightness"] == pytest.approx(round(0.299 * 250 + 0.587 * 10 + 0.114 * 10) / 255)
     assert r["grayscale"] is False
 
 

@@ -3,6 +3,7 @@ dropped; the four renderings (dict, Markdown, CSV, Rich) carry the same tables."
 
 from __future__ import annotations
 
+import io
 import json
 import math
 import os
@@ -12,21 +13,25 @@ import unicodedata
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pytest
+from hostile import hostile
+from PIL import Image
 from rich.console import Console
 
-from conftest import CLEAN_SAMPLE, DEFECT_SAMPLE
+from conftest import CLEAN_SAMPLE, DEFECT_SAMPLE, MakeDataset, jpeg_bytes, photo, png_bytes
 from norwoodkit import dataset, probe
 from norwoodkit.columns import ALL_COLUMNS, coerce
 from norwoodkit.dataset import Dataset, ProbedDataset
 from norwoodkit.errors import InputError, OutputError, ParameterError
-from norwoodkit.labels import VIEWS, category_key
+from norwoodkit.labels import VIEWS, View, category_key
 from norwoodkit.paths import guard_output
 from norwoodkit.stats import (
     FACT_LABELS,
     MISSING,
     OUT_OF_RANGE,
+    QUALITY_MEASURES,
     STAGE_LABELS,
     TABLE_TITLES,
     Summary,
@@ -203,6 +208,26 @@ def check_against_pandas(ds: ProbedDataset, summary: Summary) -> None:
             assert row["median"] == pytest.approx(chosen.median())
             assert row["q3"] == pytest.approx(chosen.quantile(0.75))
             assert row["max"] == pytest.approx(chosen.max())
+
+    # quality: median and quartiles of each measure over the images where it is finite
+    quality = {(r["view"], r["measure"]): r for r in records(summary, "quality")}
+    grey = by(summary, "grayscale", "view")
+    for name in [*[v.value for v in VIEWS], "all"]:
+        mask = pd.Series(True, index=imgs.index) if name == "all" else (view == name)
+        for measure in QUALITY_MEASURES:
+            values = imgs.loc[mask, measure].astype(float)
+            chosen = values[values.notna()]
+            row = quality[(name, measure)]
+            assert (row["measured"], row["not_measured"]) == (len(chosen), int(values.isna().sum()))
+            if len(chosen):
+                assert row["median"] == pytest.approx(chosen.median())
+                assert row["q1"] == pytest.approx(chosen.quantile(0.25))
+                assert row["q3"] == pytest.approx(chosen.quantile(0.75))
+                assert row["iqr"] == pytest.approx(row["q3"] - row["q1"])
+            else:
+                assert row["median"] is None and row["iqr"] is None
+        judged = imgs.loc[mask, "grayscale"].dropna()
+        assert (grey[name]["measured"], grey[name]["grayscale"]) == (len(judged), int(judged.sum()))
 
     # formats, modes, orientations per view
     for table_name, column, fill in (
@@ -401,6 +426,8 @@ def test_subjects_without_images_still_summarize() -> None:
     facts = summary.to_dict()["facts"]
     assert facts["images"] == 0 and facts["missing_views"] == 5
     assert by(summary, "image_sizes", "measure")["width"]["count"] == 0
+    assert by(summary, "quality", "measure")["sharpness"]["measured"] == 0
+    assert by(summary, "grayscale", "view")["all"]["measured"] == 0
     json.dumps(summary.to_dict(), allow_nan=False)
 
 
@@ -545,3 +572,51 @@ def test_a_value_named_like_the_row_column_keeps_both() -> None:
     summary = summarize(hand_made([{"stage": 1, "ethnicity": "stage"}, {"stage": 2}]))
     rows = by(summary, "stage_by_ethnicity", "stage")
     assert rows["1"]["stage (value)"] == 1 and rows["2"][MISSING] == 1
+
+
+# --------------------------------------------------------------------------- quality measures
+
+
+def test_quality_of_bad_photos_is_counted_not_dropped(make_dataset: MakeDataset) -> None:
+    """Photos that cannot be measured show up as not measured; stats still exits 0 and writes
+    nothing under the dataset."""
+    deep = io.BytesIO()
+    Image.fromarray(np.linspace(0, 65535, 64 * 48).reshape(48, 64).astype(np.uint16)).save(
+        deep, "PNG"
+    )
+    good = jpeg_bytes(photo(9, (400, 300)))
+    root = make_dataset(
+        2,
+        corrupt={
+            ("1", View.FRONT): jpeg_bytes(Image.new("RGB", (300, 200), (128, 128, 128))),
+            ("1", View.TOP): png_bytes(Image.new("RGB", (1, 1), (0, 0, 0))),
+            ("1", View.BACK): deep.getvalue(),
+            ("1", View.LEFT): jpeg_bytes(photo(8, (300, 200)).convert("CMYK")),
+            ("1", View.RIGHT): good[: len(good) // 2],
+        },
+    )
+    result = hostile(["stats", root, "--json", "-q"], 0, untouched=[root])
+    doc = json.loads(result.stdout)
+    quality = {(r["view"], r["measure"]): r for r in doc["tables"]["quality"]}
+    # Uniform (front) and 1x1 (top): no sharpness, the other measures still there.
+    for view in ("front", "top"):
+        assert quality[(view, "sharpness")]["not_measured"] == 1
+        assert quality[(view, "brightness")]["not_measured"] == 0
+    # 16-bit (back) and CMYK (left) are measured after conversion.
+    for view in ("back", "left"):
+        assert quality[(view, "sharpness")]["not_measured"] == 0
+    # Truncated (right): nothing measured, and stats does not pretend otherwise.
+    assert all(quality[("right", m)]["not_measured"] == 1 for m in QUALITY_MEASURES)
+    assert quality[("all", "sharpness")]["not_measured"] == 3
+    grey = {r["view"]: r for r in doc["tables"]["grayscale"]}
+    # The uniform grey front and the 16-bit back carry no colour; the truncated right is unjudged.
+    assert (grey["front"]["grayscale"], grey["back"]["grayscale"]) == (1, 1)
+    assert (grey["left"]["grayscale"], grey["right"]["measured"]) == (0, 1)
+
+
+def test_quality_table_is_json_safe_when_nothing_is_measured() -> None:
+    summary = summarize(hand_made([{"stage": 3, "age": 40}]))  # rows with no measures at all
+    rows = by(summary, "quality", "view")
+    assert rows["all"]["measured"] == 0 and rows["all"]["median"] is None
+    json.dumps(summary.to_dict(), allow_nan=False)
+    assert "Photo quality per view" in summary.to_markdown()

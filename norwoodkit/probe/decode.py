@@ -30,6 +30,7 @@ __all__ = [
     "empty_row",
     "phash_pair",
     "probe_bytes",
+    "quality_row",
     "sniff_format",
 ]
 
@@ -109,7 +110,8 @@ def phash_pair(image: Image.Image) -> tuple[str, str]:
     Bit-identical to ``imagehash.phash(image, hash_size=8)`` and to the same call on the
     horizontally flipped image (the tests check both), at half the cost of two calls.
     """
-    small = image.convert("L").resize((32, 32), Image.Resampling.LANCZOS)
+    grey = image if image.mode == "L" else image.convert("L")
+    small = grey.resize((32, 32), Image.Resampling.LANCZOS)
     pixels = np.asarray(small, dtype=np.float64)
     low = _DCT8 @ pixels @ _DCT8.T
     mirrored = low * _MIRROR_SIGNS
@@ -191,26 +193,29 @@ def _decode(data: bytes, out: dict[str, Any]) -> dict[str, Any]:
         small = _to_rgb(im)
     for step in _TRANSPOSE.get(orientation or 1, []):
         small = small.transpose(step)
-    out["phash"], out["phash_mirror"] = phash_pair(small)
-    out.update(_measured(small, out["mode"]))
+    grey = small.convert("L")  # one conversion for the phash and the measures
+    out["phash"], out["phash_mirror"] = phash_pair(grey)
+    out.update(quality_row(grey, small, out["mode"]))
     out["thumbnail"] = _thumbnail(small)  # the last use of ``small``: shrunk in place
     out["status"] = "ok"
     return out
 
 
-def _measured(upright: Image.Image, mode: str) -> dict[str, Any]:
-    """The quality columns of the decoded image, shrunk to ``quality.MEASURE_SIDE`` on a copy.
+def quality_row(grey: Image.Image, upright: Image.Image, mode: str | None) -> dict[str, Any]:
+    """The quality columns of a decoded image: ``upright`` (RGB) and ``grey``, its "L" copy.
 
-    Antialiased (bilinear, after an integer box reduction where the image is over twice the
-    size): a 640x480 photo and a 4000x3000 one of the same scene reach the measures alike.
+    Luma is shrunk to ``quality.MEASURE_SIDE`` (antialiased, bilinear), so a 640x480 photo and a
+    4000x3000 one of the same scene reach the measures alike; colour is judged on an even
+    sample of about as many pixels. Neither image is changed.
     """
-    width, height = upright.size
-    scale = quality.MEASURE_SIDE / max(width, height)
-    reduced = upright
-    if scale < 1:
+    width, height = grey.size
+    step = -(-max(width, height) // quality.MEASURE_SIDE)  # ceiling: at most MEASURE_SIDE
+    if max(width, height) > quality.MEASURE_SIDE:
+        scale = quality.MEASURE_SIDE / max(width, height)
         size = (max(1, round(width * scale)), max(1, round(height * scale)))
-        reduced = upright.resize(size, Image.Resampling.BILINEAR, reducing_gap=2.0)
-    return quality.measure(np.asarray(reduced), mode)
+        grey = grey.resize(size, Image.Resampling.BILINEAR)
+    colour = np.asarray(upright)[::step, ::step]
+    return quality.measure(np.asarray(grey), colour, mode)
 
 
 def _thumbnail(upright: Image.Image) -> bytes:
