@@ -2,7 +2,8 @@
 
 JPEGs are decoded once in Pillow's draft mode (DCT scaling to about 256 px): the entropy decoder
 still reads every byte of the scan, so truncation and corruption surface, while the inverse DCT
-runs at 1/8 scale. The perceptual hash and the thumbnail come from that same decode.
+runs at 1/8 scale. The perceptual hash, the quality measures (``quality``) and the thumbnail
+come from that same decode.
 
 Whatever a decoder raises about one image (Pillow raises far more than ``OSError``) becomes that
 image's status and error; Pillow's warnings are silenced here, since the row already says it all.
