@@ -54,7 +54,9 @@ def report(
     guard(source, plots, "plots_dir", "folder")
     split_table = html_report.read_splits(splits) if splits is not None else None
     ds = load_probed(source, quiet, thumbnails=True)
-    made = html_report.make(ds, with_dedupe=with_dedupe, splits=split_table, plots_dir=plots)
+    made = html_report.make(
+        ds, with_dedupe=with_dedupe, splits=split_table, plots_dir=plots, workers=source.workers
+    )
     html_report.write(out_file, made.html, dataset_root=source.root)
     counts = made.findings.counts()
     if json_output:

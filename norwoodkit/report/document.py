@@ -48,6 +48,7 @@ def build(
     splits: Assignment | pd.DataFrame | None = None,
     plots_dir: str | os.PathLike[str] | None = None,
     summary: Summary | None = None,
+    workers: int | None = None,
 ) -> str:
     """The HTML report of a probed dataset, as one self-contained document.
 
@@ -62,6 +63,8 @@ def build(
         plots_dir: also write the plots there as PNG files (the folder is created if its
             parent exists).
         summary: ``stats.summarize`` output; None summarizes with the default options.
+        workers: threads reading the photos shown again to enlarge them (``enlarge.py``);
+            None: one per CPU core.
 
     Raises:
         NorwoodkitError: matplotlib is missing (install ``norwoodkit[report]``).
@@ -85,7 +88,7 @@ def build(
         for name, png in plots.items():
             write_bytes_atomic(plots_path / f"{name}.png", png)
     assignment = Assignment.of(splits) if splits is not None else None
-    zoom = Zoom(dataset)
+    zoom = Zoom(dataset, workers=workers)
     sections = _sections(dataset, summ, finding_list(findings), plots, dedupe, assignment, zoom)
     return _page(summ.dataset, sections, zoom.overlays())
 
@@ -134,6 +137,7 @@ def make(
     with_dedupe: bool = True,
     splits: Assignment | pd.DataFrame | None = None,
     plots_dir: str | os.PathLike[str] | None = None,
+    workers: int | None = None,
 ) -> Made:
     """Validate, find duplicates (unless ``with_dedupe`` is False) and build the page.
 
@@ -144,7 +148,9 @@ def make(
 
     found = validate(dataset)
     dup = find(dataset) if with_dedupe else None
-    text = build(dataset, findings=found, dedupe=dup, splits=splits, plots_dir=plots_dir)
+    text = build(
+        dataset, findings=found, dedupe=dup, splits=splits, plots_dir=plots_dir, workers=workers
+    )
     return Made(html=text, findings=found)
 
 

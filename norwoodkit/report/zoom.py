@@ -4,9 +4,11 @@ the photo is shown, and a close link back to where it was first shown."""
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from norwoodkit.dataset import Dataset, decoded
+from norwoodkit.parallel import ordered_map, resolve_workers
 from norwoodkit.report.enlarge import ENLARGED_SIZE, Enlarged, enlarge
 from norwoodkit.report.markup import data_uri, esc, thumb_figure
 
@@ -32,12 +34,15 @@ class Zoom:
     Numbers follow the order photos are first shown, so the same data gives the same page.
     """
 
-    def __init__(self, dataset: Dataset, size: int = ENLARGED_SIZE) -> None:
+    def __init__(
+        self, dataset: Dataset, size: int = ENLARGED_SIZE, workers: int | None = None
+    ) -> None:
         t = dataset.table
         rows = t[t["path"].notna()]
         ok = decoded(rows)
         self._root = dataset.root
         self._size = size
+        self._workers = resolve_workers(workers)
         self._photos = {
             str(p): _Photo(
                 bytes(b) if isinstance(b, (bytes, bytearray)) else None,
@@ -74,16 +79,23 @@ class Zoom:
         return len(self._shown)
 
     def overlays(self) -> str:
-        """One hidden overlay per photo shown; reads each photo again (``enlarge``)."""
-        return "".join(self._overlay(path, shown) for path, shown in self._shown.items())
+        """One hidden overlay per photo shown; reads each photo again (``enlarge``).
 
-    def _overlay(self, path: str, shown: _Shown) -> str:
+        Threads, not processes: Pillow decodes and resizes without the GIL, and a few hundred
+        photos do not pay for starting a process pool.
+        """
+        shown = list(self._shown.items())
+        tasks = [(self._root, p, self._photos[p].sha256, self._size) for p, _ in shown]
+        with ThreadPoolExecutor(self._workers) as pool:
+            bigs = ordered_map(enlarge, tasks, pool=pool, ahead=2 * self._workers)
+            return "".join(
+                self._overlay(p, s, big) for (p, s), big in zip(shown, bigs, strict=True)
+            )
+
+    def _overlay(self, path: str, shown: _Shown, big: Enlarged) -> str:
         photo = self._photos[path]
-        big = (
-            enlarge(self._root, path, photo.sha256, self._size)
-            if photo.ok
-            else Enlarged(None, "the probe could not decode it")
-        )
+        if not photo.ok:
+            big = Enlarged(None, "the probe could not decode it")
         jpeg = big.jpeg if big.jpeg is not None else photo.thumb
         assert jpeg is not None  # only photos with a thumbnail are shown
         note = (
