@@ -185,13 +185,21 @@ def test_photo_gone_or_replaced_since_the_probe_shows_its_thumbnail(
     (root / "1" / "Front.jpg").unlink()
     (root / "2" / "Back.jpg").write_bytes(jpeg_bytes(photo(99)))
     (root / "2" / "Top-Down.jpg").write_bytes(b"\xff\xd8\xff not a jpeg any more")
+    # The same bytes, but now behind a link out of the root: refused before it is opened.
+    outside = tmp_path / "outside.jpg"
+    outside.write_bytes((root / "2" / "Left.jpg").read_bytes())
+    (root / "2" / "Left.jpg").unlink()
+    (root / "2" / "Left.jpg").symlink_to(outside)
+    before = snapshot(root)
     text = report.build(ds, findings=())
+    assert snapshot(root) == before
     notes = {
         re.search(r"<br>([^<]+?)<p", m).group(1): m  # type: ignore[union-attr]
         for m in overlays(text).values()
         if "Shown at thumbnail size" in m
     }
-    assert sorted(notes) == ["1/Front.jpg", "2/Back.jpg", "2/Top-Down.jpg"]
+    assert sorted(notes) == ["1/Front.jpg", "2/Back.jpg", "2/Left.jpg", "2/Top-Down.jpg"]
+    assert "leads outside the dataset root" in notes["2/Left.jpg"]
     assert "file not found" in notes["1/Front.jpg"]
     assert "changed since the probe" in notes["2/Back.jpg"]
     assert "changed since the probe" in notes["2/Top-Down.jpg"]
