@@ -12,6 +12,8 @@ import re
 import shutil
 import subprocess
 import sys
+import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,6 +23,7 @@ import pandas as pd
 import pytest
 from PIL import Image
 
+from conftest import MakeDataset, jpeg_bytes, photo, snapshot
 from norwoodkit import dataset, dedupe, probe, report
 from norwoodkit.columns import ALL_COLUMNS, coerce
 from norwoodkit.dataset import ProbedDataset
@@ -116,8 +119,154 @@ def test_contact_sheet_has_a_few_thumbnails_per_stage_and_view(
 
 
 def summarize_stages(sheet: str) -> list[tuple[str, int]]:
-    rows = re.findall(r"<th>(stage \d|no stage)<br><small>(\d+) subjects</small>", sheet)
+    rows = re.findall(r"<h3>(stage \d|no stage) <small>(\d+) subjects</small>", sheet)
     return [(name, int(count)) for name, count in rows]
+
+
+def section(text: str, sid: str) -> str:
+    return text.split(f'<section id="{sid}">')[1].split("</section>")[0]
+
+
+def overlays(text: str) -> dict[str, str]:
+    """Overlay id -> its markup."""
+    tail = text.split("</main>", 1)[1]
+    return dict(re.findall(r'<div class=zoom id="(zoom-\d+)">(.*?)</div>', tail, re.S))
+
+
+def jpeg_of(markup: str) -> Image.Image:
+    src = img_sources(markup)[0]
+    with Image.open(io.BytesIO(base64.b64decode(src.split(",", 1)[1]))) as im:
+        im.load()
+        return im.copy()
+
+
+def test_every_thumbnail_opens_one_overlay_per_photo(full_html: str) -> None:
+    main = full_html.split("</main>", 1)[0]
+    links = re.findall(r'<a(?: id="at-\d+")? class=zoomin href="#(zoom-\d+)"><img ', main)
+    thumbs = [s for s in img_sources(main) if s.startswith("data:image/jpeg")]
+    assert links and len(links) == len(thumbs)  # every photo on the page can be enlarged
+    found = overlays(full_html)
+    assert sorted(found) == sorted(set(links))  # one overlay per photo, however often shown
+    for oid, markup in found.items():
+        number = oid.split("-")[1]
+        assert f'id="at-{number}"' in main  # the close link returns to where it was first shown
+        assert f'href="#at-{number}"' in markup
+        assert len(img_sources(markup)) == 1
+
+
+def test_enlarged_photos_are_read_again_at_640_px(
+    make_dataset: MakeDataset, tmp_path: Path
+) -> None:
+    root = make_dataset(subjects=2)
+    big = Image.fromarray(
+        np.random.default_rng(1).integers(0, 255, (750, 1000, 3), dtype=np.uint8), "RGB"
+    )
+    big.save(root / "1" / "Front.jpg", quality=90)
+    ds = probe.run(dataset.load(root), cache_dir=tmp_path / "cache", workers=1)
+    before = snapshot(root)
+    text = report.build(ds, findings=())
+    assert snapshot(root) == before  # read, never written
+    sizes = {}
+    for markup in overlays(text).values():
+        path = re.search(r"<br>([^<]+?)(?:<p| <a)", markup)
+        assert path and "Shown at thumbnail size" not in markup
+        sizes[path.group(1)] = jpeg_of(markup).size
+    assert sizes["1/Front.jpg"] == (report.ENLARGED_SIZE, 480)  # 1000x750 shrunk to 640 px
+    assert sizes["2/Front.jpg"] == (96, 72)  # never enlarged past the source
+    thumb = jpeg_of(section(text, "contact-sheet").split('title="1/Front.jpg"')[1])
+    assert max(thumb.size) == probe.THUMBNAIL_SIZE
+
+
+def test_photo_gone_or_replaced_since_the_probe_shows_its_thumbnail(
+    make_dataset: MakeDataset, tmp_path: Path
+) -> None:
+    root = make_dataset(subjects=2)
+    ds = probe.run(dataset.load(root), cache_dir=tmp_path / "cache", workers=1)
+    (root / "1" / "Front.jpg").unlink()
+    (root / "2" / "Back.jpg").write_bytes(jpeg_bytes(photo(99)))
+    (root / "2" / "Top-Down.jpg").write_bytes(b"\xff\xd8\xff not a jpeg any more")
+    # The same bytes, but now behind a link out of the root: refused before it is opened.
+    outside = tmp_path / "outside.jpg"
+    outside.write_bytes((root / "2" / "Left.jpg").read_bytes())
+    (root / "2" / "Left.jpg").unlink()
+    (root / "2" / "Left.jpg").symlink_to(outside)
+    before = snapshot(root)
+    text = report.build(ds, findings=())
+    assert snapshot(root) == before
+    notes = {
+        re.search(r"<br>([^<]+?)<p", m).group(1): m  # type: ignore[union-attr]
+        for m in overlays(text).values()
+        if "Shown at thumbnail size" in m
+    }
+    assert sorted(notes) == ["1/Front.jpg", "2/Back.jpg", "2/Left.jpg", "2/Top-Down.jpg"]
+    assert "leads outside the dataset root" in notes["2/Left.jpg"]
+    assert "file not found" in notes["1/Front.jpg"]
+    assert "changed since the probe" in notes["2/Back.jpg"]
+    assert "changed since the probe" in notes["2/Top-Down.jpg"]
+    for markup in notes.values():
+        assert max(jpeg_of(markup).size) <= probe.THUMBNAIL_SIZE  # the stored thumbnail
+
+
+def test_one_view_and_no_duplicates_leave_no_misleading_section(
+    make_dataset: MakeDataset, tmp_path: Path
+) -> None:
+    root = make_dataset(subjects=4, paths_in_records=False)
+    for f in root.glob("*/*.jpg"):
+        if f.name != "Front.jpg":
+            f.unlink()
+    ds = probe.run(dataset.load(root), cache_dir=tmp_path / "cache", workers=1)
+    text = report.build(ds, dedupe=dedupe.find(ds))
+    sheet = section(text, "contact-sheet")
+    assert "each with its 1 view." in sheet and "nothumb" not in sheet
+    assert sheet.count("<figure class=thumb") == sheet.count("<div class=strip>") == 4
+    dup = section(text, "duplicates")
+    assert "No duplicate pairs among 4 compared images" in dup and "<table" not in dup
+    assert_no_all_zero_columns(text)
+
+
+def table_columns(text: str) -> list[tuple[str, list[str]]]:
+    """(header, cells) of every column of every table on the page."""
+    out: list[tuple[str, list[str]]] = []
+    for table in re.findall(r"<table.*?</table>", text, re.S):
+        head = re.findall(r"<th[^>]*>(.*?)</th>", table.split("</thead>")[0])
+        body = table.split("<tbody>")[1]
+        rows = [re.findall(r"<td[^>]*>(.*?)</td>", r) for r in re.findall(r"<tr>(.*?)</tr>", body)]
+        out.extend((h, [r[i] for r in rows if i < len(r)]) for i, h in enumerate(head))
+    return out
+
+
+def assert_no_all_zero_columns(text: str) -> None:
+    zero = {"0", "0.0 %", "0.00"}
+    for head, cells in table_columns(text):
+        assert not cells or not all(c in zero for c in cells), f"all-zero column {head!r}"
+
+
+def test_no_all_zero_column_and_captions_add_to_titles(
+    full_html: str, clean_sample: Path, tmp_path: Path
+) -> None:
+    clean = probe.run(dataset.load(clean_sample), cache_dir=tmp_path / "cache", workers=1)
+    text = report.build(clean, findings=())
+    # The clean sample has no subject without a stage or age: those columns are left out.
+    assert "Left out, zero in every row: missing" in text
+    for page in (text, full_html):
+        assert_no_all_zero_columns(page)
+        for name, title in report.PLOT_TITLES.items():
+            caption = f"<b>{html.escape(title)}.</b> {html.escape(report.PLOT_CAPTIONS[name])}"
+            assert caption in page and len(report.PLOT_CAPTIONS[name]) > 40
+
+
+def test_image_sizes_plot_has_a_panel_per_view(probed: ProbedDataset) -> None:
+    from matplotlib.figure import Figure
+
+    from norwoodkit.report.plots import _plot_sizes
+
+    fig = Figure()
+    _plot_sizes(fig, probed)
+    titles = [ax.get_title() for ax in fig.axes if ax.get_title()]
+    t = probed.table
+    views = t.loc[t["path"].notna() & t["oriented_width"].notna(), "view"]
+    want = [f"{v.value} ({int((views == v.value).sum())})" for v in VIEWS]
+    assert titles[:5] == want and titles[5].startswith("(no view)")
 
 
 def test_duplicate_pairs_side_by_side_and_leaks_marked(
@@ -127,6 +276,31 @@ def test_duplicate_pairs_side_by_side_and_leaks_marked(
     assert len(result.pairs)  # the defect sample plants duplicates
     part = full_html.split('<section id="duplicates">')[1].split("</section>")[0]
     assert part.count('<div class="pair') == min(len(result.pairs), report.MAX_PAIRS)
+    cards = re.findall(r'<div class="pair.*?</div></div></div>', part, re.S)
+    groups = result.groups.set_index("path")
+    subjects = probed.subjects.set_index("subject_id")
+    rows = probed.table.set_index("path")
+    for card, pair in zip(cards, result.pairs.itertuples(), strict=False):
+        assert f"distance {pair.distance} bits" in card
+    for card in cards:
+        for side in card.split("<div class=side>")[1:]:
+            path = html.unescape(re.search(r'title="([^"]+)"', side).group(1))  # type: ignore[union-attr]
+            sid = str(rows.at[path, "subject_id"])
+            stage: Any = subjects.at[sid, "stage"]
+            age: Any = subjects.at[sid, "age"]
+            want_stage = f"stage {stage}" if pd.notna(stage) else "no stage"
+            want_age = f"age {age}" if pd.notna(age) else "no age"
+            assert f"subject {sid}, {want_stage}, {want_age}<br>" in side
+            w: Any = rows.at[path, "oriented_width"]
+            h: Any = rows.at[path, "oriented_height"]
+            assert f"{w} x {h} px, " in side
+            keeper = groups.at[path, "keeper"]
+            if keeper:
+                assert '<span class="mark keep">keep</span>' in side
+            else:
+                kept = groups[groups["group"] == groups.at[path, "group"]]
+                name = kept.index[kept["keeper"]][0]
+                assert f'<span class="mark drop">drop: dedupe keeps {html.escape(name)}' in side
     split_of = dict(zip(splits["subject_id"], splits["split"], strict=True))
     leaks = sum(
         split_of[a] != split_of[b]
@@ -317,33 +491,6 @@ def _chromium() -> str | None:
     return None
 
 
-_PROBE_SCRIPT = """<script>
-window.__nkErrors = [];
-window.addEventListener('error', function (e) {
-  var where = e.target && e.target.tagName ? e.target.tagName : '';
-  window.__nkErrors.push('error ' + where + ': ' + (e.message || ''));
-}, true);
-document.addEventListener('securitypolicyviolation', function (e) {
-  window.__nkErrors.push('csp: ' + e.blockedURI + ' ' + e.violatedDirective);
-});
-window.addEventListener('load', function () {
-  var imgs = Array.prototype.slice.call(document.images);
-  var bad = imgs.filter(function (i) {
-    var box = i.getBoundingClientRect();
-    return !i.complete || i.naturalWidth === 0 || box.width === 0 || box.height === 0;
-  });
-  var out = document.createElement('pre');
-  out.id = 'nk-result';
-  out.textContent = JSON.stringify({
-    images: imgs.length,
-    bad: bad.map(function (i) { return i.alt; }),
-    errors: window.__nkErrors
-  });
-  document.body.appendChild(out);
-});
-</script>"""
-
-
 def _chromium_args(binary: str, profile: Path) -> list[str]:
     return [
         binary,
@@ -360,6 +507,101 @@ def _chromium_args(binary: str, profile: Path) -> list[str]:
     ]
 
 
+class DevTools:
+    """A headless chromium driven over the DevTools protocol: the page under test runs no script
+    of ours, and console messages, CSP violations and exceptions arrive as events."""
+
+    def __init__(self, binary: str, profile: Path) -> None:
+        websocket = pytest.importorskip("websocket")
+        self._log = (profile.parent / "chromium.log").open("wb")
+        self._proc = subprocess.Popen(
+            [*_chromium_args(binary, profile), "--remote-debugging-port=0", "about:blank"],
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+        )
+        port_file = profile / "DevToolsActivePort"
+        deadline = time.monotonic() + 60
+        while not port_file.is_file() or not port_file.read_text().strip():
+            assert self._proc.poll() is None and time.monotonic() < deadline, "no DevTools port"
+            time.sleep(0.1)
+        port = port_file.read_text().split()[0]
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list", timeout=30) as answer:
+            pages = [t for t in json.load(answer) if t["type"] == "page"]
+        self._ws = websocket.create_connection(
+            pages[0]["webSocketDebuggerUrl"], timeout=120, suppress_origin=True
+        )
+        self._next = 0
+        self.events: list[dict[str, Any]] = []
+        for domain in ("Page", "Runtime", "Log"):
+            self.call(f"{domain}.enable")
+
+    def call(self, method: str, **params: Any) -> dict[str, Any]:
+        self._next += 1
+        self._ws.send(json.dumps({"id": self._next, "method": method, "params": params}))
+        while True:
+            message: dict[str, Any] = json.loads(self._ws.recv())
+            if message.get("id") == self._next:
+                assert "error" not in message, message
+                return dict(message.get("result", {}))
+            self.events.append(message)
+
+    def wait_for(self, method: str) -> None:
+        while not any(e.get("method") == method for e in self.events):
+            self.events.append(json.loads(self._ws.recv()))
+
+    def evaluate(self, expression: str) -> Any:
+        return self.call("Runtime.evaluate", expression=expression, returnByValue=True)["result"][
+            "value"
+        ]
+
+    def screenshot(self, path: Path) -> None:
+        path.write_bytes(base64.b64decode(self.call("Page.captureScreenshot")["data"]))
+
+    def errors(self) -> list[str]:
+        """Console errors and warnings, CSP violations and uncaught exceptions so far."""
+        bad = []
+        for e in self.events:
+            p = e.get("params", {})
+            if e.get("method") == "Log.entryAdded" and p["entry"]["level"] in ("error", "warning"):
+                bad.append(p["entry"]["text"])
+            elif e.get("method") == "Runtime.consoleAPICalled" and p["type"] in ("error", "warn"):
+                bad.append(str(p["args"]))
+            elif e.get("method") == "Runtime.exceptionThrown":
+                bad.append(str(p["exceptionDetails"]))
+        return bad
+
+    def close(self) -> None:
+        self._ws.close()
+        self._proc.terminate()
+        self._proc.wait(timeout=30)
+        self._log.close()
+
+
+#: Per page width: horizontal overflow, images that did not load, visible thumbnails not shown
+#: at their stored size, and the thumbnails' smallest side.
+_MEASURE = """JSON.stringify((function () {
+  var imgs = Array.prototype.slice.call(document.images);
+  var thumbs = imgs.filter(function (i) { return i.closest('figure.thumb'); });
+  return {
+    scroll: document.documentElement.scrollWidth,
+    images: imgs.length,
+    broken: imgs.filter(function (i) { return !i.complete || i.naturalWidth === 0; })
+      .map(function (i) { return i.alt; }),
+    shrunk: thumbs.filter(function (i) { return i.width !== i.naturalWidth; })
+      .map(function (i) { return i.alt; }),
+    visible_sizes: thumbs.map(function (i) { return Math.min(i.width, i.height); })
+  };
+})())"""
+
+#: The first overlay, opened by its fragment: shown, its photo inside the viewport.
+_ZOOM = """JSON.stringify((function () {
+  var z = document.getElementById('zoom-1'), img = z.querySelector('img');
+  var box = img.getBoundingClientRect();
+  return {display: getComputedStyle(z).display, left: box.left, right: box.right,
+          width: box.width, height: box.height, viewport: window.innerWidth};
+})())"""
+
+
 @pytest.fixture
 def chromium() -> Iterator[str]:
     binary = _chromium()
@@ -368,58 +610,46 @@ def chromium() -> Iterator[str]:
     yield binary
 
 
-def test_report_loads_in_chromium(chromium: str, full_html: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize("width", [1400, 400])
+def test_report_reads_well_in_chromium(
+    chromium: str, full_html: str, tmp_path: Path, width: int
+) -> None:
     page = tmp_path / "report.html"
     report.write(page, full_html)
-    # A copy with a probe script; the policy gains only inline scripts, so a non-data: image or
-    # any other fetch is still blocked, and reported as a violation.
-    probe_copy = tmp_path / "probe.html"
-    csp = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
-    assert csp in full_html
-    probed_text = full_html.replace(csp, csp + "; script-src 'unsafe-inline'", 1).replace(
-        "</head>", _PROBE_SCRIPT + "</head>", 1
-    )
-    probe_copy.write_text(probed_text, encoding="utf-8")
-    done = subprocess.run(
-        [
-            *_chromium_args(chromium, tmp_path / "profile1"),
-            "--enable-logging=stderr",
-            "--v=0",
-            "--dump-dom",
-            "--virtual-time-budget=5000",
-            probe_copy.as_uri(),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
-    match = re.search(r'<pre id="nk-result">(.*?)</pre>', done.stdout, re.S)
-    assert match, f"no result in the DOM dump; chromium said:\n{done.stderr[-3000:]}"
-    result: dict[str, Any] = json.loads(html.unescape(match.group(1)))
-    assert result["images"] == full_html.count("<img ")
-    assert result["bad"] == []
-    assert result["errors"] == []
-    console = [line for line in done.stderr.splitlines() if ":CONSOLE" in line]
-    assert console == []
-
-    shot = tmp_path / "report.png"
-    subprocess.run(
-        [
-            *_chromium_args(chromium, tmp_path / "profile2"),
-            f"--screenshot={shot}",
-            "--window-size=1400,3000",
-            "--virtual-time-budget=5000",
-            page.as_uri(),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
-    assert shot.is_file(), "chromium wrote no screenshot"
-    with Image.open(shot) as im:
-        assert im.size == (1400, 3000)
-        pixels = np.asarray(im.convert("L"), dtype=np.float64)
-    assert pixels.std() > 10  # not a blank page
+    browser = DevTools(chromium, tmp_path / "profile")
+    try:
+        browser.call(
+            "Emulation.setDeviceMetricsOverride",
+            width=width,
+            height=900,
+            deviceScaleFactor=1,
+            mobile=width < 600,
+        )
+        browser.call("Page.navigate", url=page.as_uri())
+        browser.wait_for("Page.loadEventFired")
+        seen = json.loads(browser.evaluate(_MEASURE))
+        browser.screenshot(tmp_path / f"report-{width}.png")
+        browser.evaluate("location.hash = '#zoom-1'; 1")
+        zoom = json.loads(browser.evaluate(_ZOOM))
+        browser.screenshot(tmp_path / f"zoom-{width}.png")
+        errors = browser.errors()
+    finally:
+        browser.close()
+    assert seen["scroll"] <= width, f"the page is {seen['scroll']} px wide in a {width} px window"
+    assert seen["images"] == full_html.count("<img ")
+    assert seen["broken"] == [] and seen["shrunk"] == []
+    assert min(seen["visible_sizes"]) > 0
+    assert errors == []
+    assert zoom["display"] == "flex" and zoom["viewport"] == width
+    assert zoom["left"] >= 0 and zoom["right"] <= width and zoom["width"] > probe.THUMBNAIL_SIZE
+    for name in (f"report-{width}.png", f"zoom-{width}.png"):
+        with Image.open(tmp_path / name) as im:
+            assert im.size == (width, 900)
+            pixels = np.asarray(im.convert("L"), dtype=np.float64)
+        assert pixels.std() > 10  # not a blank page
+    with Image.open(tmp_path / f"zoom-{width}.png") as im:
+        # The overlay darkens the page around the photo.
+        assert np.asarray(im.convert("L"))[:, :8].mean() < 60
     keep = os.environ.get("NORWOODKIT_KEEP_SCREENSHOT")
     if keep:
-        shutil.copyfile(shot, keep)
+        shutil.copyfile(tmp_path / f"report-{width}.png", f"{keep}-{width}.png")

@@ -64,6 +64,7 @@ def report(
         splits=split_table,
         plots_dir=plots,
         quality_thresholds=overrides,
+        workers=source.workers,
     )
     html_report.write(out_file, made.html, dataset_root=source.root)
     counts = made.findings.counts()

@@ -2,7 +2,8 @@
 and split balance, with every image inlined as a ``data:`` URI.
 
 Nothing is fetched when the file is opened (a Content-Security-Policy in the page forbids it),
-and no image is decoded again: thumbnails are the probe's ``thumbnail`` column. Plots need
+and the thumbnails are the probe's ``thumbnail`` column; only the photos shown are read again, at
+``ENLARGED_SIZE``, for click-to-enlarge overlays (CSS ``:target``, no script). Plots need
 matplotlib, the optional extra ``norwoodkit[report]``; it is imported only here, when a report is
 built, and drawn on the Agg canvas without pyplot, so no global backend is switched. The same
 data gives the same HTML, byte for byte: PNGs carry no software tag or date, and every list is
@@ -12,12 +13,15 @@ sorted.
 from __future__ import annotations
 
 from norwoodkit.report.document import Made, build, make, write
+from norwoodkit.report.enlarge import ENLARGED_SIZE
 from norwoodkit.report.photos import MAX_PAIRS, THUMBS_PER_CELL
-from norwoodkit.report.plots import PLOT_TITLES, render_plots, require_matplotlib
+from norwoodkit.report.plots import PLOT_CAPTIONS, PLOT_TITLES, render_plots, require_matplotlib
 from norwoodkit.report.splits import UNASSIGNED, read_splits, split_assignment, split_balance
 
 __all__ = [
+    "ENLARGED_SIZE",
     "MAX_PAIRS",
+    "PLOT_CAPTIONS",
     "PLOT_TITLES",
     "THUMBS_PER_CELL",
     "UNASSIGNED",

@@ -37,6 +37,7 @@ from norwoodkit.report.sections import (
     stages_section,
 )
 from norwoodkit.report.splits import splits_section
+from norwoodkit.report.zoom import Zoom
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +51,7 @@ def build(
     plots_dir: str | os.PathLike[str] | None = None,
     summary: Summary | None = None,
     quality_thresholds: Overrides | None = None,
+    workers: int | None = None,
 ) -> str:
     """The HTML report of a probed dataset, as one self-contained document.
 
@@ -66,6 +68,8 @@ def build(
         summary: ``stats.summarize`` output; None summarizes with the default options.
         quality_thresholds: thresholds set by hand for the "worst photos" gallery (the
             findings passed in should use the same).
+        workers: threads reading the photos shown again to enlarge them (``enlarge.py``);
+            None: one per CPU core.
 
     Raises:
         NorwoodkitError: matplotlib is missing (install ``norwoodkit[report]``).
@@ -89,10 +93,11 @@ def build(
         for name, png in plots.items():
             write_bytes_atomic(plots_path / f"{name}.png", png)
     assignment = Assignment.of(splits) if splits is not None else None
-    sections = _sections(dataset, summ, finding_list(findings), plots, dedupe, assignment)
-    worst = worst_photos_section(dataset, quality_thresholds)  # after the findings
+    zoom = Zoom(dataset, workers=workers)
+    sections = _sections(dataset, summ, finding_list(findings), plots, dedupe, assignment, zoom)
+    worst = worst_photos_section(dataset, zoom, quality_thresholds)  # after the findings
     sections.insert(7, ("worst-photos", "Worst photos", worst))
-    return _page(summ.dataset, sections)
+    return _page(summ.dataset, sections, zoom.overlays())
 
 
 def _sections(
@@ -102,6 +107,7 @@ def _sections(
     plots: dict[str, bytes],
     dedupe: DedupeResult | None,
     assignment: Assignment | None,
+    zoom: Zoom,
 ) -> list[tuple[str, str, str]]:
     """(id, title, HTML) of each section, in page order."""
     sections = [
@@ -110,12 +116,12 @@ def _sections(
         ("age", "Age", age_section(summ, plots)),
         ("demographics", "Gender and ethnicity", demographics_section(summ)),
         ("images", "Images", images_section(summ, plots)),
-        ("contact-sheet", "Contact sheet", contact_sheet(dataset)),
+        ("contact-sheet", "Contact sheet", contact_sheet(dataset, zoom)),
         ("findings", "Validation findings", findings_section(found)),
     ]
     if dedupe is not None:
         sections.append(
-            ("duplicates", "Duplicates", duplicates_section(dataset, dedupe, assignment))
+            ("duplicates", "Duplicates", duplicates_section(dataset, dedupe, assignment, zoom))
         )
     if assignment is not None:
         sections.append(
@@ -139,6 +145,7 @@ def make(
     splits: Assignment | pd.DataFrame | None = None,
     plots_dir: str | os.PathLike[str] | None = None,
     quality_thresholds: Overrides | None = None,
+    workers: int | None = None,
 ) -> Made:
     """Validate, find duplicates (unless ``with_dedupe`` is False) and build the page.
 
@@ -156,6 +163,7 @@ def make(
         splits=splits,
         plots_dir=plots_dir,
         quality_thresholds=quality_thresholds,
+        workers=workers,
     )
     return Made(html=text, findings=found)
 
@@ -182,49 +190,74 @@ def write(
 _CSS = """
 :root{--fg:#1d2330;--muted:#5b6475;--line:#d9dee7;--bg:#f6f7f9;--accent:#2f5d9b}
 *{box-sizing:border-box}
+html{-webkit-text-size-adjust:100%;text-size-adjust:100%}
 body{margin:0;font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:var(--fg);
 background:var(--bg)}
+p{overflow-wrap:break-word}
 header{background:#1d2330;color:#fff;padding:18px 28px}
-header h1{margin:0 0 4px;font-size:22px}
+header h1{margin:0 0 4px;font-size:22px;overflow-wrap:anywhere}
 header p{margin:0;color:#c4cad6}
-nav{margin-top:10px}
-nav a{color:#9cc3ff;margin-right:14px;text-decoration:none}
+nav{margin-top:10px;display:flex;flex-wrap:wrap;gap:4px 14px}
+nav a{color:#9cc3ff;text-decoration:none}
 main{padding:8px 28px 40px;max-width:1500px}
 section{background:#fff;border:1px solid var(--line);border-radius:6px;padding:12px 20px;
-margin:16px 0}
+margin:16px 0;min-width:0}
 h2{margin:4px 0 10px;font-size:18px;color:var(--accent)}
+h3{margin:14px 0 6px;font-size:15px}
+h3 small{color:var(--muted);font-weight:400}
 table{border-collapse:collapse;margin:8px 0 14px;font-size:13px}
 caption{text-align:left;font-weight:600;padding:4px 0;color:var(--muted)}
 th,td{border:1px solid var(--line);padding:3px 8px;text-align:left;vertical-align:top}
 thead th{background:#eef1f6}
 td.num,th.num{text-align:right;font-variant-numeric:tabular-nums}
-.scroll{overflow-x:auto}
+.scroll{overflow-x:auto;max-width:100%}
 .row{display:flex;flex-wrap:wrap;gap:12px}
 figure{margin:0}
-figure.plot{margin:8px 0;flex:1 1 520px;max-width:640px}
-figure.plot img{max-width:100%;height:auto;border:1px solid var(--line)}
-figure.plot figcaption{font-size:12px;color:var(--muted)}
-table.sheet td{padding:4px}
-table.sheet th{white-space:nowrap}
-.cell{display:flex;flex-wrap:wrap;gap:4px}
-figure.thumb{display:inline-block;text-align:center}
-figure.thumb img{display:block;height:54px;width:auto;border-radius:3px}
-figure.thumb figcaption{font-size:10px;color:var(--muted);max-width:180px;overflow-wrap:anywhere}
-.nothumb{height:54px;width:54px;display:flex;align-items:center;justify-content:center;
-background:#eceff3;color:var(--muted);font-size:10px;border-radius:3px}
-td.empty{color:var(--muted)}
+img{max-width:100%}
+figure.plot{margin:8px 0;flex:1 1 420px;max-width:560px;min-width:0}
+figure.plot img{display:block;width:100%;height:auto;border:1px solid var(--line)}
+figure.plot figcaption{font-size:13px;color:var(--muted);margin-top:4px}
+p.zero{font-size:12px;color:var(--muted);margin:-8px 0 14px}
+.strip{margin:0 0 12px}
+.strip .who{margin:0 0 4px;font-size:12px;color:var(--muted)}
+.cell{display:flex;flex-wrap:wrap;gap:6px}
+figure.thumb{display:inline-block;text-align:center;max-width:100%;vertical-align:top}
+figure.thumb img{display:block;width:auto;height:auto;max-width:100%;max-height:160px;
+border-radius:3px}
+a.zoomin{display:block;cursor:zoom-in}
+figure.thumb figcaption{font-size:11px;color:var(--muted);max-width:160px;margin:0 auto;
+overflow-wrap:anywhere}
+.nothumb{height:120px;width:160px;max-width:100%;display:flex;align-items:center;
+justify-content:center;background:#eceff3;color:var(--muted);font-size:11px;border-radius:3px}
+.empty{color:var(--muted)}
 .badge{display:inline-block;border-radius:10px;padding:1px 9px;margin-right:6px;color:#fff}
 .badge.error{background:#c0392b}.badge.warning{background:#c98a06}.badge.info{background:#2f74c0}
 .warn{color:#8a5300}.ok{color:#1e7a3c}
 details summary{cursor:pointer;color:var(--accent);margin:6px 0}
 table.findings td:last-child{max-width:900px}
-.pairs{display:flex;flex-direction:column;gap:8px}
-.pair{display:flex;gap:10px;align-items:flex-start;border:1px solid var(--line);padding:6px;
-border-radius:4px}
+.pairs{display:grid;grid-template-columns:repeat(auto-fill,minmax(min(100%,370px),1fr));gap:10px}
+.pair{border:1px solid var(--line);padding:8px;border-radius:4px;min-width:0}
 .pair.leak{border-color:#c0392b;background:#fff6f5}
-.pair figure.thumb img{height:110px}
-.pairinfo{font-size:12px;color:var(--fg)}
+.pairinfo{margin:0 0 6px;font-size:12px;font-weight:600}
+.sides{display:grid;grid-template-columns:repeat(2,minmax(0,1fr));gap:8px}
+.side{min-width:0;font-size:12px}
+.side p{margin:4px 0 0;overflow-wrap:anywhere}
+.mark{display:inline-block;border-radius:9px;padding:0 8px;margin-top:2px;color:#fff;
+font-weight:600}
+.mark.keep{background:#1e7a3c}.mark.drop{background:#8a5300}
+.zoom{display:none;position:fixed;inset:0;z-index:10;background:rgba(12,16,24,.93);
+padding:12px;align-items:center;justify-content:center}
+.zoom:target{display:flex}
+.zoom>a.shut{position:absolute;inset:0;cursor:zoom-out}
+.zoom figure{position:relative;max-width:100%;max-height:100%;text-align:center}
+.zoom img{display:block;margin:0 auto;max-width:100%;max-height:calc(100vh - 110px);width:auto;
+height:auto;background:#000}
+.zoom figcaption{color:#e8ebf0;font-size:13px;padding:6px;overflow-wrap:anywhere}
+.zoom figcaption a{color:#9cc3ff}
+.zoomnote{margin:4px 0;color:#ffd479}
 footer{color:var(--muted);font-size:12px;padding:0 28px 24px}
+@media (max-width:600px){header{padding:12px 10px}main{padding:4px 8px 24px}
+section{padding:8px 10px;margin:10px 0}footer{padding:0 10px 16px}}
 """
 
 
@@ -232,7 +265,7 @@ footer{color:var(--muted);font-size:12px;padding:0 28px 24px}
 _CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
 
 
-def _page(name: str, sections: Sequence[tuple[str, str, str]]) -> str:
+def _page(name: str, sections: Sequence[tuple[str, str, str]], overlays: str) -> str:
     nav = "".join(f'<a href="#{esc(sid)}">{esc(title)}</a>' for sid, title, _ in sections)
     body = "\n".join(
         f'<section id="{esc(sid)}"><h2>{esc(title)}</h2>\n{content}\n</section>'
@@ -246,7 +279,8 @@ def _page(name: str, sections: Sequence[tuple[str, str, str]]) -> str:
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
         f"<title>{esc(title)}</title>\n<style>{_CSS}</style>\n</head>\n<body>\n"
         f"<header><h1>{esc(title)}</h1><p>Male Hair Loss dataset (Norwood-Hamilton stages 1-7, "
-        "five views per subject). Every figure comes from the probe columns; no image was "
-        f"decoded again.</p><nav>{nav}</nav></header>\n<main>\n{body}\n</main>\n"
+        "five views per subject). Every figure comes from the probe columns; only the photos "
+        "shown are read again, to enlarge them (click one), and only if the file is unchanged."
+        f"</p><nav>{nav}</nav></header>\n<main>\n{body}\n</main>\n{overlays}\n"
         f"<footer>Made by norwoodkit {esc(__version__)}.</footer>\n</body>\n</html>\n"
     )

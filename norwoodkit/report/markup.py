@@ -16,7 +16,7 @@ from norwoodkit.stats import TABLE_TITLES, Summary, format_value
 if TYPE_CHECKING:
     pass
 
-from norwoodkit.report.plots import PLOT_TITLES
+from norwoodkit.report.plots import PLOT_CAPTIONS, PLOT_TITLES
 
 log = logging.getLogger(__name__)
 
@@ -32,8 +32,12 @@ def esc(value: object) -> str:
     return html.escape(_UNSHOWABLE.sub("\ufffd", str(value)), quote=True)
 
 
-def _data_uri(mime: str, data: bytes) -> str:
+def data_uri(mime: str, data: bytes) -> str:
+    """``data`` as a ``data:`` URI, the only kind of image the page's policy lets load."""
     return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
+
+
+_data_uri = data_uri
 
 
 def html_table(
@@ -64,26 +68,31 @@ def html_table(
 
 
 def summary_table(summary: Summary, name: str) -> str:
+    """A ``stats`` table; numeric columns that are zero in every row are left out, and named."""
     raw = summary.table(name)
     numeric = [
         str(c)
         for c in raw.columns
         if pd.api.types.is_numeric_dtype(raw[c].dtype) and not pd.api.types.is_bool_dtype(raw[c])
     ]
-    return html_table(
-        summary.display_frame(name), numeric=numeric, caption=TABLE_TITLES.get(name, name)
-    )
+    zero = [c for c in numeric if len(raw) and bool((raw[c].fillna(0) == 0).all())]
+    shown = summary.display_frame(name).drop(columns=zero, errors="ignore")
+    note = f"<p class=zero>Left out, zero in every row: {esc(', '.join(zero))}.</p>" if zero else ""
+    return html_table(shown, numeric=numeric, caption=TABLE_TITLES.get(name, name)) + note
 
 
 def plot_figure(plots: Mapping[str, bytes], name: str) -> str:
+    """A plot, its title as alt text and a caption saying what to look for."""
     title = PLOT_TITLES[name]
     return (
-        f'<figure class=plot><img src="{_data_uri("image/png", plots[name])}" '
-        f'alt="{esc(title)}"><figcaption>{esc(title)}</figcaption></figure>'
+        f'<figure class=plot><img src="{data_uri("image/png", plots[name])}" '
+        f'alt="{esc(title)}"><figcaption><b>{esc(title)}.</b> {esc(PLOT_CAPTIONS[name])}'
+        "</figcaption></figure>"
     )
 
 
 def thumb_figure(thumb: bytes | None, alt: str, caption: str, title: str = "") -> str:
+    """A thumbnail (not enlargeable; ``zoom.Zoom.figure`` makes one that is) or a placeholder."""
     tip = f' title="{esc(title)}"' if title else ""
     if thumb is None:
         return (

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
+import pandas as pd
 
 from norwoodkit.dataset import Dataset, decoded
 from norwoodkit.labels import VIEWS, id_sort_key
@@ -20,8 +22,9 @@ from norwoodkit.strata import (
 if TYPE_CHECKING:
     from norwoodkit.dedupe import DedupeResult
 
-from norwoodkit.report.markup import esc, html_table, thumb_figure
+from norwoodkit.report.markup import esc, html_table
 from norwoodkit.report.splits import split_lookup
+from norwoodkit.report.zoom import Zoom
 
 log = logging.getLogger(__name__)
 
@@ -34,11 +37,11 @@ THUMBS_PER_CELL = 3
 MAX_PAIRS = 100
 
 
-def _thumbs(dataset: Dataset) -> dict[tuple[str, str], tuple[str, bytes]]:
-    """(subject, view) -> (path, thumbnail JPEG) for decodable images; the first path wins."""
+def _photos(dataset: Dataset) -> dict[tuple[str, str], str]:
+    """(subject, view) -> path of a decodable image with a thumbnail; the first path wins."""
     t = dataset.table
     rows = t[t["path"].notna() & t["view"].notna() & decoded(t)]
-    out: dict[tuple[str, str], tuple[str, bytes]] = {}
+    out: dict[tuple[str, str], str] = {}
     for sid, view, path, thumb in sorted(
         zip(
             rows["subject_id"].astype(str),
@@ -50,17 +53,20 @@ def _thumbs(dataset: Dataset) -> dict[tuple[str, str], tuple[str, bytes]]:
         key=lambda r: (r[0], r[1], r[2]),
     ):
         if isinstance(thumb, (bytes, bytearray)) and (sid, view) not in out:
-            out[(sid, view)] = (path, bytes(thumb))
+            out[(sid, view)] = path
     return out
 
 
-def _thumb_by_path(dataset: Dataset) -> dict[str, bytes]:
-    t = dataset.table
-    rows = t[t["path"].notna()]
+def _people(dataset: Dataset) -> dict[str, tuple[str, str]]:
+    """Subject id -> (stage as shown, age as shown)."""
+    subjects = dataset.subjects
+    stages = stage_labels(subjects["stage"])
     return {
-        str(p): bytes(b)
-        for p, b in zip(rows["path"], rows["thumbnail"], strict=True)
-        if isinstance(b, (bytes, bytearray))
+        str(sid): (
+            f"stage {st}" if st != MISSING else "no stage",
+            f"age {int(age)}" if pd.notna(age) else "no age",
+        )
+        for sid, st, age in zip(subjects["subject_id"], stages, subjects["age"], strict=True)
     }
 
 
@@ -87,14 +93,17 @@ def _no_thumbnails_note(dataset: Dataset) -> str:
     )
 
 
-def contact_sheet(dataset: Dataset, per_cell: int = THUMBS_PER_CELL) -> str:
-    thumbs = _thumbs(dataset)
-    has_thumb = {sid for sid, _ in thumbs}
+def contact_sheet(dataset: Dataset, zoom: Zoom, per_cell: int = THUMBS_PER_CELL) -> str:
+    """Up to ``per_cell`` subjects per stage, each a strip of its views (those the data has)."""
+    photos = _photos(dataset)
+    has_photo = {sid for sid, _ in photos}
+    people = _people(dataset)
     subjects = dataset.subjects
     stage = stage_labels(subjects["stage"])
-    views = [v.value for v in VIEWS]
-    head = "<tr><th>stage</th>" + "".join(f"<th>{esc(v)}</th>" for v in views) + "</tr>"
-    rows = []
+    t = dataset.table
+    present = set(t.loc[t["path"].notna(), "view"].dropna().astype(str))
+    views = [v.value for v in VIEWS if v.value in present]
+    blocks = []
     for label in STAGE_LABELS:
         sids = sorted(
             (str(s) for s in subjects.loc[(stage == label).to_numpy(), "subject_id"]),
@@ -102,42 +111,92 @@ def contact_sheet(dataset: Dataset, per_cell: int = THUMBS_PER_CELL) -> str:
         )
         if label == MISSING and not sids:
             continue
-        shown = _spread([s for s in sids if s in has_thumb], per_cell)
+        shown = _spread([s for s in sids if s in has_photo], per_cell)
         name = f"stage {label}" if label != MISSING else "no stage"
-        th = f"<th>{esc(name)}<br><small>{len(sids)} subjects</small></th>"
+        head = f"<h3>{esc(name)} <small>{len(sids)} subjects</small></h3>"
         if not shown:
-            rows.append(f"<tr>{th}<td colspan={len(views)} class=empty>no photos</td></tr>")
+            blocks.append(f"<div class=stage>{head}<p class=empty>no photos</p></div>")
             continue
-        cells = []
-        for view in views:
-            figs = []
-            for sid in shown:
-                found = thumbs.get((sid, view))
-                figs.append(
-                    thumb_figure(
-                        found[1] if found else None,
-                        f"subject {sid}, {view} view, {name}",
-                        sid,
-                        found[0] if found else f"subject {sid}: no decodable {view} photo",
-                    )
+        strips = []
+        for sid in shown:
+            age = people[sid][1]
+            figs = "".join(
+                zoom.figure(
+                    photos.get((sid, view)), view, f"subject {sid}, {view} view, {name}, {age}"
                 )
-            cells.append(f"<td><div class=cell>{''.join(figs)}</div></td>")
-        rows.append(f"<tr>{th}{''.join(cells)}</tr>")
+                for view in views
+            )
+            strips.append(
+                f"<div class=strip><p class=who>subject {esc(sid)}, {esc(age)}</p>"
+                f"<div class=cell>{figs}</div></div>"
+            )
+        blocks.append(f"<div class=stage>{head}{''.join(strips)}</div>")
     return (
         _no_thumbnails_note(dataset)
-        + f"<p>Up to {per_cell} subjects per stage, spread over the subject ids; the same subjects "
-        "in every view. Captions are subject ids; hover for the file.</p>"
-        f"<div class=scroll><table class=sheet><thead>{head}</thead>"
-        f"<tbody>{''.join(rows)}</tbody></table></div>"
+        + f"<p>Up to {per_cell} subjects per stage, spread over the subject ids, each with its "
+        f"{len(views)} view{'s' if len(views) != 1 else ''}. Click a photo to enlarge it; hover "
+        "for the file.</p>" + "".join(blocks)
     )
 
 
 _TIER_ORDER = {"exact": 0, "same": 1, "near": 2}
 
 
+def _marks(groups: pd.DataFrame) -> dict[str, str]:
+    """Path -> keep/drop as dedupe's groups decide (the keeper stays, the others are dropped)."""
+    if groups.empty:
+        return {}
+    keepers = groups[groups["keeper"]].set_index("group")["path"].astype(str).to_dict()
+    return {
+        str(p): "keep" if bool(k) else f"drop: dedupe keeps {keepers[g]}"
+        for p, g, k in zip(groups["path"], groups["group"], groups["keeper"], strict=True)
+    }
+
+
+def _sizes(dataset: Dataset) -> dict[str, str]:
+    """Path -> its upright size and bytes, as text."""
+    t = dataset.table[dataset.table["path"].notna()]
+    out = {}
+    for p, w, h, n in zip(
+        t["path"], t["oriented_width"], t["oriented_height"], t["size"], strict=True
+    ):
+        dims = f"{int(w)} x {int(h)} px" if pd.notna(w) and pd.notna(h) else "size unknown"
+        out[str(p)] = dims + (f", {int(n) / 1000:,.0f} kB" if pd.notna(n) else "")
+    return out
+
+
+def _side(zoom: Zoom, path: str, sid: str, view: str, facts: _PairFacts) -> str:
+    """One photo of a pair: its thumbnail, whose it is, its size, keep or drop."""
+    stage, age = facts.people.get(sid, ("no stage", "no age"))
+    mark = facts.marks.get(path, "")
+    badge = (
+        f'<span class="mark {"keep" if mark == "keep" else "drop"}">{esc(mark)}</span>'
+        if mark
+        else ""
+    )
+    return (
+        "<div class=side>"
+        + zoom.figure(path, path, f"subject {sid}, {view} view, {stage}, {age}")
+        + f"<p>subject {esc(sid)}, {esc(stage)}, {esc(age)}<br>"
+        f"{esc(facts.sizes.get(path, 'size unknown'))}<br>{badge}</p></div>"
+    )
+
+
+def _view(value: object) -> str:
+    return str(value) if isinstance(value, str) else "no view"
+
+
+@dataclass(frozen=True)
+class _PairFacts:
+    people: dict[str, tuple[str, str]]
+    sizes: dict[str, str]
+    marks: dict[str, str]
+
+
 def duplicates_section(
-    dataset: Dataset, result: DedupeResult, assignment: Assignment | None
+    dataset: Dataset, result: DedupeResult, assignment: Assignment | None, zoom: Zoom
 ) -> str:
+    """Pair counts by kind and tier, then up to ``MAX_PAIRS`` pairs as cards, leaks marked."""
     pairs = result.pairs
     if pairs.empty:
         return (
@@ -159,7 +218,7 @@ def duplicates_section(
         _cross=(pairs["kind"] != "cross-subject"),
         _tier=pairs["tier"].map(_TIER_ORDER),
     ).sort_values(["_cross", "_tier", "distance", "a", "b"])
-    thumbs = _thumb_by_path(dataset)
+    facts = _PairFacts(_people(dataset), _sizes(dataset), _marks(result.groups))
     rows = []
     for r in ordered.head(MAX_PAIRS).itertuples(index=False):
         a, b = str(r.a), str(r.b)
@@ -167,16 +226,15 @@ def duplicates_section(
         info = [f"{r.tier}, {r.kind}", f"distance {r.distance} bits"]
         if bool(getattr(r, "mirrored", False)):
             info.append("mirrored")
-        if split_of:
-            xa, xb = split_of.get(sa, ""), split_of.get(sb, "")
-            if xa != xb:
-                info.append(f"LEAK across splits: {xa} / {xb}")
-        leak = split_of and split_of.get(sa, "") != split_of.get(sb, "")
+        leak = bool(split_of) and split_of.get(sa, "") != split_of.get(sb, "")
+        if leak:
+            info.append(f"LEAK across splits: {split_of.get(sa, '')} / {split_of.get(sb, '')}")
         rows.append(
             f'<div class="pair{" leak" if leak else ""}">'
-            + thumb_figure(thumbs.get(a), f"{a} (subject {sa})", f"{a} (subject {sa})", a)
-            + thumb_figure(thumbs.get(b), f"{b} (subject {sb})", f"{b} (subject {sb})", b)
-            + f"<div class=pairinfo>{'<br>'.join(esc(x) for x in info)}</div></div>"
+            f"<p class=pairinfo>{', '.join(esc(x) for x in info)}</p><div class=sides>"
+            + _side(zoom, a, sa, _view(r.view_a), facts)
+            + _side(zoom, b, sb, _view(r.view_b), facts)
+            + "</div></div>"
         )
     more = len(pairs) - MAX_PAIRS
     tail = (
@@ -187,7 +245,8 @@ def duplicates_section(
     return (
         f"<p>{len(pairs)} pairs among {result.compared} compared images (same tier up to "
         f"{result.options.same} bits, near up to {result.options.near}); cross-subject pairs "
-        "first.</p>"
+        "first. Each photo is marked keep or drop as dedupe's groups decide (what "
+        "<code>dedupe --exclude-list</code> drops).</p>"
         + html_table(counts, numeric=("pairs",), caption="Pairs by kind and tier")
         + f"<div class=pairs>{''.join(rows)}</div>"
         + tail

@@ -39,16 +39,43 @@ PLOT_TITLES: dict[str, str] = {
     "image_sizes": "Image sizes (upright), by view",
 }
 
+#: What to look for in each plot: the caption under it, after its title.
+PLOT_CAPTIONS: dict[str, str] = {
+    "stage_distribution": "Compare the bar heights: a short bar is a stage a classifier sees "
+    "rarely, and a stage with fewer subjects than folds cannot be in every fold.",
+    "age_by_stage": "Later stages should lean to older ages; a stage confined to a few age bins "
+    "confounds stage with age. Dotted lines are the age-bin edges.",
+    "stage_by_age_bin": "Each cell counts subjects; empty cells in the middle of a row are "
+    "stage and age combinations a split cannot balance. All-zero age bins are left out.",
+    "image_sizes": "One panel per view, that view's photos in colour over all photos in grey: "
+    "a point far from its view's cloud is a photo of an odd size, a second cloud a second "
+    "camera or a resized batch.",
+}
+
+#: Each plot's size in inches: narrow enough that its text stays readable when a phone shows
+#: the PNG about 340 px wide, and drawn at ``_DPI`` so it stays sharp on a wide screen.
+_FIGSIZE: dict[str, tuple[float, float]] = {
+    "stage_distribution": (4.8, 3.0),
+    "age_by_stage": (4.8, 3.2),
+    "stage_by_age_bin": (4.8, 3.6),
+    "image_sizes": (4.8, 4.4),
+}
+_DPI = 150
+
 
 _INSTALL_HINT = "pip install 'norwoodkit[report]'"
 
 
 # Fixed style, so the PNGs depend on the data only (not on a user's matplotlibrc).
 _RC: dict[Any, Any] = {
-    "figure.dpi": 100,
-    "savefig.dpi": 100,
+    "figure.dpi": _DPI,
+    "savefig.dpi": _DPI,
     "font.family": "DejaVu Sans",
-    "font.size": 9,
+    "font.size": 11,
+    "axes.titlesize": 11,
+    "xtick.labelsize": 10,
+    "ytick.labelsize": 10,
+    "legend.fontsize": 9,
     "axes.spines.top": False,
     "axes.spines.right": False,
     "svg.hashsalt": "norwoodkit",
@@ -91,7 +118,7 @@ def render_plots(dataset: Dataset, summary: Summary) -> dict[str, bytes]:
         from matplotlib.figure import Figure
 
         for name, draw in drawers.items():
-            fig = Figure(figsize=(6.4, 3.6), layout="constrained")
+            fig = Figure(figsize=_FIGSIZE[name], layout="constrained")
             draw(fig)
             buf = io.BytesIO()
             # No "Software" text chunk (it names the matplotlib version); Agg writes no date.
@@ -109,13 +136,15 @@ def _stage_colours(n: int = 7) -> list[Any]:
 
 def _plot_stages(fig: Figure, summary: Summary) -> None:
     stages = summary.table("stages")
+    # Stages 1-7 keep their bar even at zero (a missing class is news); an empty "missing" does not.
+    stages = stages[(stages["stage"] != MISSING) | (stages["subjects"] > 0)]
     from matplotlib.ticker import MaxNLocator
 
     ax: Axes = fig.add_subplot()
     counts = stages["subjects"].to_numpy()
     labels = [str(s) for s in stages["stage"]]
-    bars = ax.bar(labels, counts, color=_stage_colours())
-    ax.bar_label(bars, labels=[str(int(c)) for c in counts], padding=2, fontsize=8)
+    bars = ax.bar(labels, counts, color=_stage_colours()[: len(labels)])
+    ax.bar_label(bars, labels=[str(int(c)) for c in counts], padding=2, fontsize=9)
     ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("Norwood-Hamilton stage")
     ax.set_ylabel("subjects")
@@ -145,22 +174,27 @@ def _plot_age(fig: Figure, dataset: Dataset, age_bins: AgeBins) -> None:
         bins=edges.tolist(),
         stacked=True,
         color=_stage_colours(),
-        label=[f"stage {s}" if s != MISSING else "no stage" for s in STAGE_LABELS],
+        # A stage with no subject in range gets no legend entry ("_" hides it).
+        label=[
+            ("_" if not len(d) else "") + (f"stage {s}" if s != MISSING else "no stage")
+            for s, d in zip(STAGE_LABELS, data, strict=True)
+        ],
     )
     for a, _ in age_bins[1:]:
         ax.axvline(a, color="#555555", linewidth=0.6, linestyle=":")
     left_out = int(len(ages) - inside.sum())
-    note = f" ({left_out} with no age or outside {lo}-{hi - 1} not shown)" if left_out else ""
-    ax.set_title(PLOT_TITLES["age_by_stage"] + note)
+    note = f"\n({left_out} with no age or outside {lo}-{hi - 1} not shown)" if left_out else ""
+    ax.set_title(PLOT_TITLES["age_by_stage"] + note, fontsize=11 if not note else 10)
     ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("age (years)")
     ax.set_ylabel("subjects")
-    ax.legend(fontsize=7, ncols=2, frameon=False, loc="upper right")
+    ax.legend(fontsize=8, ncols=2, frameon=False, loc="upper right")
 
 
 def _plot_heatmap(fig: Figure, summary: Summary) -> None:
     table = summary.table("stage_by_age_bin")
-    columns = [c for c in table.columns if c != "stage"]
+    table = table[(table["stage"] != MISSING) | (table.drop(columns="stage").sum(axis=1) > 0)]
+    columns = [c for c in table.columns if c != "stage" and table[c].sum() > 0]
     matrix = table[columns].to_numpy(dtype=np.float64)
     ax: Axes = fig.add_subplot()
     image = ax.imshow(matrix, cmap="Blues", aspect="auto")
@@ -173,7 +207,7 @@ def _plot_heatmap(fig: Figure, summary: Summary) -> None:
             str(int(value)),
             ha="center",
             va="center",
-            fontsize=8,
+            fontsize=9,
             color="white" if dark else "#222222",
         )
     ax.set_xticks(range(len(columns)), labels=[str(c) for c in columns], rotation=30, ha="right")
@@ -185,29 +219,38 @@ def _plot_heatmap(fig: Figure, summary: Summary) -> None:
 
 
 def _plot_sizes(fig: Figure, dataset: Dataset) -> None:
+    """Small multiples: one panel per view present, all photos in grey behind that view's."""
     images = dataset.table[dataset.table["path"].notna()]
     known = images[images["oriented_width"].notna() & images["oriented_height"].notna()]
-    view = known["view"].astype("string").fillna("(no view)")
-    ax: Axes = fig.add_subplot()
-    names = [v.value for v in VIEWS] + ["(no view)"]
+    view = known["view"].astype("string").fillna("(no view)").to_numpy()
+    width = known["oriented_width"].astype("float64").to_numpy()
+    height = known["oriented_height"].astype("float64").to_numpy()
+    names = [n for n in [v.value for v in VIEWS] + ["(no view)"] if (view == n).any()]
+    fig.suptitle(f"{PLOT_TITLES['image_sizes']}: {len(known)} images", fontsize=11)
+    if not names:
+        ax: Axes = fig.add_subplot()
+        ax.text(0.5, 0.5, "no image with a known size", ha="center", va="center")
+        ax.set_axis_off()
+        return
     import matplotlib
+    from matplotlib.ticker import MaxNLocator
 
+    cols = min(len(names), 3)
+    rows = -(-len(names) // cols)
+    axes = fig.subplots(rows, cols, sharex=True, sharey=True, squeeze=False).ravel()
     cmap = matplotlib.colormaps["tab10"]
     for i, name in enumerate(names):
-        rows = known[(view == name).to_numpy()]
-        if rows.empty:
-            continue
-        ax.scatter(
-            rows["oriented_width"].astype("float64").to_numpy(),
-            rows["oriented_height"].astype("float64").to_numpy(),
-            s=9,
-            alpha=0.6,
-            color=cmap(i),
-            label=name,
-            linewidths=0,
-        )
-    ax.set_xlabel("width (px)")
-    ax.set_ylabel("height (px)")
-    ax.set_title(f"{PLOT_TITLES['image_sizes']}: {len(known)} images")
-    if len(known):
-        ax.legend(fontsize=7, frameon=False, markerscale=1.5)
+        ax = axes[i]
+        mine = view == name
+        ax.scatter(width, height, s=6, color="#d0d4da", linewidths=0)
+        ax.scatter(width[mine], height[mine], s=8, alpha=0.7, color=cmap(i), linewidths=0)
+        ax.set_title(f"{name} ({int(mine.sum())})", fontsize=10)
+        ax.xaxis.set_major_locator(MaxNLocator(3))
+        ax.yaxis.set_major_locator(MaxNLocator(4))
+        ax.tick_params(labelsize=9)
+        if i + cols >= len(names):  # nothing below it: sharex would hide its labels
+            ax.tick_params(labelbottom=True)
+    for ax in axes[len(names) :]:
+        ax.set_axis_off()
+    fig.supxlabel("width (px)", fontsize=10)
+    fig.supylabel("height (px)", fontsize=10)

@@ -5,13 +5,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-import pandas as pd
-
 from norwoodkit.dataset import ProbedDataset
-from norwoodkit.report.markup import esc, thumb_figure
+from norwoodkit.report.markup import esc
 
 if TYPE_CHECKING:
     from norwoodkit.quality.thresholds import Overrides
+    from norwoodkit.report.zoom import Zoom
 
 #: Photos shown per gallery row.
 WORST_PER_MEASURE = 8
@@ -26,7 +25,10 @@ GALLERIES = (
 
 
 def worst_photos_section(
-    dataset: ProbedDataset, overrides: Overrides | None = None, n: int = WORST_PER_MEASURE
+    dataset: ProbedDataset,
+    zoom: Zoom,
+    overrides: Overrides | None = None,
+    n: int = WORST_PER_MEASURE,
 ) -> str:
     """The gallery's HTML: ``n`` photos per row, the worst first; flagged ones say so."""
     from norwoodkit.quality.calibration import beyond, calibrate
@@ -36,7 +38,6 @@ def worst_photos_section(
     if values.empty:
         return "<p>No decoded photo to judge.</p>"
     cal = calibrate(values, overrides)
-    thumbs = dataset.images.get("thumbnail")
     rows = []
     for heading, name, side_name in GALLERIES:
         measure, side = MEASURES[name], Side(side_name)
@@ -45,7 +46,7 @@ def worst_photos_section(
             [name, "path"], ascending=[side is Side.MIN, True], kind="stable"
         ).head(n)
         figures = []
-        for idx, r in worst.iterrows():
+        for _, r in worst.iterrows():
             value = float(r[name])
             t = cal.entries[(str(r["view"]), name)].thresholds[side]
             limit = "no threshold" if t.value is None else f"threshold {measure.show(t.value)}"
@@ -54,9 +55,8 @@ def worst_photos_section(
                 f"subject {r['subject_id']} · {r['view']} · {name} {measure.show(value)} "
                 f"({limit}{', flagged' if flagged else ''})"
             )
-            figures.append(
-                thumb_figure(_thumb(thumbs, idx), f"{r['path']}: {caption}", caption, r["path"])
-            )
+            detail = f"subject {r['subject_id']}, {r['view']} view: {name} {measure.show(value)}"
+            figures.append(zoom.figure(str(r["path"]), caption, detail))
         rows.append(
             f"<h3>{esc(heading)}</h3><div class=cell>{''.join(figures)}</div>"
             if figures
@@ -65,12 +65,6 @@ def worst_photos_section(
     return (
         f"<p>Per measure, the {n} photos furthest on its bad side, worst first, with their "
         "view's threshold (calibrated on this dataset unless a threshold file set it); "
-        "flagged photos are also in the findings. Hover for the file.</p>" + "".join(rows)
+        "flagged photos are also in the findings. Click a photo to enlarge it.</p>" + "".join(rows)
     )
 
-
-def _thumb(thumbs: pd.Series | None, idx: object) -> bytes | None:
-    if thumbs is None:
-        return None
-    value = thumbs.get(idx)
-    return bytes(value) if isinstance(value, (bytes, bytearray)) else None

@@ -1,0 +1,77 @@
+"""Larger copies of the photos a reviewer may enlarge: the few the report shows are read again.
+
+The probe stores a 160 px thumbnail, too small to judge a hairline. The report shows a few
+hundred photos at most, so it reads those files once more, through the probe's guarded read
+(inside the root, regular files only, bounded in size), and keeps a copy only when the bytes
+still hash to the probe's sha256: a photo deleted, replaced or grown unreadable since the probe
+gets a note instead, and the page shows its stored thumbnail.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import warnings
+from dataclasses import dataclass
+
+from PIL import Image, ImageOps
+
+from norwoodkit.paths import inside
+from norwoodkit.probe.decode import DRAFT_MODE
+from norwoodkit.probe.read import Refused, read_file
+
+__all__ = ["ENLARGED_QUALITY", "ENLARGED_SIZE", "Enlarged", "enlarge"]
+
+#: Long side of an enlarged photo: a hairline is visible and a phone screen is filled, at about
+#: 30-60 kB of JPEG for a photo (measured in docs/benchmarks.md).
+ENLARGED_SIZE = 640
+
+#: JPEG quality of an enlarged copy: the thumbnail's setting, no visible blocking at this size.
+ENLARGED_QUALITY = 80
+
+
+@dataclass(frozen=True)
+class Enlarged:
+    """An enlarged photo (JPEG bytes), or None and a note saying why the thumbnail stands in."""
+
+    jpeg: bytes | None
+    note: str = ""
+
+
+def enlarge(root: str | os.PathLike[str], path: str, sha256: str | None, size: int) -> Enlarged:
+    """The photo at root-relative ``path`` shrunk to ``size`` px long side, if unchanged.
+
+    Never raises for a bad file: what went wrong is the note.
+    """
+    root_text = os.fspath(root)
+    full = os.path.join(root_text, path)
+    if not inside(os.path.realpath(root_text), full):
+        return Enlarged(None, "not read again: it now leads outside the dataset root")
+    try:
+        data = read_file(full)
+    except Refused as why:
+        return Enlarged(None, f"could not be read again ({why.error}) since the probe")
+    except MemoryError:
+        return Enlarged(None, "could not be read again (not enough memory)")
+    if sha256 is None or hashlib.sha256(data).hexdigest() != sha256:
+        return Enlarged(None, "the file changed since the probe (its sha256 differs)")
+    try:
+        return Enlarged(_shrunk(data, size))
+    except Exception as exc:  # the bytes decoded at probe time; whatever fails now is a note
+        return Enlarged(None, f"could not be decoded again ({type(exc).__name__})")
+
+
+def _shrunk(data: bytes, size: int) -> bytes:
+    """JPEG bytes of the upright photo, long side at most ``size`` px."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the probe already reported what Pillow warns about
+        with Image.open(io.BytesIO(data)) as im:
+            if im.format == "JPEG":
+                im.draft(DRAFT_MODE, (size, size))  # DCT scaling: never below ``size``
+            im.load()
+            upright = ImageOps.exif_transpose(im).convert("RGB")
+    upright.thumbnail((size, size), Image.Resampling.LANCZOS)
+    buf = io.BytesIO()
+    upright.save(buf, "JPEG", quality=ENLARGED_QUALITY)
+    return buf.getvalue()
