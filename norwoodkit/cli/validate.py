@@ -51,12 +51,12 @@ def validate(
     """Check that folder and annotation agree, every view is present and decodable, and labels
     and metadata are valid. Exit 0 clean, 1 problems found, 2 could not run."""
     from norwoodkit.reporting import validate_gate
-    from norwoodkit.validate import ValidateOptions
+    from norwoodkit.validate import PROBE_READS, ValidateOptions
     from norwoodkit.validate import validate as run_validate
 
     reports = Reports(junit, sarif, fmt, min_severity, json_output)
     reports.guard(source.root, (source.annotations,))
-    ds = load_probed(source, quiet)
+    ds = load_probed(source, quiet, columns=PROBE_READS)
     report = run_validate(
         ds, ValidateOptions(expect_subjects=expect_subjects, expect_views=expect_images)
     )
