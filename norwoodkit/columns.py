@@ -242,6 +242,17 @@ PROBE_COLUMNS: tuple[Column, ...] = (
     Column("quality_note", _I, STRING, "why a measure is NaN or how it was taken; empty when fine"),
 )
 
+#: The quality measures' columns, read by validate's quality check, stats and the report.
+QUALITY_COLUMNS: tuple[str, ...] = (
+    "sharpness",
+    "brightness",
+    "dark_fraction",
+    "bright_fraction",
+    "entropy",
+    "grayscale",
+    "quality_note",
+)
+
 #: Columns that only ``pack`` makes: the split, the class label and the stored image.
 PACK_COLUMNS: tuple[Column, ...] = (
     Column("split", _S, STRING, "the split (`all` without a split file)", Shard.SUBJECT),

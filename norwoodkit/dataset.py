@@ -14,7 +14,7 @@ import json
 import os
 import posixpath
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Self
@@ -30,8 +30,8 @@ from norwoodkit.annotation import (
     AnnotationRecord,
     read_annotation,
 )
-from norwoodkit.columns import DATASET_COLUMNS, SUBJECT_COLUMNS
-from norwoodkit.errors import InputError
+from norwoodkit.columns import DATASET_COLUMNS, PROBE_COLUMNS, SUBJECT_COLUMNS
+from norwoodkit.errors import InputError, ParameterError
 from norwoodkit.findings import Finding, finding
 from norwoodkit.labels import VIEWS, View, id_sort_key, parse_view
 from norwoodkit.paths import inside, posix_rel
@@ -75,13 +75,20 @@ class Dataset:
         return replace(self, table=table)
 
 
+_ALL_PROBED = frozenset(c.name for c in PROBE_COLUMNS)
+
+
 @dataclass(frozen=True)
 class ProbedDataset(Dataset):
     """A ``Dataset`` whose table carries the probe columns (``probe.run`` is the only maker).
 
     A type, not a runtime check: a function that needs probe columns takes a ``ProbedDataset``,
-    so mypy stops a caller that skipped the probe.
+    so mypy stops a caller that skipped the probe. ``probe_columns`` names the probe columns
+    that hold what the probe found; the others (a command that reads few, ``probe.run``'s
+    ``columns``) are null, and :meth:`require` refuses a step that would read them.
     """
+
+    probe_columns: frozenset[str] = _ALL_PROBED
 
     @property
     def decoded(self) -> pd.Series:
@@ -89,15 +96,37 @@ class ProbedDataset(Dataset):
         return decoded(self.table)
 
     @classmethod
-    def of(cls, dataset: Dataset, table: pd.DataFrame) -> ProbedDataset:
-        """``dataset`` with ``table`` (which holds the probe columns), as a ProbedDataset."""
+    def of(
+        cls, dataset: Dataset, table: pd.DataFrame, probe_columns: Collection[str] | None = None
+    ) -> ProbedDataset:
+        """``dataset`` with ``table`` (which holds the probe columns), as a ProbedDataset.
+
+        ``probe_columns``: the probe columns with values in ``table``; None: all of them.
+        """
         return cls(
             root=dataset.root,
             table=table,
             annotation_file=dataset.annotation_file,
             image_root=dataset.image_root,
             notes=dataset.notes,
+            probe_columns=_ALL_PROBED if probe_columns is None else frozenset(probe_columns),
         )
+
+    def require(self, names: Collection[str], step: str) -> None:
+        """Refuse to run ``step`` on a table probed without some of the columns it reads.
+
+        Raises:
+            ParameterError: ``names`` holds columns outside ``probe_columns`` (parameter
+                ``columns``): the step would read nulls and report nothing wrong.
+        """
+        missing = sorted(set(names) - self.probe_columns)
+        if missing:
+            raise ParameterError(
+                "columns",
+                f"{self.root}: {step} reads the probe columns {', '.join(missing)}, but the "
+                f"dataset was probed without them; probe it with columns including them "
+                "(or columns=None for all)",
+            )
 
 
 def load(
@@ -159,6 +188,10 @@ class _Place:
     root_real: str
     image_root: Path
     ann_rel: str
+    #: The image root relative to the root ("." when they are one).
+    base: str
+    #: Every image file the walk kept: each is already known to lie inside the root.
+    walked: frozenset[str]
 
 
 def _extra_column(key: str) -> str:
@@ -166,7 +199,7 @@ def _extra_column(key: str) -> str:
     return key if key not in _COLUMN_NAMES else f"x_{key}"
 
 
-def _safe_listed_path(listed: str, root: Path, image_root: Path) -> str | None:
+def _safe_listed_path(listed: str, place: _Place) -> str | None:
     """Resolve a path from the annotation to a root-relative POSIX path, or None if it escapes.
 
     A leading '/' means "relative to the image root" (the vendor's convention), never the file
@@ -179,10 +212,10 @@ def _safe_listed_path(listed: str, root: Path, image_root: Path) -> str | None:
     if not parts or ".." in parts:
         return None
     rel = posixpath.join(*parts)
-    base = posix_rel(root, str(image_root))
-    candidates = [rel] if base == "." else [posixpath.join(base, rel), rel]
+    candidates = [rel] if place.base == "." else [posixpath.join(place.base, rel), rel]
     for cand in candidates:
-        if os.path.lexists(os.path.join(root, cand)):
+        # A file the walk kept exists; asking the file system again is one stat per image.
+        if cand in place.walked or os.path.lexists(os.path.join(place.root, cand)):
             return cand
     return candidates[0]
 
@@ -196,7 +229,8 @@ def _collect_columns(
     found = walk(root, image_root, notes)
     root_real = os.path.realpath(root)
     ann_rel = posix_rel(root, str(ann_path)) if inside(root_real, str(ann_path)) else ann_path.name
-    place = _Place(root, root_real, image_root, ann_rel)
+    walked = frozenset(rel for files in found.files.values() for rel in files)
+    place = _Place(root, root_real, image_root, ann_rel, posix_rel(root, str(image_root)), walked)
     extras = sorted({_extra_column(k) for r in records for k in r.extras})
     # Columns of plain lists, not a dict or tuple per row: at tens of thousands of images the
     # per-row objects would outweigh the table itself.
@@ -308,7 +342,9 @@ class _SubjectRows:
     def _resolve(self, raw: str) -> str | None:
         """A listed path as a root-relative path, or None (with a note) when it leads outside."""
         place, sid = self.place, self.sid
-        rel = _safe_listed_path(raw, place.root, place.image_root)
+        rel = _safe_listed_path(raw, place)
+        if rel is not None and rel in place.walked:
+            return rel  # the walk kept it: inside the root, links resolved
         full = os.path.join(place.root, rel) if rel is not None else ""
         if rel is not None and os.path.lexists(full) and not inside(place.root_real, full):
             if not any(n.code == "path-escapes-root" and n.path == rel for n in self.notes):

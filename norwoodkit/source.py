@@ -8,7 +8,7 @@ every command.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -70,19 +70,27 @@ class DatasetSource:
         *,
         progress: Callable[[int], None] | None = None,
         thumbnails: bool = False,
+        columns: Collection[str] | None = None,
     ) -> ProbedDataset:
-        """Probe ``dataset`` (loaded from this source) with this source's cache and workers."""
-        from norwoodkit import probe
+        """Probe ``dataset`` (loaded from this source) with this source's cache and workers.
 
-        return probe.run(
+        ``columns``: the probe columns the caller reads, e.g. ``validate.PROBE_NEEDS`` (a warm
+        run then reads only those from the cache); None: all (see ``probe.run``).
+        """
+        from norwoodkit.probe.runner import run
+
+        return run(
             dataset,
             cache_dir=self.cache_dir,
             use_cache=self.use_cache,
             workers=self.workers,
             progress=progress,
             thumbnails=thumbnails,
+            columns=columns,
         )
 
-    def open(self, *, thumbnails: bool = False) -> ProbedDataset:
+    def open(
+        self, *, thumbnails: bool = False, columns: Collection[str] | None = None
+    ) -> ProbedDataset:
         """Load and probe in one call (no progress report)."""
-        return self.probe(self.load(), thumbnails=thumbnails)
+        return self.probe(self.load(), thumbnails=thumbnails, columns=columns)

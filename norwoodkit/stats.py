@@ -26,6 +26,7 @@ import pandas as pd
 
 from norwoodkit import stats_render as render
 from norwoodkit.atomic import write_text_atomic
+from norwoodkit.columns import QUALITY_COLUMNS
 from norwoodkit.dataset import ProbedDataset, decoded
 from norwoodkit.errors import InputError, ParameterError
 from norwoodkit.labels import VIEWS, category_key
@@ -166,6 +167,13 @@ class Summary:
 # --------------------------------------------------------------------------- summarize
 
 
+#: The probe columns ``summarize`` reads (a warm ``stats`` reads only these from the cache).
+PROBE_READS = frozenset(
+    {"status", "size", "format", "mode", "orientation", "oriented_width", "oriented_height"}
+    | set(QUALITY_COLUMNS)
+)
+
+
 def summarize(dataset: ProbedDataset, *, folds: int = 5, age_bins: AgeBins = AGE_BINS) -> Summary:
     """Describe a probed dataset in tables; no image is read (see ``probe.run``).
 
@@ -184,6 +192,7 @@ def summarize(dataset: ProbedDataset, *, folds: int = 5, age_bins: AgeBins = AGE
             "folds", f"got {folds!r}; a k-fold split needs at least 2 folds, e.g. 5"
         )
     bins = check_age_bins(age_bins)
+    dataset.require(PROBE_READS, "stats")
     table = dataset.table
     if table.empty or table["subject_id"].dropna().empty:
         raise InputError(

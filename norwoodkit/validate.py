@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from norwoodkit.columns import QUALITY_COLUMNS
 from norwoodkit.dataset import Dataset, ProbedDataset, decoded
 from norwoodkit.errors import ParameterError
 from norwoodkit.findings import Finding, Severity, fails, finding, sort_findings
@@ -25,6 +26,14 @@ from norwoodkit.text import cell_text
 
 if TYPE_CHECKING:
     from norwoodkit.quality.thresholds import Overrides
+
+#: The probe columns ``validate`` reads, ``dedupe.find``'s and the quality check's included (a
+#: warm ``validate`` reads only these from the probe cache).
+PROBE_READS = frozenset(
+    {"status", "error", "size", "sha256", "format", "mode", "orientation"}
+    | {"oriented_width", "oriented_height", "phash", "phash_mirror"}
+    | set(QUALITY_COLUMNS)
+)
 
 #: Ages the dataset card promises.
 AGE_RANGE = (18, 80)
@@ -170,6 +179,15 @@ def _int(value: Any) -> int | None:
     return None if cell_text(value) is None else int(value)
 
 
+def _rows(frame: pd.DataFrame, columns: list[str]) -> Iterator[tuple[Any, ...]]:
+    """The ``columns`` of ``frame`` row by row, as plain tuples of cells.
+
+    Column lists zipped, not ``itertuples``: boxing every cell of every column through pandas
+    cost most of a warm ``validate`` (issue 15).
+    """
+    return zip(*(frame[c].tolist() for c in columns), strict=True)
+
+
 def check_structure(ds: Dataset, opts: ValidateOptions) -> Iterator[Finding]:
     """Folders against records, and the five views of every subject."""
     for sid, rows in _rows_by_subject(ds.table).items():
@@ -182,9 +200,10 @@ def _rows_by_subject(table: pd.DataFrame) -> dict[str, list[dict[str, Any]]]:
     # Plain records grouped once: per-subject pandas slicing costs seconds at 480 subjects.
     cols = ["subject_id", "view", "path", "annotation_path", "folder", "in_annotation"]
     by_subject: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for rec in table[cols].to_dict("records"):
+    for values in _rows(table, cols):
+        rec = dict(zip(cols, values, strict=True))
         by_subject[str(rec["subject_id"])].append(
-            {str(k): cell_text(v) if k != "in_annotation" else v for k, v in rec.items()}
+            {k: cell_text(v) if k != "in_annotation" else v for k, v in rec.items()}
         )
     return by_subject
 
@@ -296,16 +315,19 @@ _STATUS_CODES = {
 def check_images(ds: ProbedDataset, opts: ValidateOptions) -> Iterator[Finding]:
     """What the probe saw in the bytes: integrity, real format, colour mode, orientation."""
     images = ds.images
-    for r in images.itertuples(index=False):
-        path, sid = str(r.path), str(r.subject_id)
-        status = cell_text(r.status)
+    cols = ["path", "subject_id", "status", "error", "format", "mode", "orientation"]
+    for path_cell, sid_cell, status_cell, error, fmt_cell, mode_cell, orient_cell in _rows(
+        images, cols
+    ):
+        path, sid = str(path_cell), str(sid_cell)
+        status = cell_text(status_cell)
         if status in _STATUS_CODES:
             code, text = _STATUS_CODES[status]
             yield finding(
-                code, f"{path}: {text.format(error=cell_text(r.error))}", subject=sid, path=path
+                code, f"{path}: {text.format(error=cell_text(error))}", subject=sid, path=path
             )
             continue
-        fmt = cell_text(r.format)
+        fmt = cell_text(fmt_cell)
         ext = PurePosixPath(path).suffix.lower()
         allowed = EXTENSION_FORMATS.get(ext)
         if fmt and allowed is not None and fmt not in allowed:
@@ -317,7 +339,7 @@ def check_images(ds: ProbedDataset, opts: ValidateOptions) -> Iterator[Finding]:
                 subject=sid,
                 path=path,
             )
-        mode = cell_text(r.mode)
+        mode = cell_text(mode_cell)
         if mode and mode != "RGB":
             yield finding(
                 "mode-not-rgb",
@@ -327,7 +349,7 @@ def check_images(ds: ProbedDataset, opts: ValidateOptions) -> Iterator[Finding]:
                 subject=sid,
                 path=path,
             )
-        orient = _int(r.orientation)
+        orient = _int(orient_cell)
         if orient is not None and orient != 1:
             yield finding(
                 "exif-rotated",
@@ -371,9 +393,11 @@ def check_metadata(ds: Dataset, opts: ValidateOptions) -> Iterator[Finding]:
     subjects = ds.subjects[ds.subjects["in_annotation"]]
     lo, hi = AGE_RANGE
     ann = _ann(ds)
-    for r in subjects.itertuples(index=False):
-        sid = str(r.subject_id)
-        age = _int(r.age)
+    for sid_cell, age_cell, gender_cell, ethnicity in _rows(
+        subjects, ["subject_id", "age", "gender", "ethnicity"]
+    ):
+        sid = str(sid_cell)
+        age = _int(age_cell)
         if age is not None and not lo <= age <= hi:
             yield finding(
                 "age-out-of-range",
@@ -381,7 +405,7 @@ def check_metadata(ds: Dataset, opts: ValidateOptions) -> Iterator[Finding]:
                 subject=sid,
                 path=ann,
             )
-        gender = cell_text(r.gender)
+        gender = cell_text(gender_cell)
         if gender is None:
             yield finding(
                 "gender-missing", f"{ann}, subject {sid}: no gender; add it", subject=sid, path=ann
@@ -393,7 +417,7 @@ def check_metadata(ds: Dataset, opts: ValidateOptions) -> Iterator[Finding]:
                 subject=sid,
                 path=ann,
             )
-        if cell_text(r.ethnicity) is None:
+        if cell_text(ethnicity) is None:
             yield finding(
                 "ethnicity-missing",
                 f"{ann}, subject {sid}: no ethnicity; add it",
@@ -406,7 +430,7 @@ def check_metadata(ds: Dataset, opts: ValidateOptions) -> Iterator[Finding]:
 def _spelling_variants(subjects: pd.DataFrame, column: str, ann: str) -> Iterator[Finding]:
     values = subjects[["subject_id", column]].dropna()
     groups: dict[str, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
-    for sid, value in values.itertuples(index=False):
+    for sid, value in _rows(values, ["subject_id", column]):
         groups[category_key(str(value))][str(value)].append(str(sid))
     for spellings in groups.values():
         if len(spellings) < 2:
@@ -505,6 +529,7 @@ GROUPS = ("annotation", "structure", "image", "labels", "metadata", "duplicates"
 def validate(ds: ProbedDataset, options: ValidateOptions | None = None) -> Report:
     """Run every check on a probed dataset (see ``probe.run``) and return the sorted findings."""
     opts = options or ValidateOptions()
+    ds.require(PROBE_READS, "validate")
     found: list[Finding] = list(ds.notes)
     for check in CHECKS:
         found.extend(check(ds, opts))

@@ -9,6 +9,7 @@ import stat
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import imagehash
 import numpy as np
@@ -17,6 +18,7 @@ from PIL import Image
 
 from conftest import MakeDataset, jpeg_bytes, photo, png_bytes, snapshot
 from norwoodkit import dataset, probe
+from norwoodkit.dataset import ProbedDataset
 from norwoodkit.labels import View
 from norwoodkit.sample.defects import bomb_png
 
@@ -431,3 +433,180 @@ def test_any_decoder_exception_becomes_the_row(tmp_path: Path) -> None:
     row = probe.probe_bytes(bytes(data))
     assert row["status"] == "undecodable"
     assert str(row["error"]).startswith("NotImplementedError: ")
+
+
+# ------------------------------------------------------------------ narrow reads (issue 15)
+
+
+def _spoil_column(cfile: Path, name: str) -> None:
+    """Overwrite the data pages of column ``name`` in every row group with garbage, in place.
+
+    The footer stays whole, so the file still opens and every other column still reads; only a
+    reader that asks for ``name`` meets the garbage (and ignores the cache).
+    """
+    import pyarrow.parquet as pq
+
+    meta = pq.ParquetFile(cfile).metadata
+    index = meta.schema.to_arrow_schema().get_field_index(name)
+    data = bytearray(cfile.read_bytes())
+    for g in range(meta.num_row_groups):
+        chunk = meta.row_group(g).column(index)
+        start = chunk.dictionary_page_offset or chunk.data_page_offset
+        data[start : start + chunk.total_compressed_size] = b"\xa5" * chunk.total_compressed_size
+    cfile.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize("command", ["validate", "dedupe", "stats"])
+def test_a_warm_command_never_reads_the_thumbnails(
+    make_dataset: MakeDataset, tmp_path: Path, command: str
+) -> None:
+    from hostile import run
+
+    root = make_dataset(3)
+    cache = tmp_path / "c"
+    first = run([command, root, "--json", "-q", "--cache", cache, "--workers", "1"])
+    assert first.exit_code == 0, first.output
+    cfile = probe.cache_file(root, cache)
+    _spoil_column(cfile, "thumbnail")
+    spoiled = cfile.read_bytes()
+    warm = run([command, root, "--json", "-q", "--cache", cache, "--workers", "1"])
+    assert warm.exit_code == 0, warm.output
+    assert warm.stdout == first.stdout
+    assert "ignored" not in warm.stderr and "unreadable" not in warm.stderr
+    assert cfile.read_bytes() == spoiled  # a full hit: nothing probed, nothing rewritten
+
+
+def test_a_thumbnail_reader_meets_the_spoiled_column_and_rebuilds_it(
+    make_dataset: MakeDataset, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    root = make_dataset(3)
+    cache = tmp_path / "c"
+    probe.run(dataset.load(root), cache_dir=cache)
+    _spoil_column(probe.cache_file(root, cache), "thumbnail")
+    with caplog.at_level("WARNING", logger="norwoodkit.probe"):
+        t = probe.run(dataset.load(root), cache_dir=cache, thumbnails=True).table
+    assert "is ignored" in caplog.text
+    images = t[t["path"].notna()]
+    for thumb in images["thumbnail"]:
+        with Image.open(io.BytesIO(thumb)) as im:
+            assert im.format == "JPEG"
+    again = probe.run(dataset.load(root), cache_dir=cache, thumbnails=True).table
+    assert again["thumbnail"].equals(t["thumbnail"])  # the rebuilt cache holds them whole
+
+
+def test_a_miss_after_a_narrow_read_leaves_a_complete_cache(
+    make_dataset: MakeDataset, tmp_path: Path
+) -> None:
+    import pyarrow.parquet as pq
+
+    from norwoodkit.validate import PROBE_READS
+
+    root = make_dataset(3)
+    cache = tmp_path / "c"
+    full = probe.run(dataset.load(root), cache_dir=cache, workers=1).table
+    target = root / "2" / "Back.jpg"
+    target.write_bytes(jpeg_bytes(photo(4321)))
+    narrow = probe.run(dataset.load(root), cache_dir=cache, workers=1, columns=PROBE_READS)
+    assert narrow.table["thumbnail"].isna().all() and narrow.table["width"].isna().all()
+    cfile = probe.cache_file(root, cache)
+    cached = pq.read_table(cfile).to_pandas().set_index("path")
+    assert sorted(cached.columns) == sorted(c for c in probe.CACHE_COLUMNS if c != "path")
+    assert not cached.isna().drop(columns=["error", "orientation"]).any().any()
+    assert cached.loc["2/Back.jpg", "sha256"] == hashlib.sha256(target.read_bytes()).hexdigest()
+    # Every other command is warm now: a full read probes nothing and rewrites nothing.
+    before = cfile.read_bytes()
+    after = probe.run(dataset.load(root), cache_dir=cache, workers=1, thumbnails=True).table
+    assert cfile.read_bytes() == before
+    unchanged = after["path"] != "2/Back.jpg"
+    assert after.loc[unchanged, "thumbnail"].equals(full.loc[unchanged, "thumbnail"])
+
+
+def test_a_cold_narrow_read_writes_every_column(make_dataset: MakeDataset, tmp_path: Path) -> None:
+    import pyarrow.parquet as pq
+
+    root = make_dataset(2)
+    cache = tmp_path / "c"
+    probe.run(dataset.load(root), cache_dir=cache, workers=1, columns={"sha256"})
+    cached = pq.read_table(probe.cache_file(root, cache)).to_pandas()
+    assert len(cached) == 10 and cached["thumbnail"].notna().all()
+    assert cached["phash"].notna().all() and cached["width"].notna().all()
+
+
+def test_a_narrow_table_says_what_it_holds(make_dataset: MakeDataset, tmp_path: Path) -> None:
+    from norwoodkit.errors import ParameterError
+    from norwoodkit.validate import validate
+
+    root = make_dataset(2)
+    ds = probe.run(dataset.load(root), cache_dir=tmp_path / "c", columns={"sha256", "phash"})
+    assert ds.probe_columns == {"status", "mtime_ns", "sha256", "phash"}
+    assert ds.table["phash"].notna().all() and ds.table.loc[ds.decoded, "mode"].isna().all()
+    with pytest.raises(ParameterError) as info:
+        validate(ds)  # it reads the mode: nulls would hide every mode-not-rgb finding
+    assert info.value.parameter == "columns" and "mode" in str(info.value)
+    assert str(root) in str(info.value)
+
+
+def test_an_unknown_column_is_refused_before_any_work(
+    make_dataset: MakeDataset, tmp_path: Path
+) -> None:
+    from norwoodkit.errors import ParameterError
+
+    root = make_dataset(1)
+    cache = tmp_path / "c"
+    with pytest.raises(ParameterError) as info:
+        probe.run(dataset.load(root), cache_dir=cache, columns={"sha256", "colour"})
+    assert info.value.parameter == "columns" and "'colour'" in str(info.value)
+    assert not probe.cache_file(root, cache).exists()
+
+
+def test_a_narrow_read_trusts_a_row_on_the_columns_it_reads(
+    make_dataset: MakeDataset, tmp_path: Path
+) -> None:
+    # A tampered phash cannot mislead stats, which never reads it; dedupe reads it, finds it
+    # malformed, and probes that file again.
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from norwoodkit.dedupe.duplicates import PROBE_READS as DEDUPE_READS
+    from norwoodkit.stats import PROBE_READS as STATS_READS
+
+    root = make_dataset(2)
+    cache = tmp_path / "c"
+    truth = probe.run(dataset.load(root), cache_dir=cache).table
+    cfile = probe.cache_file(root, cache)
+    t = pq.read_table(cfile)
+    phashes = t["phash"].to_pylist()
+    phashes[1] = "not-a-hash"
+    pq.write_table(
+        t.set_column(t.schema.get_field_index("phash"), "phash", pa.array(phashes)), cfile
+    )
+    tampered = cfile.read_bytes()
+    probe.run(dataset.load(root), cache_dir=cache, columns=STATS_READS)
+    assert cfile.read_bytes() == tampered  # every row a hit for stats
+    got = probe.run(dataset.load(root), cache_dir=cache, columns=DEDUPE_READS).table
+    assert got["phash"].equals(truth["phash"])
+    assert cfile.read_bytes() != tampered  # the file was probed again and the cache rewritten
+
+
+@pytest.mark.parametrize("step", ["validate", "dedupe", "stats"])
+def test_each_step_gives_the_same_result_from_its_own_columns(
+    defect_sample: Path, tmp_path: Path, step: str
+) -> None:
+    # Guards the column lists: a check that reads a column its list forgets finds nulls, and
+    # its result differs here from the one on a full table.
+    from norwoodkit import stats, validate
+    from norwoodkit.dedupe import duplicates
+
+    def result(ds: ProbedDataset) -> dict[str, Any]:
+        if step == "validate":
+            return validate.validate(ds).to_dict()
+        if step == "dedupe":
+            return duplicates.find(ds).to_dict()
+        return stats.summarize(ds).to_dict()
+
+    reads = {"validate": validate, "dedupe": duplicates, "stats": stats}[step].PROBE_READS
+    cache = tmp_path / "c"
+    full = probe.run(dataset.load(defect_sample), cache_dir=cache, workers=1)
+    narrow = probe.run(dataset.load(defect_sample), cache_dir=cache, workers=1, columns=reads)
+    assert narrow.probe_columns < full.probe_columns
+    assert result(narrow) == result(full)

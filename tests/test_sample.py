@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -148,3 +150,68 @@ def test_no_two_clean_photos_look_alike_to_dedupe(tmp_path: Path) -> None:
     d = hamming_u64(h[:, None], h[None, :])
     np.fill_diagonal(d, 64)
     assert int(d.min()) >= sample.MIN_PHASH_DISTANCE
+
+
+# ------------------------------------------------------------- streaming to disk (issue 15)
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_an_interrupted_sample_leaves_nothing_behind(tmp_path: Path, workers: int) -> None:
+    # Photos go to disk as they are rendered; a Ctrl-C after the fourth subject must take the
+    # written ones away with the temporary folder, and must stop the pool (no hang here).
+    taken: list[int] = []
+
+    def stop(images: int) -> None:
+        taken.append(images)
+        if len(taken) == 4:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        sample.write(tmp_path / "s", opts(subjects=12, workers=workers), progress=stop)
+    assert taken == [5, 5, 5, 5]
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_interrupted_overwrite_keeps_the_earlier_sample(tmp_path: Path) -> None:
+    s = sample.write(tmp_path / "s", opts(seed=1)).root
+    before = files(s)
+
+    def stop(images: int) -> None:
+        raise RuntimeError("rendering failed")
+
+    with pytest.raises(RuntimeError, match="rendering failed"):
+        sample.write(s, opts(seed=2), overwrite=True, progress=stop)
+    assert files(s) == before
+    assert [p.name for p in tmp_path.iterdir()] == ["s"]
+
+
+def test_progress_counts_every_image_once(tmp_path: Path) -> None:
+    seen: list[int] = []
+    sample.write(tmp_path / "s", opts(subjects=9, workers=2), progress=seen.append)
+    assert sum(seen) == 45 and set(seen) == {5}
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_a_full_disk_is_an_output_error_and_leaves_nothing(tmp_path: Path, workers: str) -> None:
+    # Without root no tmpfs can be mounted small; a file-size limit makes a photo's write fail
+    # with EFBIG part way, the way ENOSPC would (Python ignores SIGXFSZ).
+    limit = 20_000  # small photos are larger: the first one written fails
+    code = (
+        "import resource, sys; "
+        f"resource.setrlimit(resource.RLIMIT_FSIZE, ({limit}, {limit})); "
+        "from norwoodkit.cli import main; sys.argv = ['norwoodkit', *sys.argv[1:]]; main()"
+    )
+    out = tmp_path / "s"
+    args = [str(out), "--subjects", "10", "--size", "small", "--workers", workers, "-q"]
+    proc = subprocess.run(
+        [sys.executable, "-c", code, "sample", *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert proc.returncode == 2, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert "could not write" in proc.stderr and ".jpg" in proc.stderr
+    assert "free some space" in proc.stderr and str(out) in proc.stderr
+    assert list(tmp_path.iterdir()) == []

@@ -84,6 +84,7 @@ def dedupe(
     from norwoodkit.atomic import check_table_suffix, write_table_atomic
     from norwoodkit.dedupe import DedupeOptions, find
     from norwoodkit.dedupe import calibrate as run_calibrate
+    from norwoodkit.dedupe.duplicates import PROBE_READS
     from norwoodkit.reporting import dedupe_gate
 
     opts = DedupeOptions(same=same, near=near, mirror=mirror)
@@ -94,7 +95,7 @@ def dedupe(
         guard(source, path, parameter)
         if path is not None:
             check_table_suffix(path, parameter)
-    ds = load_probed(source, quiet)
+    ds = load_probed(source, quiet, columns=PROBE_READS)
     result = find(ds, opts)
     if pairs is not None:
         write_table_atomic(result.pairs, pairs)

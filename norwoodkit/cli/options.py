@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 import inspect
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, get_type_hints
 
@@ -149,12 +149,20 @@ def guard(
         )
 
 
-def load_probed(source: DatasetSource, quiet: bool, thumbnails: bool = False) -> ProbedDataset:
-    """Load and probe a dataset with a progress bar on stderr: the first step of most commands."""
+def load_probed(
+    source: DatasetSource,
+    quiet: bool,
+    thumbnails: bool = False,
+    columns: Collection[str] | None = None,
+) -> ProbedDataset:
+    """Load and probe a dataset with a progress bar on stderr: the first step of most commands.
+
+    ``columns``: the probe columns the command reads (None: all); see ``DatasetSource.probe``.
+    """
     ds = source.load()
     memory.trim()  # loading's temporaries, before probing allocates its own
     n = int(ds.table["path"].notna().sum())
     with progress_bar(n, "probing images", quiet) as prog:
-        probed = source.probe(ds, progress=prog, thumbnails=thumbnails)
+        probed = source.probe(ds, progress=prog, thumbnails=thumbnails, columns=columns)
     memory.trim()
     return probed

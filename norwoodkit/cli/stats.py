@@ -53,12 +53,12 @@ def stats(
 ) -> None:
     """Describe the dataset: stages, ages, gender, ethnicity, cross-tabs and image sizes per
     view. Reads the probe cache; no image is decoded again."""
-    from norwoodkit.stats import parse_age_bins, summarize
+    from norwoodkit.stats import PROBE_READS, parse_age_bins, summarize
 
     bins = parse_age_bins(age_bins)
     guard(source, markdown, "markdown")
     guard(source, csv_dir, "csv_dir", "folder")
-    ds = load_probed(source, quiet)
+    ds = load_probed(source, quiet, columns=PROBE_READS)
     summary = summarize(ds, folds=folds, age_bins=bins)
     if markdown is not None:
         summary.write_markdown(markdown, dataset_root=source.root)

@@ -73,13 +73,13 @@ def validate(
     from norwoodkit.quality.show import calibration_text
     from norwoodkit.quality.thresholds import read_thresholds
     from norwoodkit.reporting import validate_gate
-    from norwoodkit.validate import ValidateOptions
+    from norwoodkit.validate import PROBE_READS, ValidateOptions
     from norwoodkit.validate import validate as run_validate
 
     reports = Reports(junit, sarif, fmt, min_severity, json_output)
     reports.guard(source.root, (source.annotations, quality_thresholds))
     overrides = read_thresholds(quality_thresholds) if quality_thresholds else None
-    ds = load_probed(source, quiet)
+    ds = load_probed(source, quiet, columns=PROBE_READS)
     report = run_validate(
         ds,
         ValidateOptions(

@@ -22,6 +22,12 @@ from norwoodkit.dedupe.result import DedupeResult
 
 log = logging.getLogger(__name__)
 
+#: The probe columns ``find`` reads (a warm ``dedupe`` reads only these from the probe cache).
+PROBE_READS = frozenset(
+    {"status", "error", "size", "sha256", "phash", "phash_mirror"}
+    | {"oriented_width", "oriented_height"}  # the keeper of a group: its largest photo
+)
+
 
 def find(
     dataset: ProbedDataset,
@@ -31,6 +37,7 @@ def find(
 ) -> DedupeResult:
     """Exact and near duplicates among a probed dataset's images (see ``probe.run``)."""
     opts = options or DedupeOptions()
+    dataset.require(PROBE_READS, "dedupe")
     if opts.near > SENSIBLE_NEAR_MAX:
         log.warning(
             "near: %d bits is above about %d, where unrelated photos start to match; expect "

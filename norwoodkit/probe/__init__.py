@@ -10,6 +10,11 @@ phashes, the thumbnail); ``files`` is the pure unit of work a pool maps (paths i
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+from norwoodkit import lazy
+
+# The cache and the safe read are light (the standard library; pyarrow waits for a read).
 from norwoodkit.probe.cache import (
     CACHE_COLUMNS,
     CACHE_GROUP_ROWS,
@@ -18,17 +23,19 @@ from norwoodkit.probe.cache import (
     cache_schema,
     default_cache_dir,
 )
-from norwoodkit.probe.decode import (
-    DRAFT_MODE,
-    DRAFT_SIZE,
-    THUMBNAIL_SIZE,
-    phash_pair,
-    probe_bytes,
-    sniff_format,
-)
-from norwoodkit.probe.files import probe_batch, probe_file
 from norwoodkit.probe.read import MAX_FILE_BYTES, NOT_A_FILE, OUTSIDE_ROOT
-from norwoodkit.probe.runner import BATCH_SIZE, ProgressFn, run
+
+if TYPE_CHECKING:
+    from norwoodkit.probe.decode import (
+        DRAFT_MODE,
+        DRAFT_SIZE,
+        THUMBNAIL_SIZE,
+        phash_pair,
+        probe_bytes,
+        sniff_format,
+    )
+    from norwoodkit.probe.files import probe_batch, probe_file
+    from norwoodkit.probe.runner import BATCH_SIZE, ProgressFn, run
 
 __all__ = [
     "BATCH_SIZE",
@@ -52,3 +59,19 @@ __all__ = [
     "run",
     "sniff_format",
 ]
+
+# public name -> the module that defines it, imported on first use: a warm run reads the cache
+# without importing Pillow, the decoders or a process pool
+_HOMES = {
+    **dict.fromkeys(
+        ["DRAFT_MODE", "DRAFT_SIZE", "THUMBNAIL_SIZE", "phash_pair", "probe_bytes", "sniff_format"],
+        "decode",
+    ),
+    "probe_batch": "files",
+    "probe_file": "files",
+    **dict.fromkeys(["BATCH_SIZE", "ProgressFn", "run"], "runner"),
+}
+
+
+if not TYPE_CHECKING:  # mypy sees the imports above; an unknown name stays an error for it
+    __getattr__, __dir__ = lazy.exports(__name__, _HOMES, __all__)

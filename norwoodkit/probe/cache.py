@@ -15,11 +15,12 @@ import hashlib
 import logging
 import os
 import stat
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 from norwoodkit.columns import PROBE_COLUMNS, arrow_schema, column
+from norwoodkit.errors import ParameterError
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +35,7 @@ __all__ = [
     "consistent",
     "default_cache_dir",
     "read_cache",
+    "read_columns",
     "same_key",
 ]
 
@@ -48,6 +50,10 @@ KEY_COLUMNS = ("size_key", "mtime_ns", "inode_key", "ctime_key")
 #: Columns of a cache file: the key, then the probe columns.
 CACHE_COLUMNS = ["path", "size_key", "inode_key", "ctime_key", *(c.name for c in PROBE_COLUMNS)]
 
+#: Probe columns every pass reads, whatever its caller asked for: the status (what every step
+#: looks at first) and the modification time (part of the key).
+ALWAYS_READ = ("status", "mtime_ns")
+
 #: Rows per row group of a cache file: reading or copying one group (thumbnails included) stays
 #: a few megabytes whatever the dataset size.
 CACHE_GROUP_ROWS = 1024
@@ -55,6 +61,9 @@ CACHE_GROUP_ROWS = 1024
 #: The statuses a cache may hold. Missing files, and paths that are no regular file or lead out
 #: of the root, cost nothing to see again and are never cached.
 CACHED_STATUSES = ("ok", "empty", "unreadable", "undecodable", "truncated", "too-large")
+
+#: The dimensions an ok row must hold (positive).
+_DIMENSIONS = ("width", "height", "oriented_width", "oriented_height")
 
 _HEX64 = "^[0-9a-f]{64}$"
 _HEX16 = "^[0-9a-f]{16}$"
@@ -66,6 +75,29 @@ def cache_schema() -> Any:
     # The key columns hold what stat gave when the entry was written (inode as signed 64 bits).
     key = [column("path"), *(column("size").renamed(n) for n in KEY_COLUMNS if n != "mtime_ns")]
     return arrow_schema([*key, *PROBE_COLUMNS])
+
+
+def read_columns(wanted: Collection[str] | None, thumbnails: bool) -> list[str]:
+    """The probe columns a pass takes from the cache into its table, in spec order.
+
+    ``wanted`` (None: every probe column) plus ``ALWAYS_READ``; ``thumbnail`` (the biggest
+    column, read only to be drawn) only when ``thumbnails`` is set as well.
+
+    Raises:
+        ParameterError: ``wanted`` names a column that is not a probe column (``columns``).
+    """
+    names = {c.name for c in PROBE_COLUMNS}
+    unknown = sorted(set(wanted or ()) - names)
+    if unknown:
+        raise ParameterError(
+            "columns",
+            f"{', '.join(map(repr, unknown))}: not a probe column; choose from "
+            f"{', '.join(sorted(names))}",
+        )
+    chosen = names if wanted is None else {*wanted, *ALWAYS_READ}
+    return [
+        c.name for c in PROBE_COLUMNS if c.name in chosen and (thumbnails or c.name != "thumbnail")
+    ]
 
 
 def default_cache_dir() -> Path:
@@ -178,7 +210,9 @@ def consistent(t: Any) -> Any:
     """Per row, whether a cached row is believable on its own (a boolean array without nulls).
 
     Tampering or a bug that left a row half-written must lead to a new probe, not to a wrong
-    hash in every command after it.
+    hash in every command after it. Only the columns ``t`` holds are checked: a pass that reads
+    few columns trusts a row on those (a bad hash cannot mislead a command that never reads
+    it), and the next pass that reads the hash finds it bad and probes the file again.
     """
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -186,13 +220,14 @@ def consistent(t: Any) -> Any:
     def given(x: Any, default: bool) -> Any:
         return pc.fill_null(x, default)
 
+    has = set(t.column_names)
     ok = given(pc.equal(t["status"], "ok"), False)
     checks = [
         given(pc.is_in(t["status"], value_set=pa.array(CACHED_STATUSES)), False),
         given(pc.greater_equal(t["size_key"], 0), False),
-        given(pc.greater_equal(t["size"], 0), True),
-        given(pc.match_substring_regex(t["sha256"], _HEX64), True),
-        pc.or_(pc.invert(ok), _ok_row(t)),
+        *([given(pc.greater_equal(t["size"], 0), True)] if "size" in has else []),
+        *([given(pc.match_substring_regex(t["sha256"], _HEX64), True)] if "sha256" in has else []),
+        pc.or_(pc.invert(ok), _ok_row(t, has)),
     ]
     result = checks[0]
     for check in checks[1:]:
@@ -200,18 +235,20 @@ def consistent(t: Any) -> Any:
     return result
 
 
-def _ok_row(t: Any) -> Any:
-    """Per row, whether the columns an ok row must have are there and well formed."""
+def _ok_row(t: Any, has: set[str]) -> Any:
+    """Per row, whether the columns (of ``has``) an ok row must have are there and well formed."""
+    import pyarrow as pa
     import pyarrow.compute as pc
 
-    checks = [
-        pc.match_substring_regex(t["sha256"], _HEX64),
-        pc.match_substring_regex(t["phash"], _HEX16),
-        pc.match_substring_regex(t["phash_mirror"], _HEX16),
-        pc.equal(t["size"], t["size_key"]),
-        *(pc.greater(t[n], 0) for n in ("width", "height", "oriented_width", "oriented_height")),
-    ]
-    result = pc.fill_null(checks[0], False)
-    for check in checks[1:]:
-        result = pc.and_(result, pc.fill_null(check, False))
+    rules: dict[str, Callable[[], Any]] = {
+        "sha256": lambda: pc.match_substring_regex(t["sha256"], _HEX64),
+        "phash": lambda: pc.match_substring_regex(t["phash"], _HEX16),
+        "phash_mirror": lambda: pc.match_substring_regex(t["phash_mirror"], _HEX16),
+        "size": lambda: pc.equal(t["size"], t["size_key"]),
+        **{n: functools.partial(pc.greater, t[n], 0) for n in _DIMENSIONS if n in has},
+    }
+    result = pa.repeat(True, t.num_rows)
+    for name, rule in rules.items():
+        if name in has:
+            result = pc.and_(result, pc.fill_null(rule(), False))
     return result

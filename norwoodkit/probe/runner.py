@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import math
 import os
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,14 +18,11 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from PIL import ImageFile
 
 from norwoodkit.columns import PROBE_COLUMNS, coerce
 from norwoodkit.dataset import Dataset, ProbedDataset
-from norwoodkit.parallel import ordered_map, process_pool, resolve_workers
 from norwoodkit.paths import guard_output
 from norwoodkit.probe import cache
-from norwoodkit.probe.files import init_worker, probe_batch
 from norwoodkit.probe.writer import CacheWriter
 
 __all__ = ["BATCH_SIZE", "ProgressFn", "run"]
@@ -96,6 +93,10 @@ def _probe_stream(
 
     A pool keeps only a few batches in flight, so results never pile up in memory.
     """
+    # Imported here: a warm run (every file cached) needs neither the decoders nor a pool.
+    from norwoodkit.parallel import ordered_map, resolve_workers
+    from norwoodkit.probe.files import probe_batch
+
     n_workers = resolve_workers(workers)
     pooled = n_workers > 1 and len(paths) > 2 * BATCH_SIZE
     # Several tasks per worker, so a slow image does not leave the other workers idle.
@@ -113,6 +114,11 @@ def _probe_stream(
 @contextlib.contextmanager
 def _probe_pool(workers: int) -> Iterator[Executor | None]:
     """A pool whose workers refuse truncated images, or None (probe here, refusing them too)."""
+    from PIL import ImageFile
+
+    from norwoodkit.parallel import process_pool
+    from norwoodkit.probe.files import init_worker
+
     if workers > 1:
         with process_pool(workers, initializer=init_worker) as pool:
             yield pool
@@ -189,6 +195,7 @@ def run(
     workers: int | None = None,
     progress: ProgressFn | None = None,
     thumbnails: bool = True,
+    columns: Collection[str] | None = None,
 ) -> ProbedDataset:
     """Add the probe columns to the dataset's table, probing only files the cache does not know.
 
@@ -204,6 +211,9 @@ def run(
         progress: called with the number of images finished, batch by batch.
         thumbnails: False leaves the ``thumbnail`` column empty (it is still cached), so
             commands that do not draw pictures keep memory flat at any dataset size.
+        columns: the probe columns the caller reads (``status`` and ``mtime_ns`` always come
+            along); None: all of them. Only these are read from the cache and checked there;
+            the others are null in the table. Files probed afresh still cache every column.
 
     Returns:
         A ProbedDataset whose table has the PROBE_COLUMNS (null for missing-view rows).
@@ -217,7 +227,7 @@ def run(
             folder, "cache_dir", dataset_root=dataset.root, kind="folder", make_parents=True
         )
         cfile = cache.cache_file(dataset.root, folder)
-    keep = [c.name for c in PROBE_COLUMNS if thumbnails or c.name != "thumbnail"]
+    keep = cache.read_columns(columns, thumbnails)
     hits, hit = _cache_hits(cfile, now, keep) if cfile is not None else (None, None)
     if hit is None:
         hit = np.zeros(now.num_rows, dtype=bool)
@@ -236,9 +246,9 @@ def run(
         if writer is not None:
             writer.abort()
         raise
-    probed = _frame(parts, thumbnails)
+    probed = _frame(parts, "thumbnail" in keep)
     del parts, hits  # the Arrow copies go before the merge allocates its own
-    return ProbedDataset.of(dataset, _merged(dataset.table, probed))
+    return ProbedDataset.of(dataset, _merged(dataset.table, probed), keep)
 
 
 def _stat_table(root: Path, table: pd.DataFrame) -> tuple[Any, _Stats]:
@@ -268,6 +278,8 @@ def _fresh_parts(
     import pyarrow as pa
     import pyarrow.compute as pc
 
+    if not len(todo):  # a warm run: no pool, no decoder imports
+        return
     todo_paths: list[str] = now["path"].take(pa.array(todo)).to_pylist()
     recent: list[Any] = []  # fresh batches not yet folded into one table
     for start, end, results in _probe_stream(root, todo_paths, workers):

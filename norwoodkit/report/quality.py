@@ -67,4 +67,3 @@ def worst_photos_section(
         "view's threshold (calibrated on this dataset unless a threshold file set it); "
         "flagged photos are also in the findings. Click a photo to enlarge it.</p>" + "".join(rows)
     )
-

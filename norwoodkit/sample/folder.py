@@ -1,6 +1,10 @@
 """Writing a sample folder: photos, ``annotation.json``, ``defects.json`` and ``sample.json``,
 built in a temporary folder beside the target and renamed into place when complete.
 
+Photos go to disk subject by subject as the pool renders them, so memory stays flat at any
+number of subjects; an error or Ctrl-C part way removes the temporary folder, and the target is
+never touched before the rename.
+
 ``sample.json`` lists every file the sample wrote (path, size, sha256): ``overwrite`` replaces a
 folder only when that list proves it is an earlier sample, unchanged and holding nothing else,
 and then deletes exactly those files.
@@ -26,7 +30,7 @@ from norwoodkit.paths import guard_output, safe_relpath
 from norwoodkit.sample import people
 from norwoodkit.sample.defects import Planter
 from norwoodkit.sample.options import SampleOptions
-from norwoodkit.sample.photos import Distinct, keep_distinct, render_all
+from norwoodkit.sample.photos import Distinct, keep_distinct, render_stream
 from norwoodkit.text import few
 
 log = logging.getLogger(__name__)
@@ -73,11 +77,12 @@ def write(
     target = Path(out)
     _check_target(target, overwrite)
     plan = people.plan(opts)
-    seen = Distinct()
-    photos = keep_distinct(opts, plan, render_all(opts, plan, progress), seen)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
     try:
-        defects = _fill(tmp, opts, plan, photos, seen)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    except OSError as exc:
+        raise _write_error(target, target.parent, exc) from None
+    try:
+        defects = _fill(tmp, target, opts, plan, progress)
         _move_into_place(tmp, target, overwrite)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -189,26 +194,57 @@ def _file_list(folder: Path) -> list[dict[str, Any]]:
 
 def _fill(
     folder: Path,
+    target: Path,
     opts: SampleOptions,
     plan: list[people.Subject],
-    photos: list[list[tuple[str, bytes]]],
-    seen: Distinct,
+    progress: Callable[[int], None] | None,
 ) -> list[dict[str, Any]]:
-    """Write the photos and JSON files into ``folder``; returns the planted defects."""
-    for s, files in zip(plan, photos, strict=True):
-        (folder / s.sid).mkdir()
-        for name, data in files:
-            (folder / s.sid / name).write_bytes(data)
-    records = [people.record(s) for s in plan]
-    defects: list[dict[str, Any]] = []
-    if opts.defects:
-        planter = Planter(folder, records, plan, opts, seen)
-        planter.plant_all()
-        defects = planter.defects
-        _write_json(folder / "defects.json", {"seed": opts.seed, "defects": defects})
-    _write_json(folder / "annotation.json", records)
-    _write_json(folder / RECORD, {**_provenance(opts), "files": _file_list(folder)})
+    """Write the photos (as they are rendered) and JSON files into ``folder``; returns the
+    planted defects.
+
+    Raises:
+        OutputError: a write failed (a full disk, a quota): names the file and the fix.
+    """
+    seen = Distinct()
+    try:
+        with contextlib.closing(render_stream(opts, plan, progress)) as rendered:
+            # Closed on the way out, error or not: the pool stops before the folder goes.
+            for index, (s, files) in enumerate(zip(plan, rendered, strict=True), start=1):
+                (folder / s.sid).mkdir()
+                for name, data in keep_distinct(opts, index, s, files, seen):
+                    _write_bytes(folder / s.sid / name, data)
+        records = [people.record(s) for s in plan]
+        defects: list[dict[str, Any]] = []
+        if opts.defects:
+            planter = Planter(folder, records, plan, opts, seen)
+            planter.plant_all()
+            defects = planter.defects
+            _write_json(folder / "defects.json", {"seed": opts.seed, "defects": defects})
+        _write_json(folder / "annotation.json", records)
+        _write_json(folder / RECORD, {**_provenance(opts), "files": _file_list(folder)})
+    except OSError as exc:
+        raise _write_error(target, Path(exc.filename or folder), exc) from None
     return defects
+
+
+def _write_error(target: Path, path: Path, exc: OSError) -> OutputError:
+    """A failed write while making the sample, as the error a user can act on."""
+    return OutputError(
+        f"{target}: could not write {path} ({exc.strerror or exc}); {target} was left as it "
+        "was - free some space (or choose a folder on another disk) and run again",
+        code="output-write-failed",
+        parameter="out",
+    )
+
+
+def _write_bytes(path: Path, data: bytes) -> None:
+    """``path.write_bytes(data)``, its error naming the file (a failed write() names none)."""
+    try:
+        path.write_bytes(data)
+    except OSError as exc:
+        if exc.filename is not None:
+            raise
+        raise OSError(exc.errno, exc.strerror, str(path)) from exc
 
 
 def _provenance(opts: SampleOptions) -> dict[str, Any]:
@@ -258,4 +294,4 @@ def _count_images(root: Path) -> int:
 
 
 def _write_json(path: Path, doc: Any) -> None:
-    path.write_text(json.dumps(doc, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    _write_bytes(path, (json.dumps(doc, indent=2, ensure_ascii=False) + "\n").encode("utf-8"))

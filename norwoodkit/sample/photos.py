@@ -1,18 +1,22 @@
 """The clean photos: five renders per person, JPEG-encoded in a process pool, each kept at least
-``MIN_PHASH_DISTANCE`` bits (phash, as the probe computes it) from every photo before it."""
+``MIN_PHASH_DISTANCE`` bits (phash, as the probe computes it) from every photo before it.
+
+Photos stream: ``render_stream`` yields one subject's photos at a time, in subject order, with a
+few subjects in flight in the pool, so memory holds those few whatever the sample's size.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import io
-from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Callable, Generator
 
 import numpy as np
 from PIL import Image
 
 from norwoodkit.dedupe.distance import hamming_u64, hashes_to_u64
 from norwoodkit.labels import VENDOR_FILENAMES, VIEWS, View
-from norwoodkit.parallel import pool_context, resolve_workers
+from norwoodkit.parallel import ordered_map, process_pool, resolve_workers
 from norwoodkit.sample import render
 from norwoodkit.sample.options import SampleOptions
 from norwoodkit.sample.people import Subject
@@ -96,47 +100,45 @@ class Distinct:
         self._n += 1
 
 
-def render_all(
+def render_stream(
     opts: SampleOptions, plan: list[Subject], progress: Callable[[int], None] | None
-) -> list[list[Rendered]]:
-    """Every subject's five photos, in subject order (in a process pool unless tiny)."""
+) -> Generator[list[Rendered], None, None]:
+    """Each subject's five photos, in subject order, as they come (in a pool unless tiny).
+
+    The pool holds at most about two subjects per worker in flight; ``progress`` hears of a
+    subject once the caller has taken (and written) it.
+    """
     workers = resolve_workers(opts.workers)
-    args = [(opts.seed, i, s, opts.quality) for i, s in enumerate(plan, start=1)]
-    if workers <= 1 or len(plan) < 8:
-        out = []
-        for a in args:
-            out.append(_render_subject(*a))
+    tasks = ((opts.seed, i, s, opts.quality) for i, s in enumerate(plan, start=1))
+    pooled = workers > 1 and len(plan) >= 8
+    with contextlib.ExitStack() as stack:
+        pool = stack.enter_context(process_pool(workers)) if pooled else None
+        for files in ordered_map(_render_subject, tasks, pool=pool, ahead=2 * workers):
+            yield files
             if progress:
                 progress(len(VIEWS))
-        return out
-    with ProcessPoolExecutor(max_workers=workers, mp_context=pool_context()) as pool:
-        futures = [pool.submit(_render_subject, *a) for a in args]
-        out = []
-        for fut in futures:
-            out.append(fut.result())
-            if progress:
-                progress(len(VIEWS))
-        return out
 
 
 def keep_distinct(
-    opts: SampleOptions, plan: list[Subject], rendered: list[list[Rendered]], seen: Distinct
-) -> list[list[tuple[str, bytes]]]:
-    """Re-render (deterministically, in subject order) any photo too close to an earlier one."""
-    out = []
-    for index, (s, files) in enumerate(zip(plan, rendered, strict=True), start=1):
-        kept = []
-        for view, (name, data, h) in zip(VIEWS, files, strict=True):
-            attempt = 0
-            while not seen.fits(h):
-                attempt += 1
-                if attempt > MAX_ATTEMPTS:
-                    raise RuntimeError(
-                        f"sample: could not render subject {s.sid} {view.value} "
-                        "far enough from every other photo"
-                    )
-                data, h = _render_again(opts.seed, index, s, view, opts.quality, attempt)
-            seen.add(h)
-            kept.append((name, data))
-        out.append(kept)
-    return out
+    opts: SampleOptions, index: int, subject: Subject, files: list[Rendered], seen: Distinct
+) -> list[tuple[str, bytes]]:
+    """One subject's photos (the ``index``-th, from 1), each far enough from every photo kept
+    before it: one too close is rendered again, deterministically, until it fits.
+
+    Called in subject order, it keeps the same photos whether subjects arrive all at once or
+    one by one.
+    """
+    kept = []
+    for view, (name, data, h) in zip(VIEWS, files, strict=True):
+        attempt = 0
+        while not seen.fits(h):
+            attempt += 1
+            if attempt > MAX_ATTEMPTS:
+                raise RuntimeError(
+                    f"sample: could not render subject {subject.sid} {view.value} "
+                    "far enough from every other photo"
+                )
+            data, h = _render_again(opts.seed, index, subject, view, opts.quality, attempt)
+        seen.add(h)
+        kept.append((name, data))
+    return kept
