@@ -54,11 +54,11 @@ class ShardDataset(IterableDataset[Sample]):
             size 1; subject layout needs a size unless the transform makes equal tensors).
         transform: called with the upright RGB PIL image (after ``size``); its result replaces
             the uint8 tensor.
-        shuffle: permute units per epoch and pass samples through the shuffle buffer.
+        shuffle: permute row groups per epoch and pass samples through the shuffle buffer.
         seed: with the epoch, fixes every random choice (same seed and epoch, same order).
         shuffle_buffer: samples in each reader's shuffle buffer (encoded bytes in memory).
-        uneven: ``pad`` repeats samples from the start of a reader's list up to the largest
-            reader's count; ``drop`` cuts every reader to the smallest's.
+        uneven: ``pad`` gives a short rank one repeat of its first sample, ``drop`` leaves out a
+            long rank's last; either way at most ``readers - 1`` samples per epoch.
         decode: ``cpu`` (Pillow in the workers) or ``cuda`` (bytes from the workers, nvJPEG in
             ``collate_cuda``; needs torchvision and a GPU).
         on_bad_image: ``raise`` (InputError naming shard, row group, row, subject) or ``skip``
