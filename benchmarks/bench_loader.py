@@ -14,7 +14,13 @@ tensors, through ``torch.utils.data.DataLoader`` with the same ``--workers`` and
 - (a) ``ShardDataset`` on the original-bytes shards (target >= 1.0x the baseline);
 - (b) ``ShardDataset`` on the ``--resize 256`` shards (target >= 8x the baseline);
 - (c) Hugging Face ``datasets`` on the original-bytes shards, the baseline's transform in
-  ``set_transform`` (for reference).
+  ``set_transform`` (for reference);
+- (d) a bare decode loop: a map-style Dataset over the ``--resize 256`` shards' bytes held in
+  memory, ``decode_image`` to 224 x 224 and the same tensor copy; the floor (b) is held to
+  (target: (b) / (d) >= 0.9).
+
+It also prints the row groups each reader layout reads per epoch (the partition's I/O: only
+the row groups at the ends of a reader's run are read twice) and the samples it repeats.
 
 Each pass is timed from creating the DataLoader iterator to its last batch (worker start-up
 included, the same for all); the readers take turns, pass by pass, so other load on the machine
@@ -58,6 +64,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from norwoodkit import dataset, pack, probe, sample
 from norwoodkit.loader import ShardDataset, decode_image
+from norwoodkit.loader.decode import to_tensor
 from norwoodkit.pack.folder import file_sha256
 
 SIZE = 224
@@ -230,6 +237,13 @@ def print_speeds(runs: dict[str, list[Pass]]) -> None:
             f"{name:40s} {n / seconds:6.0f} images/s ({seconds:.2f} s per pass: {spread}); "
             f"{n / cpu:6.0f} images per CPU-second"
         )
+    floor = "(d) bare decode loop, --resize 256 bytes"
+    if floor in medians:
+        b = "(b) ShardDataset, --resize 256 shards"
+        print(
+            f"(b) / (d) bare decode loop = {medians[b] / medians[floor]:.2f}x images/s, "
+            f"{per_cpu[b] / per_cpu[floor]:.2f}x per CPU-second (target >= 0.9x)"
+        )
     base = medians["baseline: folder Dataset (ImageFolder way)"]
     base_cpu = per_cpu["baseline: folder Dataset (ImageFolder way)"]
     print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}\n")
@@ -244,6 +258,43 @@ def print_speeds(runs: dict[str, list[Pass]]) -> None:
                 f"{name} / baseline = {medians[name] / base:.2f}x images/s, "
                 f"{per_cpu[name] / base_cpu:.2f}x per CPU-second{goal}"
             )
+
+
+class BytesDataset(Dataset[tuple[torch.Tensor, int]]):
+    """The bare decode loop: stored bytes already in memory, decoded as ``ShardDataset`` does."""
+
+    def __init__(self, data: list[bytes]) -> None:
+        self.data = data
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, int]:
+        return to_tensor(decode_image(self.data[i], (SIZE, SIZE))), 0
+
+
+def partition_io(shards: Path) -> None:
+    """Row groups read and samples repeated per epoch, for a few reader layouts."""
+    from norwoodkit.loader.partition import Order, Readers, plan_epoch
+    from norwoodkit.loader.shards import open_split
+
+    split = open_split(shards, "train")
+    print(f"partition: {split.rows} samples in {split.units} row groups (train split)")
+    for world, workers in ((1, 2), (2, 2), (4, 4), (8, 4)):
+        reads = repeats = 0
+        for r in Readers(0, world, 0, workers).every():
+            plan = plan_epoch(split.unit_rows, r, Order(epoch=0, seed=0))
+            position = 0
+            while position < plan.target:
+                position += plan.locate(position)[1]
+                reads += 1
+            repeats += plan.target - plan.base
+        print(
+            f"  {world} ranks x {workers} workers: {reads} row-group reads "
+            f"({reads / split.units:.2f}x the row groups), {repeats} samples repeated "
+            f"(at most {world * workers - 1})"
+        )
+    print()
 
 
 def main() -> None:
@@ -280,6 +331,10 @@ def main() -> None:
             ShardDataset(resized, "train", size=SIZE), **common
         ),
     }
+    small, _ = stored_images(resized)
+    readers["(d) bare decode loop, --resize 256 bytes"] = lambda: DataLoader(
+        BytesDataset(small), shuffle=True, **common
+    )
     if not args.no_hf:
         hf = hf_dataset(original, args.work / "hf-cache")
         readers["(c) HF datasets, original bytes"] = lambda: DataLoader(hf, shuffle=True, **common)
@@ -304,6 +359,7 @@ def main() -> None:
             runs[name].append(timed_pass(make))
     print_speeds(runs)
     print()
+    partition_io(resized)
     integrity_cost(original, resized, args.repeats)
 
 

@@ -21,6 +21,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from hostile import Watch
 from PIL import Image, ImageOps
 
 from conftest import MakeDataset
@@ -161,31 +162,35 @@ def test_nothing_else_imports_torch() -> None:
 # --------------------------------------------------------------------------- readers and counts
 
 
-def test_every_sample_once_across_two_ranks_and_two_workers(shards: Path) -> None:
-    every = paths_in(shards)
-    got = readers(shards, uneven="pad")
-    counts = {k: len(v) for k, v in got.items()}
-    assert len(set(counts.values())) == 1, counts  # equal counts: no rank waits at the end
+@pytest.mark.parametrize(("world", "workers"), [(2, 2), (3, 2)])
+def test_every_sample_once_with_at_most_readers_minus_one_repeats(
+    shards: Path, world: int, workers: int
+) -> None:
+    every = paths_in(shards)  # 130 rows: over 3 ranks, 2 repeats
+    got = readers(shards, world, workers, uneven="pad")
+    per_rank = Counter({r: 0 for r in range(world)})
+    for (rank, _), v in got.items():
+        per_rank[rank] += len(v)
+    assert len(set(per_rank.values())) == 1, per_rank  # equal counts: no rank waits at the end
     real = [s for v in got.values() for s in v if not s[2]["padded"]]
     assert Counter(ids(real)) == Counter(every)  # each image exactly once
     padding = [s for v in got.values() for s in v if s[2]["padded"]]
-    assert len(real) + len(padding) == 4 * next(iter(counts.values()))
+    assert len(padding) == world * per_rank[0] - len(every) <= world * workers - 1
     assert set(ids(padding)) <= set(every)
+    for rank in range(world):
+        ds = ShardDataset(shards, rank=rank, world_size=world, num_workers=workers, size=32)
+        assert len(ds) == ds.samples_per_epoch() == per_rank[rank]
 
 
 def test_pad_and_drop_counts(shards: Path) -> None:
     n = len(paths_in(shards))
-    padded = ShardDataset(shards, world_size=2, rank=0, num_workers=2, worker_id=0)
-    dropped = ShardDataset(shards, world_size=2, rank=0, num_workers=2, worker_id=0, uneven="drop")
-    t_pad, t_drop = padded.samples_per_epoch() // 2, dropped.samples_per_epoch() // 2
-    assert t_drop < n / 4 < t_pad  # the fixture's readers really are uneven
-    assert t_pad - t_drop <= 10  # at most one row group apart
-    got = readers(shards, uneven="drop")
-    assert {len(v) for v in got.values()} == {t_drop}
+    padded = ShardDataset(shards, world_size=4, rank=0, num_workers=2, worker_id=0)
+    dropped = ShardDataset(shards, world_size=4, rank=0, num_workers=2, worker_id=0, uneven="drop")
+    assert (len(padded), len(dropped)) == (33, 32)  # 130 over 4 ranks: 2 repeats or 2 left out
+    got = readers(shards, 4, 2, uneven="drop")
     seen = ids(s for v in got.values() for s in v)
-    assert len(seen) == len(set(seen)) == 4 * t_drop  # drop never repeats
+    assert len(seen) == len(set(seen)) == n - 2  # drop never repeats
     assert not any(s[2]["padded"] for v in got.values() for s in v)
-    assert {len(v) for v in readers(shards, uneven="pad").values()} == {t_pad}
 
 
 def test_real_dataloader_with_two_workers(shards: Path) -> None:
@@ -194,16 +199,17 @@ def test_real_dataloader_with_two_workers(shards: Path) -> None:
     assert batches[0][0].shape == (8, 3, 32, 32) and batches[0][0].dtype == torch.uint8
     paths = [p for b in batches for p in b[2]["path"]]
     padded = [bool(x) for b in batches for x in b[2]["padded"]]
-    assert len(paths) == ds.samples_per_epoch(num_workers=2)
+    assert len(paths) == ds.samples_per_epoch(num_workers=2) == len(ds) == 130
     real = [p for p, pad in zip(paths, padded, strict=True) if not pad]
     assert Counter(real) == Counter(paths_in(shards))
 
 
-def test_fewer_units_than_readers_is_a_clear_error(shards: Path) -> None:
+def test_more_readers_than_row_groups_still_read_every_sample_once(shards: Path) -> None:
     units = ShardDataset(shards).split.units
-    ds = ShardDataset(shards, world_size=4, rank=0, num_workers=units, worker_id=0)
-    with pytest.raises(InputError, match=rf"{units} row groups .* for {4 * units} readers"):
-        iter(ds)
+    got = readers(shards, world=2, workers=units)  # 26 readers, 13 row groups
+    real = [s for v in got.values() for s in v if not s[2]["padded"]]
+    assert Counter(ids(real)) == Counter(paths_in(shards))
+    assert sum(len(v) for v in got.values()) - len(real) <= 2 * units - 1
 
 
 def test_bad_reader_ids_are_refused(shards: Path) -> None:
@@ -294,7 +300,8 @@ def test_resume_with_simulated_workers(shards: Path) -> None:
         it = iter(ds)
         heads[w] = ids(next(it) for _ in range(k))
         state = ds.state_dict()
-        assert state["readers"] == 2 and list(state["position"]) == [w]
+        assert (state["world_size"], state["num_workers"]) == (1, 2)
+        assert list(state["position"]) == [w]
         if merged:
             merged["position"] |= state["position"]
             merged["yielded"] |= state["yielded"]
@@ -304,10 +311,14 @@ def test_resume_with_simulated_workers(shards: Path) -> None:
         ds = make(w)
         ds.load_state_dict(merged)
         assert heads[w] + ids(ds) == full[w]
-    single = ShardDataset(shards, size=16, seed=2)
+    single = ShardDataset(shards, size=16, seed=2)  # one reader: the rest is dealt again
     single.load_state_dict(merged)
-    with pytest.raises(InputError, match="2 readers"):
-        iter(single)
+    assert len(single) == 130 - 13 - 40
+    assert Counter(heads[0] + heads[1] + ids(single)) == Counter(paths_in(shards))
+    partial = ShardDataset(shards, size=16, seed=2)
+    partial.load_state_dict(state)  # worker 1's entry only: not enough to deal the rest again
+    with pytest.raises(InputError, match=r"readers 0 of 2 are missing"):
+        iter(partial)
 
 
 def test_resume_plain_dataloader_after_k_batches(shards: Path) -> None:
@@ -346,10 +357,137 @@ def test_resume_with_torchdata_stateful_dataloader(shards: Path) -> None:
 
 def test_state_from_other_options_is_refused(shards: Path) -> None:
     state = ShardDataset(shards, size=16, shuffle_buffer=8).state_dict()
-    with pytest.raises(InputError, match="same shards and options"):
+    with pytest.raises(InputError, match=r"shuffle_buffer=8 \(this dataset: 9\)"):
         ShardDataset(shards, size=16, shuffle_buffer=9).load_state_dict(state)
     with pytest.raises(InputError, match="split 'train'"):
         ShardDataset(shards, "test", size=16, shuffle_buffer=8).load_state_dict(state)
+
+
+def saved_midway(directory: Path, seed: int = 0) -> dict[str, Any]:
+    ds = ShardDataset(directory, size=16, seed=seed)
+    it = iter(ds)
+    for _ in range(7):
+        next(it)
+    return ds.state_dict()
+
+
+@pytest.mark.parametrize(
+    ("change", "words"),
+    [
+        ("pack", ["another pack", "resume from the pack folder"]),
+        ("seed", ["seed 3", "has seed 0", "seed=3"]),
+        ("newer", ["format 3", "newer norwoodkit"]),
+        ("corrupt", ["not a ShardDataset state", "state_dict()"]),
+    ],
+)
+def test_state_of_another_pack_seed_newer_or_corrupt_is_refused(
+    shards: Path, resized_shards: Path, change: str, words: list[str]
+) -> None:
+    state = {
+        "pack": lambda: saved_midway(resized_shards),  # same split and rows, other shards
+        "seed": lambda: saved_midway(shards, seed=3),
+        "newer": lambda: saved_midway(shards) | {"format": 3},
+        "corrupt": lambda: saved_midway(shards) | {"position": "7"},
+    }[change]()
+    watch = Watch((shards,))
+    ds = ShardDataset(shards, size=16)
+    with pytest.raises(InputError) as info:
+        ds.load_state_dict(state)
+    for w in words:
+        assert w in str(info.value)
+    assert ids(ds) == ids(ShardDataset(shards, size=16))  # nothing half-loaded
+    assert watch.changed() == []
+
+
+def batches_of(ds: ShardDataset, workers: int) -> list[list[tuple[str, bool]]]:
+    loader = DataLoader(ds, batch_size=5, num_workers=workers)
+    return [list(zip(b[2]["path"], map(bool, b[2]["padded"]), strict=True)) for b in loader]
+
+
+@pytest.fixture(scope="module")
+def four_readers(shards: Path) -> list[list[list[tuple[str, bool]]]]:
+    """The epoch of 2 ranks x 2 real DataLoader workers: each rank's batches."""
+    return [
+        batches_of(ShardDataset(shards, size=16, seed=1, rank=r, world_size=2), 2) for r in range(2)
+    ]
+
+
+@pytest.mark.parametrize(("world", "workers"), [(3, 0), (3, 2)])  # 3 readers, 6 readers
+@pytest.mark.parametrize("k", [0, 5, 13, 14])  # 14 batches a rank: 14 is after the last sample
+def test_resume_from_four_readers_onto_three_or_six(
+    shards: Path,
+    four_readers: list[list[list[tuple[str, bool]]]],
+    world: int,
+    workers: int,
+    k: int,
+) -> None:
+    head = [s for rank in four_readers for b in rank[:k] for s in b]
+    state = ShardDataset(shards, size=16, seed=1, world_size=2).state_after_batches(k, 5, 2)
+    state = json.loads(json.dumps(state))
+    rest: list[tuple[str, bool]] = []
+    lengths = set()
+    for rank in range(world):
+        ds = ShardDataset(shards, size=16, seed=1, rank=rank, world_size=world)
+        ds.load_state_dict(state)
+        got = [s for b in batches_of(ds, workers) for s in b]
+        assert len(ds) == len(got)
+        lengths.add(len(got))
+        rest += got
+    assert len(lengths) == 1  # every new rank yields as many: none waits
+    real = [p for p, padded in head + rest if not padded]
+    assert Counter(real) == Counter(paths_in(shards))  # nothing repeated, nothing lost
+    assert sum(padded for _, padded in rest) <= world * max(workers, 1) - 1
+    if k == 14:
+        assert rest == []
+
+
+@pytest.mark.parametrize("after", [(1, 3), (2, 3)])  # onto 3 readers, onto 6
+@pytest.mark.parametrize("where", ["boundary", "boundary+1", "end"])
+def test_resume_at_a_row_group_boundary_onto_other_readers(
+    shards: Path, after: tuple[int, int], where: str
+) -> None:
+    def reader(rank: int, world: int, worker: int, workers: int) -> ShardDataset:
+        return ShardDataset(
+            shards,
+            size=16,
+            seed=3,
+            shuffle_buffer=0,  # stream order: positions are rows of the row groups
+            rank=rank,
+            world_size=world,
+            worker_id=worker,
+            num_workers=workers,
+        )
+
+    head: list[Sample] = []
+    state: dict[str, Any] = {}
+    for rank, worker in itertools.product(range(2), range(2)):
+        ds = reader(rank, 2, worker, 2)
+        plan = ds._plan(ds._where(), ())
+        stop = {
+            "boundary": plan.locate(0)[1],  # the first row group of its run, read whole
+            "boundary+1": plan.locate(0)[1] + 1,
+            "end": plan.target,
+        }[where]
+        it = iter(ds)
+        head += [next(it) for _ in range(stop)]
+        part = ds.state_dict()
+        state = (
+            part
+            if not state
+            else state
+            | {
+                "position": state["position"] | part["position"],
+                "yielded": state["yielded"] | part["yielded"],
+            }
+        )
+    rest = []
+    for rank, worker in itertools.product(range(after[0]), range(after[1])):
+        ds = reader(rank, after[0], worker, after[1])
+        ds.load_state_dict(state)
+        rest += list(ds)
+    real = [s for s in head + rest if not s[2]["padded"]]
+    assert Counter(ids(real)) == Counter(paths_in(shards))
+    assert len(head) + len(rest) - len(real) <= after[0] * after[1] - 1
 
 
 # --------------------------------------------------------------------------- decoding
@@ -484,7 +622,6 @@ def test_corrupt_image_skip_counts_and_keeps_counts_equal(
 ) -> None:
     corrupt_copy(shards, tmp_path / "bad")
     healthy = readers(shards)
-    per_reader = len(next(iter(healthy.values())))
     total_skipped = 0
     with caplog.at_level(logging.WARNING, logger="norwoodkit.loader"):
         for rank in range(2):
@@ -503,6 +640,7 @@ def test_corrupt_image_skip_counts_and_keeps_counts_equal(
 
                 ds = reader()
                 got = list(ds)
+                per_reader = len(healthy[rank, worker])
                 assert len(got) == per_reader  # a replacement keeps the count
                 total_skipped += ds.skipped
                 if ds.skipped:

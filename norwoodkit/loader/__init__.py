@@ -3,46 +3,56 @@ a random-access ``ShardIndex``. Needs the ``torch`` extra (``pip install 'norwoo
 
 ``ShardDataset`` is an ``IterableDataset``. How one epoch is produced (``partition``):
 
-1. **Work units** are the shards' row groups (about 20 rows; a subject never straddles two),
-   read from the Parquet footers. With ``shuffle`` the units are permuted with
-   ``(seed, epoch)``; without it they keep file order (manifest shard order, then row group).
+1. **The epoch's sample order** does not depend on the readers: the shards' row groups (about
+   20 rows; a subject never straddles two), permuted with ``(seed, epoch)`` when ``shuffle``,
+   else in file order (manifest shard order, then row group), each row group's rows in order.
 2. **Readers.** Every DataLoader worker of every rank is one reader: ``readers = world_size x
    num_workers`` and reader ``rank x num_workers + worker_id``. Rank and world size come from
    ``torch.distributed`` when it is initialised (else 0 and 1), the worker from
-   ``get_worker_info()``; constructor arguments override all four. Units are dealt in the
-   (shuffled) order, each to the reader with the fewest rows so far, so readers differ by at most
-   one unit's rows. Fewer units than readers is an error (some reader would get nothing).
-3. **Equal counts.** Every reader yields the same number of samples per epoch, or distributed
-   training hangs at the last step. ``uneven="pad"`` (default) fills each reader up to the
-   largest reader's rows by repeating samples from the start of its own list (they carry
-   ``meta["padded"] = True``); ``uneven="drop"`` cuts every reader to the smallest reader's rows
-   (a few rows of the epoch are not seen; which ones changes with the epoch).
-4. **Shuffle buffer.** Each reader passes its stream through a buffer of ``shuffle_buffer``
+   ``get_worker_info()``; constructor arguments override all four. Each rank takes a contiguous
+   run of the order, cut by sample count, and its workers contiguous runs of the rank's, so a
+   reader reads whole row groups except the one at each end of its run.
+3. **Equal counts.** Every rank yields the same number of samples per epoch, or distributed
+   training hangs at the last step (a rank's workers may differ by one; DataLoader does not
+   mind). ``uneven="pad"`` (default) gives a short rank one repeat of its first sample (it
+   carries ``meta["padded"] = True``); ``uneven="drop"`` leaves out a long rank's last sample.
+   Either way at most ``readers - 1`` samples per epoch are repeated or left out. ``len(ds)``
+   is the samples this rank yields in the epoch (or in its rest after ``load_state_dict``),
+   padding and replacements of skipped images included; it does not depend on ``num_workers``
+   for a whole epoch. It needs the rank: call it after ``init_process_group`` or pass
+   ``rank``/``world_size``. ``len(DataLoader)`` divides it by the batch size, so with workers
+   it can be below the batches handed out (each worker's last batch may be short).
+4. **Shuffle buffer.** Each reader passes its run through a buffer of ``shuffle_buffer``
    samples (a random one leaves as each new one enters), seeded with ``(seed, epoch, reader)``.
    The buffer holds encoded image bytes, so its memory is about ``shuffle_buffer`` x the stored
    image size (resized shards make it small); ``shuffle=False`` or ``shuffle_buffer <= 1``
    yields in reading order.
 
-Determinism and resume (``state``): the whole order above is a pure function of (seed, epoch,
-readers, options), computed from the footers without reading an image. Each reader counts the
-stream positions it has passed (``position``) and the samples it has yielded (``yielded``; they
-differ only when a bad image was skipped). ``state_dict()`` returns them per reader with the
-epoch and seed; after ``load_state_dict()`` each reader rebuilds the same order, skips the
-passed positions without reading or decoding them, and yields exactly the samples the
-interrupted run had not yet yielded, in the same order.
+Determinism and resume (``state``, format in ``docs/formats.md``): the whole order above is a
+pure function of (seed, epoch, readers, options), computed from the footers without reading an
+image. Each reader counts the positions of its run it has passed (``position``) and the
+samples it has yielded (``yielded``; they differ only when a bad image was skipped).
+``state_dict()`` returns them per reader with the epoch, the seed and the pack's identity;
+``load_state_dict()`` refuses a state of another pack, split, seed or options, or of another
+format, naming what differs. Resumed on the same ranks and workers, each reader rebuilds its
+order, skips the passed positions without reading or decoding them, and yields exactly the
+samples the interrupted run had not yet yielded, in the same order. Resumed on another number
+of ranks or workers (elastic), the samples every old reader passed are rebuilt from its plan,
+and the rest of the epoch, in the epoch's order, is dealt over the new readers as above: no
+sample repeated or lost, at most ``readers - 1`` repeats in the rest. This needs every old
+reader's entry: ``state_after_batches`` gives them all; per-rank states must be merged (the
+union of their ``position`` and ``yielded``, e.g. with ``all_gather_object``).
 
 - ``num_workers=0``: the dataset object itself counts; ``ds.state_dict()`` in the training loop
   is exact after every sample.
 - DataLoader workers iterate *copies* of the dataset, so the counts live in the workers, one
-  entry per worker. torchdata's ``StatefulDataLoader`` handles this: it calls ``state_dict()``
-  on each worker's copy after every batch, keeps the state that matches the batches it handed
-  out, and calls ``load_state_dict()`` on each worker's copy when resumed (our dataset state
-  is used, so it does not fast-forward by re-reading). With a plain ``DataLoader``, use
-  ``ds.state_after_batches(k, batch_size, num_workers)`` for the state after ``k`` batches
-  (DataLoader takes batches from workers in turn, and every worker yields equal counts);
-  resume at a ``k`` that is a multiple of ``num_workers`` to keep the workers' interleaving
-  too. Call ``set_epoch`` before each epoch; with ``persistent_workers=True`` the workers keep
-  the epoch they started with.
+  entry per worker. torchdata's ``StatefulDataLoader`` handles this on the same layout: it
+  calls ``state_dict()`` on each worker's copy after every batch and ``load_state_dict()`` on
+  each worker's copy when resumed. With a plain ``DataLoader``, use
+  ``ds.state_after_batches(k, batch_size, num_workers)`` for the state after ``k`` batches on
+  every rank (DataLoader asks its workers in turn, leaving out one that has finished); it
+  resumes on any layout. Call ``set_epoch`` before each epoch; with
+  ``persistent_workers=True`` the workers keep the epoch they started with.
 
 Decoding (``decode="cpu"``, ``decode``): one copy takes the image out of the Arrow data buffer
 (a ``memoryview`` slice; the column is never turned into Python objects) into the bytes Pillow

@@ -22,10 +22,19 @@ from norwoodkit.loader.options import (
     check_output,
     parse_size,
 )
-from norwoodkit.loader.partition import EpochPlan, Readers, plan_epoch
+from norwoodkit.loader.partition import (
+    EpochPlan,
+    IntArray,
+    Order,
+    Readers,
+    Segment,
+    plan_epoch,
+    remaining,
+    taken_after_batches,
+)
 from norwoodkit.loader.samples import SampleMaker, copy_bytes
 from norwoodkit.loader.shards import VIEW_NAMES, OpenFiles, RowGroup, open_split
-from norwoodkit.loader.state import LoaderState
+from norwoodkit.loader.state import LoaderState, Progress
 from norwoodkit.loader.stream import read_epoch
 
 if TYPE_CHECKING:
@@ -45,11 +54,11 @@ class ShardDataset(IterableDataset[Sample]):
             size 1; subject layout needs a size unless the transform makes equal tensors).
         transform: called with the upright RGB PIL image (after ``size``); its result replaces
             the uint8 tensor.
-        shuffle: permute units per epoch and pass samples through the shuffle buffer.
+        shuffle: permute row groups per epoch and pass samples through the shuffle buffer.
         seed: with the epoch, fixes every random choice (same seed and epoch, same order).
         shuffle_buffer: samples in each reader's shuffle buffer (encoded bytes in memory).
-        uneven: ``pad`` repeats samples from the start of a reader's list up to the largest
-            reader's count; ``drop`` cuts every reader to the smallest's.
+        uneven: ``pad`` gives a short rank one repeat of its first sample, ``drop`` leaves out a
+            long rank's last; either way at most ``readers - 1`` samples per epoch.
         decode: ``cpu`` (Pillow in the workers) or ``cuda`` (bytes from the workers, nvJPEG in
             ``collate_cuda``; needs torchvision and a GPU).
         on_bad_image: ``raise`` (InputError naming shard, row group, row, subject) or ``skip``
@@ -110,11 +119,9 @@ class ShardDataset(IterableDataset[Sample]):
         self._maker = SampleMaker(self.split, hw, transform, decode, on_bad_image)
         self._overrides = (rank, world_size, worker_id, num_workers)
         self.epoch = 0
-        self._readers: int | None = None
-        self._progress: dict[int, list[int]] = {}  # reader -> [position, yielded]
-        self._resume: dict[int, tuple[int, int]] | None = None
-        self._resume_readers: int | None = None
-        self._plan_cache: tuple[tuple[int, int, int], EpochPlan] | None = None
+        self._progress = Progress()
+        self._sequences: dict[tuple[int, int], IntArray] = {}  # (epoch, segments done) -> rows
+        self._plans: dict[tuple[int, int, Readers], EpochPlan] = {}
 
     # ----------------------------------------------------------- public state
 
@@ -141,53 +148,68 @@ class ShardDataset(IterableDataset[Sample]):
         when the epoch changes."""
         if epoch != self.epoch:
             self.epoch = epoch
-            self._resume = None
-            self._progress = {}
+            self._progress.reset()
 
     def state_dict(self) -> dict[str, Any]:
-        """Epoch, seed and, per reader, stream positions passed and samples yielded."""
-        progress = sorted(self._progress.items())
-        return self._state(
-            self._readers, {r: p[0] for r, p in progress}, {r: p[1] for r, p in progress}
-        )
+        """Epoch, seed, segments read by other layouts and, per reader, positions passed and
+        samples yielded (``docs/formats.md``)."""
+        return self._progress.state(self._expected()).to_dict()
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
-        """Resume: the next iteration of ``state["epoch"]`` yields only what was not yet yielded.
+        """Resume: the next iteration of ``state["epoch"]`` yields only what was not yet yielded,
+        on the same readers or on any other number of ranks and workers.
 
         Raises:
-            InputError: the state is from another split or other options.
+            InputError: a state of another split, pack, seed or options, of a newer or older
+                format, or not a state at all (each names what differs).
         """
-        loaded = LoaderState.from_dict(state, split=self.split.split, config=self._config())
+        loaded = LoaderState.from_dict(state, expect=self._expected())
         self.epoch = loaded.epoch
-        self.seed = loaded.seed
-        self._resume = loaded.resume()
-        self._resume_readers = loaded.readers
-        self._readers = loaded.readers
-        self._progress = {r: [p, y] for r, (p, y) in self._resume.items()}
+        self._progress.load(loaded)
 
     def state_after_batches(
         self, batches: int, batch_size: int, num_workers: int = 0
     ) -> dict[str, Any]:
-        """The state after a plain ``DataLoader`` handed out ``batches`` batches this epoch.
+        """The state after a plain ``DataLoader`` handed out ``batches`` more batches on every
+        rank (from the loaded state, if any, else from the epoch's start).
 
-        DataLoader takes batches from its workers in turn and every worker yields the same
-        count, so worker ``w`` has given ``ceil((batches - w) / num_workers)`` batches. Exact
-        while no image was skipped (with skips, use torchdata's StatefulDataLoader).
+        DataLoader asks its workers for batches in turn, leaving out a worker that has none
+        left; every rank hands out the same batches. Exact while no image was skipped (with
+        skips, use torchdata's StatefulDataLoader). The state names every reader of every
+        rank, so it also resumes on another number of ranks or workers.
         """
-        workers = max(1, num_workers)
-        here = self._where(num_workers=workers, worker_id=0)
-        readers = here.world_size * workers
-        target = self._plan(0, readers).target
-        progress: dict[int, int] = {}
-        for w in range(workers):
-            taken = max(0, -(-(batches - w) // workers))
-            progress[here.rank * workers + w] = min(target, taken * batch_size)
-        return self._state(readers, progress, dict(progress))
+        here = self._where(num_workers=max(1, num_workers), worker_id=0)
+        done, at = self._progress.start(here.world_size, here.num_workers)
+        position: dict[int, int] = {}
+        for rank in range(here.world_size):
+            readers = [
+                Readers(rank, here.world_size, w, here.num_workers) for w in range(here.num_workers)
+            ]
+            start = [at.get(r.index, (0, 0)) for r in readers]
+            left = [
+                self._plan(r, done).target - y for r, (_, y) in zip(readers, start, strict=True)
+            ]
+            taken = taken_after_batches(left, batch_size, batches)
+            for r, (p, _), t in zip(readers, start, taken, strict=True):
+                position[r.index] = p + t
+        progress = Progress()
+        progress.begin(here.world_size, here.num_workers, done, 0, (0, 0))
+        progress.counts = {r: [p, p] for r, p in position.items()}
+        return progress.state(self._expected()).to_dict()
 
     def samples_per_epoch(self, num_workers: int | None = None) -> int:
-        """Samples this rank yields in the current epoch (every reader's count x workers)."""
+        """Samples this rank yields in a whole epoch, padding included (any ``num_workers``)."""
         here = self._where(num_workers=num_workers, worker_id=0)
-        return self._plan(0, here.count).target * here.num_workers
+        return sum(self._plan(r, ()).target for r in here.every() if r.rank == here.rank)
+
+    def __len__(self) -> int:
+        """Samples this rank yields in the current epoch, or in its rest after
+        ``load_state_dict``; padding included, a skipped image's replacement too."""
+        nw = self._progress.layout[1] if self._progress.layout else None
+        here = self._where(num_workers=nw, worker_id=0)
+        done, at = self._progress.start(here.world_size, here.num_workers)
+        mine = [r for r in here.every() if r.rank == here.rank]
+        return sum(self._plan(r, done).target - at.get(r.index, (0, 0))[1] for r in mine)
 
     # ----------------------------------------------------------- iteration
 
@@ -200,18 +222,15 @@ class ShardDataset(IterableDataset[Sample]):
             "rows": self.split.rows,
         }
 
-    def _state(
-        self, readers: int | None, position: dict[int, int], yielded: dict[int, int]
-    ) -> dict[str, Any]:
+    def _expected(self) -> LoaderState:
+        """This dataset as a state with nothing read: what a loaded state must match."""
         return LoaderState(
             split=self.split.split,
+            dataset=self.split.digest,
             epoch=self.epoch,
             seed=self.seed,
             config=self._config(),
-            readers=readers,
-            position=position,
-            yielded=yielded,
-        ).to_dict()
+        )
 
     def _where(self, *, num_workers: int | None = None, worker_id: int | None = None) -> Readers:
         """This copy's reader: constructor overrides, else the worker info and torch.distributed."""
@@ -228,41 +247,39 @@ class ShardDataset(IterableDataset[Sample]):
             world = world if world is not None else (dist.get_world_size() if on else 1)
         return Readers(rank=rank, world_size=world, worker=wid, num_workers=nw)
 
-    def _plan(self, reader: int, readers: int) -> EpochPlan:
-        key = (self.epoch, reader, readers)
-        if self._plan_cache is not None and self._plan_cache[0] == key:
-            return self._plan_cache[1]
-        plan = plan_epoch(
-            self.split.unit_rows,
-            reader,
-            readers,
+    def _order(self) -> Order:
+        return Order(
             epoch=self.epoch,
             seed=self.seed,
             shuffle=self.shuffle,
             shuffle_buffer=self.shuffle_buffer,
             uneven=self.uneven,
-            source=f"{self.split.root}: split {self.split.split!r}",
         )
-        self._plan_cache = (key, plan)
+
+    def _plan(self, readers: Readers, done: tuple[Segment, ...]) -> EpochPlan:
+        """The reader's plan in the segment after ``done`` (both kept for the epoch)."""
+        key = (self.epoch, len(done))
+        plan = self._plans.get((*key, readers))
+        if plan is not None:
+            return plan
+        if len(self._plans) > 64 or any(k[0] != self.epoch for k in self._sequences):
+            self._plans.clear()
+            self._sequences.clear()
+        order = self._order()
+        if key not in self._sequences:
+            self._sequences[key] = remaining(self.split.unit_rows, order, done)
+        seq = self._sequences[key]
+        plan = plan_epoch(self.split.unit_rows, readers, order, sequence=seq, segment=len(done))
+        self._plans[(*key, readers)] = plan
         return plan
 
     def __iter__(self) -> Iterator[Sample]:
         here = self._where()
-        readers, reader = here.count, here.index
-        plan = self._plan(reader, readers)
-        position, yielded = 0, 0
-        if self._resume is not None:
-            if self._resume_readers is not None and self._resume_readers != readers:
-                raise InputError(
-                    f"the loader state was saved with {self._resume_readers} readers (ranks x "
-                    f"workers), this run has {readers}; resume with the same world size and "
-                    "num_workers",
-                    code="state-readers",
-                )
-            position, yielded = self._resume.get(reader, (0, 0))
-        self._readers = readers
-        progress = [position, yielded]
-        self._progress = {reader: progress}
+        done, at = self._progress.start(here.world_size, here.num_workers)
+        plan = self._plan(here, done)
+        progress = self._progress.begin(
+            here.world_size, here.num_workers, done, here.index, at.get(here.index, (0, 0))
+        )
         return read_epoch(self.split, plan, progress, self._maker)
 
     # ----------------------------------------------------------- GPU batches

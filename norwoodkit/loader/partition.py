@@ -1,48 +1,56 @@
-"""The epoch plan: which rows each reader (rank x worker) reads, in which seeded order, from where.
+"""The epoch plan: which samples each reader (rank x worker) reads, in which seeded order.
 
-A pure function of the row-group sizes and (rank, world size, worker, workers, epoch, seed,
-options), in numpy only: no torch, no file is opened (MosaicML Streaming keeps its partition
-apart from its dataset class the same way).
+A pure function of the row-group sizes, the readers and (epoch, seed, options), in numpy only:
+no torch, no file is opened (MosaicML Streaming keeps its partition apart from its dataset class
+the same way).
 
-1. **Work units** are row groups. With ``shuffle`` they are permuted with ``(seed, epoch)``;
-   without it they keep file order.
-2. **Readers.** Every DataLoader worker of every rank is one reader: ``readers = world_size x
-   num_workers``, reader ``rank x num_workers + worker``. Units are dealt in the (shuffled)
-   order, each to the reader with the fewest rows so far, so readers differ by at most one
-   unit's rows. Fewer units than readers is an error (some reader would get nothing).
-3. **Equal counts.** Every reader yields ``target`` samples, or distributed training hangs at
-   the last step: ``uneven="pad"`` repeats rows from the start of a reader's own list up to the
-   largest reader's rows; ``uneven="drop"`` cuts every reader to the smallest reader's rows.
-4. **Shuffle buffer.** A reader's stream of ``target`` positions passes through a buffer of
-   ``shuffle_buffer`` samples seeded with ``(seed, epoch, reader)``; the plan's ``order`` is the
-   resulting output order, as stream positions.
+1. **The epoch's sample order** (``epoch_rows``) does not depend on the readers: with
+   ``shuffle`` the row groups are permuted with ``(seed, epoch)``, without it they keep file
+   order; the rows of a row group stay together and in order, so a contiguous run of this order
+   is a run of whole row groups.
+2. **Ranks** take contiguous runs of it, cut by sample count (the first ``N mod world_size``
+   ranks one sample more), so only the row groups at a run's two ends are shared with a
+   neighbour. Every rank yields ``target`` samples, or distributed training hangs at the last
+   step: ``uneven="pad"`` fills a short rank with one repeat of its own first sample (a rank with
+   no sample of its own repeats another's), ``uneven="drop"`` cuts the long ranks by one. Either
+   way at most ``world_size - 1`` samples are added or left out per epoch.
+3. **Workers** of a rank take contiguous runs of the rank's ``target`` samples, the first ones
+   one sample more; DataLoader only needs equal counts between ranks, not between workers.
+4. **Shuffle buffer.** A reader's run passes through a buffer of ``shuffle_buffer`` samples
+   seeded with ``(seed, epoch, segment, reader)``; ``order`` is the output order, as positions
+   of the run.
 
-A resumed epoch starts at output ``position``: the plan is rebuilt from the same inputs and the
-positions before it are passed without reading them. Positions past ``target`` (replacements
-for skipped images) take the reader's list again from its start.
+Resume (``remaining``): a state records, per reader, how many positions of its run it passed.
+Rebuilding that reader's plan gives exactly the samples it passed, so the rest of the epoch is
+the epoch's order without them. On the same readers each continues its own run; on other
+readers the rest is a new *segment*, partitioned as above over the new readers.
 """
 
 from __future__ import annotations
 
-import bisect
-import heapq
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 
-from norwoodkit.errors import InputError, ParameterError
+from norwoodkit.errors import ParameterError
 from norwoodkit.loader.options import Uneven, check_choice
 
 __all__ = [
     "BoolArray",
     "EpochPlan",
     "IntArray",
+    "Order",
     "Readers",
+    "Segment",
     "buffer_order",
-    "deal",
+    "counts",
+    "epoch_rows",
     "plan_epoch",
     "read_order",
+    "remaining",
+    "taken_after_batches",
 ]
 
 IntArray = npt.NDArray[np.int64]
@@ -77,61 +85,194 @@ class Readers:
         """Readers in all, ``world_size x num_workers``."""
         return self.world_size * self.num_workers
 
+    def every(self) -> list[Readers]:
+        """Every reader of this layout, in reader order."""
+        return [
+            Readers(r, self.world_size, w, self.num_workers)
+            for r in range(self.world_size)
+            for w in range(self.num_workers)
+        ]
+
+
+@dataclass(frozen=True)
+class Order:
+    """What fixes an epoch's order besides the readers: seed, epoch and the loader's options."""
+
+    epoch: int
+    seed: int
+    shuffle: bool = True
+    shuffle_buffer: int = 512
+    uneven: Uneven = "pad"
+
+    def __post_init__(self) -> None:
+        check_choice("uneven", self.uneven)
+
+
+@dataclass(frozen=True)
+class Segment:
+    """Part of an epoch read by one layout of readers: positions passed, per reader index."""
+
+    world_size: int
+    num_workers: int
+    position: Mapping[int, int]
+
 
 @dataclass(frozen=True)
 class EpochPlan:
-    """One reader's epoch: its units in reading order, its own row count and the common target.
+    """One reader's run: the rows it reads, which of them repeat, and its output order.
 
-    The reader's *stream* is its units' rows in order, repeated from the start past ``base``
-    (padding, or replacements for skipped images); ``order`` is the output order as stream
-    positions ``0..target-1``.
+    ``stream`` holds global row indices (file order) in reading order; its first ``base``
+    entries are the reader's own samples, the rest repeat samples (``uneven="pad"``).
+    ``order`` is the output order as positions of ``stream``. Positions past ``target``
+    (replacements for skipped images) take the stream again from its start.
     """
 
-    units: list[int]
-    starts: list[int]  # offset of each unit's first row in the reader's list (cumulative)
-    base: int  # rows in the reader's own units
-    target: int  # samples every reader yields
-    order: IntArray  # output order as positions of the (padded or cut) input stream
-    first_rows: IntArray  # global row index (file order) of each of the reader's units
+    stream: IntArray
+    base: int
+    order: IntArray
+    unit: IntArray  # row group (work unit) of each stream entry
+    row: IntArray  # row inside that row group
+    run_end: IntArray  # first stream position after the run of equal ``unit`` holding each one
 
-    def locate(self, position: int) -> tuple[int, int, int]:
-        """Stream position -> (unit, row in the unit, positions left in that unit's run)."""
-        r = position % self.base
-        k = bisect.bisect_right(self.starts, r) - 1
-        first = r - self.starts[k]
-        return self.units[k], first, self.starts[k + 1] - r
+    @property
+    def target(self) -> int:
+        """Samples this reader yields."""
+        return len(self.stream)
+
+    def locate(self, position: int) -> tuple[int, int]:
+        """Stream position ``< target`` -> (row group, positions left in its run)."""
+        return int(self.unit[position]), int(self.run_end[position]) - position
 
     def replacement(self, position: int) -> tuple[int, int]:
-        """The (unit, row) read at output ``position >= target``: the list again from its start."""
-        unit, row, _ = self.locate(position - self.target)
-        return unit, row
-
-    def stream_rows(self, positions: IntArray) -> IntArray:
-        """Global row indices (file order) of stream positions."""
-        r = positions % self.base
-        starts = np.asarray(self.starts, dtype=np.int64)
-        k = np.searchsorted(starts, r, side="right") - 1
-        return (self.first_rows[k] + (r - starts[k])).astype(np.int64)
+        """The (row group, row) read at output ``position >= target``: the stream again."""
+        k = (position - self.target) % self.target
+        return int(self.unit[k]), int(self.row[k])
 
     def rows(self, start: int = 0) -> IntArray:
         """Global row indices this reader yields from output ``start`` on, in yield order."""
-        return self.stream_rows(self.order[start:])
+        return self.stream[self.order[start:]]
 
     def padded(self, start: int = 0) -> BoolArray:
-        """Whether each output from ``start`` on repeats a row (``uneven="pad"``)."""
+        """Whether each output from ``start`` on repeats a sample (``uneven="pad"``)."""
         return np.asarray(self.order[start:] >= self.base)
 
+    def passed(self, position: int) -> IntArray:
+        """The reader's own samples among its first ``position`` outputs (repeats left out)."""
+        taken = self.order[: min(position, self.target)]
+        return self.stream[taken[taken < self.base]]
 
-def deal(rows: IntArray, order: IntArray, readers: int) -> list[list[int]]:
-    """Give each unit (in ``order``) to the reader with the fewest rows so far (ties: lowest)."""
-    heap = [(0, r) for r in range(readers)]
-    out: list[list[int]] = [[] for _ in range(readers)]
-    sizes = rows.tolist()
-    for u in order.tolist():
-        load, r = heapq.heappop(heap)
-        out[r].append(u)
-        heapq.heappush(heap, (load + sizes[u], r))
-    return out
+
+def counts(n: int, parts: int) -> IntArray:
+    """``n`` split into ``parts`` contiguous counts, the first ``n mod parts`` one larger."""
+    q, m = divmod(n, parts)
+    return (q + (np.arange(parts) < m)).astype(np.int64)
+
+
+def epoch_rows(unit_rows: IntArray, order: Order) -> IntArray:
+    """The epoch's global sample order (row indices in file order); independent of readers."""
+    rows = np.asarray(unit_rows, dtype=np.int64)
+    starts = np.concatenate([[0], np.cumsum(rows)[:-1]]).astype(np.int64)
+    if not order.shuffle:
+        return np.arange(int(rows.sum()), dtype=np.int64)
+    units = np.random.default_rng([order.seed, order.epoch]).permutation(len(rows))
+    # each unit's rows in order, units in permuted order, without a Python loop over rows
+    sizes = rows[units]
+    first = np.repeat(starts[units] - np.concatenate([[0], np.cumsum(sizes)[:-1]]), sizes)
+    return (first + np.arange(int(sizes.sum()))).astype(np.int64)
+
+
+def _rank_run(sequence: IntArray, readers: Readers, uneven: Uneven) -> tuple[IntArray, int]:
+    """The rank's ``target`` samples (own run, then repeats) and how many are its own."""
+    n, world = len(sequence), readers.world_size
+    sizes = counts(n, world)
+    start = int(sizes[: readers.rank].sum())
+    own = sequence[start : start + int(sizes[readers.rank])]
+    target = int(sizes.max()) if uneven == "pad" else int(sizes.min())
+    if len(own) >= target:
+        return own[:target], target
+    # pad: one repeat; a rank with no sample of its own repeats one of the others'
+    fill = own[:1] if len(own) else sequence[[readers.rank % n]]
+    return np.concatenate([own, fill]), len(own)
+
+
+def plan_epoch(
+    unit_rows: IntArray,
+    readers: Readers,
+    order: Order,
+    *,
+    sequence: IntArray | None = None,
+    segment: int = 0,
+) -> EpochPlan:
+    """One reader's run of ``sequence`` (default: the whole epoch, ``epoch_rows``)."""
+    rows = np.asarray(unit_rows, dtype=np.int64)
+    seq = epoch_rows(rows, order) if sequence is None else sequence
+    run, own = _rank_run(seq, readers, order.uneven)
+    sizes = counts(len(run), readers.num_workers)
+    a = int(sizes[: readers.worker].sum())
+    b = a + int(sizes[readers.worker])
+    stream = run[a:b]
+    if order.shuffle:
+        rng = np.random.default_rng([order.seed, order.epoch, segment, readers.index])
+        out = buffer_order(len(stream), order.shuffle_buffer, rng)
+    else:
+        out = np.arange(len(stream), dtype=np.int64)
+    starts = np.concatenate([[0], np.cumsum(rows)[:-1]]).astype(np.int64)
+    unit = (np.searchsorted(starts, stream, side="right") - 1).astype(np.int64)
+    change = np.flatnonzero(np.diff(unit)) + 1
+    ends = np.append(change, len(stream)).astype(np.int64)
+    run_end = ends[np.searchsorted(ends, np.arange(len(stream)), side="right")]
+    return EpochPlan(
+        stream=stream,
+        base=max(0, min(own - a, b - a)),
+        order=out,
+        unit=unit,
+        row=stream - starts[unit],
+        run_end=run_end.astype(np.int64),
+    )
+
+
+def remaining(unit_rows: IntArray, order: Order, done: Sequence[Segment]) -> IntArray:
+    """The epoch's order without the samples the readers of ``done`` passed (oldest first).
+
+    Raises:
+        ParameterError: a segment's position is negative or names a reader its layout lacks.
+    """
+    seq = epoch_rows(unit_rows, order)
+    for i, seg in enumerate(done):
+        layout = Readers(0, seg.world_size, 0, seg.num_workers)
+        known = {r.index: r for r in layout.every()}
+        passed = [np.zeros(0, dtype=np.int64)]
+        for reader, position in seg.position.items():
+            if reader not in known or position < 0:
+                raise ParameterError(
+                    "state",
+                    f"segment {i} has position {position} for reader {reader}, but it has "
+                    f"readers 0..{layout.count - 1}; the state is damaged",
+                )
+            plan = plan_epoch(unit_rows, known[reader], order, sequence=seq, segment=i)
+            passed.append(plan.passed(position))
+        seq = seq[~np.isin(seq, np.concatenate(passed))]
+    return seq
+
+
+def taken_after_batches(samples: Sequence[int], batch_size: int, batches: int) -> list[int]:
+    """Samples taken from each worker after a DataLoader handed out ``batches`` batches.
+
+    DataLoader asks its workers in turn for a batch and leaves out a worker that has none left;
+    worker ``w`` has ``ceil(samples[w] / batch_size)`` batches (the last may be short).
+    """
+    left = [-(-n // batch_size) for n in samples]
+    taken = [0] * len(samples)
+    handed = 0
+    while handed < batches and any(left):
+        for w in range(len(samples)):
+            if handed == batches:
+                break
+            if left[w]:
+                left[w] -= 1
+                taken[w] = min(samples[w], taken[w] + batch_size)
+                handed += 1
+    return taken
 
 
 def buffer_order(n: int, size: int, rng: np.random.Generator) -> IntArray:
@@ -155,74 +296,8 @@ def buffer_order(n: int, size: int, rng: np.random.Generator) -> IntArray:
     return out
 
 
-def plan_epoch(
-    unit_rows: IntArray,
-    reader: int,
-    readers: int,
-    *,
-    epoch: int,
-    seed: int,
-    shuffle: bool = True,
-    shuffle_buffer: int = 512,
-    uneven: Uneven = "pad",
-    source: str = "the split",
-) -> EpochPlan:
-    """Reader ``reader`` of ``readers``'s epoch over units of ``unit_rows`` rows each.
-
-    Raises:
-        InputError: fewer units than readers (``source`` names the split in the message).
-    """
-    check_choice("uneven", uneven)
-    rows = np.asarray(unit_rows, dtype=np.int64)
-    units = len(rows)
-    if units < readers:
-        raise InputError(
-            f"{source} has {units} row groups (work units) for {readers} readers "
-            "(world_size x DataLoader workers); each reader needs at least one. Use fewer "
-            "workers or ranks, or pack again with a smaller --rows-per-group (or more data)",
-            code="too-few-units",
-        )
-    order = np.random.default_rng([seed, epoch]).permutation(units) if shuffle else np.arange(units)
-    dealt = deal(rows, order, readers)
-    loads = [int(rows[d].sum()) for d in dealt]
-    target = max(loads) if uneven == "pad" else min(loads)
-    mine = dealt[reader]
-    if shuffle:
-        rng = np.random.default_rng([seed, epoch, 1 + reader])
-        out = buffer_order(target, shuffle_buffer, rng)
-    else:
-        out = np.arange(target, dtype=np.int64)
-    first_rows = np.concatenate([[0], np.cumsum(rows)[:-1]]).astype(np.int64)
-    return EpochPlan(
-        units=mine,
-        starts=[0, *np.cumsum(rows[mine]).tolist()],
-        base=loads[reader],
-        target=target,
-        order=out,
-        first_rows=first_rows[mine],
-    )
-
-
 def read_order(
-    unit_rows: IntArray,
-    readers: Readers,
-    *,
-    epoch: int,
-    seed: int,
-    shuffle: bool = True,
-    shuffle_buffer: int = 512,
-    uneven: Uneven = "pad",
-    position: int = 0,
+    unit_rows: IntArray, readers: Readers, order: Order, *, position: int = 0
 ) -> IntArray:
     """Global row indices one reader yields in an epoch, resumed at output ``position``."""
-    plan = plan_epoch(
-        unit_rows,
-        readers.index,
-        readers.count,
-        epoch=epoch,
-        seed=seed,
-        shuffle=shuffle,
-        shuffle_buffer=shuffle_buffer,
-        uneven=uneven,
-    )
-    return plan.rows(position)
+    return plan_epoch(unit_rows, readers, order).rows(position)

@@ -15,6 +15,8 @@ through the caller's ``copy``.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import os
 from collections import OrderedDict
@@ -63,6 +65,9 @@ class ShardSplit:
     unit_rows: IntArray
     unit_start: IntArray  # global row index of the unit's first row (file order)
     upright: bool = False  # orientation "apply": photos tagged 2..8 are stored re-encoded upright
+    digest: str = (
+        ""  # the split's shards (manifest path, sha256, rows), hashed: ties a resume state
+    )
 
     @property
     def units(self) -> int:
@@ -158,7 +163,14 @@ def open_split(directory: str | Path, split: str) -> ShardSplit:
         unit_rows=rows,
         unit_start=np.concatenate([[0], np.cumsum(rows)[:-1]]).astype(np.int64),
         upright=manifest["options"].get("orientation") == "apply",
+        digest=_split_digest(records),
     )
+
+
+def _split_digest(records: list[Mapping[str, Any]]) -> str:
+    """One sha256 over the split's shard records: equal exactly when the same shards are read."""
+    listed = [[r["path"], r.get("sha256"), r["rows"]] for r in records]
+    return hashlib.sha256(json.dumps(listed).encode()).hexdigest()
 
 
 def _warn_unlisted(root: Path, split: str, listed: set[str]) -> None:

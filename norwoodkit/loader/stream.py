@@ -1,10 +1,10 @@
 """One reader's epoch read from the shards: rows in plan order, resumed, skips replaced.
 
 The plan (``partition``) says which stream position leaves the shuffle buffer next; this module
-reads each needed row group once, keeps the rows waiting in the buffer, and makes samples as
-they leave. Positions before a resumed ``progress`` are passed without reading or decoding
-them. A reader that skipped bad images takes replacements from the start of its list, so its
-count still matches the other readers'.
+reads each needed row group once per run of the stream that lies in it, keeps the rows waiting
+in the buffer, and makes samples as they leave. Positions before a resumed ``progress`` are
+passed without reading or decoding them. A reader that skipped bad images takes replacements
+from the start of its stream, so its count still matches what the plan promised.
 """
 
 from __future__ import annotations
@@ -39,6 +39,8 @@ def _planned(
 ) -> Iterator[Sample]:
     """The plan's ``target`` positions, in output order, from ``progress[0]`` on."""
     target, base = plan.target, plan.base
+    if progress[0] >= target:
+        return
     needed = np.zeros(target, dtype=bool)
     needed[plan.order[progress[0] :]] = True
     pending: dict[int, Row] = {}
@@ -65,20 +67,19 @@ def _enter(
     maker: SampleMaker,
 ) -> int:
     """Enter the next run of input positions that lie in one unit; read it if needed."""
-    unit, first, run = plan.locate(entered)
-    n = min(run, plan.target - entered)
+    unit, n = plan.locate(entered)
     if needed[entered : entered + n].any():
         group = files.group(unit)
-        for i in range(n):
-            if needed[entered + i]:
-                pending[entered + i] = group.row(unit, first + i, maker.copy)
+        for k in range(entered, entered + n):
+            if needed[k]:
+                pending[k] = group.row(unit, int(plan.row[k]), maker.copy)
     return entered + n
 
 
 def _replacements(
     split: ShardSplit, plan: EpochPlan, progress: list[int], maker: SampleMaker, files: OpenFiles
 ) -> Iterator[Sample]:
-    """Replacements for skipped images: the reader's list again from its start."""
+    """Replacements for skipped images: the reader's stream again from its start."""
     misses = 0
     while progress[1] < plan.target:
         unit, i = plan.replacement(progress[0])
@@ -87,9 +88,9 @@ def _replacements(
         sample = maker.make(row, padded=True)
         if sample is None:
             misses += 1
-            if misses > plan.base:
+            if misses > plan.target:
                 raise InputError(
-                    f"{split.root}: no image of this reader's {plan.base} rows decodes",
+                    f"{split.root}: no image of this reader's {plan.target} rows decodes",
                     code="image-undecodable-in-shard",
                 )
             continue
