@@ -532,10 +532,15 @@ def test_resume_after_kill_over_an_earlier_pack_keeps_no_stale_manifest(
 
 
 def rewritten(out: Path, first: dict[Path, int]) -> bool:
-    """Whether a shard of the earlier pack was replaced by a new one."""
-    for p in out.rglob("*-of-*.parquet"):
+    """Whether a shard of the earlier pack was replaced by a new one.
+
+    Only the earlier shards' own paths are looked at: walking ``out`` while the pack removes a
+    folder under it raises from inside the walk.
+    """
+    del out
+    for p, mtime in first.items():
         try:
-            if p in first and p.stat().st_mtime_ns != first[p]:
+            if p.stat().st_mtime_ns != mtime:
                 return True
         except FileNotFoundError:
             continue
