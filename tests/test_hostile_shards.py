@@ -450,12 +450,22 @@ def pack_cmd(root: Path, out: Path, *extra: str) -> list[str]:
     ]
 
 
+def files_under(out: Path) -> list[Path]:
+    """Every path under ``out``, walked again if pack removed a folder during the walk."""
+    for _ in range(100):
+        try:
+            return list(out.rglob("*"))
+        except FileNotFoundError:
+            continue
+    return list(out.rglob("*"))
+
+
 def shards_in(out: Path) -> int:
-    return len(list(out.rglob("*-of-*.parquet")))
+    return sum(1 for p in files_under(out) if p.name.endswith(".parquet") and "-of-" in p.name)
 
 
 def temporaries(out: Path) -> list[Path]:
-    return [p for p in out.rglob("*") if p.name.endswith(".tmp")]
+    return [p for p in files_under(out) if p.name.endswith(".tmp")]
 
 
 #: When to stop pack: a test of the folder, polled every few milliseconds.
