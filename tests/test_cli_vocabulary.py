@@ -199,7 +199,9 @@ def test_show_completion_prints_a_bash_script() -> None:
     if bash is None or not script.exists():
         pytest.skip("needs bash and the installed norwoodkit script")
     done = subprocess.run(
-        [bash, "-c", f"'{script}' --show-completion bash"],
+        # Typer names the shell from the process tree: ``; exit $?`` keeps bash as the parent
+        # (a lone command is exec'd in bash's place, leaving whatever ran pytest above it).
+        [bash, "-c", f"'{script}' --show-completion bash; exit $?"],
         capture_output=True,
         text=True,
         timeout=120,
