@@ -312,7 +312,7 @@ def load_photos() -> tuple[dict[str, Image.Image], list[str]] | None:
             arr = arr[0]
         arr = np.asarray(arr)
         if arr.dtype != np.uint8:
-            arr = img_as_ubyte(arr)
+            arr = img_as_ubyte(arr)  # type: ignore[no-untyped-call, unused-ignore]
         if arr.ndim == 3 and arr.shape[2] == 4:
             arr = arr[:, :, :3]
         photos[name] = Image.fromarray(np.ascontiguousarray(arr))

@@ -8,7 +8,7 @@
 - groups use complete linkage: every two members of a group are within the threshold, so
   unrelated images never chain into one group through intermediaries.
 
-Modules: ``distance`` (the one Hamming distance), ``search`` (the tiled all-pairs search),
+Modules: ``distance`` (the one Hamming distance), ``search`` and ``mih`` (the exact pair search),
 ``pairs`` (pair sources, tiers and kinds), ``groups`` (components, complete linkage, keepers),
 ``result`` (``DedupeResult``, the exclude list), ``calibration``, ``options``, and
 ``duplicates`` (``find``, which runs them in order).

@@ -1,6 +1,9 @@
-"""The tiled all-pairs search: every pair of uint64 hashes within a Hamming threshold.
+"""Every pair of uint64 hashes within a Hamming threshold: multi-index hashing or all pairs.
 
-XOR and popcount run over tiles of ``block_rows x block_cols`` hashes whose buffers are
+``hamming_pairs`` runs the exact multi-index search (``dedupe/mih.py``) where its cost model
+expects it to be cheaper, else ``hamming_pairs_brute``: the tiled all-pairs search, kept as the
+reference the tests hold the other to. Both return the same pairs, sorted by (i, j) here. The brute
+force runs XOR and popcount over tiles of ``block_rows x block_cols`` hashes whose buffers are
 allocated once, so memory is bounded by the tile plus the pairs found, never N x N.
 """
 
@@ -11,10 +14,11 @@ from collections.abc import Callable
 import numpy as np
 import numpy.typing as npt
 
+from norwoodkit.dedupe import mih
 from norwoodkit.dedupe.distance import U64, Distances, hamming_u64
+from norwoodkit.dedupe.mih import I64, Pairs
 
-I64 = npt.NDArray[np.int64]
-Pairs = tuple[I64, I64, Distances]
+__all__ = ["I64", "Pairs", "hamming_pairs", "hamming_pairs_brute"]
 
 
 def hamming_pairs(
@@ -26,7 +30,41 @@ def hamming_pairs(
     block_cols: int = 4096,
     progress: Callable[[int], None] | None = None,
 ) -> Pairs:
-    """All pairs (i, j), i < j, whose Hamming distance is <= threshold.
+    """All pairs (i, j), i < j, whose Hamming distance is <= threshold, sorted by (i, j).
+
+    With ``others`` (same length), row i of ``hashes`` is compared with ``others[j]`` for every
+    j != i, and each unordered pair is reported once as (min, max) with the smaller of the two
+    directions' distances: this is how mirrored copies are found (``others`` = mirror hashes).
+
+    Exact whichever search runs: multi-index hashing where ``mih.plan`` finds it cheaper (large
+    inputs, small thresholds), else the tiled brute force with ``block_rows x block_cols`` tiles.
+    """
+    p = mih.plan(len(hashes), threshold, n_index=None if others is None else len(others))
+    if p is None:
+        i, j, d = hamming_pairs_brute(
+            hashes,
+            threshold,
+            others=others,
+            block_rows=block_rows,
+            block_cols=block_cols,
+            progress=progress,
+        )
+        order = np.lexsort((j, i))
+        return i[order], j[order], d[order]
+    i, j, d = mih.search(hashes, threshold, p, others=others, progress=progress)
+    return (i, j, d) if others is None else _closer_direction(i, j, d)
+
+
+def hamming_pairs_brute(
+    hashes: U64,
+    threshold: int,
+    *,
+    others: U64 | None = None,
+    block_rows: int = 64,
+    block_cols: int = 4096,
+    progress: Callable[[int], None] | None = None,
+) -> Pairs:
+    """All pairs (i, j), i < j, whose Hamming distance is <= threshold, by comparing all pairs.
 
     With ``others`` (same length), row i of ``hashes`` is compared with ``others[j]`` for every
     j != i, and each unordered pair is reported once as (min, max) with the smaller of the two

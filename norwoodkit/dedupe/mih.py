@@ -1,0 +1,331 @@
+"""Exact sub-quadratic Hamming range search over uint64 hashes: multi-index hashing.
+
+Why it is exact. The 64 bits are cut into ``m`` contiguous chunks, chunk k searched within radius
+``s_k`` with ``sum(s_k + 1) = threshold + 1`` (the generalised pigeonhole of Qin et al., after
+Norouzi et al.'s multi-index hashing): if every chunk of a pair differed by more than its radius,
+the pair would differ by at least ``threshold + 1`` bits. So every pair within the threshold has
+at least one chunk within its radius, and is found in the first such chunk only (a candidate
+found in chunk k is dropped when an earlier chunk is also within its radius), which reports each
+pair exactly once without a global de-duplication.
+
+How. Per chunk, the hashes are sorted by the chunk's value into buckets; a bucket meets itself
+and, through a table indexed by chunk value, every bucket whose value lies within the radius
+(XOR masks of up to ``s_k`` bits). Bucket pairs become candidate pairs in vectorised batches and
+each candidate is verified with the full 64-bit distance. A bucket pair with more candidates than
+``BIG`` (real phashes are far from uniform, so some chunk values are crowded) is searched as
+dense XOR tiles instead, as fast per pair as the brute force and with bounded memory. Memory is
+the hashes, their sorted copy and order, one chunk table (at most 2**24 int32), a block of keys x
+masks and a batch of candidates: never N x N, never every candidate at once.
+
+``plan`` chooses ``m`` from a cost model whose constants were measured on uniform and clustered
+hashes (docs/benchmarks.md); it returns None where the brute force is cheaper (few hashes, or a
+threshold so large that no chunking prunes much), and ``search`` runs either.
+
+Spreading the work (a later ``--engine ray``): every (chunk, block of bucket values) is an
+independent task: it needs only the hashes (broadcast once), the chunk's sorted order and table,
+and reports each of its pairs exactly once by the first-chunk rule, so the tasks' outputs
+concatenate (then sort) into the same pairs; ``chunk_pairs`` is that task, with ``key_range``.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from norwoodkit.dedupe.distance import HASH_BITS, U64, Distances
+
+I64 = npt.NDArray[np.int64]
+Pairs = tuple[I64, I64, Distances]
+Bools = npt.NDArray[np.bool_]
+
+#: A bucket pair with more candidates than this is searched as dense tiles.
+BIG = 1 << 16
+#: Candidates expanded per vectorised batch (about 100 bytes each while verified).
+BATCH = 1 << 20
+#: Keys x masks probed at once.
+PROBE_BLOCK = 1 << 21
+#: Widest chunk with a lookup table (2**24 int32 = 64 MiB); wider chunks get radius 0 only.
+TABLE_BITS = 24
+
+# Seconds per unit of work on one core: a brute-force pair (320 s for 1M hashes), a probe of one
+# key with one mask and a verified candidate (both from 200k phash-like hashes with m = 3 and 4,
+# scaled by the brute force measured beside them; docs/benchmarks.md), a hash sorted per chunk.
+_BRUTE_PAIR = 0.65e-9
+_PROBE = 3.5e-9
+_CANDIDATE = 10e-9
+_SORT = 150e-9
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Chunk widths (most significant chunk first) and the radius each chunk is searched in."""
+
+    widths: tuple[int, ...]
+    radii: tuple[int, ...]
+
+    def shifts(self) -> tuple[int, ...]:
+        """Right shift that brings each chunk to the low bits."""
+        ends = itertools.accumulate(self.widths)
+        return tuple(HASH_BITS - e for e in ends)
+
+
+def chunking(m: int, threshold: int) -> Plan:
+    """``m`` near-equal chunks with radii summing (plus one each) to ``threshold + 1``."""
+    if not 1 <= m <= threshold + 1:
+        raise ValueError(f"chunks must be 1..threshold+1 ({threshold + 1}), not {m}")
+    base, wide = divmod(HASH_BITS, m)
+    widths = tuple(base + (k < wide) for k in range(m))
+    q, extra = divmod(threshold + 1, m)
+    # The wider chunks take the extra radius: their neighbourhoods are the sparser ones.
+    radii = tuple(q - 1 + (k < extra) for k in range(m))
+    return Plan(widths, radii)
+
+
+def ball_size(width: int, radius: int) -> int:
+    """Chunk values within ``radius`` bits of one value of ``width`` bits (itself included)."""
+    return sum(math.comb(width, k) for k in range(radius + 1))
+
+
+def estimate(n_query: int, n_index: int, p: Plan) -> float:
+    """Seconds this plan should take on uniform hashes (the cost model ``plan`` minimises)."""
+    seconds = _SORT * (n_query + n_index) * len(p.widths)
+    for w, s in zip(p.widths, p.radii, strict=True):
+        if s > 0 and w > TABLE_BITS:
+            return math.inf
+        occupied = 2.0**w * -math.expm1(-n_query / 2.0**w)  # expected non-empty buckets
+        seconds += _PROBE * occupied * (ball_size(w, s) - 1)
+        seconds += _CANDIDATE * n_query * n_index * ball_size(w, s) / 2.0**w
+    return seconds
+
+
+def plan(n: int, threshold: int, *, n_index: int | None = None) -> Plan | None:
+    """The cheapest chunking for ``n`` hashes (against ``n_index`` others), or None: brute."""
+    n_index = n if n_index is None else n_index
+    pairs = n * n_index / (2 if n_index == n else 1)
+    best: tuple[float, Plan | None] = (_BRUTE_PAIR * pairs, None)
+    for m in range(1, min(threshold + 1, 16) + 1):
+        p = chunking(m, threshold)
+        cost = estimate(n, n_index, p)
+        if cost < best[0]:
+            best = (cost, p)
+    return best[1]
+
+
+def search(
+    hashes: U64,
+    threshold: int,
+    p: Plan,
+    *,
+    others: U64 | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> Pairs:
+    """All (i, j, distance) within ``threshold``, found by plan ``p``.
+
+    Without ``others``: pairs i < j of ``hashes``. With ``others``: directed pairs (i, j), i != j,
+    of ``hashes[i]`` against ``others[j]`` (the caller folds the two directions). Sorted by (i, j).
+    """
+    found: list[Pairs] = []
+    n = len(hashes)
+    for k in range(len(p.widths)):
+        found.extend(chunk_pairs(hashes, threshold, p, k, others=others))
+        if progress:
+            progress(n * (k + 1) // len(p.widths) - n * k // len(p.widths))
+    if not found:
+        empty = np.empty(0, np.int64)
+        return empty, empty.copy(), np.empty(0, np.uint8)
+    i, j, d = (np.concatenate(part) for part in zip(*found, strict=True))
+    order = np.lexsort((j, i))
+    return i[order], j[order], d[order]
+
+
+@dataclass(frozen=True)
+class _Side:
+    """One side's hashes sorted by a chunk's value, grouped into buckets."""
+
+    order: I64  # sorted position -> original index
+    sorted: U64  # hashes in that order
+    keys: U64  # each bucket's chunk value, ascending
+    starts: I64
+    counts: I64
+
+    @classmethod
+    def of(cls, hashes: U64, shift: int, width: int) -> _Side:
+        key = _chunk(hashes, shift, width)
+        order = np.argsort(key, kind="stable").astype(np.int64)
+        ks = key[order]
+        first = np.ones(len(ks), bool)
+        first[1:] = ks[1:] != ks[:-1]
+        starts = np.flatnonzero(first).astype(np.int64)
+        counts = np.diff(np.append(starts, len(ks))).astype(np.int64)
+        return cls(order, hashes[order], ks[starts], starts, counts)
+
+
+def _chunk(h: U64, shift: int, width: int) -> U64:
+    mask = np.uint64((1 << width) - 1)
+    return np.bitwise_and(np.right_shift(h, np.uint64(shift)), mask)
+
+
+def _masks(width: int, radius: int) -> U64:
+    """Every non-zero value of ``width`` bits with at most ``radius`` bits set."""
+    out = [
+        sum(1 << b for b in bits)
+        for r in range(1, radius + 1)
+        for bits in itertools.combinations(range(width), r)
+    ]
+    return np.array(out, dtype=np.uint64)
+
+
+def chunk_pairs(
+    hashes: U64,
+    threshold: int,
+    p: Plan,
+    k: int,
+    *,
+    others: U64 | None = None,
+    key_range: tuple[int, int] | None = None,
+) -> Iterator[Pairs]:
+    """The pairs whose first chunk within its radius is chunk ``k`` (one independent task).
+
+    ``key_range`` (lo, hi) limits the task to query buckets whose chunk value is in [lo, hi).
+    """
+    shift, width, radius = p.shifts()[k], p.widths[k], p.radii[k]
+    query = _Side.of(hashes, shift, width)
+    index = query if others is None else _Side.of(others, shift, width)
+    check = _Verify(query, index, threshold, p, k, symmetric=others is None)
+    rows = np.arange(len(query.keys))
+    if key_range is not None:
+        lo, hi = np.searchsorted(query.keys, np.array(key_range, np.uint64))
+        rows = rows[lo:hi]
+    masks = _masks(width, radius)
+    table = _Table(index, width, masks) if len(masks) else None
+    step = max(1, PROBE_BLOCK // max(1, len(masks)))
+    for b0 in range(0, len(rows), step):
+        qa = rows[b0 : b0 + step]
+        qb = _self_buckets(query, index, qa, symmetric=others is None)
+        if table is not None:
+            na, nb = table.neighbours(query, qa, symmetric=others is None)
+            qa, qb = np.concatenate([qa[qb >= 0], na]), np.concatenate([qb[qb >= 0], nb])
+        else:
+            qa, qb = qa[qb >= 0], qb[qb >= 0]
+        yield from check.bucket_pairs(qa, qb)
+
+
+def _self_buckets(query: _Side, index: _Side, rows: I64, *, symmetric: bool) -> I64:
+    """For each query bucket, the index bucket with the same chunk value (-1: none)."""
+    if symmetric:
+        return np.where(query.counts[rows] >= 2, rows, -1)
+    pos = np.searchsorted(index.keys, query.keys[rows])
+    pos = np.minimum(pos, len(index.keys) - 1)
+    hit = (len(index.keys) > 0) & (index.keys[pos] == query.keys[rows])
+    return np.where(hit, pos, -1)
+
+
+class _Table:
+    """Chunk value -> index bucket (-1: empty): a direct table, or a binary search when wide."""
+
+    def __init__(self, index: _Side, width: int, masks: U64) -> None:
+        self.keys = index.keys
+        self.direct: npt.NDArray[np.int32] | None = None
+        self.masks: npt.NDArray[np.int64] | U64 = masks
+        if width <= TABLE_BITS:
+            # int64 values index the table directly: no conversion pass per probe.
+            self.direct = np.full(1 << width, -1, np.int32)
+            self.direct[index.keys.astype(np.int64)] = np.arange(len(index.keys), dtype=np.int32)
+            self.masks = masks.astype(np.int64)
+
+    def neighbours(self, query: _Side, rows: I64, *, symmetric: bool) -> tuple[I64, I64]:
+        """(query bucket, index bucket) pairs whose chunk values differ by one of the masks."""
+        # Mask-major: one mask's probes over ascending keys land close together in the table.
+        keys = query.keys[rows].astype(self.masks.dtype)[None, :]
+        probe = np.bitwise_xor(self.masks[:, None], keys)
+        if self.direct is not None:
+            hit = self.direct[probe]
+        else:
+            pos = np.minimum(np.searchsorted(self.keys, probe), len(self.keys) - 1)
+            hit = np.where(self.keys[pos] == probe, pos, -1)
+        ok = hit >= 0
+        if symmetric:
+            ok &= probe > keys  # each unordered bucket pair once
+        _, r = np.nonzero(ok)
+        return rows[r], hit[ok].astype(np.int64)
+
+
+class _Verify:
+    """Bucket pairs -> verified pairs of original indices, each reported by one chunk only."""
+
+    def __init__(
+        self, query: _Side, index: _Side, threshold: int, p: Plan, k: int, *, symmetric: bool
+    ) -> None:
+        self.query, self.index, self.threshold = query, index, threshold
+        self.earlier = [(p.shifts()[e], p.widths[e], p.radii[e]) for e in range(k)]
+        self.symmetric = symmetric
+
+    def bucket_pairs(self, qa: I64, qb: I64) -> Iterator[Pairs]:
+        """Verified pairs of the bucket pairs (qa[t], qb[t])."""
+        sa, ca = self.query.starts[qa], self.query.counts[qa]
+        sb, cb = self.index.starts[qb], self.index.counts[qb]
+        same: Bools = (qa == qb) if self.symmetric else np.zeros(len(qa), bool)
+        big = ca * cb > BIG
+        for t in np.flatnonzero(big).tolist():
+            yield self._dense(int(sa[t]), int(ca[t]), int(sb[t]), int(cb[t]), bool(same[t]))
+        small = ~big
+        sa, ca, sb, cb, same = sa[small], ca[small], sb[small], cb[small], same[small]
+        # Bucket pairs of one shape (ca, cb) verify as one broadcast XOR: no per-candidate index
+        # arithmetic, which would cost more than the XOR itself.
+        shape = ca * (int(cb.max(initial=0)) + 1) + cb
+        order = np.argsort(shape, kind="stable")
+        cuts = np.flatnonzero(np.diff(shape[order])) + 1
+        for group in np.split(order, cuts):
+            if len(group) == 0:
+                continue
+            c1, c2 = int(ca[group[0]]), int(cb[group[0]])
+            step = max(1, BATCH // (c1 * c2))
+            for g0 in range(0, len(group), step):
+                g = group[g0 : g0 + step]
+                yield self._shape(sa[g], sb[g], same[g], c1, c2)
+
+    def _shape(self, sa: I64, sb: I64, same: Bools, c1: int, c2: int) -> Pairs:
+        """Bucket pairs that all hold c1 x c2 candidates, verified at once."""
+        a = self.query.sorted[sa[:, None] + np.arange(c1)]
+        b = self.index.sorted[sb[:, None] + np.arange(c2)]
+        hit = np.bitwise_count(np.bitwise_xor(a[:, :, None], b[:, None, :])) <= self.threshold
+        if same.any():
+            # A bucket with itself: each pair once, never an image with itself.
+            hit &= ~same[:, None, None] | np.triu(np.ones((c1, c2), bool), 1)[None]
+        g, ii, jj = np.nonzero(hit)
+        return self._finish(sa[g] + ii, sb[g] + jj)
+
+    def _dense(self, sa: int, ca: int, sb: int, cb: int, same: bool) -> Pairs:
+        """A crowded bucket pair as dense tiles: bounded memory, brute-force speed."""
+        a, b = self.query.sorted[sa : sa + ca], self.index.sorted[sb : sb + cb]
+        rows = max(1, BATCH // max(cb, 1))
+        found_a, found_b = [], []
+        for r0 in range(0, ca, rows):
+            d = np.bitwise_count(np.bitwise_xor(a[r0 : r0 + rows, None], b[None, :]))
+            ii, jj = np.nonzero(d <= self.threshold)
+            ii = ii + r0
+            if same:
+                ii, jj = ii[ii < jj], jj[ii < jj]
+            found_a.append(ii + sa)
+            found_b.append(jj + sb)
+        return self._finish(np.concatenate(found_a), np.concatenate(found_b))
+
+    def _finish(self, pa: I64, pb: I64) -> Pairs:
+        """Verify positions (sorted order) and map them to original indices."""
+        x = np.bitwise_xor(self.query.sorted[pa], self.index.sorted[pb])
+        d = np.bitwise_count(x)
+        ok = np.flatnonzero(d <= self.threshold)
+        for shift, width, radius in self.earlier:
+            # Within an earlier chunk's radius: that chunk reports the pair.
+            ok = ok[np.bitwise_count(_chunk(x[ok], shift, width)) > radius]
+        i, j = self.query.order[pa[ok]], self.index.order[pb[ok]]
+        d = d[ok]
+        if self.symmetric:
+            return np.minimum(i, j), np.maximum(i, j), d
+        keep = i != j
+        return i[keep], j[keep], d[keep]
