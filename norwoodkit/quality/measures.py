@@ -134,7 +134,7 @@ MEASURES: dict[str, Measure] = {
             _POSITIVE,
             log=True,
             spreads=4.0,
-            band=(math.log(4.0), math.log(16.0)),
+            band=(math.log(8.0), math.log(16.0)),
             digits=0,
             example="pixels: {min: 1000000}",
         ),
