@@ -211,9 +211,7 @@ def run(
         progress: called with the number of images finished, batch by batch.
         thumbnails: False leaves the ``thumbnail`` column empty (it is still cached), so
             commands that do not draw pictures keep memory flat at any dataset size.
-        columns: the probe columns the caller reads (``status`` and ``mtime_ns`` always come
-            along); None: all of them. Only these are read from the cache and checked there;
-            the others are null in the table. Files probed afresh still cache every column.
+        columns: the probe columns read from the cache (``cache.read_columns``); None: all.
 
     Returns:
         A ProbedDataset whose table has the PROBE_COLUMNS (null for missing-view rows).
