@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from norwoodkit.cli.app import handle_errors, out, print_json
 from norwoodkit.cli.options import JsonOpt, QuietOpt, guard, load_probed, reads_dataset
-from norwoodkit.cli.validate import QualityThresholdsOpt
+from norwoodkit.cli.validate import QualityThresholdsOpt, thresholds_from
 from norwoodkit.source import DatasetSource
+
+if TYPE_CHECKING:
+    from norwoodkit.report import Made
 
 
 @handle_errors
@@ -50,37 +53,39 @@ def report(
     view, validation findings, duplicates and split balance (needs matplotlib:
     `pip install 'norwoodkit[report]'`)."""
     from norwoodkit import report as html_report
-    from norwoodkit.quality.thresholds import read_thresholds
 
     html_report.require_matplotlib()
     guard(source, out_file, "out", inputs=(splits, quality_thresholds))
     guard(source, plots, "plots_dir", "folder")
     split_table = html_report.read_splits(splits) if splits is not None else None
-    overrides = read_thresholds(quality_thresholds) if quality_thresholds else None
+    limits = thresholds_from(quality_thresholds)
     ds = load_probed(source, quiet, thumbnails=True)
     made = html_report.make(
         ds,
         with_dedupe=with_dedupe,
         splits=split_table,
         plots_dir=plots,
-        quality_thresholds=overrides,
+        quality_thresholds=limits,
         workers=source.workers,
     )
     html_report.write(out_file, made.html, dataset_root=source.root)
     counts = made.findings.counts()
     if json_output:
-        print_json(
-            {
-                "out": str(out_file),
-                "bytes": out_file.stat().st_size,
-                "plots": str(plots) if plots is not None else None,
-                "subjects": made.findings.subjects,
-                "images": made.findings.images,
-                "counts": counts,
-            }
-        )
+        print_json(_document(out_file, plots, made))
         return
     out.print(
         f"wrote {out_file} ({len(made.html) // 1024:,} KiB): {made.findings.subjects} subjects, "
         f"{made.findings.images} images; {counts['error']} errors, {counts['warning']} warnings"
     )
+
+
+def _document(out_file: Path, plots: Path | None, made: Made) -> dict[str, Any]:
+    """The ``--json`` document: the file written and the validation it shows."""
+    return {
+        "out": str(out_file),
+        "bytes": out_file.stat().st_size,
+        "plots": str(plots) if plots is not None else None,
+        "subjects": made.findings.subjects,
+        "images": made.findings.images,
+        "counts": made.findings.counts(),
+    }

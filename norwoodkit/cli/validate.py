@@ -16,6 +16,7 @@ from norwoodkit.findings import Severity
 from norwoodkit.source import DatasetSource
 
 if TYPE_CHECKING:
+    from norwoodkit.quality.thresholds import Overrides
     from norwoodkit.reporting import Gate
     from norwoodkit.validate import Report
 
@@ -28,6 +29,14 @@ QualityThresholdsOpt = Annotated[
         metavar="FILE",
         help="JSON or YAML file of photo quality thresholds per measure (and view), "
         "e.g. 'sharpness: {min: 40}'; replaces the thresholds calibrated on the dataset.",
+    ),
+]
+
+QualityCalibrateOpt = Annotated[
+    bool,
+    typer.Option(
+        "--quality-calibrate",
+        help="Also print each view's photo quality histograms with thresholds and floors.",
     ),
 ]
 
@@ -53,13 +62,7 @@ def validate(
     ] = None,
     strict: Annotated[bool, typer.Option("--strict", help="Warnings fail too (exit 1).")] = False,
     quality_thresholds: QualityThresholdsOpt = None,
-    quality_calibrate: Annotated[
-        bool,
-        typer.Option(
-            "--quality-calibrate",
-            help="Also print each view's photo quality histograms with thresholds and floors.",
-        ),
-    ] = False,
+    quality_calibrate: QualityCalibrateOpt = False,
     junit: JunitOpt = None,
     sarif: SarifOpt = None,
     fmt: FormatOpt = Format.TEXT,
@@ -71,23 +74,16 @@ def validate(
     and metadata are valid. Exit 0 clean, 1 problems found, 2 could not run."""
     from norwoodkit.quality.check import dataset_calibration
     from norwoodkit.quality.show import calibration_text
-    from norwoodkit.quality.thresholds import read_thresholds
     from norwoodkit.reporting import validate_gate
     from norwoodkit.validate import PROBE_READS, ValidateOptions
     from norwoodkit.validate import validate as run_validate
 
     reports = Reports(junit, sarif, fmt, min_severity, json_output)
     reports.guard(source.root, (source.annotations, quality_thresholds))
-    overrides = read_thresholds(quality_thresholds) if quality_thresholds else None
+    overrides = thresholds_from(quality_thresholds)
     ds = load_probed(source, quiet, columns=PROBE_READS)
-    report = run_validate(
-        ds,
-        ValidateOptions(
-            expect_subjects=expect_subjects,
-            expect_views=expect_images,
-            quality_thresholds=overrides,
-        ),
-    )
+    opts = ValidateOptions(expect_subjects, expect_images, quality_thresholds=overrides)
+    report = run_validate(ds, opts)
     gate = validate_gate(report, ds.table["subject_id"].unique(), source.root, strict)
     reports.emit(gate)
     doc = report.to_dict(strict)
@@ -101,6 +97,13 @@ def validate(
             for line in calibration_text(doc["quality_calibration"]):
                 out.print(line, markup=False, highlight=False, soft_wrap=True)
     raise typer.Exit(EXIT_OK if report.ok(strict) else EXIT_FOUND)
+
+
+def thresholds_from(path: Path | None) -> Overrides | None:
+    """The ``--quality-thresholds`` file read (None: not given), before any photo is probed."""
+    from norwoodkit.quality.thresholds import read_thresholds
+
+    return read_thresholds(path) if path is not None else None
 
 
 def render_findings(report: Report, gate: Gate, reports: Reports, strict: bool) -> None:
