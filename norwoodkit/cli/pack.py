@@ -56,6 +56,15 @@ RowsPerGroupOpt = Annotated[
         help="Rows per row group (whole subjects; 20 = 4 subjects).",
     ),
 ]
+RowGroupBytesOpt = Annotated[
+    str,
+    typer.Option(
+        "--row-group-bytes",
+        metavar="SIZE",
+        help="Most image bytes per row group, e.g. 32MiB (whole subjects; a larger subject "
+        "gets a group of its own).",
+    ),
+]
 SeedOpt = Annotated[
     int, typer.Option("--seed", metavar="N", help="Shuffles subjects before writing.")
 ]
@@ -114,6 +123,7 @@ def pack(
     layout: LayoutOpt = Layout.IMAGE,
     shard_size: ShardSizeOpt = "128MiB",
     rows_per_group: RowsPerGroupOpt = 20,
+    row_group_bytes: RowGroupBytesOpt = "16MiB",
     seed: SeedOpt = 0,
     resize: ResizeOpt = None,
     quality: QualityOpt = 90,
@@ -137,6 +147,7 @@ def pack(
         layout=layout,
         shard_size=packing.parse_size(shard_size),
         rows_per_group=rows_per_group,
+        row_group_bytes=packing.parse_size(row_group_bytes, "row_group_bytes"),
         seed=seed,
         resize=resize,
         quality=quality,
