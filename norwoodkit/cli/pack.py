@@ -10,7 +10,7 @@ import typer
 from norwoodkit import memory
 from norwoodkit.cli.app import EXIT_FOUND, EXIT_OK, handle_errors, out, print_json, progress_bar
 from norwoodkit.cli.gates import Format, FormatOpt, JunitOpt, MinSeverityOpt, Reports, SarifOpt
-from norwoodkit.cli.options import JsonOpt, QuietOpt, load_probed, reads_dataset
+from norwoodkit.cli.options import JsonOpt, QuietOpt, reads_dataset
 from norwoodkit.cli.validate import render_findings
 from norwoodkit.findings import Severity
 from norwoodkit.pack import Layout, Orientation
@@ -158,15 +158,18 @@ def pack(
         card_data=packing.read_card_data(card_data, "--card-data") if card_data else None,
     )
     assignments, exclude = _read_inputs(splits_file, exclude_list)
-    ds = load_probed(source, quiet)
-    ds = packing.pack_input(ds)  # the only reference: the other columns are freed here
-    memory.trim()
+    ds = source.load()
+    memory.trim()  # loading's temporaries, before probing and packing allocate their own
     n = int(ds.table["path"].notna().sum())
-    with progress_bar(n, "packing", quiet) as prog:
-        result = packing.write(
+    from norwoodkit.pack.pipeline import write_probing
+
+    with progress_bar(n, "probing and packing", quiet) as prog:
+        result = write_probing(
             ds,
             out_dir,
             opts,
+            cache_dir=source.cache_dir,
+            use_cache=source.use_cache,
             splits=assignments,
             exclude=exclude,
             overwrite=overwrite,
