@@ -10,6 +10,7 @@ import pyarrow.parquet as pq
 import pytest
 from hostile import check, hostile, run
 
+from conftest import MakeDataset
 from norwoodkit import dataset, probe
 from norwoodkit.errors import ParameterError
 from norwoodkit.labels import VENDOR_FILENAMES, View
@@ -56,7 +57,9 @@ def test_cold_pipeline_fills_the_cache(clean_sample: Path, tmp_path: Path) -> No
     assert stream.known is not None and stream.known.num_rows == 150
 
 
-def test_image_that_turns_undecodable_is_left_out_as_today(make_dataset, tmp_path: Path) -> None:
+def test_image_that_turns_undecodable_is_left_out_as_today(
+    make_dataset: MakeDataset, tmp_path: Path
+) -> None:
     root = make_dataset(6)
     cache = tmp_path / "c"
     probe.run(dataset.load(root), cache_dir=cache)  # warm: the plan's guess is made from it
@@ -177,7 +180,7 @@ def test_cli_pack_with_a_tiny_row_group_cap(clean_sample: Path, tmp_path: Path) 
 
 
 def test_cold_cli_pack_matches_a_warm_one(defect_sample: Path, tmp_path: Path) -> None:
-    args = ["pack", defect_sample, "--json", "--cache", tmp_path / "c"]
+    args: list[str | Path] = ["pack", defect_sample, "--json", "--cache", tmp_path / "c"]
     check(run([*args, "--out", tmp_path / "cold"]), 0)
     check(run([*args, "--out", tmp_path / "warm"]), 0)
     assert files(tmp_path / "cold") == files(tmp_path / "warm")
