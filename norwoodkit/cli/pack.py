@@ -141,8 +141,9 @@ def pack(
     pyarrow, DuckDB, Polars read it), with a dataset card, croissant.json and manifest.json."""
     from norwoodkit import pack as packing
     from norwoodkit.pack.folder import check_out
+    from norwoodkit.pack.pipeline import write_probing
 
-    check_out(out_dir, source.root, overwrite, resume)  # now: pack.write's own is after probing
+    check_out(out_dir, source.root, overwrite, resume)  # now, before loading the dataset
     opts = packing.PackOptions(
         layout=layout,
         shard_size=packing.parse_size(shard_size),
@@ -161,8 +162,6 @@ def pack(
     ds = source.load()
     memory.trim()  # loading's temporaries, before probing and packing allocate their own
     n = int(ds.table["path"].notna().sum())
-    from norwoodkit.pack.pipeline import write_probing
-
     with progress_bar(n, "probing and packing", quiet) as prog:
         result = write_probing(
             ds,
