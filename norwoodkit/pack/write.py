@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from norwoodkit import memory
 from norwoodkit.atomic import write_text_atomic
 from norwoodkit.dataset import ProbedDataset
 from norwoodkit.errors import InputError, OutputError
@@ -341,6 +342,10 @@ class Job:
                     source = source_rows(self.table.iloc[positions], self.opts)
                     rows = batch(source, np.arange(b - a), next(images), layout, schema)
                     writer.write_batch(rows, row_group_size=max(1, rows.num_rows))
+                    del rows, source
+                    # glibc keeps a freed row group's large buffers for reuse (its mmap threshold
+                    # rises after each free), so without this, peak memory grows by groups.
+                    memory.trim()
                     if self.progress:
                         self.progress(len(positions))
             with open(tmp, "rb+") as fh:
