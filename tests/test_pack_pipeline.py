@@ -99,6 +99,10 @@ def test_interrupted_cold_pack_leaves_no_partial_shard_and_resumes(
     assert not any(n.endswith(".tmp") for n in left), left
     assert "manifest.json" not in left
     assert any(n.endswith(".parquet") for n in left)  # complete shards stay for --resume
+    stream = ProbeStream(dataset.load(clean_sample), cache_dir=tmp_path / "c")
+    # An error in the writer still leaves the cache filled, as probing first did; Ctrl-C
+    # does not wait for the probe.
+    assert len(stream.todo) == (0 if error is _Stop else 150)
     result = write_probing(
         dataset.load(clean_sample), out, opts, cache_dir=tmp_path / "c", resume=True
     )

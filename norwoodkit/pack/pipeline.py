@@ -76,8 +76,12 @@ def write_probing(
             state, done = prepare_folder(target, overwrite, resume)
             feed = _Feed(guess, stream)
             job = Job(dataset.root, target, guess.table, opts, progress, ready=feed.ready)
-            with contextlib.suppress(_Misguess):  # then the plan is made again, below
-                ahead = job.write_all(guess.shards, done, state)
+            try:
+                with contextlib.suppress(_Misguess):  # then the plan is made again, below
+                    ahead = job.write_all(guess.shards, done, state)
+            except Exception:
+                _fill_cache(feed, stream)
+                raise
             written = job.written
             feed.drain()
         probed = pack_input(stream.finish())
@@ -90,6 +94,14 @@ def write_probing(
     records, skipped = job.write_all(work.shards, {**done, **written}, state)
     skipped = [s for s in skipped if s not in written]  # kept from an earlier run only
     return work.finish(probed, target, records, skipped, state)
+
+
+def _fill_cache(feed: _Feed, stream: ProbeStream) -> None:
+    """After a failed write, probe the rest and commit the cache, as a probe before the pack
+    would have (Ctrl-C does not wait for it); the write's error is the one reported."""
+    with contextlib.suppress(Exception):
+        feed.drain()
+        stream.finish()
 
 
 def _guessed_plan(
