@@ -75,7 +75,8 @@ def write_probing(
         if guess is not None:
             state, done = prepare_folder(target, overwrite, resume)
             feed = _Feed(guess, stream)
-            job = Job(dataset.root, target, guess.table, opts, progress, ready=feed.ready)
+            streamed = not feed.filled.all()
+            job = Job(dataset.root, target, guess.table, opts, progress, feed.ready, streamed)
             try:
                 with contextlib.suppress(_Misguess):  # then the plan is made again, below
                     ahead = job.write_all(guess.shards, done, state)

@@ -290,6 +290,7 @@ class Job:
     opts: PackOptions
     progress: Callable[[int], None] | None
     ready: Callable[[np.ndarray], None] = _no_wait
+    streamed: bool = False  # rows arrive group by group (``ready``): typed per group, not shard
     written: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def write_all(
@@ -336,13 +337,24 @@ class Job:
         try:
             final.parent.mkdir(parents=True, exist_ok=True)
             with _parquet_writer(tmp, schema, layout) as writer:
+                whole = (
+                    None
+                    if self.streamed
+                    else source_rows(self.table.iloc[shard.positions], self.opts)
+                )
                 for a, b in shard.groups:
                     positions = shard.positions[a:b]
                     self.ready(positions)
-                    source = source_rows(self.table.iloc[positions], self.opts)
-                    rows = batch(source, np.arange(b - a), next(images), layout, schema)
+                    if whole is None:  # streamed rows are typed once their probe results are in
+                        source, at = (
+                            source_rows(self.table.iloc[positions], self.opts),
+                            np.arange(b - a),
+                        )
+                    else:
+                        source, at = whole, np.arange(a, b)
+                    rows = batch(source, at, next(images), layout, schema)
                     writer.write_batch(rows, row_group_size=max(1, rows.num_rows))
-                    del rows, source
+                    del rows
                     # glibc keeps a freed row group's large buffers for reuse (its mmap threshold
                     # rises after each free), so without this, peak memory grows by groups.
                     memory.trim()
