@@ -85,6 +85,9 @@ def write_probing(
                 raise
             written = job.written
             feed.drain()
+        else:
+            for _ in stream.fresh():  # no plan ahead: probe first, as ``write`` expects
+                pass
         probed = pack_input(stream.finish())
     work = Planned.make(probed, opts, assignment, exclude)
     if guess is None:

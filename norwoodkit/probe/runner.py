@@ -273,6 +273,7 @@ class ProbeStream:
         self.todo = np.flatnonzero(~hit)
         self._writer = CacheWriter(self._cfile) if self._cfile and len(self.todo) else None
         self._parts: list[Any] = [hits] if hits is not None and hits.num_rows else []
+        self._probed = False  # fresh() has run to its end
 
     def __enter__(self) -> ProbeStream:
         return self
@@ -335,9 +336,16 @@ class ProbeStream:
             if self._progress:
                 self._progress(end - start)
             yield table
+        self._probed = True
 
     def finish(self) -> ProbedDataset:
-        """Commit the new cache file; the dataset with the probe columns (as ``run``)."""
+        """Commit the new cache file; the dataset with the probe columns (as ``run``).
+
+        Raises:
+            RuntimeError: ``fresh`` has not run to its end (the results would be partial).
+        """
+        if len(self.todo) and not self._probed:
+            raise RuntimeError("ProbeStream.finish: probe every file first (iterate fresh())")
         if self._writer is not None and self._cfile is not None:
             if self.known is not None:
                 _copy_hits(self._cfile, self.now, self.known["path"], self._writer)
