@@ -10,6 +10,13 @@
 3. Reading back: every row of every shard with pyarrow vs reading every loose file's bytes
    (target: shards >= 0.8x the loose files' speed), with a warm page cache and, when run as
    root, a cold one (the page cache is dropped before every read).
+4. Cold pack (issue 15): ``norwoodkit pack`` with an empty probe cache vs a cold ``norwoodkit
+   validate`` alone and vs that validate plus WebDataset's ``ShardWriter`` writing the same
+   files (one .jpg and one .json per image); each in a fresh process, a fresh cache dir each run,
+   interleaved (targets: pack <= 1.0x the sum, <= 1.3x validate alone).
+5. Memory with large photos (issue 15): peak RSS of ``norwoodkit pack`` for 60 12-megapixel
+   originals (``sample --subjects 12 --size 12mp``) vs 2,400 640x480 photos, warm and cold probe
+   cache (target <= 1.3x).
 
 Samples are written under ``--work`` (default: a temporary folder) and reused when present.
 This is a benchmark, not a test: it prints figures and never fails on speed.
@@ -113,7 +120,7 @@ def main() -> None:
     ap.add_argument("--large-subjects", type=int, default=4800)
     ap.add_argument("--size", default="small")
     ap.add_argument("--repeats", type=int, default=3)
-    ap.add_argument("--parts", default="1,2,3", help="which measurements to run")
+    ap.add_argument("--parts", default="1,2,3,4,5", help="which measurements to run")
     ap.add_argument(
         "--read-sizes", default="small,medium", help="sample sizes for the read-back comparison"
     )
@@ -137,6 +144,21 @@ def main() -> None:
         read_backs(args, small, cache)
     if "2" in parts:
         peak_rss(args, small, large, cache)
+    if "4" in parts:
+        cold_pack(args, small)
+    if "5" in parts:
+        large_photos = args.work / "sample-12-12mp"
+        ensure_sample(large_photos, 12, "12mp")
+        print("\n5. peak RSS of `norwoodkit pack`, 60 12-MP originals vs 2,400 small photos")
+        for mode in ("warm", "cold"):
+            big, little = (
+                child_rss(args, large_photos, cache, mode),
+                child_rss(args, small, cache, mode),
+            )
+            print(
+                f"   {mode} probe cache: {big[0]:.0f} MB ({big[1]:.1f} s) vs {little[0]:.0f} MB "
+                f"({little[1]:.1f} s); ratio {big[0] / little[0]:.2f} (target <= 1.3)"
+            )
 
 
 def pack_vs_copy(
@@ -222,6 +244,88 @@ def peak_rss(args: argparse.Namespace, small: Path, large: Path, cache: Path) ->
         )
     for i in range(args.repeats):
         shutil.rmtree(args.work / f"packed{i}", ignore_errors=True)
+
+
+WDS_CHILD = """
+import json, sys
+import webdataset as wds
+from norwoodkit import dataset
+root, out = sys.argv[1:3]
+ds = dataset.load(root)
+rows = ds.images.dropna(subset=["path"])
+with wds.ShardWriter(out + "/shard-%05d.tar", maxsize=128 * 2**20, verbose=0) as sink:
+    for i, r in enumerate(rows.itertuples()):
+        with open(f"{root}/{r.path}", "rb") as fh:
+            data = fh.read()
+        meta = {"subject_id": str(r.subject_id), "view": str(r.view), "path": str(r.path)}
+        sink.write({"__key__": f"{i:06d}", "jpg": data, "json": json.dumps(meta).encode()})
+"""
+
+
+def timed(argv: list[str]) -> float:
+    """Seconds a fresh process running ``argv`` takes (its exit code is not checked: a
+    validate that finds something exits 1)."""
+    t0 = time.perf_counter()
+    subprocess.run(argv, capture_output=True, check=False)
+    return time.perf_counter() - t0
+
+
+def cold_pack(args: argparse.Namespace, small: Path) -> None:
+    """4. cold pack vs cold validate, and vs cold validate + WebDataset ShardWriter."""
+    cli = [sys.executable, "-m", "norwoodkit"]
+    times: dict[str, list[float]] = {"validate": [], "wds": [], "pack": []}
+    for i in range(args.repeats):
+        for name in times:
+            cold = args.work / f"cold-{name}-{i}"
+            out = args.work / f"cold-out-{name}-{i}"
+            shutil.rmtree(cold, ignore_errors=True)
+            shutil.rmtree(out, ignore_errors=True)
+            out.mkdir()
+            if name == "validate":
+                argv = [*cli, "validate", str(small), "--cache", str(cold), "--quiet"]
+            elif name == "wds":
+                argv = [sys.executable, "-c", WDS_CHILD, str(small), str(out)]
+            else:
+                argv = [*cli, "pack", str(small), "--out", str(out), "--cache", str(cold)]
+                argv += ["--overwrite", "--quiet"]
+            times[name].append(timed(argv))
+            shutil.rmtree(cold, ignore_errors=True)
+            shutil.rmtree(out, ignore_errors=True)
+    v, w, p = (statistics.median(times[k]) for k in ("validate", "wds", "pack"))
+    print(f"\n4. cold pack of {args.small_subjects * 5} images (medians of {args.repeats})")
+    print(
+        f"   cold validate {v:.2f} s; WebDataset ShardWriter {w:.2f} s; cold pack {p:.2f} s\n"
+        f"   pack / (validate + ShardWriter) = {p / (v + w):.2f}x (target <= 1.0x); "
+        f"pack / validate = {p / v:.2f}x (target <= 1.3x)"
+    )
+
+
+def child_rss(args: argparse.Namespace, root: Path, cache: Path, mode: str) -> tuple[float, float]:
+    """Median peak RSS (MB) and seconds of ``norwoodkit pack`` of ``root`` in fresh processes,
+    with the shared warm cache or an empty one."""
+    if mode == "warm":
+        probe.run(dataset.load(root), cache_dir=cache, thumbnails=False)
+    runs = []
+    for i in range(max(1, args.repeats - 1)):
+        out = args.work / "rss-5"
+        run_cache = cache if mode == "warm" else args.work / f"cold-cache-5-{i}"
+        shutil.rmtree(out, ignore_errors=True)
+        if mode == "cold":
+            shutil.rmtree(run_cache, ignore_errors=True)
+        proc = subprocess.run(
+            [sys.executable, "-c", CHILD, str(root), str(out), str(run_cache)],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        runs.append(json.loads(proc.stdout.strip().splitlines()[-1]))
+        shutil.rmtree(out, ignore_errors=True)
+        if mode == "cold":
+            shutil.rmtree(run_cache, ignore_errors=True)
+    return (
+        statistics.median(r["maxrss_mb"] for r in runs),
+        statistics.median(r["seconds"] for r in runs),
+    )
 
 
 if __name__ == "__main__":

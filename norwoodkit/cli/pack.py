@@ -10,7 +10,7 @@ import typer
 from norwoodkit import memory
 from norwoodkit.cli.app import EXIT_FOUND, EXIT_OK, handle_errors, out, print_json, progress_bar
 from norwoodkit.cli.gates import Format, FormatOpt, JunitOpt, MinSeverityOpt, Reports, SarifOpt
-from norwoodkit.cli.options import JsonOpt, QuietOpt, load_probed, reads_dataset
+from norwoodkit.cli.options import JsonOpt, QuietOpt, reads_dataset
 from norwoodkit.cli.validate import render_findings
 from norwoodkit.findings import Severity
 from norwoodkit.pack import Layout, Orientation
@@ -54,6 +54,15 @@ RowsPerGroupOpt = Annotated[
         "--rows-per-group",
         metavar="N",
         help="Rows per row group (whole subjects; 20 = 4 subjects).",
+    ),
+]
+RowGroupBytesOpt = Annotated[
+    str,
+    typer.Option(
+        "--row-group-bytes",
+        metavar="SIZE",
+        help="Most image bytes per row group, e.g. 32MiB (whole subjects; a larger subject "
+        "gets a group of its own).",
     ),
 ]
 SeedOpt = Annotated[
@@ -114,6 +123,7 @@ def pack(
     layout: LayoutOpt = Layout.IMAGE,
     shard_size: ShardSizeOpt = "128MiB",
     rows_per_group: RowsPerGroupOpt = 20,
+    row_group_bytes: RowGroupBytesOpt = "16MiB",
     seed: SeedOpt = 0,
     resize: ResizeOpt = None,
     quality: QualityOpt = 90,
@@ -131,12 +141,14 @@ def pack(
     pyarrow, DuckDB, Polars read it), with a dataset card, croissant.json and manifest.json."""
     from norwoodkit import pack as packing
     from norwoodkit.pack.folder import check_out
+    from norwoodkit.pack.pipeline import write_probing
 
-    check_out(out_dir, source.root, overwrite, resume)  # now: pack.write's own is after probing
+    check_out(out_dir, source.root, overwrite, resume)  # now, before loading the dataset
     opts = packing.PackOptions(
         layout=layout,
         shard_size=packing.parse_size(shard_size),
         rows_per_group=rows_per_group,
+        row_group_bytes=packing.parse_size(row_group_bytes, "row_group_bytes"),
         seed=seed,
         resize=resize,
         quality=quality,
@@ -147,15 +159,16 @@ def pack(
         card_data=packing.read_card_data(card_data, "--card-data") if card_data else None,
     )
     assignments, exclude = _read_inputs(splits_file, exclude_list)
-    ds = load_probed(source, quiet)
-    ds = packing.pack_input(ds)  # the only reference: the other columns are freed here
-    memory.trim()
+    ds = source.load()
+    memory.trim()  # loading's temporaries, before probing and packing allocate their own
     n = int(ds.table["path"].notna().sum())
-    with progress_bar(n, "packing", quiet) as prog:
-        result = packing.write(
+    with progress_bar(n, "probing and packing", quiet) as prog:
+        result = write_probing(
             ds,
             out_dir,
             opts,
+            cache_dir=source.cache_dir,
+            use_cache=source.use_cache,
             splits=assignments,
             exclude=exclude,
             overwrite=overwrite,

@@ -13,6 +13,10 @@ from norwoodkit.pack.layout import Layout
 MIN_SHARD_BYTES = 64 * 1024
 MAX_SHARD_BYTES = 2**40
 MAX_ROWS_PER_GROUP = 1_000_000
+#: The default byte cap of a row group: far above 20 small photos (640x480, about 1.2 MB in
+#: all), so their row groups are those the row cap makes; twenty 12-megapixel originals would
+#: make 60 MB or more, and then one or two subjects fill a group.
+DEFAULT_ROW_GROUP_BYTES = 16 * 2**20
 
 
 class Orientation(StrEnum):
@@ -38,6 +42,10 @@ class PackOptions:
         rows_per_group: rows per row group (image layout; subjects are never split, so groups
             hold whole subjects: 20 rows = 4 subjects). In subject layout, subjects per group.
             At most ``MAX_ROWS_PER_GROUP``.
+        row_group_bytes: a row group closes when its next subject would take its image bytes
+            past this cap (estimated before writing: file sizes, or the ``resize`` estimate);
+            a subject larger than the cap gets a row group of its own. It also caps the image
+            bytes re-encoded ahead of the writer with ``resize``.
         seed: shuffles subjects before writing (same seed, same shards).
         resize: store a copy re-encoded with this short side (EXIF orientation applied);
             None stores the original bytes.
@@ -58,6 +66,7 @@ class PackOptions:
     layout: Layout = Layout.IMAGE
     shard_size: int = 128 * 2**20
     rows_per_group: int = 20
+    row_group_bytes: int = DEFAULT_ROW_GROUP_BYTES
     seed: int = 0
     resize: int | None = None
     quality: int = 90
@@ -94,6 +103,11 @@ class PackOptions:
                 "rows_per_group",
                 f"{self.rows_per_group} rows; use at most {MAX_ROWS_PER_GROUP:,} (e.g. 20)",
             )
+        if not 1 <= self.row_group_bytes <= MAX_SHARD_BYTES:
+            raise ParameterError(
+                "row_group_bytes",
+                f"{self.row_group_bytes} bytes is outside 1 byte..1TiB; use e.g. 32MiB",
+            )
         if self.resize is not None and not 16 <= self.resize <= 8192:
             raise ParameterError(
                 "resize",
@@ -109,22 +123,21 @@ class PackOptions:
         check_card_options(self.license, self.pretty_name, self.card_data)
 
 
-def parse_size(text: str) -> int:
+def parse_size(text: str, parameter: str = "shard_size") -> int:
     """``128MB``, ``1MiB``, ``500k``, ``1048576`` -> bytes.
 
     Raises:
-        ParameterError: ``shard_size``, for text that is not a size.
+        ParameterError: ``parameter`` (``shard_size`` or ``row_group_bytes``), for text that
+            is not a size.
     """
     m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(i?)b?\s*", text.lower())
     if not m:
-        raise ParameterError(
-            "shard_size", f"{text!r} is not a size; write e.g. 128MB, 256MiB or 500k"
-        )
+        example = "128MB, 256MiB or 500k" if parameter == "shard_size" else "32MiB, 8MB or 500k"
+        raise ParameterError(parameter, f"{text!r} is not a size; write e.g. {example}")
     power = " kmgt".index(m.group(2) or " ")
     base = 1024 if m.group(3) else 1000  # MiB = 2^20 bytes, MB = 10^6
     size = float(m.group(1)) * base**power
     if not size <= MAX_SHARD_BYTES:  # also inf, from a number with hundreds of digits
-        raise ParameterError(
-            "shard_size", f"{text!r} is too large; use at most 1TiB (64-256MB suits training)"
-        )
+        hint = "64-256MB suits training" if parameter == "shard_size" else "e.g. 32MiB"
+        raise ParameterError(parameter, f"{text!r} is too large; use at most 1TiB ({hint})")
     return int(size)

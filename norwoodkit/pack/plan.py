@@ -2,7 +2,9 @@
 
 Each split's subjects are shuffled with ``(seed, split)`` and cut into shards of about
 ``shard_size`` bytes (counts that reader counts divide, where sizes allow); row groups hold
-whole subjects. A plan holds row positions into the packed table, never a copy of its rows.
+whole subjects, at most ``rows_per_group`` rows and ``row_group_bytes`` bytes (a subject over
+the byte cap alone gets a group of its own). A plan holds row positions into the packed table,
+never a copy of its rows.
 """
 
 from __future__ import annotations
@@ -120,22 +122,34 @@ def plan(table: pd.DataFrame, options: PackOptions) -> list[ShardPlan]:
         paths = part["path"].to_numpy(dtype=object)
         by = np.lexsort((paths, views, ranks))
         positions, ranks = where[by], ranks[by]
+        weights = part["est_bytes"].to_numpy(dtype=np.int64)[by]
         edges = np.searchsorted(ranks, bounds, side="left")
         spans = [(int(a), int(b)) for a, b in itertools.pairwise(edges) if b > a]
         for index, (a, b) in enumerate(spans):
-            groups = _row_groups(ranks[a:b], per_group)
+            groups = _row_groups(ranks[a:b], weights[a:b], per_group, options.row_group_bytes)
             out.append(ShardPlan(split, index, len(spans), positions[a:b], groups))
     return out
 
 
-def _row_groups(subjects: np.ndarray, per_group: int) -> tuple[tuple[int, int], ...]:
-    """Ranges of a shard's rows holding ``per_group`` whole subjects each.
+def _row_groups(
+    subjects: np.ndarray, weights: np.ndarray, per_group: int, cap: int
+) -> tuple[tuple[int, int], ...]:
+    """Ranges of a shard's rows holding whole subjects: at most ``per_group`` subjects and, where
+    a group already holds one, at most ``cap`` bytes of ``weights`` (estimated image bytes).
 
     ``subjects`` labels each row with its subject (contiguous). In subject layout the writer
     turns each subject's image rows into one row, so ``per_group`` subjects make that many rows.
+    A subject over ``cap`` on its own still gets a group: subjects never straddle two.
     """
     starts = [0, *(np.flatnonzero(subjects[1:] != subjects[:-1]) + 1).tolist(), len(subjects)]
-    return tuple(
-        (starts[g], starts[min(g + per_group, len(starts) - 1)])
-        for g in range(0, len(starts) - 1, per_group)
-    )
+    sums = np.r_[0, np.cumsum(weights)]
+    groups: list[tuple[int, int]] = []
+    first, count = 0, 0  # the open group's first row and number of subjects
+    for a, b in itertools.pairwise(starts):
+        if count and (count == per_group or sums[b] - sums[first] > cap):
+            groups.append((first, a))
+            first, count = a, 0
+        count += 1
+    if count:
+        groups.append((first, len(subjects)))
+    return tuple(groups)

@@ -1,8 +1,9 @@
 """Row groups as Arrow batches: the packed table's stored columns, taken by position, plus bytes.
 
-The table's columns that shards store are turned into one typed Arrow batch once
-(``source_rows``; ``width``/``height`` are those of the stored pixels); each row group is a
-``take`` from it and its image bytes (``row_batches``, a pool working a few groups ahead with
+The table's columns that shards store are turned into a typed Arrow batch row group by row
+group (``source_rows``; ``width``/``height`` are those of the stored pixels: a group's rows are
+typed when their probe results are in, which pack's pipeline fills as they come), joined with
+its image bytes (``group_images``, a pool working ahead within a byte budget with
 ``--resize``), shaped into the layout's columns (``batch``). No per-row Python objects while
 writing.
 """
@@ -10,7 +11,7 @@ writing.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Generator
 from concurrent.futures import Executor
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,9 @@ from norwoodkit.pack.plan import ShardPlan
 from norwoodkit.parallel import ordered_map, resolve_workers
 
 log = logging.getLogger(__name__)
+
+#: With ``--resize``, the pool re-encodes at most this many times ``row_group_bytes`` ahead.
+READ_AHEAD_GROUPS = 4
 
 #: The packed table's columns a row group is made from: ``path`` (read, then kept beside the
 #: bytes) and every stored column that is not the image itself.
@@ -53,27 +57,29 @@ def source_rows(table: pd.DataFrame, opts: PackOptions) -> Any:
     return pa.RecordBatch.from_arrays(arrays, names=[c.name for c in SOURCE_COLUMNS])
 
 
-def row_batches(
-    root: Path, source: Any, shard: ShardPlan, opts: PackOptions, pool: Executor | None
-) -> Iterator[tuple[np.ndarray, list[bytes]]]:
-    """Row groups (positions in ``source``) with their image bytes; a pool works a few ahead.
+def group_images(
+    root: Path, table: pd.DataFrame, shard: ShardPlan, opts: PackOptions, pool: Executor | None
+) -> Generator[list[bytes], None, None]:
+    """Each row group's image bytes, in order; a pool works ahead, within a byte budget.
 
-    A photo stored as it is although ``apply`` was asked (its orientation tag is unusable) is
+    The pool holds at most ``READ_AHEAD_GROUPS`` times ``row_group_bytes`` of estimated image
+    bytes (and never fewer than two groups, so that it has work while the writer writes). A
+    photo stored as it is although ``apply`` was asked (its orientation tag is unusable) is
     logged as a warning naming it.
     """
     groups = [shard.positions[a:b] for a, b in shard.groups]
-
-    def paths(pos: np.ndarray) -> list[str]:
-        return list(source.column("path").take(pos).to_pylist())
-
-    tasks = ((str(root), paths(g), opts.resize, opts.quality, opts.orientation) for g in groups)
-    ahead = 2 * resolve_workers(opts.workers)
-    for group, prepared in zip(
-        groups, ordered_map(prepare_images, tasks, pool=pool, ahead=ahead), strict=True
-    ):
+    paths = table["path"].to_numpy(dtype=object)
+    weights = table["est_bytes"].to_numpy(dtype=np.int64)
+    tasks = (
+        (str(root), paths[g].tolist(), opts.resize, opts.quality, opts.orientation) for g in groups
+    )
+    largest = max(1, max(int(weights[g].sum()) for g in groups))
+    budget = READ_AHEAD_GROUPS * opts.row_group_bytes
+    ahead = max(1, min(2 * resolve_workers(opts.workers), budget // largest - 1))
+    for prepared in ordered_map(prepare_images, tasks, pool=pool, ahead=ahead):
         for note in prepared.notes:
             log.warning("%s", note)
-        yield group, prepared.images
+        yield prepared.images
 
 
 def batch(

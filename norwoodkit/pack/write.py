@@ -20,8 +20,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
+from norwoodkit import memory
 from norwoodkit.atomic import write_text_atomic
 from norwoodkit.dataset import ProbedDataset
 from norwoodkit.errors import InputError, OutputError
@@ -47,7 +49,7 @@ from norwoodkit.pack.manifest import (
 )
 from norwoodkit.pack.options import PackOptions
 from norwoodkit.pack.plan import ShardPlan, plan
-from norwoodkit.pack.rows import batch, row_batches, source_rows
+from norwoodkit.pack.rows import batch, group_images, source_rows
 from norwoodkit.pack.table import prepare_table
 from norwoodkit.parallel import process_pool, resolve_workers
 from norwoodkit.split.assignment import Assignment
@@ -116,28 +118,61 @@ def write(
     opts = options or PackOptions()
     target = Path(out)
     check_out(target, dataset.root, overwrite, resume)
-    assignment = None if splits is None else Assignment.of(splits)
-    table, excluded, naming = _rows(dataset, opts, assignment, exclude)
-    info = None if assignment is None else assignment.info
-    split_info = None if info is None else split_info_record(info)  # its names checked now
-    shards = plan(table, opts)
-    state, done = _prepare_folder(target, overwrite, resume)
-    schema, features = shard_schema(opts.layout)
-    job = _Job(dataset.root, target, table, opts, schema, progress)
-    records, skipped = job.write_all(shards, done, state)
-    manifest = build_manifest(
-        dataset,
-        table,
-        shards,
-        records,
-        excluded,
-        opts,
-        naming,
-        (features, schema),
-        split_info=split_info,
-    )
-    _finish(target, shards, manifest, state)
-    return PackResult(out=target, manifest=manifest, skipped=skipped, notes=_notes(excluded))
+    work = Planned.make(dataset, opts, None if splits is None else Assignment.of(splits), exclude)
+    state, done = prepare_folder(target, overwrite, resume)
+    job = Job(dataset.root, target, work.table, opts, progress)
+    records, skipped = job.write_all(work.shards, done, state)
+    return work.finish(dataset, target, records, skipped, state)
+
+
+@dataclass
+class Planned:
+    """A pack worked out before writing: the rows, what was left out, the names, the shards."""
+
+    table: pd.DataFrame
+    excluded: list[dict[str, Any]]
+    naming: SplitNaming
+    split_info: dict[str, Any] | None
+    shards: list[ShardPlan]
+    opts: PackOptions
+
+    @classmethod
+    def make(
+        cls,
+        dataset: ProbedDataset,
+        opts: PackOptions,
+        assignment: Assignment | None,
+        exclude: pd.DataFrame | None,
+    ) -> Planned:
+        """The rows to pack and their shard plan (see ``write`` for what it raises)."""
+        table, excluded, naming = _rows(dataset, opts, assignment, exclude)
+        info = None if assignment is None else assignment.info
+        split_info = None if info is None else split_info_record(info)  # its names checked now
+        return cls(table, excluded, naming, split_info, plan(table, opts), opts)
+
+    def finish(
+        self,
+        dataset: ProbedDataset,
+        target: Path,
+        records: dict[str, dict[str, Any]],
+        skipped: list[str],
+        state: Path,
+    ) -> PackResult:
+        """Write the manifest, the card and croissant.json for the shards ``records`` name."""
+        schema, features = shard_schema(self.opts.layout)
+        manifest = build_manifest(
+            dataset,
+            self.table,
+            self.shards,
+            records,
+            self.excluded,
+            self.opts,
+            self.naming,
+            (features, schema),
+            split_info=self.split_info,
+        )
+        _finish(target, self.shards, manifest, state)
+        return PackResult(target, manifest, skipped=skipped, notes=_notes(self.excluded))
 
 
 def _finish(target: Path, shards: list[ShardPlan], manifest: dict[str, Any], state: Path) -> None:
@@ -173,7 +208,7 @@ def _rows(
     return table, excluded, naming
 
 
-def _prepare_folder(
+def prepare_folder(
     target: Path, overwrite: bool, resume: bool
 ) -> tuple[Path, dict[str, dict[str, Any]]]:
     """Retire the earlier manifest, open the folder (clearing what is ours and stale), and
@@ -237,37 +272,51 @@ def _notes(excluded: list[dict[str, Any]]) -> list[Finding]:
     ]
 
 
+def _no_wait(positions: np.ndarray) -> None:
+    """Every row is in the table already (a probed dataset)."""
+
+
 @dataclass
-class _Job:
-    """One pack run's shards: what they are made from and where they go."""
+class Job:
+    """One pack run's shards: what they are made from and where they go.
+
+    ``ready`` is called with table positions before their rows are read; pack's pipeline
+    makes it wait for their probe results (and stop when a guess of the plan was wrong).
+    """
 
     root: Path
     target: Path
     table: pd.DataFrame
     opts: PackOptions
-    schema: Any
     progress: Callable[[int], None] | None
+    ready: Callable[[np.ndarray], None] = _no_wait
+    streamed: bool = False  # rows arrive group by group (``ready``): typed per group, not shard
+    written: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def write_all(
         self, shards: list[ShardPlan], done: dict[str, dict[str, Any]], state: Path
     ) -> tuple[dict[str, dict[str, Any]], list[str]]:
-        """Write every shard not already done; every shard's record, and those kept (resume)."""
-        source = source_rows(self.table, self.opts)
+        """Write every shard not already done; every shard's record, and those kept (resume).
+
+        Each shard written is also in ``written`` by the time the next one starts.
+        """
         records: dict[str, dict[str, Any]] = {}
         skipped: list[str] = []
         with self._pool() as pool:
             for shard in shards:
-                key = shard.key(self.table, self.opts)
                 prev = done.get(shard.relpath)
-                if prev is not None and reusable(prev, key, self.target / shard.relpath):
-                    records[shard.relpath] = prev
-                    skipped.append(shard.relpath)
-                    if self.progress:
-                        self.progress(len(shard.positions))
-                    continue
-                record = self.write_shard(source, shard, pool)
-                record["key"] = key
-                records[shard.relpath] = record
+                if prev is not None:
+                    self.ready(shard.positions)  # the key needs every row's sha256
+                    key = shard.key(self.table, self.opts)
+                    if reusable(prev, key, self.target / shard.relpath):
+                        records[shard.relpath] = prev
+                        skipped.append(shard.relpath)
+                        if self.progress:
+                            self.progress(len(shard.positions))
+                        continue
+                record = self.write_shard(shard, pool)
+                record["key"] = shard.key(self.table, self.opts)
+                records[shard.relpath] = self.written[shard.relpath] = record
                 save_record(state, record)
         return records, skipped
 
@@ -278,17 +327,37 @@ class _Job:
             return process_pool(workers)
         return nullcontext()
 
-    def write_shard(self, source: Any, shard: ShardPlan, pool: Executor | None) -> dict[str, Any]:
+    def write_shard(self, shard: ShardPlan, pool: Executor | None) -> dict[str, Any]:
         """Write one shard to a temporary name and rename it when complete; its record."""
         final = self.target / shard.relpath
         tmp = final.with_name(f".{final.name}.{os.getpid()}.tmp")
         layout = self.opts.layout
+        schema, _ = shard_schema(layout)
+        images = group_images(self.root, self.table, shard, self.opts, pool)
         try:
             final.parent.mkdir(parents=True, exist_ok=True)
-            with _parquet_writer(tmp, self.schema, layout) as writer:
-                for positions, data in row_batches(self.root, source, shard, self.opts, pool):
-                    rows = batch(source, positions, data, layout, self.schema)
+            with _parquet_writer(tmp, schema, layout) as writer:
+                whole = (
+                    None
+                    if self.streamed
+                    else source_rows(self.table.iloc[shard.positions], self.opts)
+                )
+                for a, b in shard.groups:
+                    positions = shard.positions[a:b]
+                    self.ready(positions)
+                    if whole is None:  # streamed rows are typed once their probe results are in
+                        source, at = (
+                            source_rows(self.table.iloc[positions], self.opts),
+                            np.arange(b - a),
+                        )
+                    else:
+                        source, at = whole, np.arange(a, b)
+                    rows = batch(source, at, next(images), layout, schema)
                     writer.write_batch(rows, row_group_size=max(1, rows.num_rows))
+                    del rows
+                    # glibc keeps a freed row group's large buffers for reuse (its mmap threshold
+                    # rises after each free), so without this, peak memory grows by groups.
+                    memory.trim()
                     if self.progress:
                         self.progress(len(positions))
             with open(tmp, "rb+") as fh:
@@ -305,6 +374,8 @@ class _Job:
         except BaseException:
             tmp.unlink(missing_ok=True)
             raise
+        finally:
+            images.close()  # re-encodes not yet started are cancelled
         return _record(final, shard, self.table)
 
 

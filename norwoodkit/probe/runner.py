@@ -25,7 +25,7 @@ from norwoodkit.paths import guard_output
 from norwoodkit.probe import cache
 from norwoodkit.probe.writer import CacheWriter
 
-__all__ = ["BATCH_SIZE", "ProgressFn", "run"]
+__all__ = ["BATCH_SIZE", "ProbeStream", "ProgressFn", "run"]
 
 #: Paths per task sent to a worker: large enough to amortise pickling, small enough to balance.
 BATCH_SIZE = 16
@@ -87,11 +87,17 @@ def _key_arrays(paths: Any, stats: _Stats) -> dict[str, Any]:
 
 
 def _probe_stream(
-    root: Path, paths: Sequence[str], workers: int | None
+    root: Path,
+    paths: Sequence[str],
+    workers: int | None,
+    sizes: np.ndarray | None = None,
+    ahead_bytes: int | None = None,
 ) -> Iterator[tuple[int, int, list[dict[str, Any]]]]:
     """Probe ``paths`` in order, yielding ``(start, end, results)`` per batch as they finish.
 
-    A pool keeps only a few batches in flight, so results never pile up in memory.
+    A pool keeps only a few batches in flight, so results never pile up in memory; with
+    ``ahead_bytes``, no more batches than the largest (by ``sizes``, file bytes) fits in it,
+    one at least.
     """
     # Imported here: a warm run (every file cached) needs neither the decoders nor a pool.
     from norwoodkit.parallel import ordered_map, resolve_workers
@@ -105,8 +111,12 @@ def _probe_stream(
     )
     spans = [(s, min(s + size, len(paths))) for s in range(0, len(paths), size)]
     tasks = ((str(root), list(paths[a:b])) for a, b in spans)
+    ahead = 4 * n_workers
+    if ahead_bytes is not None and sizes is not None and len(paths):
+        largest = max(int(sizes[a:b].clip(0).sum()) for a, b in spans)
+        ahead = max(1, min(ahead, ahead_bytes // max(1, largest) - 1))
     with _probe_pool(n_workers if pooled else 1) as pool:
-        results = ordered_map(probe_batch, tasks, pool=pool, ahead=4 * n_workers)
+        results = ordered_map(probe_batch, tasks, pool=pool, ahead=ahead)
         for (start, end), batch in zip(spans, results, strict=True):
             yield start, end, batch
 
@@ -216,37 +226,146 @@ def run(
     Returns:
         A ProbedDataset whose table has the PROBE_COLUMNS (null for missing-view rows).
     """
-    now, stats = _stat_table(dataset.root, dataset.table)
-    cfile = None
-    if use_cache:
-        folder = cache_dir or cache.default_cache_dir()
-        # The cache is an output like any other: never inside the dataset (paths.guard_output).
-        guard_output(
-            folder, "cache_dir", dataset_root=dataset.root, kind="folder", make_parents=True
+    with ProbeStream(
+        dataset,
+        cache_dir=cache_dir,
+        use_cache=use_cache,
+        workers=workers,
+        progress=progress,
+        thumbnails=thumbnails,
+        columns=columns,
+    ) as stream:
+        for _ in stream.fresh():
+            pass
+        return stream.finish()
+
+
+class ProbeStream:
+    """``run`` in steps, for a caller that consumes results as they come (pack's pipeline).
+
+    ``known`` holds what the cache vouches for; ``fresh`` probes the rest in the caller's
+    order, yielding each batch's results as they finish (each also goes into the new cache
+    file); ``finish`` commits the cache and returns the ProbedDataset ``run`` would. Leaving
+    the ``with`` block on an error discards the new cache file.
+    """
+
+    def __init__(
+        self,
+        dataset: Dataset,
+        *,
+        cache_dir: Path | None = None,
+        use_cache: bool = True,
+        workers: int | None = None,
+        progress: ProgressFn | None = None,
+        thumbnails: bool = True,
+        columns: Collection[str] | None = None,
+    ) -> None:
+        self.dataset, self._workers, self._progress = dataset, workers, progress
+        self.now, self._stats = _stat_table(dataset.root, dataset.table)
+        self._cfile = None
+        if use_cache:
+            folder = cache_dir or cache.default_cache_dir()
+            # The cache is an output like any other: never inside the dataset (guard_output).
+            guard_output(
+                folder, "cache_dir", dataset_root=dataset.root, kind="folder", make_parents=True
+            )
+            self._cfile = cache.cache_file(dataset.root, folder)
+        self._keep = cache.read_columns(columns, thumbnails)
+        hits, hit = _cache_hits(self._cfile, self.now, self._keep) if self._cfile else (None, None)
+        if hit is None:
+            hit = np.zeros(self.now.num_rows, dtype=bool)
+        if progress and hit.any():
+            progress(int(hit.sum()))
+        #: The cached results still valid (``path`` and the probe columns), or None.
+        self.known: Any = hits
+        #: Rows of ``now`` the cache did not vouch for: ``fresh`` probes them.
+        self.todo = np.flatnonzero(~hit)
+        self._writer = CacheWriter(self._cfile) if self._cfile and len(self.todo) else None
+        self._parts: list[Any] = [hits] if hits is not None and hits.num_rows else []
+        self._probed = False  # fresh() has run to its end
+
+    def __enter__(self) -> ProbeStream:
+        return self
+
+    def __exit__(self, kind: object, exc: object, tb: object) -> None:
+        if kind is not None and self._writer is not None:
+            self._writer.abort()
+
+    def assumed(self) -> ProbedDataset:
+        """The probed dataset as it will be if every file still to probe is a readable image
+        of the size ``stat`` gave it (status ``ok``; its other probe columns null).
+
+        A guess for planning ahead; rows the cache vouched for hold their real results.
+        """
+        import pyarrow as pa
+
+        sizes = self._stats.sizes[self.todo]
+        guess = pa.table(
+            {
+                "path": self.now["path"].take(pa.array(self.todo)),
+                "status": pa.array(np.where(sizes >= 0, "ok", "unknown"), pa.string()),
+                "size": pa.array(sizes, pa.int64(), mask=sizes < 0),
+            }
         )
-        cfile = cache.cache_file(dataset.root, folder)
-    keep = cache.read_columns(columns, thumbnails)
-    hits, hit = _cache_hits(cfile, now, keep) if cfile is not None else (None, None)
-    if hit is None:
-        hit = np.zeros(now.num_rows, dtype=bool)
-    if progress and hit.any():
-        progress(int(hit.sum()))
-    todo = np.flatnonzero(~hit)
-    writer = CacheWriter(cfile) if cfile is not None and len(todo) else None
-    parts = [hits] if hits is not None and hits.num_rows else []
-    try:
-        parts += _fresh_parts(dataset.root, now, stats, todo, keep, workers, writer, progress)
-        if writer is not None and cfile is not None:
-            if hits is not None:
-                _copy_hits(cfile, now, hits["path"], writer)
-            writer.commit()
-    except BaseException:
-        if writer is not None:
-            writer.abort()
-        raise
-    probed = _frame(parts, "thumbnail" in keep)
-    del parts, hits  # the Arrow copies go before the merge allocates its own
-    return ProbedDataset.of(dataset, _merged(dataset.table, probed), keep)
+        if self.known is not None:
+            known = self.known.select([c for c in self.known.column_names if c != "thumbnail"])
+            guess = pa.concat_tables([known, guess], promote_options="permissive")
+        probed = _frame([guess], thumbnails=False)
+        return ProbedDataset.of(self.dataset, _merged(self.dataset.table, probed))
+
+    def fresh(
+        self, order: np.ndarray | None = None, ahead_bytes: int | None = None
+    ) -> Iterator[Any]:
+        """Probe the ``todo`` rows (in ``order``, positions into ``todo``; None: as listed);
+        yield each batch's results as an Arrow table of ``path`` and the probe columns.
+
+        ``ahead_bytes`` caps the file bytes probed ahead of the consumer (one batch at least).
+        """
+        if not len(self.todo):  # a warm run: no pool, no decoder imports
+            self._probed = True
+            return
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        todo = self.todo if order is None else self.todo[order]
+        paths: list[str] = self.now["path"].take(pa.array(todo)).to_pylist()
+        sizes = self._stats.sizes[todo]
+        recent: list[Any] = []  # fresh batches not yet folded into one table
+        for start, end, results in _probe_stream(
+            self.dataset.root, paths, self._workers, sizes, ahead_bytes
+        ):
+            batch = _result_batch(paths[start:end], self._stats.take(todo[start:end]), results)
+            del results
+            if self._writer is not None:
+                cacheable = pc.is_in(batch["status"], value_set=pa.array(cache.CACHED_STATUSES))
+                self._writer.add(batch.filter(pc.and_(pc.is_valid(batch["size_key"]), cacheable)))
+            table = pa.Table.from_batches([batch]).select(["path", *self._keep])
+            recent.append(table)
+            if sum(t.num_rows for t in recent) >= cache.CACHE_GROUP_ROWS or end == len(paths):
+                # Thousands of 16-row tables would cost more than their rows: fold them.
+                self._parts.append(pa.concat_tables(recent).combine_chunks())
+                recent = []
+            if self._progress:
+                self._progress(end - start)
+            yield table
+        self._probed = True
+
+    def finish(self) -> ProbedDataset:
+        """Commit the new cache file; the dataset with the probe columns (as ``run``).
+
+        Raises:
+            RuntimeError: ``fresh`` has not run to its end (the results would be partial).
+        """
+        if len(self.todo) and not self._probed:
+            raise RuntimeError("ProbeStream.finish: probe every file first (iterate fresh())")
+        if self._writer is not None and self._cfile is not None:
+            if self.known is not None:
+                _copy_hits(self._cfile, self.now, self.known["path"], self._writer)
+            self._writer.commit()
+            self._writer = None
+        probed = _frame(self._parts, "thumbnail" in self._keep)
+        self._parts, self.known = [], None  # the Arrow copies go before the merge allocates
+        return ProbedDataset.of(self.dataset, _merged(self.dataset.table, probed), self._keep)
 
 
 def _stat_table(root: Path, table: pd.DataFrame) -> tuple[Any, _Stats]:
@@ -256,43 +375,6 @@ def _stat_table(root: Path, table: pd.DataFrame) -> tuple[Any, _Stats]:
     paths = pd.Series(table["path"].dropna().unique(), dtype="string")
     stats = _stat_all(root, paths.tolist())
     return pa.table(_key_arrays(paths, stats)), stats
-
-
-def _fresh_parts(
-    root: Path,
-    now: Any,
-    stats: _Stats,
-    todo: np.ndarray,
-    keep: list[str],
-    workers: int | None,
-    writer: CacheWriter | None,
-    progress: ProgressFn | None,
-) -> Iterator[Any]:
-    """Probe the rows ``todo`` of ``now``; yield the results as tables of the ``keep`` columns.
-
-    Each finished batch goes into ``writer`` (the rows a cache may hold) as it arrives; the
-    yielded tables gather about ``CACHE_GROUP_ROWS`` rows each.
-    """
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    if not len(todo):  # a warm run: no pool, no decoder imports
-        return
-    todo_paths: list[str] = now["path"].take(pa.array(todo)).to_pylist()
-    recent: list[Any] = []  # fresh batches not yet folded into one table
-    for start, end, results in _probe_stream(root, todo_paths, workers):
-        batch = _result_batch(todo_paths[start:end], stats.take(todo[start:end]), results)
-        del results
-        if writer is not None:
-            cacheable = pc.is_in(batch["status"], value_set=pa.array(cache.CACHED_STATUSES))
-            writer.add(batch.filter(pc.and_(pc.is_valid(batch["size_key"]), cacheable)))
-        recent.append(pa.Table.from_batches([batch]).select(["path", *keep]))
-        if sum(t.num_rows for t in recent) >= cache.CACHE_GROUP_ROWS or end == len(todo_paths):
-            # Thousands of 16-row tables would cost more than their rows: fold them.
-            yield pa.concat_tables(recent).combine_chunks()
-            recent = []
-        if progress:
-            progress(end - start)
 
 
 def _frame(parts: list[Any], thumbnails: bool) -> pd.DataFrame:

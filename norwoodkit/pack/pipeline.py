@@ -1,0 +1,189 @@
+"""A cold pack in one pass: probe results stream into the shard writer as subjects complete.
+
+The plan is made before probing from a guess: every file the cache does not know is taken to
+be a readable image of the size ``stat`` gave it. The probe then works through the files in the
+plan's write order, at most ``PROBE_AHEAD_GROUPS`` row groups' bytes ahead of the writer, and
+each row group is written once its rows' results are in. Whatever the probe finds, the pack is
+the one ``write`` makes from the probed dataset, byte for byte: a result that contradicts the
+guess (an image that does not decode, a file whose size changed) stops the writing; the probe
+finishes, the plan is made again from the results, and shards already written are kept where
+their content key matches (as ``--resume`` keeps them), the others written again.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from norwoodkit.columns import PROBE_COLUMNS
+from norwoodkit.dataset import Dataset, ProbedDataset
+from norwoodkit.errors import InputError
+from norwoodkit.pack.folder import check_out
+from norwoodkit.pack.options import PackOptions
+from norwoodkit.pack.table import pack_input
+from norwoodkit.pack.write import Job, PackResult, Planned, prepare_folder
+from norwoodkit.split.assignment import Assignment
+
+if TYPE_CHECKING:
+    from norwoodkit.probe.runner import ProbeStream
+
+#: The probe runs at most this many times ``row_group_bytes`` of image files ahead of the writer.
+PROBE_AHEAD_GROUPS = 4
+
+
+class _Misguess(Exception):
+    """A probe result contradicts the plan's guess: the rest waits for the whole probe."""
+
+
+def write_probing(
+    dataset: Dataset,
+    out: str | os.PathLike[str],
+    options: PackOptions | None = None,
+    *,
+    cache_dir: Path | None = None,
+    use_cache: bool = True,
+    splits: Assignment | pd.DataFrame | None = None,
+    exclude: pd.DataFrame | None = None,
+    overwrite: bool = False,
+    resume: bool = False,
+    progress: Callable[[int], None] | None = None,
+) -> PackResult:
+    """Probe ``dataset`` (as ``probe.run``, filling the cache) and pack it (as ``write``),
+    the two overlapping: the same shards, manifest, card and croissant.json as ``write``.
+
+    ``cache_dir``/``use_cache`` are ``probe.run``'s; the other arguments are ``write``'s (the
+    probe uses ``options.workers``). Raises what those two raise.
+    """
+    from norwoodkit.probe.runner import ProbeStream
+
+    opts = options or PackOptions()
+    target = Path(out)
+    check_out(target, dataset.root, overwrite, resume)
+    assignment = None if splits is None else Assignment.of(splits)
+    with ProbeStream(
+        dataset, cache_dir=cache_dir, use_cache=use_cache, workers=opts.workers, thumbnails=False
+    ) as stream:
+        guess = _guessed_plan(stream.assumed(), opts, assignment, exclude)
+        written: dict[str, dict[str, Any]] = {}
+        ahead: tuple[dict[str, dict[str, Any]], list[str]] | None = None
+        if guess is not None:
+            state, done = prepare_folder(target, overwrite, resume)
+            feed = _Feed(guess, stream)
+            streamed = not feed.filled.all()
+            job = Job(dataset.root, target, guess.table, opts, progress, feed.ready, streamed)
+            try:
+                with contextlib.suppress(_Misguess):  # then the plan is made again, below
+                    ahead = job.write_all(guess.shards, done, state)
+            except Exception:
+                _fill_cache(feed, stream)
+                raise
+            written = job.written
+            feed.drain()
+        else:
+            for _ in stream.fresh():  # no plan ahead: probe first, as ``write`` expects
+                pass
+        probed = pack_input(stream.finish())
+    work = Planned.make(probed, opts, assignment, exclude)
+    if guess is None:
+        state, done = prepare_folder(target, overwrite, resume)
+    elif ahead is not None and _same_shards(guess, work):
+        return work.finish(probed, target, *ahead, state)
+    job = Job(probed.root, target, work.table, opts, progress)
+    records, skipped = job.write_all(work.shards, {**done, **written}, state)
+    skipped = [s for s in skipped if s not in written]  # kept from an earlier run only
+    return work.finish(probed, target, records, skipped, state)
+
+
+def _fill_cache(feed: _Feed, stream: ProbeStream) -> None:
+    """After a failed write, probe the rest and commit the cache, as a probe before the pack
+    would have (Ctrl-C does not wait for it); the write's error is the one reported."""
+    with contextlib.suppress(Exception):
+        feed.drain()
+        stream.finish()
+
+
+def _guessed_plan(
+    assumed: ProbedDataset,
+    opts: PackOptions,
+    assignment: Assignment | None,
+    exclude: pd.DataFrame | None,
+) -> Planned | None:
+    """The plan if the guess holds; None where it cannot be made ahead (the guess leaves
+    nothing to pack, or a split file that fits only once unusable images drop out, or a path
+    listed twice): the pack then waits for the probe, as ``write`` does."""
+    try:
+        guess = Planned.make(pack_input(assumed), opts, assignment, exclude)
+    except InputError:
+        return None
+    return guess if guess.table["path"].is_unique else None
+
+
+def _same_shards(guess: Planned, work: Planned) -> bool:
+    """Whether two plans write the same files with the same rows in the same row groups."""
+    if len(guess.shards) != len(work.shards):
+        return False
+    for a, b in zip(guess.shards, work.shards, strict=True):
+        if a.relpath != b.relpath or a.groups != b.groups:
+            return False
+        if a.key(guess.table, guess.opts) != b.key(work.table, work.opts):
+            return False  # the key covers each row's path, sha256, label and split
+    return True
+
+
+class _Feed:
+    """Probe results poured into the guessed plan's table as the writer needs its rows."""
+
+    def __init__(self, guess: Planned, stream: ProbeStream) -> None:
+        import pyarrow as pa
+
+        self.table = table = guess.table
+        self.index = pd.Index(table["path"])
+        known = set() if stream.known is None else set(stream.known["path"].to_pylist())
+        self.filled = np.array(table["path"].isin(known), dtype=bool)  # writable
+        self.wrong = np.zeros(len(table), dtype=bool)
+        self.columns = [c.name for c in PROBE_COLUMNS if c.name in table.columns]
+        # Probe the files in the order the writer reads them; those it never reads, last.
+        write_order = np.concatenate([s.positions for s in guess.shards])
+        todo = stream.now["path"].take(pa.array(stream.todo)).to_pylist()
+        rank = pd.Index(table["path"].to_numpy(dtype=object)[write_order]).get_indexer(todo)
+        order = np.argsort(np.where(rank < 0, len(write_order), rank), kind="stable")
+        budget = PROBE_AHEAD_GROUPS * guess.opts.row_group_bytes
+        self.batches: Iterator[Any] = stream.fresh(order, ahead_bytes=budget)
+
+    def ready(self, positions: np.ndarray) -> None:
+        """Wait until the rows at ``positions`` hold their probe results; ``_Misguess`` when
+        one of them contradicts the guess."""
+        while not self.filled[positions].all():
+            results = next(self.batches, None)
+            if results is None:
+                raise _Misguess  # a row the probe never returned (it changed since the stat)
+            self._fill(results)
+        if self.wrong[positions].any():
+            raise _Misguess
+
+    def _fill(self, results: Any) -> None:
+        import pyarrow as pa
+
+        frame = results.to_pandas(types_mapper={pa.int64(): pd.Int64Dtype()}.get)
+        at = self.index.get_indexer(frame["path"])
+        mine = at >= 0
+        at, frame = at[mine], frame[mine]
+        guessed = self.table["size"].iloc[at].to_numpy(dtype=np.int64, na_value=-1)
+        got = frame["size"].to_numpy(dtype=np.int64, na_value=-1)
+        bad = (frame["status"] != "ok").to_numpy(dtype=bool, na_value=True)
+        self.wrong[at] = bad | (got != guessed)
+        for name in self.columns:
+            loc = int(self.table.columns.get_loc(name))  # type: ignore[arg-type]
+            self.table.iloc[at, loc] = frame[name].astype(self.table[name].dtype).to_numpy()
+        self.filled[at] = True
+
+    def drain(self) -> None:
+        """Probe what is left: the cache then holds every file, as ``probe.run`` leaves it."""
+        for _ in self.batches:
+            pass
