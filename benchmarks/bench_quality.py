@@ -23,6 +23,9 @@ repository root:
 
     python benchmarks/bench_quality.py
     python benchmarks/bench_quality.py --crops 40 --sample-subjects 60 --seed 1
+    python benchmarks/bench_quality.py --seed 0 1 2     # per-seed tables, then pooled
+
+With several seeds each one builds its own set and sample; the pooled table adds the counts.
 """
 
 from __future__ import annotations
@@ -219,6 +222,20 @@ def print_table(a: dict[str, Any], b: dict[str, Any]) -> None:
         )
 
 
+def pool(scores: list[dict[str, Any]]) -> dict[str, Any]:
+    """The counts of several ``score`` results added up."""
+    out: dict[str, Any] = {"precision": {}, "recall": {}, "clean_flagged": Counter()}
+    for part in ("precision", "recall"):
+        for key in scores[0][part]:
+            pairs = [s[part][key] for s in scores]
+            out[part][key] = (sum(p[0] for p in pairs), sum(p[1] for p in pairs))
+    for s in scores:
+        out["clean_flagged"].update(s["clean_flagged"])
+    out["clean"] = sum(s["clean"] for s in scores)
+    out["clean_any"] = sum(s["clean_any"] for s in scores)
+    return out
+
+
 def sample_flags(work: Path, subjects: int, seed: int) -> None:
     """Both tools on a clean ``norwoodkit sample``: every flag is a false alarm."""
     from norwoodkit import sample
@@ -232,31 +249,45 @@ def sample_flags(work: Path, subjects: int, seed: int) -> None:
     ):
         counts = Counter(k for p in paths for k in flags.get(p, set()))
         print(
-            f"sample ({len(paths)} photos), {name}: {sum(bool(flags.get(p)) for p in paths)} "
-            f"flagged {dict(counts) or ''} ({seconds:.1f} s)"
+            f"sample ({len(paths)} photos, seed {seed}), {name}: "
+            f"{sum(bool(flags.get(p)) for p in paths)} flagged {dict(counts) or ''} "
+            f"({seconds:.1f} s)"
         )
 
 
+def one_seed(work: Path, crops_per_source: int, subjects: int, seed: int) -> tuple[Any, Any]:
+    """Build one seed's set and sample, run both tools, print its tables; return the scores."""
+    root = work / "set"
+    root.mkdir()
+    truth = build_set(root, crops_per_source, seed)
+    kinds = Counter(t[0] for t in truth.values())
+    print(f"set: {len(truth)} photos ({dict(kinds)}), seed {seed}")
+    a, a_s = ours(root)
+    b, b_s = theirs(root, sorted(truth))
+    print(f"norwoodkit validate {a_s:.1f} s, cleanvision find_issues {b_s:.1f} s\n")
+    scores = score(truth, a), score(truth, b)
+    print_table(*scores)
+    print()
+    sample_flags(work, subjects, seed)
+    return scores
+
+
 def main() -> None:
-    """Build the set, run both tools, print the tables."""
+    """Build the set of each seed, run both tools, print the tables (and pooled ones)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--crops", type=int, default=50, help="crops per source photo")
     parser.add_argument("--sample-subjects", type=int, default=100)
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=int, nargs="+", default=[0], help="one or more seeds")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="bench-quality-") as tmp:
-        work = Path(tmp)
-        root = work / "set"
-        root.mkdir()
-        truth = build_set(root, args.crops, args.seed)
-        kinds = Counter(t[0] for t in truth.values())
-        print(f"set: {len(truth)} photos ({dict(kinds)}), seed {args.seed}")
-        a, a_s = ours(root)
-        b, b_s = theirs(root, sorted(truth))
-        print(f"norwoodkit validate {a_s:.1f} s, cleanvision find_issues {b_s:.1f} s\n")
-        print_table(score(truth, a), score(truth, b))
-        print()
-        sample_flags(work, args.sample_subjects, args.seed)
+    results = []
+    for seed in args.seed:
+        with tempfile.TemporaryDirectory(prefix="bench-quality-") as tmp:
+            print(f"=== seed {seed}")
+            results.append(one_seed(Path(tmp), args.crops, args.sample_subjects, seed))
+            print()
+    if len(results) > 1:
+        print(f"=== pooled over seeds {', '.join(map(str, args.seed))}")
+        print_table(pool([r[0] for r in results]), pool([r[1] for r in results]))
 
 
 if __name__ == "__main__":
