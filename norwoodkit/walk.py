@@ -173,6 +173,20 @@ def _special(path: str) -> str | None:
     return _KINDS.get(stat.S_IFMT(mode))
 
 
+def _link_and_kind(path: str) -> tuple[bool, str | None]:
+    """Whether ``path`` is a link, and what FIFO, socket or device it is (links followed).
+
+    One ``lstat`` answers both for anything but a link, which only then costs a ``stat``.
+    """
+    try:
+        mode = os.lstat(path).st_mode
+    except OSError:
+        return False, None  # gone since the listing: the probe reports it as unreadable
+    if stat.S_ISLNK(mode):
+        return True, _special(path)
+    return False, _KINDS.get(stat.S_IFMT(mode))
+
+
 def special_note(rel: str, kind: str, sid: str | None = None) -> Finding:
     """The note for a FIFO, socket or device where files belong: it is never opened."""
     return finding(
@@ -229,11 +243,13 @@ def _files_under(
                 notes.append(name_note(here, name, sid))
                 continue
             full = os.path.join(dirpath, name)
-            rel = posix_rel(root, full)
-            kind = _special(full)
+            # A listed name is one path component: joined to the folder's relative path it is
+            # what relpath would give, without normalising both paths again for every file.
+            rel = name if here == "." else f"{here}/{name}"
+            link, kind = _link_and_kind(full)
             if is_junk(name):
                 note("junk-file", rel, "operating-system junk; safe to delete")
-            elif os.path.islink(full) and not inside(root_real, full):
+            elif link and not inside(root_real, full):
                 notes.append(escape_note(rel, full, sid))
             elif kind is not None:
                 notes.append(special_note(rel, kind, sid))

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import inspect
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -108,3 +112,41 @@ def test_the_library_warning_speaks_python(make_dataset: MakeDataset, caplog: An
     with caplog.at_level("WARNING", logger="norwoodkit"):
         find(probed, DedupeOptions(near=20))
     assert any(r.getMessage().startswith("near: 20 bits") for r in caplog.records)
+
+
+# ``norwoodkit ARGS`` as the console script runs it: the bare app, commands built when looked up.
+_SCRIPT = "import sys; from norwoodkit.cli import main; sys.argv[0] = 'norwoodkit'; main()"
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--help"],
+        ["validate", "--help"],
+        ["valdate", "data", "--json"],  # a mistyped command: "Did you mean 'validate'?"
+        ["stats", "--json"],  # a usage error inside a command, one JSON document
+        ["split", "missing-folder", "--dedupe", "p.csv", "--json"],  # an old spelling warns
+    ],
+)
+def test_the_script_says_what_the_app_says(args: list[str], tmp_path: Path) -> None:
+    """The script builds only the command it runs; it prints what the app with every command
+    on it prints, byte for byte, exit code included."""
+    env = {**os.environ, "COLUMNS": "100", "NORWOODKIT_CACHE_DIR": str(tmp_path)}
+    done = subprocess.run(
+        [sys.executable, "-c", _SCRIPT, *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=120,
+        check=False,
+    )
+    with pytest.MonkeyPatch.context() as mp:
+        mp.chdir(tmp_path)
+        full = runner.invoke(app, args, env={"COLUMNS": "100"})
+    assert (done.returncode, done.stdout, done.stderr) == (
+        full.exit_code,
+        full.stdout,
+        full.stderr,
+    )
+    assert "Traceback" not in done.stderr

@@ -17,7 +17,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from norwoodkit.cli import app
+from conftest import MakeDataset
+from norwoodkit.cli import app, commands
 
 #: The data and model stack: each costs a noticeable share of a second to import.
 HEAVY = (
@@ -226,3 +227,48 @@ def test_lazy_names_stay_functions_when_their_submodules_load() -> None:
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "ok"
+
+
+#: Each command's own module; a run imports its command's and no other (the lazy group).
+_COMMAND_MODULES = {name: module for name, (module, _) in commands.TABLE.items()}
+
+
+def _all_modules(tmp_path: Path, args: list[str]) -> set[str]:
+    """``norwoodkit ARGS`` in a fresh interpreter: every module it loaded, by full name."""
+    listing = tmp_path / "modules.json"
+    subprocess.run(
+        [sys.executable, "-c", _WRAPPER, str(listing), *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    return set(json.loads(listing.read_text()))
+
+
+def test_the_command_table_lists_every_command() -> None:
+    """The lazy group's table and the Typer app agree, in ``--help`` order."""
+    registered = [
+        c.name or c.callback.__name__.replace("_", "-")
+        for c in app.registered_commands
+        if c.callback
+    ]
+    assert list(_COMMAND_MODULES) == registered
+
+
+def test_validate_imports_no_other_command(make_dataset: MakeDataset, tmp_path: Path) -> None:
+    """``norwoodkit validate ...`` builds validate alone: no other command's module is imported."""
+    root = make_dataset(subjects=2)
+    modules = _all_modules(tmp_path, ["validate", str(root), "--no-cache", "--json", "--quiet"])
+    assert "norwoodkit.cli.validate" in modules and "pandas" in modules  # the work ran
+    others = {m for c, m in _COMMAND_MODULES.items() if m != _COMMAND_MODULES["validate"]}
+    assert sorted(modules & others) == []
+
+
+@pytest.mark.parametrize("command", ["dedupe", "stats", "sample"])
+def test_a_command_help_imports_only_that_command(tmp_path: Path, command: str) -> None:
+    """``norwoodkit COMMAND --help`` imports that command's module and no other's."""
+    modules = _all_modules(tmp_path, [command, "--help"])
+    assert _COMMAND_MODULES[command] in modules
+    others = {m for m in _COMMAND_MODULES.values() if m != _COMMAND_MODULES[command]}
+    assert sorted(modules & others) == []

@@ -2,9 +2,11 @@
 
 Each command lives in its own module: it parses its options, calls one library function,
 renders the result and picks the exit code (0 clean, 1 problems found, 2 could not run, 3 a
-bug, 130 interrupted). :data:`app` puts them on the Typer app, in the order ``--help`` lists
-them; it is built on first use, so ``norwoodkit --version`` answers before Typer, Rich or any
-command module is imported (issue 15: start-up).
+bug, 130 interrupted). :mod:`norwoodkit.cli.commands` lists them, in the order ``--help`` lists
+them. :func:`main` runs the bare Typer app, whose group builds only the command a run invokes;
+:data:`app`, the app with every command on it (for Python callers and tests), is built on first
+use. So ``norwoodkit --version`` answers before Typer, Rich or any command module is imported,
+and ``norwoodkit validate ...`` imports no other command's module (issue 15: start-up).
 """
 
 from __future__ import annotations
@@ -27,22 +29,12 @@ __all__ = ["app", "main"]
 @functools.cache
 def _app() -> typer.Typer:
     """The Typer app with every command on it (registered once, on first use)."""
-    from norwoodkit.cli import bench_load, dedupe, pack, report, sample, split, stats, validate
+    from norwoodkit.cli import commands
     from norwoodkit.cli.app import app
     from norwoodkit.cli.vocabulary import Command
 
-    for command in (
-        validate.validate,
-        dedupe.dedupe,
-        split.split,
-        pack.pack,
-        pack.verify,
-        stats.stats,
-        report.report,
-        bench_load.bench_load,
-        sample.sample,
-    ):
-        app.command(cls=Command)(command)
+    for name in commands.TABLE:
+        app.command(cls=Command)(commands.function(name))
     return app
 
 
@@ -68,7 +60,11 @@ def main() -> None:
     if sys.argv[1:] == ["--version"]:
         _print_version()
         return
-    _app()()
+    from norwoodkit.cli.app import app
+
+    # The app as app.py declares it, no command registered: its group builds the one invoked.
+    # (After ``_app()`` ran, in a Python caller, every command is on it: the same runs then.)
+    app()
 
 
 if not TYPE_CHECKING:  # mypy sees ``app`` above; an unknown name stays an error for it

@@ -88,14 +88,20 @@ class Reports:
         Annotations go to stdout, or to stderr with ``--json`` so that stdout holds only the
         JSON document (the runner reads workflow commands from both).
         """
-        from norwoodkit.atomic import write_text_atomic
-        from norwoodkit.reporting import github_annotations, junit_xml, sarif_text
-
+        # Each format is imported only when asked for: most runs write none.
         if self.junit is not None:
+            from norwoodkit.atomic import write_text_atomic
+            from norwoodkit.reporting.junit import junit_xml
+
             write_text_atomic(self.junit, junit_xml(gate))
         if self.sarif is not None:
+            from norwoodkit.atomic import write_text_atomic
+            from norwoodkit.reporting.sarif import sarif_text
+
             write_text_atomic(self.sarif, sarif_text(gate))
         if self.fmt is Format.GITHUB:
+            from norwoodkit.reporting.github import github_annotations
+
             lines = github_annotations(gate, self.least)
             stream = sys.stderr if self.json_output else sys.stdout
             stream.write("".join(line + "\n" for line in lines))

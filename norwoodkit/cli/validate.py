@@ -6,7 +6,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.table import Table
 from rich.text import Text
 
 from norwoodkit.cli.app import EXIT_FOUND, EXIT_OK, handle_errors, out, print_json
@@ -114,6 +113,8 @@ def render_findings(report: Report, gate: Gate, reports: Reports, strict: bool) 
     """
     shown = gate.shown(reports.least)
     if shown and reports.table:
+        from rich.table import Table  # only a table on the terminal needs it (not --json)
+
         table = Table(show_lines=False, header_style="bold")
         table.add_column("severity", no_wrap=True)
         table.add_column("code", no_wrap=True)

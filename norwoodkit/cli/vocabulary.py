@@ -10,17 +10,23 @@ document). Old spellings are not declared, so ``--help`` never shows them.
 The same class tidies the help that Typer draws: no ``<bool>`` beside a flag, ``ROOT`` rather
 than ``{ROOT}`` in the usage line, and the command's examples (:mod:`norwoodkit.cli.examples`)
 as its epilog.
+
+:class:`Group` finds its commands through :mod:`norwoodkit.cli.commands`: a command not on the
+Typer app is built from the table when first looked up, so a run builds only the one it invokes.
 """
 
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterable, Mapping
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any
 
 from typer.core import TyperArgument, TyperCommand, TyperGroup, TyperOption
 
-from norwoodkit.cli import examples
+from norwoodkit.cli import commands, examples
+
+if TYPE_CHECKING:
+    from typer import _click as click
 
 __all__ = ["RENAMES", "Command", "Group", "modernise"]
 
@@ -129,7 +135,29 @@ def _quiet_flags(params: list[Any]) -> list[Any]:
 
 
 class Group(TyperGroup):
-    """The ``norwoodkit`` group: its own flags drawn without ``<bool>``, as the commands' are."""
+    """The ``norwoodkit`` group: commands built on first use, flags drawn without ``<bool>``."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.commands = commands.Commands(self.commands, self._build)
+
+    def _build(self, function: Callable[..., Any]) -> click.Command:
+        """``function`` as a click command, exactly as the Typer app would register it."""
+        from typer.main import get_command_from_info
+        from typer.models import CommandInfo
+
+        from norwoodkit.cli.app import app
+
+        info = CommandInfo(cls=Command, callback=function)
+        return get_command_from_info(
+            info,
+            pretty_exceptions_short=app.pretty_exceptions_short,
+            rich_markup_mode=self.rich_markup_mode,
+        )
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        """The command names in ``--help`` order, none of them built."""
+        return list(self.commands)
 
     def get_params(self, ctx: Any) -> list[Any]:
         """The parameters (``--version``, completion, ``--help``), flags without ``<bool>``."""
