@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -119,6 +120,43 @@ def test_a_view_too_small_to_calibrate_uses_the_floors(make_dataset: MakeDataset
     assert f"only 3 back photos, fewer than {MIN_PHOTOS}" in dark.message
     # ordinary photos in small views pass the floors
     assert [f.path for f in report.findings if f.code.startswith("quality")] == ["2/Back.jpg"]
+
+
+def scaled(seed: int, factor: float) -> bytes:
+    """A photo with every channel multiplied by ``factor`` (an under-exposure), as JPEG."""
+    a = np.asarray(photo(seed), dtype=np.float64)
+    return jpeg_bytes(Image.fromarray(np.clip(a * factor, 0, 255).astype(np.uint8)))
+
+
+def dim_fronts(make_dataset: MakeDataset, odd: float) -> Report:
+    """Validate 24 subjects whose front photos are all dimmed to x0.6 (typical brightness about
+    0.3, near-identical), subject 5's front further to ``odd`` of that."""
+    fronts = {(str(i), View.FRONT): scaled(5000 + i, 0.6) for i in range(1, SUBJECTS + 1)}
+    fronts[("5", View.FRONT)] = scaled(5005, 0.6 * odd)
+    return run_validate(make_dataset(SUBJECTS, corrupt=fronts))
+
+
+def test_a_photo_at_035_of_its_views_brightness_is_dark(make_dataset: MakeDataset) -> None:
+    # About 0.1: above the floor (0.08) and within 0.26 of the median, so only a threshold in
+    # stops below the median (at least 1.3 stops: x0.41) finds it.
+    report = dim_fronts(make_dataset, 0.35)
+    assert quality(report) == [("quality-dark", "5/Front.jpg")]
+    [dark] = [f for f in report.findings if f.code == "quality-dark"]
+    words = re.search(
+        r"brightness (\S+) is below (\S+) for front views \(typical (\S+)\)", dark.message
+    )
+    assert words, dark.message
+    value, threshold, typical = (float(w) for w in words.groups())
+    assert value > 0.08 and value / typical < 0.38
+    assert threshold == pytest.approx(typical * 2**-1.3, abs=0.01)
+
+
+def test_the_dark_rule_stays_13_stops_below_a_tight_view(make_dataset: MakeDataset) -> None:
+    # The view's spread is tiny, so 4.5 robust SDs alone would sit just under the median.
+    assert quality(dim_fronts(make_dataset, 0.8)) == []
+    # Half the light also halves the contrast, so sharpness may flag it; dark must not.
+    half = dim_fronts(make_dataset, 0.5)
+    assert not [f for f in half.findings if f.code == "quality-dark"]
 
 
 def test_unmeasurable_photos_are_an_info_with_the_note(make_dataset: MakeDataset) -> None:

@@ -105,23 +105,32 @@ def _view_measure(view: str, measure: Measure, rows: pd.DataFrame, given: Overri
     x = rows[measure.name].to_numpy(dtype="float64")
     x = x[np.isfinite(x) & ((x > 0) if measure.log else True)]
     typical = float(np.median(x)) if len(x) else None
-    centre = sd = None
-    if len(x) >= MIN_PHOTOS:
-        t = np.log(x) if measure.log else x
-        centre = float(np.median(t))
-        sd = 1.4826 * float(np.median(np.abs(t - centre)))
     thresholds = {}
     for side in measure.codes:
         calibrated = None
-        if centre is not None and sd is not None:
+        stats = _centre_spread(x, measure.logged(side)) if len(x) >= MIN_PHOTOS else None
+        if stats is not None:
+            centre, sd = stats
             narrowest, widest = measure.band[side]
             spread = min(max(measure.spreads[side] * sd, narrowest), widest)
             edge = centre - spread if side is Side.MIN else centre + spread
-            calibrated = math.exp(edge) if measure.log else edge
+            calibrated = math.exp(edge) if measure.logged(side) else edge
         thresholds[side] = _threshold(
             calibrated, measure.floors.get(side), side, given.get(view, measure.name, side)
         )
     return ViewMeasure(view, measure.name, len(x), typical, thresholds)
+
+
+def _centre_spread(x: npt.NDArray[np.float64], log: bool) -> tuple[float, float] | None:
+    """The median and the robust standard deviation (1.4826 x MAD) of ``x``, on a log scale
+    when ``log``; None when no value is left to take them from."""
+    if log:
+        # A photo of brightness 0 has no logarithm; the floor flags it whatever the view.
+        x = np.log(x[x > 0])
+    if not len(x):
+        return None
+    centre = float(np.median(x))
+    return centre, 1.4826 * float(np.median(np.abs(x - centre)))
 
 
 def _threshold(

@@ -31,6 +31,8 @@ class Measure:
         valid: the closed range a threshold may take (``math.inf`` for no upper end).
         log: whether the view's typical value and spread are taken on a log scale (measures
             that change by factors: sharpness, pixel counts, aspect ratios).
+        log_sides: sides calibrated on a log scale although the measure itself is not (dark:
+            a number of stops below the view's median brightness).
         spreads: side -> how many robust standard deviations (1.4826 x MAD) from the view's
             median its calibrated threshold lies, before ``band`` bounds that distance.
         band: side -> the narrowest and the widest distance (in that scale) between the
@@ -50,6 +52,11 @@ class Measure:
     band: dict[Side, tuple[float, float]]
     digits: int
     example: str
+    log_sides: frozenset[Side] = frozenset()
+
+    def logged(self, side: Side) -> bool:
+        """Whether ``side`` is calibrated on a log scale."""
+        return self.log or side in self.log_sides
 
     def show(self, value: float) -> str:
         """``value`` as messages print it."""
@@ -69,10 +76,11 @@ def _m(
     band: tuple[float, float] | dict[Side, tuple[float, float]],
     digits: int,
     example: str,
+    log_sides: frozenset[Side] = frozenset(),
 ) -> Measure:
     each = {side: spreads for side in codes} if isinstance(spreads, float) else spreads
     bands = {side: band for side in codes} if isinstance(band, tuple) else band
-    return Measure(name, codes, floors, valid, log, each, bands, digits, example)
+    return Measure(name, codes, floors, valid, log, each, bands, digits, example, log_sides)
 
 
 _POSITIVE = (0.0, math.inf)
@@ -98,12 +106,18 @@ MEASURES: dict[str, Measure] = {
             {Side.MIN: 0.08, Side.MAX: 0.92},
             (0.0, 1.0),
             log=False,
-            # Over-exposure is judged more loosely: renders and phone photos of a bald scalp
-            # under a flash vary far more above the median than below it.
-            spreads={Side.MIN: 3.0, Side.MAX: 5.0},
-            band={Side.MIN: (0.26, 0.32), Side.MAX: (0.22, 0.5)},
+            # Under-exposure divides every pixel by a factor, so the dark side is judged in
+            # stops below the median: 4.5 robust SDs of log brightness, at least 1.3 stops
+            # (x0.41), so a view of near-identical photos does not flag a slightly dim one;
+            # no widest bound, the floor already caps it (docs/benchmarks.md, quality).
+            # Over-exposure clips at white, so the bright side stays linear and looser:
+            # renders and phone photos of a bald scalp under a flash vary far more above the
+            # median than below it.
+            spreads={Side.MIN: 4.5, Side.MAX: 5.0},
+            band={Side.MIN: (1.3 * math.log(2.0), math.inf), Side.MAX: (0.22, 0.5)},
             digits=2,
             example="brightness: {min: 0.15, max: 0.85}",
+            log_sides=frozenset({Side.MIN}),
         ),
         _m(
             "entropy",
