@@ -18,6 +18,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from norwoodkit.columns import QUALITY_COLUMNS
+
 __all__ = [
     "BRIGHT_LEVEL",
     "DARK_LEVEL",
@@ -68,16 +70,6 @@ MODE_NOTES: dict[str, str] = {
     "CMYK": "CMYK converted to RGB before measuring",
 }
 
-#: The probe columns this module fills, in spec order (``columns.PROBE_COLUMNS``).
-QUALITY_COLUMNS = (
-    "sharpness",
-    "brightness",
-    "dark_fraction",
-    "bright_fraction",
-    "entropy",
-    "grayscale",
-    "quality_note",
-)
 
 # ITU-R BT.601 luma weights, the ones Pillow's "L" conversion uses.
 _LUMA_WEIGHTS = np.array([0.299, 0.587, 0.114], dtype=np.float64)
