@@ -18,6 +18,7 @@ from PIL import Image
 
 from norwoodkit import sample
 from norwoodkit.labels import VENDOR_FILENAMES, VIEWS, View
+from s3server import s3, s3_server  # noqa: F401 (fixtures for every module)
 
 #: The clean sample that every read-only test shares. The loader's tests put subjects 1-26 in
 #: train (130 images, some EXIF-rotated) and the rest in test; with seed 3 those subjects are the
