@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from norwoodkit.engine import EngineChoice
 from norwoodkit.errors import ParameterError
 
 if TYPE_CHECKING:  # the CLI builds a source before --help; pandas waits for load()
@@ -49,6 +50,7 @@ class DatasetSource:
         cache_dir: the probe cache folder; None: the user cache folder.
         use_cache: False neither reads nor writes the probe cache.
         workers: processes for probing; None: one per CPU core.
+        engine: where the expensive passes run (local processes, or Ray; see ``engine.py``).
     """
 
     root: Path
@@ -57,6 +59,7 @@ class DatasetSource:
     cache_dir: Path | None = None
     use_cache: bool = True
     workers: int | None = None
+    engine: EngineChoice = field(default_factory=EngineChoice)
 
     def load(self) -> Dataset:
         """Read the annotation file and walk the folder (``dataset.load``)."""
