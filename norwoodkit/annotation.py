@@ -15,6 +15,7 @@ all raises ``AnnotationError``.
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import math
 import os
@@ -339,8 +340,17 @@ def _csv_record(
 # --------------------------------------------------------------------------- records
 
 
+_KEY_NOISE = re.compile(r"[\s\-]+")
+
+
 def _norm_key(key: object) -> str:
-    return re.sub(r"[\s\-]+", "_", str(key).strip().casefold())
+    return _norm_text(str(key))
+
+
+@functools.lru_cache(maxsize=4096)
+def _norm_text(key: str) -> str:
+    # Cached: every record repeats the same few field names.
+    return _KEY_NOISE.sub("_", key.strip().casefold())
 
 
 def _blank(value: Any) -> bool:

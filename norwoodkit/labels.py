@@ -9,6 +9,7 @@ quotes the value and says what is accepted.
 
 from __future__ import annotations
 
+import functools
 import math
 import numbers
 import re
@@ -375,23 +376,35 @@ def parse_stage(value: object) -> Stage:
     )
 
 
+_SLASHES = re.compile(r"[/\\]")
+_VIEW_NOISE = re.compile(r"[\s_\-]+")
+
+
 def parse_view(name: str) -> View | None:
     """The view a file name or annotation key names, or None if it names none."""
-    base = re.split(r"[/\\]", name)[-1].strip()
+    return _view_of_base(_SLASHES.split(name)[-1])
+
+
+@functools.lru_cache(maxsize=4096)
+def _view_of_base(base: str) -> View | None:
+    # Cached: every subject folder repeats the same few file names.
+    base = base.strip()
     dot = base.rfind(".")
     if dot > 0 and base[dot:].casefold() in IMAGE_EXTENSIONS:
         base = base[:dot]
-    key = re.sub(r"[\s_\-]+", "", unicodedata.normalize("NFKC", base).casefold())
+    key = _VIEW_NOISE.sub("", unicodedata.normalize("NFKC", base).casefold())
     return _VIEW_ALIASES.get(key)
 
 
 def is_junk(name: str) -> bool:
     """True for files and folders that operating systems or archivers leave behind."""
-    for part in re.split(r"[/\\]", name):
-        low = part.strip().casefold()
-        if low in JUNK_NAMES or low.startswith(_JUNK_PREFIXES):
-            return True
-    return False
+    return any(_junk_part(part) for part in _SLASHES.split(name))
+
+
+@functools.lru_cache(maxsize=4096)
+def _junk_part(part: str) -> bool:
+    low = part.strip().casefold()
+    return low in JUNK_NAMES or low.startswith(_JUNK_PREFIXES)
 
 
 def _id_error(value: object, reason: str, code: str) -> NoReturn:

@@ -16,11 +16,9 @@ import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Annotated, Any, NoReturn, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, ParamSpec, TypeVar
 
 import typer
-from rich.console import Console
-from rich.text import Text
 
 from norwoodkit import memory
 from norwoodkit.cli.contract import (
@@ -35,6 +33,9 @@ from norwoodkit.cli.contract import (
     report_bug,
 )
 from norwoodkit.errors import NorwoodkitError, ParameterError
+
+if TYPE_CHECKING:  # Rich loads on the first print: a --json run that succeeds never needs it
+    from rich.console import Console
 
 __all__ = [
     "EXIT_BUG",
@@ -68,8 +69,33 @@ app = typer.Typer(
 # None); stdout is None when the shell closed it (``>&-``): the run then writes into a sink.
 _COLUMNS = os.environ.get("COLUMNS", "").isdigit()
 _TTY = bool(sys.stdout and sys.stdout.isatty())
-out = Console(soft_wrap=True, width=None if _TTY or _COLUMNS else 120)
-err = Console(stderr=True, soft_wrap=True)
+
+
+class LazyConsole:
+    """A Rich ``Console`` made on first use, with the options given here.
+
+    Rich costs about 0.04 CPU-seconds to import; a ``--json`` run that succeeds prints nothing
+    through Rich, so it should not pay for it (issue 15's warm ``validate``).
+    """
+
+    def __init__(self, **options: Any) -> None:
+        self._options = options
+        self._console: Console | None = None
+
+    def get(self) -> Console:
+        """The console itself (made now if not yet)."""
+        if self._console is None:
+            from rich.console import Console
+
+            self._console = Console(**self._options)
+        return self._console
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.get(), name)
+
+
+out = LazyConsole(soft_wrap=True, width=None if _TTY or _COLUMNS else 120)
+err = LazyConsole(stderr=True, soft_wrap=True)
 log = logging.getLogger("norwoodkit")
 
 P = ParamSpec("P")
@@ -173,6 +199,8 @@ def handle_errors(fn: Callable[P, R]) -> Callable[P, R]:
 def _refuse(message: str, code: str) -> NoReturn:
     """``error: message`` on stderr (and in the run's error document with ``--json``), exit 2."""
     record_error(code, message)
+    from rich.text import Text
+
     # Text, not markup: a message may hold brackets ("pip install 'norwoodkit[report]'").
     err.print(Text.assemble(("error:", "bold red"), " ", message), highlight=False)
     raise typer.Exit(EXIT_USAGE) from None
@@ -202,7 +230,7 @@ def progress_bar(total: int, label: str, quiet: bool) -> Iterator[Callable[[int]
         BarColumn(),
         MofNCompleteColumn(),
         TimeRemainingColumn(),
-        console=err,
+        console=err.get(),
         transient=True,
     ) as bar:
         task = bar.add_task(label, total=total)

@@ -30,7 +30,6 @@ from dataclasses import dataclass
 from typing import IO, Any
 
 import typer
-from rich.console import Console
 
 from norwoodkit.cli.vocabulary import Group
 
@@ -97,6 +96,8 @@ def report_bug() -> None:
     """The traceback of the exception being handled and the bug notice, on stderr."""
     kind, exc, _ = sys.exc_info()
     traceback.print_exc(file=sys.stderr)
+    from rich.console import Console
+
     Console(stderr=True).print(
         "[bold red]internal error:[/] this is a bug in norwoodkit; please report "
         "it with the traceback above."

@@ -6,7 +6,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.text import Text
 
 from norwoodkit.cli.app import EXIT_FOUND, EXIT_OK, handle_errors, out, print_json
 from norwoodkit.cli.gates import Format, FormatOpt, JunitOpt, MinSeverityOpt, Reports, SarifOpt
@@ -114,6 +113,7 @@ def render_findings(report: Report, gate: Gate, reports: Reports, strict: bool) 
     shown = gate.shown(reports.least)
     if shown and reports.table:
         from rich.table import Table  # only a table on the terminal needs it (not --json)
+        from rich.text import Text
 
         table = Table(show_lines=False, header_style="bold")
         table.add_column("severity", no_wrap=True)

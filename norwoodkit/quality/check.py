@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from norwoodkit.dataset import ProbedDataset
@@ -54,12 +56,33 @@ def check_quality(ds: ProbedDataset, overrides: Overrides | None = None) -> Iter
     (warnings) and photos whose measures could not be taken (info)."""
     cal = dataset_calibration(ds, overrides)
     values = cal.values
-    for rec in values.to_dict("records"):
+    # Most photos pass every check: find the few that do not with whole-column comparisons, and
+    # only those go through the per-photo messages below (the same findings, in the same order).
+    flagged = values[_flagged(values, cal)]
+    for rec in flagged.to_dict("records"):
         r = {str(k): v for k, v in rec.items()}
         entries = {name: cal.entries[(str(r["view"]), name)] for name in MEASURES}
         yield from _beyond(r, entries)
         yield from _grayscale(r, cal)
         yield from _not_measurable(r)
+
+
+def _flagged(values: pd.DataFrame, cal: Calibration) -> npt.NDArray[np.bool_]:
+    """Rows that may hold a finding: a measure beyond a threshold, grayscale or not measured."""
+    views = values["view"].to_numpy(dtype=object)
+    hit = np.zeros(len(values), dtype=bool)
+    for name in MEASURES:
+        x = values[name].to_numpy(dtype="float64")
+        for view in np.unique(views) if len(views) else ():
+            rows = views == view
+            for side, t in cal.entries[(str(view), name)].thresholds.items():
+                if t.value is not None:
+                    bad = x < t.value if side is Side.MIN else x > t.value
+                    hit |= rows & bad
+    hit |= values["grayscale"].to_numpy(dtype=bool)
+    for column in PROBE_COLUMNS:
+        hit |= np.isnan(values[column].to_numpy(dtype="float64"))
+    return hit
 
 
 def _beyond(r: dict[str, Any], entries: dict[str, ViewMeasure]) -> Iterator[Finding]:
