@@ -104,3 +104,33 @@ def ordered_map(
     finally:
         for future in pending:
             future.cancel()
+
+
+class LazyPool(Executor):
+    """A process pool started on its first ``submit``: a pass that may need no worker at all
+    (pack's ``--orientation apply`` when no photo is turned) costs no start-up."""
+
+    def __init__(self, workers: int) -> None:
+        self._workers = workers
+        self._pool: ProcessPoolExecutor | None = None
+
+    def submit(self, fn: Callable[..., R], /, *args: Any, **kwargs: Any) -> Future[R]:
+        """``fn(*args, **kwargs)`` in a worker (the pool starts now if not yet)."""
+        if self._pool is None:
+            self._pool = ProcessPoolExecutor(self._workers, mp_context=pool_context())
+        return self._pool.submit(fn, *args, **kwargs)
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        """Stop the workers, if any started."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=wait, cancel_futures=cancel_futures)
+
+
+@contextmanager
+def lazy_process_pool(workers: int) -> Iterator[LazyPool]:
+    """``process_pool``, started only when the first task is submitted."""
+    pool = LazyPool(workers)
+    try:
+        yield pool
+    finally:
+        pool.shutdown(cancel_futures=True)

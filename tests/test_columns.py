@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
+from hypothesis import given
+from hypothesis import strategies as st
 
 from norwoodkit import columns, pack, probe
 from norwoodkit.columns import ALL_COLUMNS, SHARD_ORDER, Shard
@@ -152,3 +154,14 @@ def test_formats_documents_each_column_with_its_dtype() -> None:
     shard_section = formats.split("### Shard schema")[1].split("### `manifest.json`")[0]
     for stored in shard_columns(Layout.IMAGE):
         assert f"`{stored.name}`" in shard_section, stored.name
+
+
+@given(st.lists(st.one_of(st.none(), st.binary(max_size=64)), max_size=40))
+def test_image_bytes_are_one_exact_buffer_equal_to_arrows_own(data: list[bytes | None]) -> None:
+    import pyarrow as pa
+
+    from norwoodkit.columns import _binary
+
+    got = _binary(data)
+    got.validate(full=True)
+    assert got.equals(pa.array(data, pa.binary()))

@@ -386,3 +386,53 @@ def test_an_unknown_orientation_choice_is_refused(dataset: Path, tmp_path: Path)
         pack.PackOptions(orientation="sideways")  # type: ignore[arg-type]
     opts = pack.PackOptions(orientation="keep")  # type: ignore[arg-type]
     assert opts.orientation is pack.Orientation.KEEP
+
+
+def _files(out: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(out)): p.read_bytes() for p in sorted(out.rglob("*.parquet"))}
+
+
+def test_turns_in_worker_processes_store_the_same_bytes(
+    dataset: Path, applied: Path, tmp_path: Path
+) -> None:
+    """With two workers, ``apply``'s turns run in a pool (the pack process never holds a
+    decoded photo): the shards are byte-identical to the one-process pack."""
+    out = tmp_path / "out"
+    check(run(["pack", dataset, "--out", out, "--no-cache", "--workers", "2", "-q"]), 0)
+    assert _files(out) == _files(applied)
+    check(run(["verify", out, "-q"]), 0)
+
+
+@pytest.mark.filterwarnings("ignore:Corrupt EXIF data")
+def test_unusable_tags_warn_the_same_through_the_pool(bad_dataset: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    result = run(["pack", bad_dataset, "--out", out, "--no-cache", "--workers", "2", "-q"])
+    check(result, 0, ["1/Front.jpg: its EXIF block has no TIFF header", "stored as it is"])
+    assert result.stderr.count("stored as it is") == len(BAD_EXIF)
+    for row in shard_rows(out):
+        assert row["image"]["bytes"] == (bad_dataset / row["image"]["path"]).read_bytes()
+
+
+def test_a_photo_that_no_longer_decodes_in_a_worker_is_named(dataset: Path, tmp_path: Path) -> None:
+    """A photo whose header still reads but whose pixels no longer decode (cut short since it
+    was probed): the turn fails in the worker and the error names the file (exit 2's
+    ``image-changed``)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from norwoodkit.errors import InputError
+    from norwoodkit.pack.images import prepare_upright
+
+    turned = next(p for p in sorted(dataset.rglob("*.jpg")) if _orientation(p.read_bytes()) > 1)
+    data = turned.read_bytes()
+    (tmp_path / "cut.jpg").write_bytes(data[: len(data) // 2])
+    (tmp_path / "whole.jpg").write_bytes(data)
+    with ThreadPoolExecutor(2) as pool:
+        whole = prepare_upright(str(tmp_path), ["whole.jpg"], pool)
+        assert whole.images[0] != data and whole.notes == []
+        with pytest.raises(InputError, match=r"cut\.jpg: cannot be decoded .*changed since"):
+            prepare_upright(str(tmp_path), ["whole.jpg", "cut.jpg"], pool)
+
+
+def _orientation(data: bytes) -> int:
+    with Image.open(io.BytesIO(data)) as im:
+        return int(im.getexif().get(0x0112, 1))

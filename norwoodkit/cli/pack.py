@@ -123,7 +123,7 @@ def pack(
     layout: LayoutOpt = Layout.IMAGE,
     shard_size: ShardSizeOpt = "128MiB",
     rows_per_group: RowsPerGroupOpt = 20,
-    row_group_bytes: RowGroupBytesOpt = "16MiB",
+    row_group_bytes: RowGroupBytesOpt = "8MiB",
     seed: SeedOpt = 0,
     resize: ResizeOpt = None,
     quality: QualityOpt = 90,

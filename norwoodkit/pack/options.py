@@ -16,7 +16,7 @@ MAX_ROWS_PER_GROUP = 1_000_000
 #: The default byte cap of a row group: far above 20 small photos (640x480, about 1.2 MB in
 #: all), so their row groups are those the row cap makes; twenty 12-megapixel originals would
 #: make 60 MB or more, and then one or two subjects fill a group.
-DEFAULT_ROW_GROUP_BYTES = 16 * 2**20
+DEFAULT_ROW_GROUP_BYTES = 8 * 2**20
 
 
 class Orientation(StrEnum):

@@ -21,9 +21,9 @@ import pandas as pd
 
 from norwoodkit.columns import SHARD_ORDER, Image, Shard, column
 from norwoodkit.labels import VIEWS
-from norwoodkit.pack.images import prepare_images, stored_sizes
+from norwoodkit.pack.images import Prepared, prepare_images, prepare_upright, stored_sizes
 from norwoodkit.pack.layout import Layout, shard_columns
-from norwoodkit.pack.options import PackOptions
+from norwoodkit.pack.options import Orientation, PackOptions
 from norwoodkit.pack.plan import ShardPlan
 from norwoodkit.parallel import ordered_map, resolve_workers
 
@@ -62,6 +62,9 @@ def group_images(
 ) -> Generator[list[bytes], None, None]:
     """Each row group's image bytes, in order; a pool works ahead, within a byte budget.
 
+    With ``--orientation apply`` and no ``--resize``, the files are read here and only the
+    photos to turn upright are decoded and re-encoded in the pool.
+
     The pool holds at most ``READ_AHEAD_GROUPS`` times ``row_group_bytes`` of estimated image
     bytes (and never fewer than two groups, so that it has work while the writer writes). A
     photo stored as it is although ``apply`` was asked (its orientation tag is unusable) is
@@ -69,6 +72,11 @@ def group_images(
     """
     groups = [shard.positions[a:b] for a, b in shard.groups]
     paths = table["path"].to_numpy(dtype=object)
+    if pool is not None and opts.resize is None and opts.orientation is Orientation.APPLY:
+        # Originals: read here, group by group; only the photos to turn go to the pool.
+        for g in groups:
+            yield _noted(prepare_upright(str(root), paths[g].tolist(), pool))
+        return
     weights = table["est_bytes"].to_numpy(dtype=np.int64)
     tasks = (
         (str(root), paths[g].tolist(), opts.resize, opts.quality, opts.orientation) for g in groups
@@ -76,10 +84,18 @@ def group_images(
     largest = max(1, max(int(weights[g].sum()) for g in groups))
     budget = READ_AHEAD_GROUPS * opts.row_group_bytes
     ahead = max(1, min(2 * resolve_workers(opts.workers), budget // largest - 1))
-    for prepared in ordered_map(prepare_images, tasks, pool=pool, ahead=ahead):
-        for note in prepared.notes:
-            log.warning("%s", note)
-        yield prepared.images
+    yield from map(_noted, ordered_map(prepare_images, tasks, pool=pool, ahead=ahead))
+
+
+def _noted(prepared: Prepared) -> list[bytes]:
+    """A group's bytes, its notes logged as warnings.
+
+    The generators above yield what this returns and keep no name for it, so a group's bytes
+    are freed as soon as the writer has turned them into Arrow, not when the next group comes.
+    """
+    for note in prepared.notes:
+        log.warning("%s", note)
+    return prepared.images
 
 
 def batch(

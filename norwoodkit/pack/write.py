@@ -47,11 +47,11 @@ from norwoodkit.pack.manifest import (
     split_info_record,
     stage_counts,
 )
-from norwoodkit.pack.options import PackOptions
+from norwoodkit.pack.options import Orientation, PackOptions
 from norwoodkit.pack.plan import ShardPlan, plan
 from norwoodkit.pack.rows import batch, group_images, source_rows
 from norwoodkit.pack.table import prepare_table
-from norwoodkit.parallel import process_pool, resolve_workers
+from norwoodkit.parallel import lazy_process_pool, process_pool, resolve_workers
 from norwoodkit.split.assignment import Assignment
 
 
@@ -321,10 +321,15 @@ class Job:
         return records, skipped
 
     def _pool(self) -> AbstractContextManager[Executor | None]:
-        """A re-encode pool with ``resize`` and more than one worker; else none."""
+        """A re-encode pool with more than one worker: for ``resize``, or, started only when a
+        photo needs it, for the turns of ``--orientation apply``; else none."""
         workers = resolve_workers(self.opts.workers)
-        if self.opts.resize is not None and workers > 1:
+        if workers <= 1:
+            return nullcontext()
+        if self.opts.resize is not None:
             return process_pool(workers)
+        if self.opts.orientation is Orientation.APPLY:
+            return lazy_process_pool(workers)
         return nullcontext()
 
     def write_shard(self, shard: ShardPlan, pool: Executor | None) -> dict[str, Any]:
