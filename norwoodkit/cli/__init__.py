@@ -12,6 +12,7 @@ and ``norwoodkit validate ...`` imports no other command's module (issue 15: sta
 from __future__ import annotations
 
 import functools
+import gc
 import os
 import sys
 from typing import TYPE_CHECKING, Any
@@ -60,6 +61,10 @@ def main() -> None:
     if sys.argv[1:] == ["--version"]:
         _print_version()
         return
+    # A run makes millions of short-lived objects and few reference cycles: Python's default
+    # (a young-generation pass every 700 allocations) costs about 3 % of a warm validate's CPU
+    # for nothing collected. Cycles are still collected, just less often.
+    gc.set_threshold(20_000, 50, 100)
     from norwoodkit.cli.app import app
 
     # The app as app.py declares it, no command registered: its group builds the one invoked.
