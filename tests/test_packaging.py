@@ -25,7 +25,9 @@ from packaging.version import Version
 REPO = Path(__file__).resolve().parent.parent
 PACKAGE = REPO / "norwoodkit"
 #: Extras a user installs for a feature; the package may import what these declare.
-FEATURE_EXTRAS = ("report", "torch")
+FEATURE_EXTRAS = ("report", "torch", "ray")
+#: Extras that only install an fsspec backend: fsspec imports them by URL scheme, never we.
+BACKEND_EXTRAS = ("s3", "gcs", "azure")
 #: The Python versions the classifiers promise.
 PROMISED = ("3.11", "3.12", "3.13")
 PIP = (sys.executable, "-m", "pip")
@@ -153,6 +155,10 @@ def test_requires_dist_is_what_the_code_imports(metadata: Message) -> None:
     assert not unused, f"runtime dependencies nothing in norwoodkit/ imports: {sorted(unused)}"
     for extra in FEATURE_EXTRAS:
         assert declared[extra] <= set(imported), f"extra {extra!r} declares what is never used"
+    from norwoodkit.storage import BACKEND_PACKAGES
+
+    for extra in BACKEND_EXTRAS:
+        assert declared[extra] <= set(BACKEND_PACKAGES.values()), f"{extra!r}: not a backend"
     # Only tests import imagehash: it must not weigh on every install.
     assert "imagehash" not in declared[""] and "imagehash" in declared["test"]
 
