@@ -11,11 +11,14 @@ import os
 import stat
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from norwoodkit.errors import OutputError
 
-__all__ = ["OutputKind", "guard_output", "inside", "posix_rel", "safe_relpath"]
+if TYPE_CHECKING:
+    from norwoodkit.storage import Location
+
+__all__ = ["OutputKind", "guard_output", "guard_url", "inside", "posix_rel", "safe_relpath"]
 
 #: What an output path is meant to be: one file, or a folder we write files into.
 OutputKind = Literal["file", "folder"]
@@ -143,3 +146,58 @@ def _refuse_wrong_kind(
         )
     if kind == "folder" and not stat.S_ISDIR(mode):
         raise refuse(f"is {_kind_of(mode)}; give a folder", "output-not-folder")
+
+
+def guard_url(
+    where: Location,
+    parameter: str,
+    *,
+    dataset_root: str | os.PathLike[str] | Location | None,
+    kind: OutputKind,
+    inputs: Iterable[str | os.PathLike[str] | Location | None] = (),
+) -> Location:
+    """:func:`guard_output` for an output URL: refuse it before any work; return it.
+
+    Refused when it is the dataset root's URL or lies under its prefix (a local root and a URL
+    never collide), when it is one of ``inputs``, when its bucket does not exist or cannot be
+    listed with these credentials, and when what is there is not what ``kind`` asks for (a
+    folder of objects where a file is meant, an object where a folder is meant).
+
+    Raises:
+        OutputError: with ``parameter`` set; codes output-inside-dataset, output-is-input,
+            output-is-folder, output-not-folder, storage-missing.
+        StorageError: the store refused to list the bucket (names the permission).
+    """
+    from norwoodkit.storage import Location, storage_error
+
+    def refuse(problem: str, code: str) -> OutputError:
+        return OutputError(f"{where.url}: {problem}", code=code, parameter=parameter)
+
+    if isinstance(dataset_root, Location) and where.under(dataset_root):
+        raise refuse(
+            f"inside the dataset {dataset_root.url}; write it somewhere else "
+            "(norwoodkit never writes into a dataset)",
+            "output-inside-dataset",
+        )
+    if any(isinstance(p, Location) and p.under(where) and where.under(p) for p in inputs):
+        raise refuse(
+            "is also an input of this command; write the output elsewhere", "output-is-input"
+        )
+    bucket = where.path.split("/", 1)[0]
+    try:
+        found = where.fs.exists(bucket)
+        is_dir = where.fs.isdir(where.path) if found else False
+        is_file = where.fs.isfile(where.path) if found else False
+    except Exception as exc:  # any store error, named by storage_error, never echoed raw
+        raise storage_error(exc, where, "list") from None
+    if not found:
+        raise refuse(
+            f"the bucket {bucket!r} does not exist or is not visible to these credentials; "
+            "create it or check the URL's bucket name",
+            "storage-missing",
+        )
+    if kind == "file" and is_dir:
+        raise refuse("is a folder (objects lie under it); give a file name", "output-is-folder")
+    if kind == "folder" and is_file:
+        raise refuse("is an object, not a folder; give a folder URL", "output-not-folder")
+    return where
