@@ -185,17 +185,18 @@ def guard_url(
         )
     bucket = where.path.split("/", 1)[0]
     try:
-        found = where.fs.exists(bucket)
-        is_dir = where.fs.isdir(where.path) if found else False
-        is_file = where.fs.isfile(where.path) if found else False
-    except Exception as exc:  # any store error, named by storage_error, never echoed raw
-        raise storage_error(exc, where, "list") from None
-    if not found:
+        where.fs.invalidate_cache(where.path)
+        where.fs.info(bucket)  # raises for a missing bucket or refused credentials
+        is_dir = where.fs.isdir(where.path)
+        is_file = where.fs.isfile(where.path)
+    except FileNotFoundError:
         raise refuse(
             f"the bucket {bucket!r} does not exist or is not visible to these credentials; "
             "create it or check the URL's bucket name",
             "storage-missing",
-        )
+        ) from None
+    except Exception as exc:  # any other store error, named by storage_error, never echoed raw
+        raise storage_error(exc, where, "list") from None
     if kind == "file" and is_dir:
         raise refuse("is a folder (objects lie under it); give a file name", "output-is-folder")
     if kind == "folder" and is_file:
