@@ -169,7 +169,7 @@ def test_resume_to_a_url_is_refused(s3: S3, clean_sample: Path) -> None:
 
 
 def test_split_to_s3_writes_the_same_bytes(s3: S3, clean_sample: Path, tmp_path: Path) -> None:
-    args = ["split", clean_sample, "--ratios", "70,30", "-q"]
+    args: list[str | Path] = ["split", clean_sample, "--ratios", "70,30", "-q"]
     check(run([*args, "-o", tmp_path / "s.csv", "--images", tmp_path / "i.parquet"]), 0)
     check(run([*args, "-o", s3.url("s.csv"), "--images", s3.url("out", "i.parquet")]), 0)
     found = _objects(s3)
@@ -271,10 +271,11 @@ def test_a_missing_backend_names_the_package(
 def auth(s3: S3, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
     """moto checking every request against IAM from now on; yields an IAM user's keys that may
     do anything but PUT an object named manifest.json."""
-    import boto3
     import s3fs
     from moto import settings
-    from moto.core.responses import ActionAuthenticatorMixin
+    from moto.core.authorization import ActionAuthenticatorMixin
+
+    boto3 = pytest.importorskip("boto3")  # moto's own dependency
 
     iam = boto3.client("iam", endpoint_url=s3.endpoint)
     user = f"packer-{s3.bucket}"
