@@ -198,6 +198,27 @@ def test_stats_outputs_to_s3_write_the_same_bytes(
     assert _objects(s3) == _files(tmp_path)
 
 
+def test_ci_reports_to_s3_write_the_same_bytes(
+    s3: S3, make_dataset: MakeDataset, tmp_path: Path
+) -> None:
+    root = make_dataset(subjects=3)
+    (reports := tmp_path / "reports").mkdir()
+    local: list[str | Path] = ["--junit", reports / "v.xml", "--sarif", reports / "v.sarif"]
+    check(run(["validate", root, "-q", *local]), 0)
+    remote = ["--junit", s3.url("v.xml"), "--sarif", s3.url("v.sarif")]
+    check(run(["validate", root, "-q", *remote]), 0)
+    assert _objects(s3) == _files(reports)
+
+
+def test_verify_refuses_a_report_inside_the_pack_url(s3: S3, make_dataset: MakeDataset) -> None:
+    root = make_dataset(subjects=3)
+    url = s3.url("packs", "j")
+    check(_pack(root, url), 0)
+    before = _objects(s3)
+    hostile(["verify", url, "--junit", f"{url}/j.xml"], 2, [f"{url}/j.xml", "inside the dataset"])
+    assert _objects(s3) == before
+
+
 # ----------------------------------------------------------------------------- refusals
 
 

@@ -272,7 +272,7 @@ def verify(
     reports = Reports(junit, sarif, fmt, min_severity, json_output)
     where = place(out_dir, parameter="out")
     # nothing is written into the pack: a report there could replace a shard
-    reports.guard(where if isinstance(where, Path) else None)
+    reports.guard(where)
     with local_pack(where) as folder:  # a URL's pack is copied to a temporary folder
         report, gate, total = _verify_folder(folder, decode, quiet)
     reports.emit(gate)
