@@ -65,9 +65,9 @@ def guard_output(
     path: str | os.PathLike[str],
     parameter: str,
     *,
-    dataset_root: str | os.PathLike[str] | None,
+    dataset_root: str | os.PathLike[str] | Location | None,
     kind: OutputKind,
-    inputs: Iterable[str | os.PathLike[str] | None] = (),
+    inputs: Iterable[str | os.PathLike[str] | Location | None] = (),
     make_parents: bool = False,
 ) -> Path:
     """Refuse an output path before any work; return it as a ``Path``.
@@ -78,7 +78,8 @@ def guard_output(
     anything but a folder where a folder is meant), when a file output is itself a symlink
     (the rename that writes it would replace the link, not its target), and when its folder is
     missing or not writable. ``make_parents`` (the probe cache) lets missing folders above be
-    made later and leaves writability to the writer.
+    made later and leaves writability to the writer. A dataset root or an input at a URL (a
+    ``Location``) never collides with a local path.
 
     Raises:
         OutputError: with ``parameter`` set; codes output-inside-dataset, output-is-input,
@@ -92,13 +93,19 @@ def guard_output(
     def refuse(problem: str, code: str) -> OutputError:
         return OutputError(f"{shown}: {problem}", code=code, parameter=parameter)
 
-    if dataset_root is not None and inside(os.path.realpath(dataset_root), real):
+    from norwoodkit.storage import Location
+
+    local_root = None if isinstance(dataset_root, Location) else dataset_root
+    if local_root is not None and inside(os.path.realpath(local_root), real):
         raise refuse(
             f"inside the dataset folder {dataset_root}; write it somewhere else "
             "(norwoodkit never writes into a dataset)",
             "output-inside-dataset",
         )
-    if any(p is not None and os.path.realpath(p) == real for p in inputs):
+    if any(
+        p is not None and not isinstance(p, Location) and os.path.realpath(p) == real
+        for p in inputs
+    ):
         raise refuse(
             "is also an input of this command; write the output elsewhere", "output-is-input"
         )

@@ -21,7 +21,7 @@ from hostile import Watch, check, hostile, run
 from conftest import MakeDataset
 from norwoodkit import storage
 from norwoodkit.errors import OutputError
-from norwoodkit.paths import guard_url
+from norwoodkit.paths import guard_output, guard_url
 from s3server import S3
 
 pytest.importorskip("s3fs")
@@ -266,6 +266,8 @@ def test_an_output_under_the_dataset_prefix_is_refused(s3: S3, tmp_path: Path) -
     beside = storage.locate(s3.url("database"), parameter="out")
     assert guard_url(beside, "out", dataset_root=data, kind="folder") == beside
     assert guard_url(inside, "out", dataset_root=tmp_path, kind="folder") == inside  # no clash
+    here = tmp_path / "x.csv"
+    assert guard_output(here, "out", dataset_root=data, kind="file", inputs=[data]) == here
     ann = storage.locate(s3.url("a.json"), parameter="annotations")
     with pytest.raises(OutputError, match="is also an input") as info:
         guard_url(ann, "out", dataset_root=None, kind="file", inputs=[tmp_path, ann])

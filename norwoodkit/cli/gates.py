@@ -88,8 +88,9 @@ class Reports:
             if isinstance(where, Location):
                 guard_url(where, parameter, dataset_root=dataset_root, kind="file", inputs=inputs)
             else:
-                local_root = dataset_root if isinstance(dataset_root, Path) else None
-                guard_output(where, parameter, dataset_root=local_root, kind="file", inputs=inputs)
+                guard_output(
+                    where, parameter, dataset_root=dataset_root, kind="file", inputs=inputs
+                )
 
     @property
     def table(self) -> bool:
