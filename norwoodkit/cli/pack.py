@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
@@ -146,8 +147,7 @@ def pack(
     from norwoodkit import pack as packing
     from norwoodkit.pack.pipeline import write_probing
 
-    target = place(out_dir, parameter="out")
-    _check_out(target, source, overwrite, resume)  # now, before loading the dataset
+    target = _check_out(out_dir, source, overwrite, resume)  # now, before loading the dataset
     opts = packing.PackOptions(
         layout=layout,
         shard_size=packing.parse_size(shard_size),
@@ -167,29 +167,28 @@ def pack(
     memory.trim()  # loading's temporaries, before probing and packing allocate their own
     n = int(ds.table["path"].notna().sum())
     with progress_bar(n, "probing and packing", quiet) as prog:
-
-        def write(folder: Path) -> Any:
-            return write_probing(
-                ds,
-                folder,
-                opts,
-                cache_dir=source.cache_dir,
-                use_cache=source.use_cache,
-                splits=assignments,
-                exclude=exclude,
-                overwrite=overwrite,
-                resume=resume,
-                progress=prog,
-            )
-
+        write = functools.partial(
+            write_probing,
+            ds,
+            options=opts,
+            cache_dir=source.cache_dir,
+            use_cache=source.use_cache,
+            splits=assignments,
+            exclude=exclude,
+            overwrite=overwrite,
+            resume=resume,
+            progress=prog,
+        )
         result = _write_to(target, source, overwrite, resume, write)
     _render(result, json_output)
 
 
 def _check_out(
-    target: Path | Location, source: DatasetSource, overwrite: bool, resume: bool
-) -> None:
-    """Refuse the output folder or URL before any work (``pack.folder`` / ``remote_out``)."""
+    out_dir: str, source: DatasetSource, overwrite: bool, resume: bool
+) -> Path | Location:
+    """``--out`` as a place, refused before any work if it must be (``pack.folder`` /
+    ``remote_out``)."""
+    target = place(out_dir, parameter="out")
     if isinstance(target, Location):
         from norwoodkit.remote_out import check_pack
 
@@ -198,6 +197,7 @@ def _check_out(
         from norwoodkit.pack.folder import check_out
 
         check_out(target, source.root, overwrite, resume)
+    return target
 
 
 def _write_to(

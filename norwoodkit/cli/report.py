@@ -25,20 +25,23 @@ if TYPE_CHECKING:
     from norwoodkit.storage import Location
 
 
+OutFileOpt = Annotated[
+    PlaceText,
+    typer.Option(
+        "--out",
+        "-o",
+        metavar="FILE|URL",
+        parser=PlaceText,
+        help="HTML file to write (replaced if it exists), or a URL such as s3://bucket/r.html.",
+    ),
+]
+
+
 @handle_errors
 @reads_dataset
 def report(
     source: DatasetSource,
-    out_file: Annotated[
-        PlaceText,
-        typer.Option(
-            "--out",
-            "-o",
-            metavar="FILE|URL",
-            parser=PlaceText,
-            help="HTML file to write (replaced if it exists), or a URL such as s3://bucket/r.html.",
-        ),
-    ],
+    out_file: OutFileOpt,
     plots: Annotated[
         Path | None,
         typer.Option(

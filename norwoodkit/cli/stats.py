@@ -18,6 +18,25 @@ from norwoodkit.cli.options import (
 )
 from norwoodkit.source import DatasetSource
 
+MarkdownOpt = Annotated[
+    PlaceText | None,
+    typer.Option(
+        "--markdown",
+        metavar="FILE|URL",
+        parser=PlaceText,
+        help="Also write every table as one Markdown document here (a file or a URL).",
+    ),
+]
+CsvDirOpt = Annotated[
+    PlaceText | None,
+    typer.Option(
+        "--csv",
+        metavar="DIR|URL",
+        parser=PlaceText,
+        help="Also write one CSV per table into this folder (made if missing) or under this URL.",
+    ),
+]
+
 
 @handle_errors
 @reads_dataset
@@ -39,25 +58,8 @@ def stats(
             "--age-bins", metavar="B,B,...", help="Age bins in whole years, both ends inclusive."
         ),
     ] = "18-29,30-39,40-49,50-59,60-80",
-    markdown: Annotated[
-        PlaceText | None,
-        typer.Option(
-            "--markdown",
-            metavar="FILE|URL",
-            parser=PlaceText,
-            help="Also write every table as one Markdown document here (a file or a URL).",
-        ),
-    ] = None,
-    csv_dir: Annotated[
-        PlaceText | None,
-        typer.Option(
-            "--csv",
-            metavar="DIR|URL",
-            parser=PlaceText,
-            help="Also write one CSV per table into this folder (made if missing) or under "
-            "this URL.",
-        ),
-    ] = None,
+    markdown: MarkdownOpt = None,
+    csv_dir: CsvDirOpt = None,
     json_output: JsonOpt = False,
     quiet: QuietOpt = False,
 ) -> None:
