@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import sys
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -351,9 +352,13 @@ def test_a_refused_manifest_put_leaves_no_manifest(
     for name, value in auth.items():
         monkeypatch.setenv(name, value)
     url = s3.url("packs", "i")
+    staging = tmp_path / "tmp"
+    staging.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(staging))  # where the pack is staged
     watch = Watch((clean_sample,))
     check(_pack(clean_sample, url), 2, [f"{url}/manifest.json", "refused to write", "s3:PutObject"])
     assert watch.changed() == []
+    assert list(staging.iterdir()) == []  # the staged pack is gone too
     left = _objects(s3, "packs", "i")
     assert "manifest.json" not in left and any(k.startswith("data/") for k in left)
     assert ".norwoodkit-pack/upload.json" in left
