@@ -18,6 +18,7 @@ from pathlib import Path
 import pandas as pd
 
 from norwoodkit.errors import OutputError
+from norwoodkit.storage import Location
 
 
 def _write_failed(target: Path, exc: OSError) -> OutputError:
@@ -131,19 +132,20 @@ def _holds_cr(frame: pd.DataFrame) -> bool:
 TABLE_SUFFIXES = (".csv", ".parquet", ".json")
 
 
-def check_table_suffix(path: str | os.PathLike[str], parameter: str) -> Path:
-    """Refuse a table output whose extension is not a known table type (.csv, .parquet, .json).
+def check_table_suffix(path: str | os.PathLike[str] | Location, parameter: str) -> None:
+    """Refuse a table output (a path or a URL's ``Location``) whose extension is not a known
+    table type (.csv, .parquet, .json).
 
     Where the file may go is ``paths.guard_output``'s question; this is only about its type.
     """
-    p = Path(path)
+    p = Path(path.name) if isinstance(path, Location) else Path(path)
     if p.suffix.lower() not in TABLE_SUFFIXES:
+        shown = path if isinstance(path, Location) else p
         raise OutputError(
-            f"{p}: unknown file type '{p.suffix}'; use one of {', '.join(TABLE_SUFFIXES)}",
+            f"{shown}: unknown file type '{p.suffix}'; use one of {', '.join(TABLE_SUFFIXES)}",
             code="output-type",
             parameter=parameter,
         )
-    return p
 
 
 def write_table_atomic(frame: pd.DataFrame, path: str | os.PathLike[str]) -> None:

@@ -11,11 +11,14 @@ import os
 import stat
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from norwoodkit.errors import OutputError
 
-__all__ = ["OutputKind", "guard_output", "inside", "posix_rel", "safe_relpath"]
+if TYPE_CHECKING:
+    from norwoodkit.storage import Location
+
+__all__ = ["OutputKind", "guard_output", "guard_url", "inside", "posix_rel", "safe_relpath"]
 
 #: What an output path is meant to be: one file, or a folder we write files into.
 OutputKind = Literal["file", "folder"]
@@ -62,9 +65,9 @@ def guard_output(
     path: str | os.PathLike[str],
     parameter: str,
     *,
-    dataset_root: str | os.PathLike[str] | None,
+    dataset_root: str | os.PathLike[str] | Location | None,
     kind: OutputKind,
-    inputs: Iterable[str | os.PathLike[str] | None] = (),
+    inputs: Iterable[str | os.PathLike[str] | Location | None] = (),
     make_parents: bool = False,
 ) -> Path:
     """Refuse an output path before any work; return it as a ``Path``.
@@ -75,7 +78,8 @@ def guard_output(
     anything but a folder where a folder is meant), when a file output is itself a symlink
     (the rename that writes it would replace the link, not its target), and when its folder is
     missing or not writable. ``make_parents`` (the probe cache) lets missing folders above be
-    made later and leaves writability to the writer.
+    made later and leaves writability to the writer. A dataset root or an input at a URL (a
+    ``Location``) never collides with a local path.
 
     Raises:
         OutputError: with ``parameter`` set; codes output-inside-dataset, output-is-input,
@@ -89,13 +93,19 @@ def guard_output(
     def refuse(problem: str, code: str) -> OutputError:
         return OutputError(f"{shown}: {problem}", code=code, parameter=parameter)
 
-    if dataset_root is not None and inside(os.path.realpath(dataset_root), real):
+    from norwoodkit.storage import Location
+
+    local_root = None if isinstance(dataset_root, Location) else dataset_root
+    if local_root is not None and inside(os.path.realpath(local_root), real):
         raise refuse(
             f"inside the dataset folder {dataset_root}; write it somewhere else "
             "(norwoodkit never writes into a dataset)",
             "output-inside-dataset",
         )
-    if any(p is not None and os.path.realpath(p) == real for p in inputs):
+    if any(
+        p is not None and not isinstance(p, Location) and os.path.realpath(p) == real
+        for p in inputs
+    ):
         raise refuse(
             "is also an input of this command; write the output elsewhere", "output-is-input"
         )
@@ -143,3 +153,59 @@ def _refuse_wrong_kind(
         )
     if kind == "folder" and not stat.S_ISDIR(mode):
         raise refuse(f"is {_kind_of(mode)}; give a folder", "output-not-folder")
+
+
+def guard_url(
+    where: Location,
+    parameter: str,
+    *,
+    dataset_root: str | os.PathLike[str] | Location | None,
+    kind: OutputKind,
+    inputs: Iterable[str | os.PathLike[str] | Location | None] = (),
+) -> Location:
+    """:func:`guard_output` for an output URL: refuse it before any work; return it.
+
+    Refused when it is the dataset root's URL or lies under its prefix (a local root and a URL
+    never collide), when it is one of ``inputs``, when its bucket does not exist or cannot be
+    listed with these credentials, and when what is there is not what ``kind`` asks for (a
+    folder of objects where a file is meant, an object where a folder is meant).
+
+    Raises:
+        OutputError: with ``parameter`` set; codes output-inside-dataset, output-is-input,
+            output-is-folder, output-not-folder, storage-missing.
+        StorageError: the store refused to list the bucket (names the permission).
+    """
+    from norwoodkit.storage import Location, storage_error
+
+    def refuse(problem: str, code: str) -> OutputError:
+        return OutputError(f"{where.url}: {problem}", code=code, parameter=parameter)
+
+    if isinstance(dataset_root, Location) and where.under(dataset_root):
+        raise refuse(
+            f"inside the dataset {dataset_root.url}; write it somewhere else "
+            "(norwoodkit never writes into a dataset)",
+            "output-inside-dataset",
+        )
+    if any(isinstance(p, Location) and p.under(where) and where.under(p) for p in inputs):
+        raise refuse(
+            "is also an input of this command; write the output elsewhere", "output-is-input"
+        )
+    bucket = where.path.split("/", 1)[0]
+    try:
+        where.fs.invalidate_cache(where.path)
+        where.fs.info(bucket)  # raises for a missing bucket or refused credentials
+        is_dir = where.fs.isdir(where.path)
+        is_file = where.fs.isfile(where.path)
+    except FileNotFoundError:
+        raise refuse(
+            f"the bucket {bucket!r} does not exist or is not visible to these credentials; "
+            "create it or check the URL's bucket name",
+            "storage-missing",
+        ) from None
+    except Exception as exc:  # any other store error, named by storage_error, never echoed raw
+        raise storage_error(exc, where, "list") from None
+    if kind == "file" and is_dir:
+        raise refuse("is a folder (objects lie under it); give a file name", "output-is-folder")
+    if kind == "folder" and is_file:
+        raise refuse("is an object, not a folder; give a folder URL", "output-not-folder")
+    return where

@@ -15,7 +15,7 @@ import signal
 import types
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, get_args, get_type_hints
+from typing import Any, Union, get_args, get_origin, get_type_hints
 
 import pytest
 from hostile import Watch, check, hostile, run
@@ -23,6 +23,7 @@ from hostile import Watch, check, hostile, run
 from conftest import MakeDataset
 from norwoodkit import sample
 from norwoodkit.cli import app
+from norwoodkit.cli.options import PlaceText
 
 DATASET_COMMANDS = ("validate", "dedupe", "split", "pack", "stats", "report")
 
@@ -85,12 +86,15 @@ def _commands() -> dict[str, Callable[..., Any]]:
 
 
 def _path_parameters() -> set[tuple[str, str]]:
-    """(command, parameter) for every parameter whose type is a Path (or Path | None)."""
+    """(command, parameter) for every parameter whose type is a Path or a PlaceText (or either
+    | None)."""
     found = set()
     for name, callback in _commands().items():
         for param, hint in get_type_hints(callback, include_extras=True).items():
             base = get_args(hint)[0] if get_args(hint) else hint
-            if base is Path or (isinstance(base, types.UnionType) and Path in get_args(base)):
+            if get_origin(base) in (Union, types.UnionType):  # X | None
+                base = next(t for t in get_args(base) if t is not type(None))
+            if base in (Path, PlaceText):  # PlaceText: a path or a URL, as typed
                 found.add((name, param))
     return found
 

@@ -11,8 +11,10 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from norwoodkit.cli.options import PlaceText
 from norwoodkit.findings import Severity
-from norwoodkit.paths import guard_output
+from norwoodkit.paths import guard_output, guard_url
+from norwoodkit.storage import Location, place
 
 if TYPE_CHECKING:
     from norwoodkit.reporting import Gate
@@ -26,19 +28,21 @@ class Format(StrEnum):
 
 
 JunitOpt = Annotated[
-    Path | None,
+    PlaceText | None,
     typer.Option(
         "--junit",
-        metavar="FILE",
-        help="Also write JUnit XML here: one test case per check that ran.",
+        metavar="FILE|URL",
+        parser=PlaceText,
+        help="Also write JUnit XML here (a file or a URL): one test case per check that ran.",
     ),
 ]
 SarifOpt = Annotated[
-    Path | None,
+    PlaceText | None,
     typer.Option(
         "--sarif",
-        metavar="FILE",
-        help="Also write the findings here as SARIF 2.1.0 (code scanning).",
+        metavar="FILE|URL",
+        parser=PlaceText,
+        help="Also write the findings here (a file or a URL) as SARIF 2.1.0 (code scanning).",
     ),
 ]
 FormatOpt = Annotated[
@@ -65,17 +69,28 @@ MinSeverityOpt = Annotated[
 class Reports:
     """What a gate was asked to write and show, beside its own result."""
 
-    junit: Path | None = None
-    sarif: Path | None = None
+    junit: str | Path | None = None
+    sarif: str | Path | None = None
     fmt: Format = Format.TEXT
     least: Severity = Severity.WARNING
     json_output: bool = False
 
-    def guard(self, dataset_root: Path | None, inputs: tuple[Path | None, ...] = ()) -> None:
-        """Refuse the report paths before any work (``paths.guard_output``)."""
-        for parameter, path in (("junit", self.junit), ("sarif", self.sarif)):
-            if path is not None:
-                guard_output(path, parameter, dataset_root=dataset_root, kind="file", inputs=inputs)
+    def places(self) -> dict[str, Path | Location]:
+        """The asked report files by parameter: local paths, or URLs' Locations."""
+        asked = (("junit", self.junit), ("sarif", self.sarif))
+        return {name: place(text, parameter=name) for name, text in asked if text is not None}
+
+    def guard(
+        self, dataset_root: Path | Location | None, inputs: tuple[Path | None, ...] = ()
+    ) -> None:
+        """Refuse the report paths before any work (``paths.guard_output``, ``guard_url``)."""
+        for parameter, where in self.places().items():
+            if isinstance(where, Location):
+                guard_url(where, parameter, dataset_root=dataset_root, kind="file", inputs=inputs)
+            else:
+                guard_output(
+                    where, parameter, dataset_root=dataset_root, kind="file", inputs=inputs
+                )
 
     @property
     def table(self) -> bool:
@@ -89,19 +104,26 @@ class Reports:
         JSON document (the runner reads workflow commands from both).
         """
         # Each format is imported only when asked for: most runs write none.
-        if self.junit is not None:
+        for parameter, where in self.places().items():
             from norwoodkit.atomic import write_text_atomic
-            from norwoodkit.reporting.junit import junit_xml
+            from norwoodkit.remote_out import staged
 
-            write_text_atomic(self.junit, junit_xml(gate))
-        if self.sarif is not None:
-            from norwoodkit.atomic import write_text_atomic
-            from norwoodkit.reporting.sarif import sarif_text
-
-            write_text_atomic(self.sarif, sarif_text(gate))
+            with staged(where, "file") as local:
+                write_text_atomic(local, _render(parameter, gate))
         if self.fmt is Format.GITHUB:
             from norwoodkit.reporting.github import github_annotations
 
             lines = github_annotations(gate, self.least)
             stream = sys.stderr if self.json_output else sys.stdout
             stream.write("".join(line + "\n" for line in lines))
+
+
+def _render(parameter: str, gate: Gate) -> str:
+    """The text of the ``junit`` or ``sarif`` file."""
+    if parameter == "junit":
+        from norwoodkit.reporting.junit import junit_xml
+
+        return junit_xml(gate)
+    from norwoodkit.reporting.sarif import sarif_text
+
+    return sarif_text(gate)

@@ -11,17 +11,22 @@ import functools
 import inspect
 from collections.abc import Callable, Collection
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, get_type_hints
+from typing import TYPE_CHECKING, Annotated, Any, NewType, get_type_hints
 
 import typer
 
 from norwoodkit import memory
 from norwoodkit.cli.app import progress_bar
-from norwoodkit.paths import OutputKind, guard_output
+from norwoodkit.paths import OutputKind, guard_output, guard_url
 from norwoodkit.source import DatasetSource, parse_field_map
+from norwoodkit.storage import Location, place
 
 if TYPE_CHECKING:
     from norwoodkit.dataset import ProbedDataset
+
+#: An option's text naming a local path or a URL (``s3://...``), kept as typed: a ``Path``
+#: would fold ``s3://`` into ``s3:/``. :func:`output_place` turns it into a place.
+PlaceText = NewType("PlaceText", str)
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar on stderr.")]
@@ -127,19 +132,33 @@ def _guard_cache(source: DatasetSource) -> None:
     guard_output(where, "cache_dir", dataset_root=source.root, kind="folder", make_parents=True)
 
 
+def output_place(text: str | None, parameter: str) -> Path | Location | None:
+    """An output option's text as a local ``Path`` or a URL's ``Location`` (None: not given)."""
+    return None if text is None else place(text, parameter=parameter)
+
+
 def guard(
     source: DatasetSource,
-    path: Path | None,
+    path: Path | Location | None,
     parameter: str,
     kind: OutputKind = "file",
     inputs: tuple[Path | None, ...] = (),
 ) -> None:
-    """``paths.guard_output`` for one output option of a dataset command (None: not asked for).
+    """``paths.guard_output`` (``guard_url`` for a URL) for one output option of a dataset
+    command (None: not asked for).
 
     The dataset root and every file the command reads (the annotation file, ``inputs``) are
     refused as places to write.
     """
-    if path is not None:
+    if isinstance(path, Location):
+        guard_url(
+            path,
+            parameter,
+            dataset_root=source.root,
+            kind=kind,
+            inputs=(source.annotations, *inputs),
+        )
+    elif path is not None:
         guard_output(
             path,
             parameter,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -10,19 +12,22 @@ import typer
 from norwoodkit import memory
 from norwoodkit.cli.app import EXIT_FOUND, EXIT_OK, handle_errors, out, print_json, progress_bar
 from norwoodkit.cli.gates import Format, FormatOpt, JunitOpt, MinSeverityOpt, Reports, SarifOpt
-from norwoodkit.cli.options import JsonOpt, QuietOpt, reads_dataset
+from norwoodkit.cli.options import JsonOpt, PlaceText, QuietOpt, reads_dataset
 from norwoodkit.cli.validate import render_findings
 from norwoodkit.findings import Severity
 from norwoodkit.pack import Layout, Orientation
 from norwoodkit.source import DatasetSource
+from norwoodkit.storage import Location, place
 
 OutDirOpt = Annotated[
-    Path,
+    PlaceText,
     typer.Option(
         "--out",
         "-o",
-        metavar="DIR",
-        help="Output folder: shards, manifest.json, README.md and croissant.json.",
+        metavar="DIR|URL",
+        parser=PlaceText,
+        help="Output folder or URL (s3://bucket/packs/x): shards, manifest.json, README.md and "
+        "croissant.json (a URL gets manifest.json last).",
     ),
 ]
 SplitsFileOpt = Annotated[
@@ -140,10 +145,9 @@ def pack(
     """Write Parquet shards for fast training input as a Hugging Face dataset folder (datasets,
     pyarrow, DuckDB, Polars read it), with a dataset card, croissant.json and manifest.json."""
     from norwoodkit import pack as packing
-    from norwoodkit.pack.folder import check_out
     from norwoodkit.pack.pipeline import write_probing
 
-    check_out(out_dir, source.root, overwrite, resume)  # now, before loading the dataset
+    target = _check_out(out_dir, source, overwrite, resume)  # now, before loading the dataset
     opts = packing.PackOptions(
         layout=layout,
         shard_size=packing.parse_size(shard_size),
@@ -163,10 +167,10 @@ def pack(
     memory.trim()  # loading's temporaries, before probing and packing allocate their own
     n = int(ds.table["path"].notna().sum())
     with progress_bar(n, "probing and packing", quiet) as prog:
-        result = write_probing(
+        write = functools.partial(
+            write_probing,
             ds,
-            out_dir,
-            opts,
+            options=opts,
             cache_dir=source.cache_dir,
             use_cache=source.use_cache,
             splits=assignments,
@@ -175,7 +179,42 @@ def pack(
             resume=resume,
             progress=prog,
         )
+        result = _write_to(target, source, overwrite, resume, write)
     _render(result, json_output)
+
+
+def _check_out(
+    out_dir: str, source: DatasetSource, overwrite: bool, resume: bool
+) -> Path | Location:
+    """``--out`` as a place, refused before any work if it must be (``pack.folder`` /
+    ``remote_out``)."""
+    target = place(out_dir, parameter="out")
+    if isinstance(target, Location):
+        from norwoodkit.remote_out import check_pack
+
+        check_pack(target, source.root, overwrite, resume)
+    else:
+        from norwoodkit.pack.folder import check_out
+
+        check_out(target, source.root, overwrite, resume)
+    return target
+
+
+def _write_to(
+    target: Path | Location,
+    source: DatasetSource,
+    overwrite: bool,
+    resume: bool,
+    write: Callable[[Path], Any],
+) -> Any:
+    """``write`` into the local folder, or into a staging folder uploaded to the URL."""
+    if isinstance(target, Path):
+        return write(target)
+    from norwoodkit.remote_out import pack_to
+
+    result = pack_to(target, source.root, overwrite, resume, write)
+    result.url = target.url
+    return result
 
 
 def _read_inputs(splits_file: Path | None, exclude_list: Path | None) -> tuple[Any, Any]:
@@ -201,14 +240,21 @@ def _render(result: Any, json_output: bool) -> None:
         out.print(f"{name}: {s['subjects']} subjects, {s['rows']} rows")
     out.print(
         f"wrote {doc['shards']} shards ({len(result.skipped)} kept from an earlier "
-        f"run) to {result.out}; {len(doc['excluded'])} images left out (manifest.json, "
+        f"run) to {doc['out']}; {len(doc['excluded'])} images left out (manifest.json, "
         "'excluded')"
     )
 
 
 @handle_errors
 def verify(
-    out_dir: Annotated[Path, typer.Argument(metavar="DIR", help="A `norwoodkit pack` folder.")],
+    out_dir: Annotated[
+        PlaceText,
+        typer.Argument(
+            metavar="DIR|URL",
+            parser=PlaceText,
+            help="A `norwoodkit pack` folder, or its URL (s3://bucket/packs/x).",
+        ),
+    ],
     decode: Annotated[
         bool, typer.Option("--decode", help="Also decode every image (slower).")
     ] = False,
@@ -221,19 +267,14 @@ def verify(
 ) -> None:
     """Re-read every shard: hashes against manifest.json, rows, schema, every image's bytes.
     Exit 1 on any mismatch."""
-    from norwoodkit import pack as packing
-    from norwoodkit.reporting import verify_gate
+    from norwoodkit.remote_out import local_pack
 
     reports = Reports(junit, sarif, fmt, min_severity, json_output)
-    reports.guard(out_dir)  # nothing is written into the pack: a report there could replace a shard
-    total = packing.manifest_rows(out_dir)
-    with progress_bar(total, "verifying", quiet) as prog:
-        findings = packing.verify(out_dir, decode=decode, progress=prog)
-    from norwoodkit.findings import sort_findings
-    from norwoodkit.validate import Report
-
-    report = Report(findings=tuple(sort_findings(findings)), subjects=0, images=total)
-    gate = verify_gate(report.findings, out_dir)
+    where = place(out_dir, parameter="out")
+    # nothing is written into the pack: a report there could replace a shard
+    reports.guard(where)
+    with local_pack(where) as folder:  # a URL's pack is copied to a temporary folder
+        report, gate, total = _verify_folder(folder, decode, quiet)
     reports.emit(gate)
     if json_output:
         print_json(report.to_dict())
@@ -241,7 +282,21 @@ def verify(
         render_findings(report, gate, reports, strict=False)
     else:
         out.print(
-            f"OK: {out_dir}: every shard matches manifest.json ({total} rows"
+            f"OK: {where}: every shard matches manifest.json ({total} rows"
             + (", every image decoded)" if decode else ")")
         )
     raise typer.Exit(EXIT_OK if report.ok() else EXIT_FOUND)
+
+
+def _verify_folder(folder: Path, decode: bool, quiet: bool) -> tuple[Any, Any, int]:
+    """``pack.verify`` of a local pack folder: the report, its gate and the rows checked."""
+    from norwoodkit import pack as packing
+    from norwoodkit.findings import sort_findings
+    from norwoodkit.reporting import verify_gate
+    from norwoodkit.validate import Report
+
+    total = packing.manifest_rows(folder)
+    with progress_bar(total, "verifying", quiet) as prog:
+        findings = packing.verify(folder, decode=decode, progress=prog)
+    report = Report(findings=tuple(sort_findings(findings)), subjects=0, images=total)
+    return report, verify_gate(report.findings, folder), total

@@ -8,24 +8,40 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from norwoodkit.cli.app import handle_errors, out, print_json
-from norwoodkit.cli.options import JsonOpt, QuietOpt, guard, load_probed, reads_dataset
+from norwoodkit.cli.options import (
+    JsonOpt,
+    PlaceText,
+    QuietOpt,
+    guard,
+    load_probed,
+    reads_dataset,
+)
 from norwoodkit.cli.validate import QualityThresholdsOpt, thresholds_from
 from norwoodkit.source import DatasetSource
+from norwoodkit.storage import place
 
 if TYPE_CHECKING:
     from norwoodkit.report import Made
+    from norwoodkit.storage import Location
+
+
+OutFileOpt = Annotated[
+    PlaceText,
+    typer.Option(
+        "--out",
+        "-o",
+        metavar="FILE|URL",
+        parser=PlaceText,
+        help="HTML file to write (replaced if it exists), or a URL such as s3://bucket/r.html.",
+    ),
+]
 
 
 @handle_errors
 @reads_dataset
 def report(
     source: DatasetSource,
-    out_file: Annotated[
-        Path,
-        typer.Option(
-            "--out", "-o", metavar="FILE", help="HTML file to write (replaced if it exists)."
-        ),
-    ],
+    out_file: OutFileOpt,
     plots: Annotated[
         Path | None,
         typer.Option(
@@ -53,9 +69,11 @@ def report(
     view, validation findings, duplicates and split balance (needs matplotlib:
     `pip install 'norwoodkit[report]'`)."""
     from norwoodkit import report as html_report
+    from norwoodkit.remote_out import staged
 
     html_report.require_matplotlib()
-    guard(source, out_file, "out", inputs=(splits, quality_thresholds))
+    target = place(out_file, parameter="out")
+    guard(source, target, "out", inputs=(splits, quality_thresholds))
     guard(source, plots, "plots_dir", "folder")
     split_table = html_report.read_splits(splits) if splits is not None else None
     limits = thresholds_from(quality_thresholds)
@@ -68,22 +86,26 @@ def report(
         quality_thresholds=limits,
         workers=source.workers,
     )
-    html_report.write(out_file, made.html, dataset_root=source.root)
+    with staged(target, "file") as local:
+        html_report.write(local, made.html, dataset_root=source.root)
+        size = local.stat().st_size
     counts = made.findings.counts()
     if json_output:
-        print_json(_document(out_file, plots, made))
+        print_json(_document(target, size, plots, made))
         return
     out.print(
-        f"wrote {out_file} ({len(made.html) // 1024:,} KiB): {made.findings.subjects} subjects, "
+        f"wrote {target} ({len(made.html) // 1024:,} KiB): {made.findings.subjects} subjects, "
         f"{made.findings.images} images; {counts['error']} errors, {counts['warning']} warnings"
     )
 
 
-def _document(out_file: Path, plots: Path | None, made: Made) -> dict[str, Any]:
+def _document(
+    out_file: Path | Location, size: int, plots: Path | None, made: Made
+) -> dict[str, Any]:
     """The ``--json`` document: the file written and the validation it shows."""
     return {
         "out": str(out_file),
-        "bytes": out_file.stat().st_size,
+        "bytes": size,
         "plots": str(plots) if plots is not None else None,
         "subjects": made.findings.subjects,
         "images": made.findings.images,

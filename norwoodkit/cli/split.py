@@ -10,19 +10,29 @@ from rich.table import Table
 
 from norwoodkit.cli.app import EXIT_FOUND, EXIT_OK, err, handle_errors, out, print_json
 from norwoodkit.cli.gates import Format, FormatOpt, JunitOpt, MinSeverityOpt, Reports, SarifOpt
-from norwoodkit.cli.options import JsonOpt, QuietOpt, guard, load_probed, reads_dataset
+from norwoodkit.cli.options import (
+    JsonOpt,
+    PlaceText,
+    QuietOpt,
+    guard,
+    load_probed,
+    output_place,
+    reads_dataset,
+)
 from norwoodkit.cli.validate import render_findings
 from norwoodkit.errors import NorwoodkitError
 from norwoodkit.findings import Severity
 from norwoodkit.source import DatasetSource
+from norwoodkit.storage import Location
 
 OutFileOpt = Annotated[
-    Path | None,
+    PlaceText | None,
     typer.Option(
         "--out",
         "-o",
-        metavar="FILE",
-        help="Write one row per subject here (.csv, .json or .parquet).",
+        metavar="FILE|URL",
+        parser=PlaceText,
+        help="Write one row per subject here (.csv, .json or .parquet; a file or a URL).",
     ),
 ]
 RatiosOpt = Annotated[
@@ -78,7 +88,13 @@ ExcludeFromOpt = Annotated[
     ),
 ]
 ImagesOpt = Annotated[
-    Path | None, typer.Option("--images", metavar="FILE", help="Also write one row per image here.")
+    PlaceText | None,
+    typer.Option(
+        "--images",
+        metavar="FILE|URL",
+        parser=PlaceText,
+        help="Also write one row per image here (a file or a URL).",
+    ),
 ]
 StrictOpt = Annotated[
     bool,
@@ -123,7 +139,7 @@ def split(
     """Make subject-level, stratified, leak-free train/val/test or k-fold splits, or audit one
     (--check)."""
     from norwoodkit import split as splits
-    from norwoodkit.atomic import check_table_suffix, write_table_atomic
+    from norwoodkit.atomic import check_table_suffix
     from norwoodkit.reporting import split_targets_gate
 
     reports = Reports(junit, sarif, fmt, min_severity, json_output)
@@ -136,7 +152,8 @@ def split(
             code="usage",
         )
     spec = splits.SplitSpec.parse(ratios, names, folds, stratify, seed)
-    for parameter, path in (("out", out_file), ("images", images)):
+    places = {"out": output_place(out_file, "out"), "images": output_place(images, "images")}
+    for parameter, path in places.items():
         guard(source, path, parameter, inputs=(dedupe_file, exclude_list, check))
         if path is not None:
             check_table_suffix(path, parameter)
@@ -145,16 +162,25 @@ def split(
     ds = load_probed(source, quiet)
     result = splits.make(ds, spec, duplicates=dup, exclude=exclude, strict=strict)
     _explain_merges(result)
-    if out_file is not None:
-        write_table_atomic(result.subject_table(), out_file)
-    if images is not None:
-        write_table_atomic(result.image_table(), images)
+    _write_tables(result, places)
     reports.emit(split_targets_gate(result, source.root, strict))
     if json_output:
         print_json({**result.to_dict(), "assignment": _assignment(result)})
     else:
         _render_split(result)
     raise typer.Exit(EXIT_FOUND if strict and not result.meets_targets() else EXIT_OK)
+
+
+def _write_tables(result: Any, places: dict[str, Path | Location | None]) -> None:
+    """The split file (``--out``) and the image table (``--images``), where asked for."""
+    from norwoodkit.atomic import write_table_atomic
+    from norwoodkit.remote_out import staged
+
+    for parameter, table in (("out", result.subject_table), ("images", result.image_table)):
+        where = places[parameter]
+        if where is not None:
+            with staged(where, "file") as local:
+                write_table_atomic(table(), local)
 
 
 def _audit(

@@ -19,6 +19,7 @@ from norwoodkit.labels import VIEWS
 from norwoodkit.pack.folder import file_sha256, our_shard_files
 from norwoodkit.pack.layout import FORMAT_VERSION, Layout, shard_schema
 from norwoodkit.pack.manifest import read_manifest, shard_problem
+from norwoodkit.storage import is_url, locate
 
 #: What pyarrow raises for a file that is not (or no longer) valid Parquet: its own errors
 #: derive from these (ArrowInvalid is a ValueError, ArrowIOError an OSError, ...).
@@ -42,11 +43,18 @@ def verify(
     """Re-read every shard: file hash against the manifest, rows, schema, every image's bytes.
 
     Image bytes are checked against their ``sha256`` column (original bytes) or, for resized
-    shards, decoded; ``decode`` decodes every image in any case.
+    shards, decoded; ``decode`` decodes every image in any case. ``out`` may be a URL: the
+    pack is copied to a temporary folder and that copy checked (``remote_out.fetched_pack``).
 
     Raises:
         InputError: no manifest, or one that is not ours or from a newer norwoodkit.
+        StorageError: the store refused a read of a pack at a URL.
     """
+    if isinstance(out, str) and is_url(out):
+        from norwoodkit.remote_out import fetched_pack
+
+        with fetched_pack(locate(out, parameter="out")) as local:
+            return verify(local, decode=decode, progress=progress)
     root = Path(out)
     manifest = read_manifest(root)
     layout = Layout(manifest["layout"])

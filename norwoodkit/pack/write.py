@@ -53,6 +53,7 @@ from norwoodkit.pack.rows import batch, group_images, source_rows
 from norwoodkit.pack.table import prepare_table
 from norwoodkit.parallel import lazy_process_pool, process_pool, resolve_workers
 from norwoodkit.split.assignment import Assignment
+from norwoodkit.storage import is_url, locate
 
 
 @dataclass
@@ -63,6 +64,8 @@ class PackResult:
     manifest: dict[str, Any]
     skipped: list[str] = field(default_factory=list)
     notes: list[Finding] = field(default_factory=list)
+    #: The URL the pack was uploaded to (``out`` was then a staging folder, now removed).
+    url: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The ``--json`` document."""
@@ -71,7 +74,7 @@ class PackResult:
             for name, s in self.manifest["splits"].items()
         }
         return {
-            "out": str(self.out),
+            "out": self.url or str(self.out),
             "rows": self.manifest["rows"],
             "splits": splits,
             "shards": sum(len(s["shards"]) for s in self.manifest["splits"].values()),
@@ -96,7 +99,8 @@ def write(
 
     Args:
         dataset: a probed Dataset.
-        out: the output folder (created; must not be inside the dataset).
+        out: the output folder (created; must not be inside the dataset), or a URL (staged
+            locally, then uploaded manifest last: ``remote_out``; ``resume`` is refused there).
         options: layout, shard size, row groups, seed, resize.
         splits: subject -> split: an Assignment (``split.read_assignment``, a ``SplitResult``'s
             ``assignment``) or a table with ``subject_id`` and ``split`` columns; None: one
@@ -115,6 +119,21 @@ def write(
         OutputError: a refused output folder, or a write that failed (disk full); no partial
             shard is left behind.
     """
+    if isinstance(out, str) and is_url(out):
+        from norwoodkit.remote_out import pack_to
+
+        where = locate(out, parameter="out")
+        result = pack_to(
+            where,
+            dataset.root,
+            overwrite,
+            resume,
+            lambda local: write(
+                dataset, local, options, splits=splits, exclude=exclude, progress=progress
+            ),
+        )
+        result.url = where.url
+        return result
     opts = options or PackOptions()
     target = Path(out)
     check_out(target, dataset.root, overwrite, resume)
