@@ -174,6 +174,7 @@ def pack(
             overwrite=overwrite,
             resume=resume,
             progress=prog,
+            engine=source.engine,
         )
     _render(result, json_output)
 

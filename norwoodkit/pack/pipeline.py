@@ -23,6 +23,7 @@ import pandas as pd
 
 from norwoodkit.columns import PROBE_COLUMNS
 from norwoodkit.dataset import Dataset, ProbedDataset
+from norwoodkit.engine import Engine, EngineChoice
 from norwoodkit.errors import InputError
 from norwoodkit.pack.folder import check_out
 from norwoodkit.pack.options import PackOptions
@@ -53,12 +54,16 @@ def write_probing(
     overwrite: bool = False,
     resume: bool = False,
     progress: Callable[[int], None] | None = None,
+    engine: EngineChoice | None = None,
 ) -> PackResult:
     """Probe ``dataset`` (as ``probe.run``, filling the cache) and pack it (as ``write``),
     the two overlapping: the same shards, manifest, card and croissant.json as ``write``.
 
     ``cache_dir``/``use_cache`` are ``probe.run``'s; the other arguments are ``write``'s (the
     probe uses ``options.workers``). Raises what those two raise.
+
+    ``engine``: None or local overlaps the two as above; ``ray`` probes on Ray Data first,
+    then writes each shard as a Ray task from the finished plan (the same files).
     """
     from norwoodkit.probe.runner import ProbeStream
 
@@ -66,13 +71,25 @@ def write_probing(
     target = Path(out)
     check_out(target, dataset.root, overwrite, resume)
     assignment = None if splits is None else Assignment.of(splits)
+    engine = engine or EngineChoice()
     with ProbeStream(
-        dataset, cache_dir=cache_dir, use_cache=use_cache, workers=opts.workers, thumbnails=False
+        dataset,
+        cache_dir=cache_dir,
+        use_cache=use_cache,
+        workers=opts.workers,
+        thumbnails=False,
+        engine=engine,
     ) as stream:
         guess = _guessed_plan(stream.assumed(), opts, assignment, exclude)
         written: dict[str, dict[str, Any]] = {}
         ahead: tuple[dict[str, dict[str, Any]], list[str]] | None = None
-        if guess is not None:
+        if guess is not None and engine.engine is Engine.ray:
+            # Ray's tasks write whole shards from a finished plan: the probe runs first, in
+            # the order the local engine probes (the same cache file), and the guess is dropped.
+            for _ in stream.fresh(_probe_order(guess, stream)):
+                pass
+            guess = None
+        elif guess is not None:
             state, done = prepare_folder(target, overwrite, resume)
             feed = _Feed(guess, stream)
             streamed = not feed.filled.all()
@@ -94,7 +111,7 @@ def write_probing(
         state, done = prepare_folder(target, overwrite, resume)
     elif ahead is not None and _same_shards(guess, work):
         return work.finish(probed, target, *ahead, state)
-    job = Job(probed.root, target, work.table, opts, progress)
+    job = Job(probed.root, target, work.table, opts, progress, engine=engine)
     records, skipped = job.write_all(work.shards, {**done, **written}, state)
     skipped = [s for s in skipped if s not in written]  # kept from an earlier run only
     return work.finish(probed, target, records, skipped, state)
@@ -136,11 +153,21 @@ def _same_shards(guess: Planned, work: Planned) -> bool:
     return True
 
 
+def _probe_order(guess: Planned, stream: ProbeStream) -> np.ndarray:
+    """The files to probe (positions into ``stream.todo``) in the order the writer reads them;
+    those it never reads, last. The new cache file holds them in this order."""
+    import pyarrow as pa
+
+    write_order = np.concatenate([s.positions for s in guess.shards])
+    todo = stream.now["path"].take(pa.array(stream.todo)).to_pylist()
+    rank = pd.Index(guess.table["path"].to_numpy(dtype=object)[write_order]).get_indexer(todo)
+    return np.argsort(np.where(rank < 0, len(write_order), rank), kind="stable")
+
+
 class _Feed:
     """Probe results poured into the guessed plan's table as the writer needs its rows."""
 
     def __init__(self, guess: Planned, stream: ProbeStream) -> None:
-        import pyarrow as pa
 
         self.table = table = guess.table
         self.index = pd.Index(table["path"])
@@ -148,13 +175,8 @@ class _Feed:
         self.filled = np.array(table["path"].isin(known), dtype=bool)  # writable
         self.wrong = np.zeros(len(table), dtype=bool)
         self.columns = [c.name for c in PROBE_COLUMNS if c.name in table.columns]
-        # Probe the files in the order the writer reads them; those it never reads, last.
-        write_order = np.concatenate([s.positions for s in guess.shards])
-        todo = stream.now["path"].take(pa.array(stream.todo)).to_pylist()
-        rank = pd.Index(table["path"].to_numpy(dtype=object)[write_order]).get_indexer(todo)
-        order = np.argsort(np.where(rank < 0, len(write_order), rank), kind="stable")
         budget = PROBE_AHEAD_GROUPS * guess.opts.row_group_bytes
-        self.batches: Iterator[Any] = stream.fresh(order, ahead_bytes=budget)
+        self.batches: Iterator[Any] = stream.fresh(_probe_order(guess, stream), budget)
 
     def ready(self, positions: np.ndarray) -> None:
         """Wait until the rows at ``positions`` hold their probe results; ``_Misguess`` when
