@@ -90,7 +90,7 @@ def test_pack_on_ray_is_the_local_pack(
     split = tmp_path / "split.csv"
     r = run(["split", clean_sample, "-o", split, "--ratios", "70,30", "-q"])
     assert r.exit_code == 0, r.stderr
-    base = ["pack", clean_sample, "--splits", split, "-q", "--no-cache", *extra]
+    base: list[str | Path] = ["pack", clean_sample, "--splits", split, "-q", "--no-cache", *extra]
     local = run([*base, "--out", tmp_path / "local"])
     assert local.exit_code == 0, local.stderr
     remote = run([*base, "--out", tmp_path / "ray", "--engine", "ray"])
@@ -121,7 +121,7 @@ def test_a_worker_that_dies_mid_pack_is_retried(
 ) -> None:
     """A task's worker exits abruptly once, leaving a half-written temporary shard: Ray runs
     the task again, the pack is byte-identical and no temporary file is left."""
-    base = ["pack", clean_sample, "-q", "--shard-size", "64KiB"]
+    base: list[str | Path] = ["pack", clean_sample, "-q", "--shard-size", "64KiB"]
     assert run([*base, "--out", tmp_path / "local"]).exit_code == 0
     marks = tmp_path / "marks"
     marks.mkdir()
@@ -160,10 +160,11 @@ def test_ray_missing_names_the_extra(
 ) -> None:
     """Without Ray installed, --engine ray is exit 2 naming the pip command."""
     monkeypatch.setitem(sys.modules, "ray", None)
-    for args in (
+    cases: list[list[str | Path]] = [
         ["validate", clean_sample, "--no-cache"],
         ["pack", clean_sample, "--out", tmp_path / "out", "--no-cache"],
-    ):
+    ]
+    for args in cases:
         hostile(
             [*args, "-q", "--engine", "ray"],
             2,

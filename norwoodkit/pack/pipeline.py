@@ -8,6 +8,9 @@ the one ``write`` makes from the probed dataset, byte for byte: a result that co
 guess (an image that does not decode, a file whose size changed) stops the writing; the probe
 finishes, the plan is made again from the results, and shards already written are kept where
 their content key matches (as ``--resume`` keeps them), the others written again.
+
+On Ray (``--engine ray``) nothing streams: the probe runs first, in the same order, and each
+shard of the plan made from its results is a Ray task (``pack.ray_engine``).
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -59,11 +63,8 @@ def write_probing(
     """Probe ``dataset`` (as ``probe.run``, filling the cache) and pack it (as ``write``),
     the two overlapping: the same shards, manifest, card and croissant.json as ``write``.
 
-    ``cache_dir``/``use_cache`` are ``probe.run``'s; the other arguments are ``write``'s (the
+    ``cache_dir``/``use_cache``/``engine`` are ``probe.run``'s, the others ``write``'s (the
     probe uses ``options.workers``). Raises what those two raise.
-
-    ``engine``: None or local overlaps the two as above; ``ray`` probes on Ray Data first,
-    then writes each shard as a Ray task from the finished plan (the same files).
     """
     from norwoodkit.probe.runner import ProbeStream
 
@@ -71,25 +72,16 @@ def write_probing(
     target = Path(out)
     check_out(target, dataset.root, overwrite, resume)
     assignment = None if splits is None else Assignment.of(splits)
-    engine = engine or EngineChoice()
+    if engine is not None and engine.engine is Engine.ray:
+        run = _Run(dataset, target, opts, assignment, exclude, overwrite, resume, progress)
+        return run.on_ray(cache_dir, use_cache, engine)
     with ProbeStream(
-        dataset,
-        cache_dir=cache_dir,
-        use_cache=use_cache,
-        workers=opts.workers,
-        thumbnails=False,
-        engine=engine,
+        dataset, cache_dir=cache_dir, use_cache=use_cache, workers=opts.workers, thumbnails=False
     ) as stream:
         guess = _guessed_plan(stream.assumed(), opts, assignment, exclude)
         written: dict[str, dict[str, Any]] = {}
         ahead: tuple[dict[str, dict[str, Any]], list[str]] | None = None
-        if guess is not None and engine.engine is Engine.ray:
-            # Ray's tasks write whole shards from a finished plan: the probe runs first, in
-            # the order the local engine probes (the same cache file), and the guess is dropped.
-            for _ in stream.fresh(_probe_order(guess, stream)):
-                pass
-            guess = None
-        elif guess is not None:
+        if guess is not None:
             state, done = prepare_folder(target, overwrite, resume)
             feed = _Feed(guess, stream)
             streamed = not feed.filled.all()
@@ -111,7 +103,7 @@ def write_probing(
         state, done = prepare_folder(target, overwrite, resume)
     elif ahead is not None and _same_shards(guess, work):
         return work.finish(probed, target, *ahead, state)
-    job = Job(probed.root, target, work.table, opts, progress, engine=engine)
+    job = Job(probed.root, target, work.table, opts, progress)
     records, skipped = job.write_all(work.shards, {**done, **written}, state)
     skipped = [s for s in skipped if s not in written]  # kept from an earlier run only
     return work.finish(probed, target, records, skipped, state)
@@ -164,11 +156,52 @@ def _probe_order(guess: Planned, stream: ProbeStream) -> np.ndarray:
     return np.argsort(np.where(rank < 0, len(write_order), rank), kind="stable")
 
 
+@dataclass(frozen=True)
+class _Run:
+    """A pack's inputs, for the engines that do not stream the probe into the writer."""
+
+    dataset: Dataset
+    target: Path
+    opts: PackOptions
+    assignment: Assignment | None
+    exclude: pd.DataFrame | None
+    overwrite: bool
+    resume: bool
+    progress: Callable[[int], None] | None
+
+    def on_ray(self, cache_dir: Path | None, use_cache: bool, engine: EngineChoice) -> PackResult:
+        """Probe every file on Ray Data, then write each shard of the plan as a Ray task.
+
+        Ray's tasks write whole shards from a finished plan, so nothing streams; the probe
+        still takes the files in the order the local pipeline does, so the cache file is the
+        same byte for byte, and so are the shards, manifest and card.
+        """
+        from norwoodkit.probe.runner import ProbeStream
+
+        opts, assignment, exclude = self.opts, self.assignment, self.exclude
+        with ProbeStream(
+            self.dataset,
+            cache_dir=cache_dir,
+            use_cache=use_cache,
+            workers=opts.workers,
+            thumbnails=False,
+            engine=engine,
+        ) as stream:
+            guess = _guessed_plan(stream.assumed(), opts, assignment, exclude)
+            for _ in stream.fresh(None if guess is None else _probe_order(guess, stream)):
+                pass
+            probed = pack_input(stream.finish())
+        work = Planned.make(probed, opts, assignment, exclude)
+        state, done = prepare_folder(self.target, self.overwrite, self.resume)
+        job = Job(probed.root, self.target, work.table, opts, self.progress, engine=engine)
+        records, skipped = job.write_all(work.shards, done, state)
+        return work.finish(probed, self.target, records, skipped, state)
+
+
 class _Feed:
     """Probe results poured into the guessed plan's table as the writer needs its rows."""
 
     def __init__(self, guess: Planned, stream: ProbeStream) -> None:
-
         self.table = table = guess.table
         self.index = pd.Index(table["path"])
         known = set() if stream.known is None else set(stream.known["path"].to_pylist())
