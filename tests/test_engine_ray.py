@@ -233,3 +233,22 @@ def test_console_script_on_a_running_cluster(
     doc: dict[str, Any] = json.loads(done.stdout)
     assert doc == {**json.loads(local.stdout), "out": str(tmp_path / "ray")}
     assert _files(tmp_path / "ray") == _files(tmp_path / "local")
+
+
+def test_a_shard_that_cannot_be_written_is_the_local_error(
+    ray_instance: str, clean_sample: Path, tmp_path: Path
+) -> None:
+    """A task's write that fails (``data`` is a file, so no shard can go under it) is the
+    local writer's exit 2 and message, not Ray's wrapped traceback; no manifest."""
+    messages = []
+    for engine in ("local", "ray"):
+        out = tmp_path / engine
+        out.mkdir()
+        (out / "data").write_text("not a folder\n")
+        args = ["pack", clean_sample, "--out", out, "-q", "--overwrite", "--engine", engine]
+        result = hostile(
+            args, 2, ["train-00000-of-00001.parquet", "--resume"], untouched=[clean_sample]
+        )
+        assert not (out / "manifest.json").exists()
+        messages.append(result.stderr.replace(str(out), "OUT"))
+    assert messages[0] == messages[1]

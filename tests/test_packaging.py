@@ -25,7 +25,7 @@ from packaging.version import Version
 REPO = Path(__file__).resolve().parent.parent
 PACKAGE = REPO / "norwoodkit"
 #: Extras a user installs for a feature; the package may import what these declare.
-FEATURE_EXTRAS = ("report", "torch")
+FEATURE_EXTRAS = ("report", "torch", "ray")
 #: The Python versions the classifiers promise.
 PROMISED = ("3.11", "3.12", "3.13")
 PIP = (sys.executable, "-m", "pip")

@@ -15,7 +15,7 @@ import os
 import shutil
 from collections.abc import Callable, Iterator
 from concurrent.futures import Executor
-from contextlib import AbstractContextManager, nullcontext
+from contextlib import AbstractContextManager, nullcontext, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -384,7 +384,8 @@ class Job:
                 os.fsync(fh.fileno())
             os.replace(tmp, final)
         except OSError as exc:
-            tmp.unlink(missing_ok=True)
+            with suppress(OSError):  # the folder itself may be what failed (``data`` a file)
+                tmp.unlink(missing_ok=True)
             raise OutputError(
                 f"{final}: writing the shard failed ({exc.strerror or exc}); nothing "
                 "half-written is left - free space or fix the folder, then rerun with "
