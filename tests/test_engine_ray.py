@@ -245,7 +245,8 @@ def test_a_shard_that_cannot_be_written_is_the_local_error(
         out = tmp_path / engine
         out.mkdir()
         (out / "data").write_text("not a folder\n")
-        args = ["pack", clean_sample, "--out", out, "-q", "--overwrite", "--engine", engine]
+        args: list[str | Path] = ["pack", clean_sample, "--out", out, "-q", "--overwrite"]
+        args += ["--engine", engine]
         result = hostile(
             args, 2, ["train-00000-of-00001.parquet", "--resume"], untouched=[clean_sample]
         )
