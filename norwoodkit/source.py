@@ -90,6 +90,7 @@ class DatasetSource:
             progress=progress,
             thumbnails=thumbnails,
             columns=columns,
+            engine=self.engine,
         )
 
     def open(

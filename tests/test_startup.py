@@ -31,6 +31,7 @@ HEAVY = (
     "huggingface_hub",
     "datasets",
     "scipy",
+    "ray",
 )
 
 # Runs ``norwoodkit ARGS`` as the console script does and writes the loaded modules to a file.
@@ -155,6 +156,19 @@ def test_a_real_command_still_loads_the_stack(tmp_path: Path) -> None:
     )
     modules = {m.split(".")[0] for m in json.loads(listing.read_text())}
     assert "pandas" in modules
+
+
+def test_the_local_engine_never_imports_ray(tmp_path: Path, make_dataset: MakeDataset) -> None:
+    """A command that probes and packs on the local engine (the default, or named) never
+    imports Ray: only ``engine.connect`` does, under ``--engine ray``."""
+    root = make_dataset(3)
+    for args in (
+        ["validate", str(root), "--no-cache"],
+        ["pack", str(root), "--out", str(tmp_path / "out"), "--engine", "local", "--no-cache"],
+    ):
+        modules = _all_modules(tmp_path, args)
+        assert "pandas" in modules, args  # the command did run
+        assert not {m for m in modules if m.split(".")[0] == "ray"}, args
 
 
 def test_version_to_a_reader_gone(tmp_path: Path) -> None:

@@ -17,6 +17,7 @@ import typer
 
 from norwoodkit import memory
 from norwoodkit.cli.app import progress_bar
+from norwoodkit.engine import Engine, EngineChoice
 from norwoodkit.paths import OutputKind, guard_output, guard_url
 from norwoodkit.source import DatasetSource, parse_field_map
 from norwoodkit.storage import Location, place
@@ -67,6 +68,21 @@ CacheOpt = Annotated[
     ),
 ]
 NoCacheOpt = Annotated[bool, typer.Option("--no-cache", help="Neither read nor write the cache.")]
+EngineOpt = Annotated[
+    Engine,
+    typer.Option(
+        "--engine", help="Where the probe and pack's shards run: local processes, or Ray."
+    ),
+]
+RayAddressOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--ray-address",
+        metavar="ADDR",
+        help="Ray cluster (ray://host:10001 or host:6379) for --engine ray (default: "
+        "$RAY_ADDRESS, else a local instance).",
+    ),
+]
 
 # The source options a dataset command gets after its own: (name, annotation, default).
 _SOURCE_OPTIONS: tuple[tuple[str, Any, Any], ...] = (
@@ -75,6 +91,8 @@ _SOURCE_OPTIONS: tuple[tuple[str, Any, Any], ...] = (
     ("cache", CacheOpt, None),
     ("no_cache", NoCacheOpt, False),
     ("workers", WorkersOpt, None),
+    ("engine", EngineOpt, Engine.local),
+    ("ray_address", RayAddressOpt, None),
 )
 
 
@@ -86,6 +104,7 @@ def _source(root: Path, values: dict[str, Any]) -> DatasetSource:
         cache_dir=values["cache"],
         use_cache=not values["no_cache"],
         workers=values["workers"],
+        engine=EngineChoice(values["engine"], values["ray_address"]),
     )
 
 

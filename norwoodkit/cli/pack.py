@@ -178,6 +178,7 @@ def pack(
             overwrite=overwrite,
             resume=resume,
             progress=prog,
+            engine=source.engine,
         )
         result = _write_to(target, source, overwrite, resume, write)
     _render(result, json_output)

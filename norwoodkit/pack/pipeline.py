@@ -8,6 +8,9 @@ the one ``write`` makes from the probed dataset, byte for byte: a result that co
 guess (an image that does not decode, a file whose size changed) stops the writing; the probe
 finishes, the plan is made again from the results, and shards already written are kept where
 their content key matches (as ``--resume`` keeps them), the others written again.
+
+On Ray (``--engine ray``) nothing streams: the probe runs first, in the same order, and each
+shard of the plan made from its results is a Ray task (``pack.ray_engine``).
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -23,6 +27,7 @@ import pandas as pd
 
 from norwoodkit.columns import PROBE_COLUMNS
 from norwoodkit.dataset import Dataset, ProbedDataset
+from norwoodkit.engine import Engine, EngineChoice
 from norwoodkit.errors import InputError
 from norwoodkit.pack.folder import check_out
 from norwoodkit.pack.options import PackOptions
@@ -53,11 +58,12 @@ def write_probing(
     overwrite: bool = False,
     resume: bool = False,
     progress: Callable[[int], None] | None = None,
+    engine: EngineChoice | None = None,
 ) -> PackResult:
     """Probe ``dataset`` (as ``probe.run``, filling the cache) and pack it (as ``write``),
     the two overlapping: the same shards, manifest, card and croissant.json as ``write``.
 
-    ``cache_dir``/``use_cache`` are ``probe.run``'s; the other arguments are ``write``'s (the
+    ``cache_dir``/``use_cache``/``engine`` are ``probe.run``'s, the others ``write``'s (the
     probe uses ``options.workers``). Raises what those two raise.
     """
     from norwoodkit.probe.runner import ProbeStream
@@ -66,6 +72,9 @@ def write_probing(
     target = Path(out)
     check_out(target, dataset.root, overwrite, resume)
     assignment = None if splits is None else Assignment.of(splits)
+    if engine is not None and engine.engine is Engine.ray:
+        run = _Run(dataset, target, opts, assignment, exclude, overwrite, resume, progress)
+        return run.on_ray(cache_dir, use_cache, engine)
     with ProbeStream(
         dataset, cache_dir=cache_dir, use_cache=use_cache, workers=opts.workers, thumbnails=False
     ) as stream:
@@ -136,25 +145,71 @@ def _same_shards(guess: Planned, work: Planned) -> bool:
     return True
 
 
+def _probe_order(guess: Planned, stream: ProbeStream) -> np.ndarray:
+    """The files to probe (positions into ``stream.todo``) in the order the writer reads them;
+    those it never reads, last. The new cache file holds them in this order."""
+    import pyarrow as pa
+
+    write_order = np.concatenate([s.positions for s in guess.shards])
+    todo = stream.now["path"].take(pa.array(stream.todo)).to_pylist()
+    rank = pd.Index(guess.table["path"].to_numpy(dtype=object)[write_order]).get_indexer(todo)
+    return np.argsort(np.where(rank < 0, len(write_order), rank), kind="stable")
+
+
+@dataclass(frozen=True)
+class _Run:
+    """A pack's inputs, for the engines that do not stream the probe into the writer."""
+
+    dataset: Dataset
+    target: Path
+    opts: PackOptions
+    assignment: Assignment | None
+    exclude: pd.DataFrame | None
+    overwrite: bool
+    resume: bool
+    progress: Callable[[int], None] | None
+
+    def on_ray(self, cache_dir: Path | None, use_cache: bool, engine: EngineChoice) -> PackResult:
+        """Probe every file on Ray Data, then write each shard of the plan as a Ray task.
+
+        Ray's tasks write whole shards from a finished plan, so nothing streams; the probe
+        still takes the files in the order the local pipeline does, so the cache file is the
+        same byte for byte, and so are the shards, manifest and card.
+        """
+        from norwoodkit.probe.runner import ProbeStream
+
+        opts, assignment, exclude = self.opts, self.assignment, self.exclude
+        with ProbeStream(
+            self.dataset,
+            cache_dir=cache_dir,
+            use_cache=use_cache,
+            workers=opts.workers,
+            thumbnails=False,
+            engine=engine,
+        ) as stream:
+            guess = _guessed_plan(stream.assumed(), opts, assignment, exclude)
+            for _ in stream.fresh(None if guess is None else _probe_order(guess, stream)):
+                pass
+            probed = pack_input(stream.finish())
+        work = Planned.make(probed, opts, assignment, exclude)
+        state, done = prepare_folder(self.target, self.overwrite, self.resume)
+        job = Job(probed.root, self.target, work.table, opts, self.progress, engine=engine)
+        records, skipped = job.write_all(work.shards, done, state)
+        return work.finish(probed, self.target, records, skipped, state)
+
+
 class _Feed:
     """Probe results poured into the guessed plan's table as the writer needs its rows."""
 
     def __init__(self, guess: Planned, stream: ProbeStream) -> None:
-        import pyarrow as pa
-
         self.table = table = guess.table
         self.index = pd.Index(table["path"])
         known = set() if stream.known is None else set(stream.known["path"].to_pylist())
         self.filled = np.array(table["path"].isin(known), dtype=bool)  # writable
         self.wrong = np.zeros(len(table), dtype=bool)
         self.columns = [c.name for c in PROBE_COLUMNS if c.name in table.columns]
-        # Probe the files in the order the writer reads them; those it never reads, last.
-        write_order = np.concatenate([s.positions for s in guess.shards])
-        todo = stream.now["path"].take(pa.array(stream.todo)).to_pylist()
-        rank = pd.Index(table["path"].to_numpy(dtype=object)[write_order]).get_indexer(todo)
-        order = np.argsort(np.where(rank < 0, len(write_order), rank), kind="stable")
         budget = PROBE_AHEAD_GROUPS * guess.opts.row_group_bytes
-        self.batches: Iterator[Any] = stream.fresh(order, ahead_bytes=budget)
+        self.batches: Iterator[Any] = stream.fresh(_probe_order(guess, stream), budget)
 
     def ready(self, positions: np.ndarray) -> None:
         """Wait until the rows at ``positions`` hold their probe results; ``_Misguess`` when

@@ -13,9 +13,9 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Executor
-from contextlib import AbstractContextManager, nullcontext
+from contextlib import AbstractContextManager, nullcontext, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,6 +26,7 @@ import pandas as pd
 from norwoodkit import memory
 from norwoodkit.atomic import write_text_atomic
 from norwoodkit.dataset import ProbedDataset
+from norwoodkit.engine import Engine, EngineChoice
 from norwoodkit.errors import InputError, OutputError
 from norwoodkit.findings import Finding, finding
 from norwoodkit.pack.card import dataset_card
@@ -94,6 +95,7 @@ def write(
     overwrite: bool = False,
     resume: bool = False,
     progress: Callable[[int], None] | None = None,
+    engine: EngineChoice | None = None,
 ) -> PackResult:
     """Pack a probed dataset (see ``probe.run``) into Parquet shards under ``out``.
 
@@ -112,6 +114,8 @@ def write(
         overwrite: replace earlier shards in ``out`` (files that are not ours stay).
         resume: keep shards of an interrupted run that are complete and identical.
         progress: called with the number of images written.
+        engine: where the shards are written (local processes, or a Ray task per shard; the
+            same files either way); None: local.
 
     Raises:
         InputError: split file mismatch, a split name the Hub would reject (code
@@ -139,7 +143,7 @@ def write(
     check_out(target, dataset.root, overwrite, resume)
     work = Planned.make(dataset, opts, None if splits is None else Assignment.of(splits), exclude)
     state, done = prepare_folder(target, overwrite, resume)
-    job = Job(dataset.root, target, work.table, opts, progress)
+    job = Job(dataset.root, target, work.table, opts, progress, engine=engine or EngineChoice())
     records, skipped = job.write_all(work.shards, done, state)
     return work.finish(dataset, target, records, skipped, state)
 
@@ -311,6 +315,7 @@ class Job:
     ready: Callable[[np.ndarray], None] = _no_wait
     streamed: bool = False  # rows arrive group by group (``ready``): typed per group, not shard
     written: dict[str, dict[str, Any]] = field(default_factory=dict)
+    engine: EngineChoice = field(default_factory=EngineChoice)  # where the shards are written
 
     def write_all(
         self, shards: list[ShardPlan], done: dict[str, dict[str, Any]], state: Path
@@ -321,7 +326,9 @@ class Job:
         """
         records: dict[str, dict[str, Any]] = {}
         skipped: list[str] = []
-        with self._pool() as pool:
+
+        def todo() -> Iterator[ShardPlan]:
+            """The shards to write; those kept from an earlier run go into the records."""
             for shard in shards:
                 prev = done.get(shard.relpath)
                 if prev is not None:
@@ -333,11 +340,24 @@ class Job:
                         if self.progress:
                             self.progress(len(shard.positions))
                         continue
-                record = self.write_shard(shard, pool)
-                record["key"] = shard.key(self.table, self.opts)
-                records[shard.relpath] = self.written[shard.relpath] = record
-                save_record(state, record)
+                yield shard
+
+        for shard, record in self._write(todo()):
+            record["key"] = shard.key(self.table, self.opts)
+            records[shard.relpath] = self.written[shard.relpath] = record
+            save_record(state, record)
         return records, skipped
+
+    def _write(self, shards: Iterator[ShardPlan]) -> Iterator[tuple[ShardPlan, dict[str, Any]]]:
+        """Write each shard on this job's engine; each with its record, as it is done."""
+        if self.engine.engine is Engine.ray:
+            from norwoodkit.pack.ray_engine import write_shards
+
+            yield from write_shards(self, list(shards))
+            return
+        with self._pool() as pool:
+            for shard in shards:
+                yield shard, self.write_shard(shard, pool)
 
     def _pool(self) -> AbstractContextManager[Executor | None]:
         """A re-encode pool with more than one worker: for ``resize``, or, started only when a
@@ -388,7 +408,8 @@ class Job:
                 os.fsync(fh.fileno())
             os.replace(tmp, final)
         except OSError as exc:
-            tmp.unlink(missing_ok=True)
+            with suppress(OSError):  # the folder itself may be what failed (``data`` a file)
+                tmp.unlink(missing_ok=True)
             raise OutputError(
                 f"{final}: writing the shard failed ({exc.strerror or exc}); nothing "
                 "half-written is left - free space or fix the folder, then rerun with "

@@ -21,6 +21,7 @@ import pandas as pd
 
 from norwoodkit.columns import PROBE_COLUMNS, coerce
 from norwoodkit.dataset import Dataset, ProbedDataset
+from norwoodkit.engine import Engine, EngineChoice
 from norwoodkit.paths import guard_output
 from norwoodkit.probe import cache
 from norwoodkit.probe.writer import CacheWriter
@@ -206,6 +207,7 @@ def run(
     progress: ProgressFn | None = None,
     thumbnails: bool = True,
     columns: Collection[str] | None = None,
+    engine: EngineChoice | None = None,
 ) -> ProbedDataset:
     """Add the probe columns to the dataset's table, probing only files the cache does not know.
 
@@ -222,6 +224,7 @@ def run(
         thumbnails: False leaves the ``thumbnail`` column empty (it is still cached), so
             commands that do not draw pictures keep memory flat at any dataset size.
         columns: the probe columns read from the cache (``cache.read_columns``); None: all.
+        engine: where files the cache does not hold are probed; None: local processes.
 
     Returns:
         A ProbedDataset whose table has the PROBE_COLUMNS (null for missing-view rows).
@@ -234,6 +237,7 @@ def run(
         progress=progress,
         thumbnails=thumbnails,
         columns=columns,
+        engine=engine,
     ) as stream:
         for _ in stream.fresh():
             pass
@@ -259,8 +263,10 @@ class ProbeStream:
         progress: ProgressFn | None = None,
         thumbnails: bool = True,
         columns: Collection[str] | None = None,
+        engine: EngineChoice | None = None,
     ) -> None:
         self.dataset, self._workers, self._progress = dataset, workers, progress
+        self._engine = engine or EngineChoice()
         self.now, self._stats = _stat_table(dataset.root, dataset.table)
         self._cfile = None
         if use_cache:
@@ -331,9 +337,7 @@ class ProbeStream:
         paths: list[str] = self.now["path"].take(pa.array(todo)).to_pylist()
         sizes = self._stats.sizes[todo]
         recent: list[Any] = []  # fresh batches not yet folded into one table
-        for start, end, results in _probe_stream(
-            self.dataset.root, paths, self._workers, sizes, ahead_bytes
-        ):
+        for start, end, results in self._stream(paths, sizes, ahead_bytes):
             batch = _result_batch(paths[start:end], self._stats.take(todo[start:end]), results)
             del results
             if self._writer is not None:
@@ -349,6 +353,16 @@ class ProbeStream:
                 self._progress(end - start)
             yield table
         self._probed = True
+
+    def _stream(
+        self, paths: Sequence[str], sizes: np.ndarray, ahead_bytes: int | None
+    ) -> Iterator[tuple[int, int, list[dict[str, Any]]]]:
+        """``_probe_stream`` on this stream's engine: the same results, in the same order."""
+        if self._engine.engine is Engine.ray:
+            from norwoodkit.probe.ray_engine import probe_stream
+
+            return probe_stream(self._engine, self.dataset.root, paths, self._workers)
+        return _probe_stream(self.dataset.root, paths, self._workers, sizes, ahead_bytes)
 
     def finish(self) -> ProbedDataset:
         """Commit the new cache file; the dataset with the probe columns (as ``run``).
