@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Literal
 
 from norwoodkit.errors import OutputError
+from norwoodkit.storage import Location
 
 __all__ = ["OutputKind", "guard_output", "inside", "posix_rel", "safe_relpath"]
 
@@ -62,9 +63,9 @@ def guard_output(
     path: str | os.PathLike[str],
     parameter: str,
     *,
-    dataset_root: str | os.PathLike[str] | None,
+    dataset_root: str | os.PathLike[str] | Location | None,
     kind: OutputKind,
-    inputs: Iterable[str | os.PathLike[str] | None] = (),
+    inputs: Iterable[str | os.PathLike[str] | Location | None] = (),
     make_parents: bool = False,
 ) -> Path:
     """Refuse an output path before any work; return it as a ``Path``.
@@ -82,6 +83,8 @@ def guard_output(
             output-is-link, output-is-folder, output-not-regular, output-not-folder, output-denied,
             output-parent-missing, output-not-writable.
     """
+    if isinstance(dataset_root, Location):  # a local output never lies in a store
+        dataset_root = None
     given = Path(path)
     real = os.path.realpath(given)
     shown = f"{given}" if os.path.abspath(given) == real else f"{given} (resolves to {real})"
@@ -95,7 +98,7 @@ def guard_output(
             "(norwoodkit never writes into a dataset)",
             "output-inside-dataset",
         )
-    if any(p is not None and os.path.realpath(p) == real for p in inputs):
+    if any(isinstance(p, (str, os.PathLike)) and os.path.realpath(p) == real for p in inputs):
         raise refuse(
             "is also an input of this command; write the output elsewhere", "output-is-input"
         )

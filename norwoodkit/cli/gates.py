@@ -13,6 +13,7 @@ import typer
 
 from norwoodkit.findings import Severity
 from norwoodkit.paths import guard_output
+from norwoodkit.storage import Location
 
 if TYPE_CHECKING:
     from norwoodkit.reporting import Gate
@@ -71,7 +72,9 @@ class Reports:
     least: Severity = Severity.WARNING
     json_output: bool = False
 
-    def guard(self, dataset_root: Path | None, inputs: tuple[Path | None, ...] = ()) -> None:
+    def guard(
+        self, dataset_root: Path | Location | None, inputs: tuple[Path | Location | None, ...] = ()
+    ) -> None:
         """Refuse the report paths before any work (``paths.guard_output``)."""
         for parameter, path in (("junit", self.junit), ("sarif", self.sarif)):
             if path is not None:

@@ -19,6 +19,7 @@ from norwoodkit import memory
 from norwoodkit.cli.app import progress_bar
 from norwoodkit.paths import OutputKind, guard_output
 from norwoodkit.source import DatasetSource, parse_field_map
+from norwoodkit.storage import place
 
 if TYPE_CHECKING:
     from norwoodkit.dataset import ProbedDataset
@@ -32,15 +33,21 @@ WorkersOpt = Annotated[
     ),
 ]
 RootArg = Annotated[
-    Path, typer.Argument(metavar="ROOT", help="Dataset folder (annotation file + subject folders).")
+    str,
+    typer.Argument(
+        metavar="ROOT",
+        help="Dataset folder (annotation file + subject folders), or its URL (s3://bucket/prefix, "
+        "gs://..., file://...; credentials from the store's standard config).",
+    ),
 ]
 AnnotationsOpt = Annotated[
-    Path | None,
+    str | None,
     typer.Option(
         "--annotations",
         "-a",
         metavar="FILE",
-        help="Annotation file (default: annotation.json or the single .json/.csv at the root).",
+        help="Annotation file or its URL (default: annotation.json or the single .json/.csv at "
+        "the root).",
     ),
 ]
 FieldOpt = Annotated[
@@ -73,10 +80,13 @@ _SOURCE_OPTIONS: tuple[tuple[str, Any, Any], ...] = (
 )
 
 
-def _source(root: Path, values: dict[str, Any]) -> DatasetSource:
+def _source(root: str, values: dict[str, Any]) -> DatasetSource:
+    # Text as typed: a local path (file:// included) stays a Path and every local rule applies
+    # unchanged; a URL becomes a store's Location (a missing backend is named here).
+    annotations = values["annotations"]
     return DatasetSource(
-        root=root,
-        annotations=values["annotations"],
+        root=place(root, parameter="root"),
+        annotations=None if annotations is None else place(annotations, parameter="annotations"),
         fields=parse_field_map(values["field"] or []),
         cache_dir=values["cache"],
         use_cache=not values["no_cache"],
@@ -105,7 +115,7 @@ def reads_dataset(fn: Callable[..., None]) -> Callable[..., None]:
     ]
 
     @functools.wraps(fn)
-    def wrapper(root: Path, **kwargs: Any) -> None:
+    def wrapper(root: str, **kwargs: Any) -> None:
         values = {name: kwargs.pop(name) for name, _, _ in _SOURCE_OPTIONS}
         source = _source(root, values)
         _guard_cache(source)

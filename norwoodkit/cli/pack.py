@@ -140,10 +140,11 @@ def pack(
     """Write Parquet shards for fast training input as a Hugging Face dataset folder (datasets,
     pyarrow, DuckDB, Polars read it), with a dataset card, croissant.json and manifest.json."""
     from norwoodkit import pack as packing
+    from norwoodkit.dataset import local_root
     from norwoodkit.pack.folder import check_out
     from norwoodkit.pack.pipeline import write_probing
 
-    check_out(out_dir, source.root, overwrite, resume)  # now, before loading the dataset
+    check_out(out_dir, local_root(source.root, "pack"), overwrite, resume)  # before loading
     opts = packing.PackOptions(
         layout=layout,
         shard_size=packing.parse_size(shard_size),

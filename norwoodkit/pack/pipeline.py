@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from norwoodkit.columns import PROBE_COLUMNS
-from norwoodkit.dataset import Dataset, ProbedDataset
+from norwoodkit.dataset import Dataset, ProbedDataset, local_root
 from norwoodkit.errors import InputError
 from norwoodkit.pack.folder import check_out
 from norwoodkit.pack.options import PackOptions
@@ -64,7 +64,8 @@ def write_probing(
 
     opts = options or PackOptions()
     target = Path(out)
-    check_out(target, dataset.root, overwrite, resume)
+    root = local_root(dataset.root, "pack")
+    check_out(target, root, overwrite, resume)
     assignment = None if splits is None else Assignment.of(splits)
     with ProbeStream(
         dataset, cache_dir=cache_dir, use_cache=use_cache, workers=opts.workers, thumbnails=False
@@ -76,7 +77,7 @@ def write_probing(
             state, done = prepare_folder(target, overwrite, resume)
             feed = _Feed(guess, stream)
             streamed = not feed.filled.all()
-            job = Job(dataset.root, target, guess.table, opts, progress, feed.ready, streamed)
+            job = Job(root, target, guess.table, opts, progress, feed.ready, streamed)
             try:
                 with contextlib.suppress(_Misguess):  # then the plan is made again, below
                     ahead = job.write_all(guess.shards, done, state)
@@ -94,7 +95,7 @@ def write_probing(
         state, done = prepare_folder(target, overwrite, resume)
     elif ahead is not None and _same_shards(guess, work):
         return work.finish(probed, target, *ahead, state)
-    job = Job(probed.root, target, work.table, opts, progress)
+    job = Job(root, target, work.table, opts, progress)
     records, skipped = job.write_all(work.shards, {**done, **written}, state)
     skipped = [s for s in skipped if s not in written]  # kept from an earlier run only
     return work.finish(probed, target, records, skipped, state)

@@ -25,7 +25,7 @@ import pandas as pd
 
 from norwoodkit import memory
 from norwoodkit.atomic import write_text_atomic
-from norwoodkit.dataset import ProbedDataset
+from norwoodkit.dataset import ProbedDataset, local_root
 from norwoodkit.errors import InputError, OutputError
 from norwoodkit.findings import Finding, finding
 from norwoodkit.pack.card import dataset_card
@@ -117,10 +117,11 @@ def write(
     """
     opts = options or PackOptions()
     target = Path(out)
-    check_out(target, dataset.root, overwrite, resume)
+    root = local_root(dataset.root, "pack")
+    check_out(target, root, overwrite, resume)
     work = Planned.make(dataset, opts, None if splits is None else Assignment.of(splits), exclude)
     state, done = prepare_folder(target, overwrite, resume)
-    job = Job(dataset.root, target, work.table, opts, progress)
+    job = Job(root, target, work.table, opts, progress)
     records, skipped = job.write_all(work.shards, done, state)
     return work.finish(dataset, target, records, skipped, state)
 
