@@ -85,12 +85,17 @@ def _commands() -> dict[str, Callable[..., Any]]:
 
 
 def _path_parameters() -> set[tuple[str, str]]:
-    """(command, parameter) for every parameter whose type is a Path (or Path | None)."""
+    """(command, parameter) for every parameter whose type is a Path (or Path | None), or a
+    place that may also be a URL (ROOT, --annotations: text until ``storage.place``)."""
+    from norwoodkit.cli.options import AnnotationsOpt, RootArg
+
     found = set()
     for name, callback in _commands().items():
         for param, hint in get_type_hints(callback, include_extras=True).items():
             base = get_args(hint)[0] if get_args(hint) else hint
-            if base is Path or (isinstance(base, types.UnionType) and Path in get_args(base)):
+            if hint in (RootArg, AnnotationsOpt) or base is Path:
+                found.add((name, param))
+            elif isinstance(base, types.UnionType) and Path in get_args(base):
                 found.add((name, param))
     return found
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 import urllib.request
 from collections.abc import Iterator
@@ -13,6 +14,7 @@ from pathlib import Path
 import pytest
 from hostile import check, run
 
+from conftest import MakeDataset
 from norwoodkit import dataset, storage
 from norwoodkit.labels import View
 from norwoodkit.report.enlarge import enlarge
@@ -44,10 +46,10 @@ def test_clean_sample_same_results(clean_sample: Path, s3: S3) -> None:
 
 
 @pytest.fixture
-def messy(make_dataset, tmp_path: Path) -> Path:  # type: ignore[no-untyped-def]
+def messy(make_dataset: MakeDataset) -> Path:
     """A dataset with what a store can hold wrong: junk, strays, a missing view, a corrupt and
     a duplicated photo, a folder that is no subject, files/ as the image root."""
-    root: Path = make_dataset(
+    root = make_dataset(
         subjects=6,
         shape="csv",
         missing_view=("2", View.LEFT),
@@ -156,6 +158,22 @@ def test_enlarge_fetches_and_checks_the_hash(clean_sample: Path, s3: S3) -> None
     assert big.jpeg is not None and big.jpeg[:2] == b"\xff\xd8"
     assert "sha256 differs" in enlarge(where, "1/Front.jpg", "0" * 64, 64).note
     assert "could not be fetched again" in enlarge(where, "1/Nothing.jpg", sha, 64).note
+
+
+def test_report_enlarges_photos_fetched_from_the_store(
+    make_dataset: MakeDataset, s3: S3, tmp_path: Path
+) -> None:
+    pytest.importorskip("matplotlib")
+    from norwoodkit import probe, report
+
+    local = make_dataset(subjects=2)
+    _upload(local, s3.url("two"))
+    where = storage.locate(s3.url("two"), parameter="root")
+    ds = probe.run(dataset.load(where), cache_dir=tmp_path / "cache", workers=2)
+    text = report.build(ds, findings=())
+    shown = re.findall(r'<div class=zoom id="zoom-\d+">(.*?)</div>', text.split("</main>")[1], re.S)
+    assert len(shown) == 10
+    assert not [m for m in shown if "Shown at thumbnail size" in m]
 
 
 # --------------------------------------------------------------------------- bad input

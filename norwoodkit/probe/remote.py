@@ -79,11 +79,13 @@ def fetch(root: Location, rel: str, size: int) -> Blob:
 
 
 def fetched(
-    root: Location, paths: Sequence[str], sizes: Sequence[int], concurrency: int = CONCURRENCY
+    root: Location, paths: Sequence[str], sizes: Sequence[int], concurrency: int | None = None
 ) -> Iterator[Blob]:
-    """``fetch`` of each path, in order, with at most ``concurrency`` GETs in flight."""
-    window = max(1, concurrency) * 2
-    with ThreadPoolExecutor(max(1, concurrency), thread_name_prefix="nk-fetch") as pool:
+    """``fetch`` of each path, in order, with at most ``concurrency`` GETs in flight (None:
+    ``CONCURRENCY``, read at the call, so a benchmark can set it)."""
+    n = max(1, CONCURRENCY if concurrency is None else concurrency)
+    window = 2 * n
+    with ThreadPoolExecutor(n, thread_name_prefix="nk-fetch") as pool:
         pending: deque[Future[Blob]] = deque()
         try:
             for rel, size in zip(paths, sizes, strict=True):
