@@ -1,20 +1,22 @@
 """Probing a dataset in an object store vs on local disk, per number of GETs in flight.
 
     python benchmarks/bench_remote_probe.py [--subjects 480] [--size tiny] [--repeats 3]
-        [--workers N] [--concurrency 1,4,8,16,32]
+        [--workers N] [--concurrency 1,4,8,16,32] [--latency-ms 0]
 
 Writes the sample (``--subjects`` x 5 photos), starts moto's S3 server in a process of its own
 on loopback, uploads the sample to a bucket, then times a cold probe (no cache) of the local
 folder and of its URL at each concurrency, rounds interleaved (local, then each concurrency, in
 every round). Prints the median of each and its ratio to the local probe of the same rounds.
-The server is local, so this measures our overhead (listing, GETs, the thread pool feeding the
-decode), not a real network's latency: against a remote store more GETs in flight pay more.
+The server is local, so without ``--latency-ms`` this measures our overhead (listing, GETs, the
+thread pool feeding the decode); ``--latency-ms`` puts a proxy in front of the server that holds
+each request that long, as a store across a network does (its first byte comes that much later).
 This is a benchmark, not a test: it never fails on speed.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 import platform
 import socket
@@ -22,6 +24,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -53,6 +56,32 @@ def start_server(port: int) -> subprocess.Popen[bytes]:
     raise SystemExit("moto's server did not start")
 
 
+def start_proxy(target: int, latency: float) -> int:
+    """A loopback TCP proxy to ``target`` that holds each request ``latency`` seconds; its port."""
+    loop = asyncio.new_event_loop()
+
+    async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter, delay: float) -> None:
+        try:
+            while data := await src.read(1 << 16):
+                if delay:
+                    await asyncio.sleep(delay)
+                dst.write(data)
+                await dst.drain()
+        except ConnectionError:
+            pass
+        finally:
+            dst.close()
+
+    async def handle(client_r: asyncio.StreamReader, client_w: asyncio.StreamWriter) -> None:
+        server_r, server_w = await asyncio.open_connection("127.0.0.1", target)
+        await asyncio.gather(pipe(client_r, server_w, latency), pipe(server_r, client_w, 0))
+
+    server = loop.run_until_complete(asyncio.start_server(handle, "127.0.0.1", 0))
+    port = int(server.sockets[0].getsockname()[1])
+    threading.Thread(target=loop.run_forever, daemon=True).start()
+    return port
+
+
 def timed(root: Path | storage.Location, workers: int | None) -> float:
     """Seconds for load + cold probe (no cache) of ``root``."""
     t0 = time.perf_counter()
@@ -68,6 +97,7 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--workers", type=int, default=None, help="probe processes (default: cores)")
     ap.add_argument("--concurrency", default="1,4,8,16,32")
+    ap.add_argument("--latency-ms", type=float, default=0.0, help="added to each request")
     ap.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "nk-bench-remote")
     args = ap.parse_args()
     levels = [int(x) for x in args.concurrency.split(",")]
@@ -76,13 +106,15 @@ def main() -> None:
     if not (root / "annotation.json").is_file():
         sample.write(root, sample.SampleOptions(subjects=args.subjects, size=args.size, seed=1))
     port = free_port()
+    server = start_server(port)
+    if args.latency_ms:
+        port = start_proxy(port, args.latency_ms / 1000)
     os.environ.update(
         AWS_ENDPOINT_URL=f"http://127.0.0.1:{port}",
         AWS_ACCESS_KEY_ID="bench",
         AWS_SECRET_ACCESS_KEY="bench",
         AWS_DEFAULT_REGION="us-east-1",
     )
-    server = start_server(port)
     try:
         where = storage.locate("s3://nk-bench/sample", parameter="root")
         where.fs.mkdir("nk-bench")
@@ -100,6 +132,7 @@ def main() -> None:
         server.wait()
     images = args.subjects * 5
     print(f"python {platform.python_version()}, {os.cpu_count()} CPUs, {images} images")
+    print(f"added latency per request: {args.latency_ms:g} ms")
     print(f"command: {' '.join(sys.argv)}")
     base = statistics.median(local)
     print(f"local disk: {base:.2f} s (median of {args.repeats}), {images / base:.0f} images/s")

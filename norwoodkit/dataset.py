@@ -210,12 +210,11 @@ def _load_listed(
     ann, records = read_annotation(root, annotations, fields, notes)
     base = remote_walk.image_root(listing, {r.subject_id for r in records})
     found = remote_walk.walk_listing(listing, base, notes)
-    inside_root = isinstance(ann, Location) and ann.under(root)
-    ann_rel = (
-        ann.path[len(root.path) + 1 :] if isinstance(ann, Location) and inside_root else ann.name
-    )
-    walked = _walked(found)
-    place = _Place(root, "", ann_rel, base or ".", walked, frozenset(listing.objects))
+    # Messages name the annotation by its key under the root, as they name a local one.
+    ann_rel = ann.name
+    if isinstance(ann, Location) and ann.under(root):
+        ann_rel = ann.path[len(root.path) + 1 :]
+    place = _Place(root, "", ann_rel, base or ".", _walked(found), frozenset(listing.objects))
     columns = _collect_columns(place, found, records, notes)
     del records
     return Dataset(root, _table(columns), ann, base, tuple(notes), listing)

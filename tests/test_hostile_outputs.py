@@ -93,9 +93,8 @@ def _path_parameters() -> set[tuple[str, str]]:
     for name, callback in _commands().items():
         for param, hint in get_type_hints(callback, include_extras=True).items():
             base = get_args(hint)[0] if get_args(hint) else hint
-            if hint in (RootArg, AnnotationsOpt) or base is Path:
-                found.add((name, param))
-            elif isinstance(base, types.UnionType) and Path in get_args(base):
+            union = isinstance(base, types.UnionType) and Path in get_args(base)
+            if hint in (RootArg, AnnotationsOpt) or base is Path or union:
                 found.add((name, param))
     return found
 

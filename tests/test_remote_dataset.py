@@ -196,6 +196,11 @@ def test_no_annotation_in_the_store(clean_sample: Path, s3: S3) -> None:
     check(r, 2, [s3.url("noann"), "no annotation file found", "--annotations"])
 
 
+def test_annotations_url_that_does_not_exist(clean_sample: Path, s3: S3) -> None:
+    r = run(["validate", str(clean_sample), "-a", s3.url("none.json"), "-q"])
+    check(r, 2, [s3.url("none.json"), "no such object", "check the URL"])
+
+
 @pytest.fixture
 def enforced_auth(s3: S3) -> Iterator[None]:
     """moto checks every request's credentials from now on (its keys: none known)."""
