@@ -315,6 +315,8 @@ def main() -> None:
     if args.integrity_only:
         return integrity_cost(original, resized, args.repeats, header=True)
 
+    root = ds.root
+    assert isinstance(root, Path)  # prepare() loads a local folder
     images = ds.images
     paths = images["path"].astype(str).tolist()
     labels = (images["stage"].astype(int) - 1).tolist()
@@ -322,7 +324,7 @@ def main() -> None:
     common: dict[str, Any] = {"batch_size": b, "num_workers": w}
     readers: dict[str, Callable[[], Iterable[Any]]] = {
         "baseline: folder Dataset (ImageFolder way)": lambda: DataLoader(
-            FolderDataset(ds.root, paths, labels), shuffle=True, **common
+            FolderDataset(root, paths, labels), shuffle=True, **common
         ),
         "(a) ShardDataset, original bytes": lambda: DataLoader(
             ShardDataset(original, "train", size=SIZE), **common
@@ -346,7 +348,7 @@ def main() -> None:
     )
     print(f"command: {shlex.join([sys.executable, *sys.argv])}")
     print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
-    mb = sum(p.stat().st_size for p in (ds.root / x for x in paths)) / 1e6
+    mb = sum(p.stat().st_size for p in (root / x for x in paths)) / 1e6
     print(
         f"{len(paths)} images ({mb:.0f} MB of JPEG, {args.size}); DataLoader num_workers={w}, "
         f"batch_size={b}; decode to {SIZE}x{SIZE} uint8; median of {args.repeats} passes\n"

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from norwoodkit.annotation_text import JsonObject, check_regular, parse_json, read_text
+from norwoodkit.annotation_text import JsonObject, Where, check_regular, parse_json, read_text
 from norwoodkit.errors import AnnotationError, LabelError, ParameterError
 from norwoodkit.findings import Finding, finding
 from norwoodkit.labels import (
@@ -39,6 +39,7 @@ from norwoodkit.labels import (
     readable_name,
     short_repr,
 )
+from norwoodkit.storage import Location
 
 __all__ = [
     "ANNOTATION_NAMES",
@@ -136,11 +137,11 @@ class AnnotationRecord:
 
 
 def read_annotation(
-    root: Path,
-    annotations: str | os.PathLike[str] | None,
+    root: Where,
+    annotations: str | os.PathLike[str] | Location | None,
     fields: Mapping[str, str],
     notes: list[Finding],
-) -> tuple[Path, list[AnnotationRecord]]:
+) -> tuple[Where, list[AnnotationRecord]]:
     """The annotation file's path and its records; problems with single records go to ``notes``.
 
     Raises:
@@ -171,7 +172,9 @@ def _check_field_map(fields: Mapping[str, str]) -> dict[str, str]:
     return out
 
 
-def _find_annotation(root: Path, annotations: str | os.PathLike[str] | None) -> Path:
+def _find_annotation(root: Where, annotations: str | os.PathLike[str] | Location | None) -> Where:
+    if isinstance(annotations, Location):
+        return annotations
     if annotations is not None:
         path = Path(annotations)
         if not os.path.lexists(path):
@@ -182,6 +185,8 @@ def _find_annotation(root: Path, annotations: str | os.PathLike[str] | None) -> 
             )
         check_regular(path, root, given=True)
         return path
+    if isinstance(root, Location):  # dataset.load finds a store's annotation in its listing
+        raise ParameterError("annotations", f"{root}: name the annotation file's URL")
     for name in ANNOTATION_NAMES:
         if os.path.lexists(root / name):
             check_regular(root / name, root, given=False)
@@ -206,7 +211,7 @@ def _find_annotation(root: Path, annotations: str | os.PathLike[str] | None) -> 
     )
 
 
-def _read_records(path: Path, notes: list[Finding]) -> list[tuple[str, dict[str, Any]]]:
+def _read_records(path: Where, notes: list[Finding]) -> list[tuple[str, dict[str, Any]]]:
     """Records as (where, fields) pairs; ``where`` locates the record in the file for messages."""
     text = read_text(path, notes)
     if path.suffix.lower() == ".csv":
@@ -229,7 +234,7 @@ def _read_records(path: Path, notes: list[Finding]) -> list[tuple[str, dict[str,
 
 
 def _records_from_json(
-    path: Path, doc: Any
+    path: Where, doc: Any
 ) -> tuple[list[tuple[str, dict[str, Any]]], dict[str, Any] | None]:
     """The records, and the object keyed by person id when that is the shape."""
     shape_help = (
@@ -273,7 +278,7 @@ def _records_from_json(
     )
 
 
-def _read_csv(path: Path, text: str, notes: list[Finding]) -> list[tuple[str, dict[str, Any]]]:
+def _read_csv(path: Where, text: str, notes: list[Finding]) -> list[tuple[str, dict[str, Any]]]:
     reader = csv.reader(io.StringIO(text, newline=""))
     try:
         header = next(reader, [])
@@ -298,7 +303,7 @@ def _read_csv(path: Path, text: str, notes: list[Finding]) -> list[tuple[str, di
         ) from exc
 
 
-def _note_repeated_columns(path: Path, header: list[str], notes: list[Finding]) -> None:
+def _note_repeated_columns(path: Where, header: list[str], notes: list[Finding]) -> None:
     repeated = sorted({h for h in header if header.count(h) > 1})
     if repeated:
         notes.append(
@@ -313,7 +318,7 @@ def _note_repeated_columns(path: Path, header: list[str], notes: list[Finding]) 
 
 
 def _csv_record(
-    path: Path, header: list[str], row: list[str], line: int, notes: list[Finding]
+    path: Where, header: list[str], row: list[str], line: int, notes: list[Finding]
 ) -> dict[str, Any]:
     """One row as a record (the first of repeated columns wins); a note when it has the wrong
     number of values."""

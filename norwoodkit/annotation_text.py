@@ -8,6 +8,10 @@ finding; UTF-16/32 and NUL bytes are refused). JSON is parsed with repeated keys
 value wins and each repeat is reported), ``NaN``/``Infinity`` refused, numbers too long to be
 values kept as text, nesting bounded and lone surrogates refused, so nothing later meets a value
 that cannot be written back out. A refused file's content is never echoed.
+
+An annotation object in a store (a :class:`~norwoodkit.storage.Location`) takes the same path
+from its bytes on: the same ceiling (asked of the store before the body is fetched, and checked
+on what came), the same decoding and parsing; a store has no links, FIFOs or devices to refuse.
 """
 
 from __future__ import annotations
@@ -23,12 +27,14 @@ from typing import Any, NoReturn
 from norwoodkit.errors import AnnotationError, ParameterError
 from norwoodkit.findings import Finding, finding
 from norwoodkit.paths import inside
+from norwoodkit.storage import Location, storage_error
 
 __all__ = [
     "MAX_ANNOTATION_BYTES",
     "MAX_JSON_DEPTH",
     "JsonObject",
     "Repeat",
+    "Where",
     "check_regular",
     "parse_json",
     "read_text",
@@ -56,25 +62,29 @@ _KINDS = {
 }
 _RESAVE = "re-save it as UTF-8"
 
+#: Where an annotation file is: a local path, or an object in a store.
+Where = Path | Location
 
-def _refuse(path: Path, problem: str, code: str, given: bool) -> ParameterError | AnnotationError:
+
+def _refuse(path: Where, problem: str, code: str, given: bool) -> ParameterError | AnnotationError:
     """The error for a file refused before reading: about the argument when the user named it."""
     if given:
         return ParameterError("annotations", f"{path}: {problem}", code=code)
     return AnnotationError(f"{path}: {problem}", code=code)
 
 
-def check_regular(path: Path, root: Path, given: bool) -> None:
-    """Refuse ``path`` unless it is a regular file that stays inside ``root`` when it lies there.
+def check_regular(path: Path, root: Where, given: bool) -> None:
+    """Refuse ``path`` unless it is a regular file that stays inside ``root`` when it lies there
+    (a local file never lies in a store's ``root``).
 
     Raises:
         ParameterError: (parameter "annotations", when ``given``) or AnnotationError otherwise.
     """
-    root_real = os.path.realpath(root)
+    root_real = os.path.realpath(root) if isinstance(root, Path) else ""
     # Where the name itself lies (its folder resolved, not the name): a link found in the root,
     # or named there, must not lead out of it.
     place = os.path.join(os.path.realpath(path.parent), path.name)
-    lies_inside = place.startswith(root_real.rstrip(os.sep) + os.sep)
+    lies_inside = bool(root_real) and place.startswith(root_real.rstrip(os.sep) + os.sep)
     if lies_inside and not inside(root_real, str(path)):
         raise _refuse(
             path,
@@ -99,14 +109,14 @@ def check_regular(path: Path, root: Path, given: bool) -> None:
         )
 
 
-def read_text(path: Path, notes: list[Finding]) -> str:
+def read_text(path: Where, notes: list[Finding]) -> str:
     """The file's text: UTF-8 (BOM or none), else Latin-1 with an ``annotation-encoding`` note.
 
     Raises:
         AnnotationError: unreadable, not a regular file, over ``MAX_ANNOTATION_BYTES``, empty,
             UTF-16/32, or holding a NUL byte.
     """
-    data = _read_bounded(path)
+    data = _read_bounded(path) if isinstance(path, Path) else _fetch_bounded(path)
     if not data.strip():
         raise AnnotationError(
             f"{path}: the annotation file is empty; restore it from the dataset delivery",
@@ -139,6 +149,31 @@ def read_text(path: Path, notes: list[Finding]) -> str:
         return data.decode("latin-1")
 
 
+def _too_big(path: Where) -> AnnotationError:
+    return AnnotationError(
+        f"{path}: larger than the {MAX_ANNOTATION_BYTES // 2**20} MiB an annotation file "
+        "may have; split it, or check that it is the annotation file",
+        code="annotation-too-large",
+    )
+
+
+def _fetch_bounded(where: Location) -> bytes:
+    """The bytes of an annotation object, refused before the fetch when the store says it is
+    over ``MAX_ANNOTATION_BYTES`` (and after it, should it have grown since)."""
+    try:
+        size = where.fs.size(where.path)
+        if size is not None and size > MAX_ANNOTATION_BYTES:
+            raise _too_big(where)
+        data = where.fs.cat_file(where.path, start=0, end=MAX_ANNOTATION_BYTES + 1)
+    except AnnotationError:
+        raise
+    except Exception as exc:  # the store's exception, as one message naming the URL
+        raise storage_error(exc, where, "read") from None
+    if len(data) > MAX_ANNOTATION_BYTES:
+        raise _too_big(where)
+    return bytes(data)
+
+
 def _read_bounded(path: Path) -> bytes:
     """At most ``MAX_ANNOTATION_BYTES`` from a regular file, opened so that nothing can block."""
     flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOFOLLOW", 0)
@@ -157,11 +192,7 @@ def _read_bounded(path: Path) -> bytes:
                 f"{path}: not a regular file; pass the path of the annotation file",
                 code="annotation-not-file",
             )
-        too_big = AnnotationError(
-            f"{path}: larger than the {MAX_ANNOTATION_BYTES // 2**20} MiB an annotation file "
-            "may have; split it, or check that it is the annotation file",
-            code="annotation-too-large",
-        )
+        too_big = _too_big(path)
         if st.st_size > MAX_ANNOTATION_BYTES:
             raise too_big
         try:
@@ -211,7 +242,7 @@ def _constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
-def parse_json(path: Path, text: str) -> tuple[Any, list[Repeat]]:
+def parse_json(path: Where, text: str) -> tuple[Any, list[Repeat]]:
     """The document, and every key an object repeats (in document order).
 
     Raises:
@@ -238,7 +269,7 @@ def parse_json(path: Path, text: str) -> tuple[Any, list[Repeat]]:
     return doc, _check_document(path, doc)
 
 
-def _too_deep(path: Path, where: str) -> NoReturn:
+def _too_deep(path: Where, where: str) -> NoReturn:
     raise AnnotationError(
         f"{path}: {where} nests deeper than {MAX_JSON_DEPTH} levels; an annotation holds "
         "records of plain values - fix the file or name the right one",
@@ -246,7 +277,7 @@ def _too_deep(path: Path, where: str) -> NoReturn:
     )
 
 
-def _check_document(path: Path, doc: Any) -> list[Repeat]:
+def _check_document(path: Where, doc: Any) -> list[Repeat]:
     """Walk ``doc`` without recursion: bounded depth, no lone surrogates; collect repeats."""
     repeats: list[Repeat] = []
     stack: list[tuple[Any, str, int]] = [(doc, "$", 0)]
@@ -271,7 +302,7 @@ def _check_document(path: Path, doc: Any) -> list[Repeat]:
     return repeats
 
 
-def _check_text(path: Path, text: str, where: str) -> None:
+def _check_text(path: Where, text: str, where: str) -> None:
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:

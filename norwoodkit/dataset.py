@@ -6,6 +6,10 @@ folders), then joins the two into a ``Dataset`` whose table has one row per imag
 placeholder row (``path`` null) per missing view. Nothing else in norwoodkit walks the folder or
 reads the annotation: every later step takes the ``Dataset``. Problems met while reading are kept
 as findings in ``Dataset.notes``; only problems that make the dataset unreadable raise.
+
+A root in an object store (a :class:`~norwoodkit.storage.Location`) is listed once instead
+(``remote_walk``); the listing then answers every "is this file there" question that the local
+path asks the file system, and travels with the ``Dataset`` as the probe cache's key.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ import re
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self
 
 import pandas as pd
 
@@ -35,7 +39,11 @@ from norwoodkit.errors import InputError, ParameterError
 from norwoodkit.findings import Finding, finding
 from norwoodkit.labels import VIEWS, View, id_sort_key, parse_view
 from norwoodkit.paths import inside, posix_rel
-from norwoodkit.walk import choose_image_root, escape_note, walk
+from norwoodkit.storage import Location
+from norwoodkit.walk import FolderWalk, choose_image_root, escape_note, walk
+
+if TYPE_CHECKING:
+    from norwoodkit.remote_walk import Listing
 
 __all__ = [
     "ANNOTATION_NAMES",
@@ -46,18 +54,24 @@ __all__ = [
     "Dataset",
     "ProbedDataset",
     "load",
+    "local_root",
 ]
 
 
 @dataclass(frozen=True)
 class Dataset:
-    """A dataset root, its one table and what was noticed while reading it."""
+    """A dataset root, its one table and what was noticed while reading it.
 
-    root: Path
+    ``listing``: for a root in a store, every object under it (size, ETag or version id);
+    None for a local folder.
+    """
+
+    root: Path | Location
     table: pd.DataFrame
-    annotation_file: Path | None = None
+    annotation_file: Path | Location | None = None
     image_root: str = ""
     notes: tuple[Finding, ...] = field(default_factory=tuple)
+    listing: Listing | None = field(default=None, repr=False)
 
     @property
     def images(self) -> pd.DataFrame:
@@ -109,6 +123,7 @@ class ProbedDataset(Dataset):
             annotation_file=dataset.annotation_file,
             image_root=dataset.image_root,
             notes=dataset.notes,
+            listing=dataset.listing,
             probe_columns=_ALL_PROBED if probe_columns is None else frozenset(probe_columns),
         )
 
@@ -130,16 +145,17 @@ class ProbedDataset(Dataset):
 
 
 def load(
-    root: str | os.PathLike[str],
-    annotations: str | os.PathLike[str] | None = None,
+    root: str | os.PathLike[str] | Location,
+    annotations: str | os.PathLike[str] | Location | None = None,
     fields: Mapping[str, str] | None = None,
 ) -> Dataset:
     """Read a dataset folder and its annotation file into a ``Dataset``.
 
     Args:
         root: the dataset folder (subject folders directly inside it, or inside one subfolder
-            such as ``files/``).
-        annotations: the annotation file; default: the first of ``ANNOTATION_NAMES`` at the root.
+            such as ``files/``), or its place in an object store (``storage.place``).
+        annotations: the annotation file (a path, or a store's Location); default: the first of
+            ``ANNOTATION_NAMES`` at the root.
         fields: ``canonical -> their field name`` for fields the aliases do not cover, e.g.
             ``{"label": "hair_loss_grade", "front": "img_face"}``.
 
@@ -147,7 +163,10 @@ def load(
         InputError: the root is missing or not a folder, or cannot be listed.
         ParameterError: ``fields`` names an unknown field, or ``annotations`` is not a file.
         AnnotationError: no annotation file, or one that cannot be read as records.
+        StorageError: the store refused to list or read the root (names the permission).
     """
+    if isinstance(root, Location):
+        return _load_listed(root, annotations, fields or {})
     root_path = Path(root)
     if not root_path.exists():
         raise InputError(
@@ -163,16 +182,42 @@ def load(
         )
     notes: list[Finding] = []
     ann_path, records = read_annotation(root_path, annotations, fields or {}, notes)
-    columns, image_root = _collect_columns(root_path, ann_path, records, notes)
+    image_root = choose_image_root(root_path, {r.subject_id for r in records})
+    found = walk(root_path, image_root, notes)
+    place = _local_place(root_path, ann_path, image_root, found)
+    columns = _collect_columns(place, found, records, notes)
     del records
     table = _table(columns)
     return Dataset(
         root=root_path,
         table=table,
         annotation_file=ann_path,
-        image_root=image_root,
+        image_root="" if place.base == "." else place.base,
         notes=tuple(notes),
     )
+
+
+def _load_listed(
+    root: Location, annotations: str | os.PathLike[str] | Location | None, fields: Mapping[str, str]
+) -> Dataset:
+    """``load`` for a root in an object store: one listing, then the same table."""
+    from norwoodkit import remote_walk
+
+    listing = remote_walk.list_objects(root)
+    if annotations is None:
+        annotations = remote_walk.find_annotation(listing)
+    notes: list[Finding] = []
+    ann, records = read_annotation(root, annotations, fields, notes)
+    base = remote_walk.image_root(listing, {r.subject_id for r in records})
+    found = remote_walk.walk_listing(listing, base, notes)
+    # Messages name the annotation by its key under the root, as they name a local one.
+    ann_rel = ann.name
+    if isinstance(ann, Location) and ann.under(root):
+        ann_rel = ann.path[len(root.path) + 1 :]
+    place = _Place(root, "", ann_rel, base or ".", _walked(found), frozenset(listing.objects))
+    columns = _collect_columns(place, found, records, notes)
+    del records
+    return Dataset(root, _table(columns), ann, base, tuple(notes), listing)
 
 
 # --------------------------------------------------------------------------- the table
@@ -184,14 +229,55 @@ _COLUMN_NAMES = frozenset(c.name for c in DATASET_COLUMNS)
 class _Place:
     """Where one load resolves paths, and how its messages name the annotation file."""
 
-    root: Path
+    root: Path | Location
     root_real: str
-    image_root: Path
     ann_rel: str
     #: The image root relative to the root ("." when they are one).
     base: str
     #: Every image file the walk kept: each is already known to lie inside the root.
     walked: frozenset[str]
+    #: A store's root: every object under it (the file system is not asked); None: local.
+    listed: frozenset[str] | None = None
+
+    def lexists(self, rel: str) -> bool:
+        """Whether anything is at ``rel`` (a link counts, even a broken one)."""
+        if self.listed is not None:
+            return rel in self.listed
+        return os.path.lexists(os.path.join(self.local, rel))
+
+    def is_file(self, rel: str) -> bool:
+        """Whether ``rel`` is a file (links followed)."""
+        if self.listed is not None:
+            return rel in self.listed
+        return os.path.isfile(os.path.join(self.local, rel))
+
+    def escaping(self, rel: str) -> str | None:
+        """The full path of ``rel`` when it is there and leads outside the root (a link), else
+        None (a store has no links)."""
+        if self.listed is not None:
+            return None
+        full = os.path.join(self.local, rel)
+        return full if os.path.lexists(full) and not inside(self.root_real, full) else None
+
+    @property
+    def local(self) -> str:
+        return str(self.root)
+
+
+def _local_place(
+    root: Path, ann_path: Path | Location, image_root: Path, found: FolderWalk
+) -> _Place:
+    """The ``_Place`` of a local load."""
+    root_real = os.path.realpath(root)
+    if isinstance(ann_path, Path) and inside(root_real, str(ann_path)):
+        ann_rel = posix_rel(root, str(ann_path))
+    else:
+        ann_rel = ann_path.name
+    return _Place(root, root_real, ann_rel, posix_rel(root, str(image_root)), _walked(found))
+
+
+def _walked(found: FolderWalk) -> frozenset[str]:
+    return frozenset(rel for files in found.files.values() for rel in files)
 
 
 def _extra_column(key: str) -> str:
@@ -215,22 +301,17 @@ def _safe_listed_path(listed: str, place: _Place) -> str | None:
     candidates = [rel] if place.base == "." else [posixpath.join(place.base, rel), rel]
     for cand in candidates:
         # A file the walk kept exists; asking the file system again is one stat per image.
-        if cand in place.walked or os.path.lexists(os.path.join(place.root, cand)):
+        if cand in place.walked or place.lexists(cand):
             return cand
     return candidates[0]
 
 
 def _collect_columns(
-    root: Path, ann_path: Path, records: list[AnnotationRecord], notes: list[Finding]
-) -> tuple[dict[str, list[Any]], str]:
-    """The table's values column by column, and the image root (relative to ``root``)."""
+    place: _Place, found: FolderWalk, records: list[AnnotationRecord], notes: list[Finding]
+) -> dict[str, list[Any]]:
+    """The table's values column by column."""
     by_id = {r.subject_id: r for r in records}
-    image_root = choose_image_root(root, set(by_id))
-    found = walk(root, image_root, notes)
-    root_real = os.path.realpath(root)
-    ann_rel = posix_rel(root, str(ann_path)) if inside(root_real, str(ann_path)) else ann_path.name
-    walked = frozenset(rel for files in found.files.values() for rel in files)
-    place = _Place(root, root_real, image_root, ann_rel, posix_rel(root, str(image_root)), walked)
+    ann_rel = place.ann_rel
     extras = sorted({_extra_column(k) for r in records for k in r.extras})
     # Columns of plain lists, not a dict or tuple per row: at tens of thousands of images the
     # per-row objects would outweigh the table itself.
@@ -251,7 +332,7 @@ def _collect_columns(
         for row in rows.build(found.files.get(sid, [])):
             for name, values in columns.items():
                 values.append(row.get(name))
-    return columns, ("" if image_root == root else posix_rel(root, str(image_root)))
+    return columns
 
 
 def _table(columns: dict[str, list[Any]]) -> pd.DataFrame:
@@ -337,7 +418,7 @@ class _SubjectRows:
         self.used.add(rel)
 
     def _is_file(self, rel: str) -> bool:
-        return os.path.isfile(os.path.join(self.place.root, rel))
+        return self.place.is_file(rel)
 
     def _resolve(self, raw: str) -> str | None:
         """A listed path as a root-relative path, or None (with a note) when it leads outside."""
@@ -345,8 +426,8 @@ class _SubjectRows:
         rel = _safe_listed_path(raw, place)
         if rel is not None and rel in place.walked:
             return rel  # the walk kept it: inside the root, links resolved
-        full = os.path.join(place.root, rel) if rel is not None else ""
-        if rel is not None and os.path.lexists(full) and not inside(place.root_real, full):
+        full = place.escaping(rel) if rel is not None else None
+        if rel is not None and full is not None:
             if not any(n.code == "path-escapes-root" and n.path == rel for n in self.notes):
                 self.notes.append(escape_note(rel, full, sid))
             return None
@@ -382,6 +463,22 @@ def _subject_values(sid: str, rec: AnnotationRecord | None, folder: str | None) 
                 v if v is None or isinstance(v, str) else json.dumps(v, ensure_ascii=False)
             )
     return base
+
+
+def local_root(root: Path | Location, step: str) -> Path:
+    """``root`` when it is a local folder; ``step`` (a pass that re-reads the image files
+    itself, as pack does) refuses a root in a store.
+
+    Raises:
+        ParameterError: ``root`` is a store's URL (parameter ``root``).
+    """
+    if isinstance(root, Location):
+        raise ParameterError(
+            "root",
+            f"{root.url}: {step} reads its images from a local folder only, for now; copy the "
+            "dataset out of the store first (e.g. aws s3 sync URL DIR) and pass that folder",
+        )
+    return root
 
 
 def decoded(frame: pd.DataFrame) -> pd.Series:

@@ -11,12 +11,10 @@ import os
 import stat
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 from norwoodkit.errors import OutputError
-
-if TYPE_CHECKING:
-    from norwoodkit.storage import Location
+from norwoodkit.storage import Location
 
 __all__ = ["OutputKind", "guard_output", "guard_url", "inside", "posix_rel", "safe_relpath"]
 
@@ -86,6 +84,8 @@ def guard_output(
             output-is-link, output-is-folder, output-not-regular, output-not-folder, output-denied,
             output-parent-missing, output-not-writable.
     """
+    if isinstance(dataset_root, Location):  # a local output never lies in a store
+        dataset_root = None
     given = Path(path)
     real = os.path.realpath(given)
     shown = f"{given}" if os.path.abspath(given) == real else f"{given} (resolves to {real})"
@@ -93,9 +93,7 @@ def guard_output(
     def refuse(problem: str, code: str) -> OutputError:
         return OutputError(f"{shown}: {problem}", code=code, parameter=parameter)
 
-    from norwoodkit.storage import Location
-
-    local_root = None if isinstance(dataset_root, Location) else dataset_root
+    local_root = dataset_root
     if local_root is not None and inside(os.path.realpath(local_root), real):
         raise refuse(
             f"inside the dataset folder {dataset_root}; write it somewhere else "

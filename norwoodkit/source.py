@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from norwoodkit.engine import EngineChoice
 from norwoodkit.errors import ParameterError
+from norwoodkit.storage import Location
 
 if TYPE_CHECKING:  # the CLI builds a source before --help; pandas waits for load()
     from norwoodkit.dataset import Dataset, ProbedDataset
@@ -44,8 +45,9 @@ class DatasetSource:
     """A dataset folder and how to read it.
 
     Attributes:
-        root: the dataset folder.
-        annotations: the annotation file; None: found at the root (see ``dataset.load``).
+        root: the dataset folder, or its place in an object store (``storage.place``).
+        annotations: the annotation file (a path or a store's Location); None: found at the
+            root (see ``dataset.load``).
         fields: ``canonical -> their field name`` for fields the aliases do not cover.
         cache_dir: the probe cache folder; None: the user cache folder.
         use_cache: False neither reads nor writes the probe cache.
@@ -53,8 +55,8 @@ class DatasetSource:
         engine: where the expensive passes run (local processes, or Ray; see ``engine.py``).
     """
 
-    root: Path
-    annotations: Path | None = None
+    root: Path | Location
+    annotations: Path | Location | None = None
     fields: Mapping[str, str] = field(default_factory=dict)
     cache_dir: Path | None = None
     use_cache: bool = True

@@ -32,6 +32,7 @@ from norwoodkit.errors import InputError, ParameterError
 from norwoodkit.labels import VIEWS, category_key
 from norwoodkit.paths import guard_output
 from norwoodkit.stats_render import FACT_LABELS, TABLE_TITLES, format_value
+from norwoodkit.storage import Location
 from norwoodkit.strata import (
     AGE_BINS,
     MISSING,
@@ -140,7 +141,7 @@ class Summary:
         self,
         directory: str | os.PathLike[str],
         *,
-        dataset_root: str | os.PathLike[str] | None = None,
+        dataset_root: str | os.PathLike[str] | Location | None = None,
     ) -> list[Path]:
         """Write ``facts.csv`` and one ``<table>.csv`` per table, each atomically.
 
@@ -153,7 +154,10 @@ class Summary:
         return render.write_csv_dir(self, directory, dataset_root)
 
     def write_markdown(
-        self, path: str | os.PathLike[str], *, dataset_root: str | os.PathLike[str] | None = None
+        self,
+        path: str | os.PathLike[str],
+        *,
+        dataset_root: str | os.PathLike[str] | Location | None = None,
     ) -> None:
         """``to_markdown`` written atomically to ``path`` (refused inside ``dataset_root``)."""
         target = guard_output(path, "path", dataset_root=dataset_root, kind="file")

@@ -19,6 +19,7 @@ import pandas as pd
 from norwoodkit.atomic import write_table_atomic
 from norwoodkit.columns import plain
 from norwoodkit.paths import guard_output
+from norwoodkit.storage import Location
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -118,7 +119,7 @@ def markdown(summary: Summary, title: str | None = None) -> str:
 def write_csv_dir(
     summary: Summary,
     directory: str | os.PathLike[str],
-    dataset_root: str | os.PathLike[str] | None = None,
+    dataset_root: str | os.PathLike[str] | Location | None = None,
 ) -> list[Path]:
     """Write ``facts.csv`` and one ``<table>.csv`` per table, each atomically.
 

@@ -133,6 +133,12 @@ class Location:
         """The last part of the path."""
         return self.path.rsplit("/", 1)[-1]
 
+    @property
+    def suffix(self) -> str:
+        """The last part's extension with its dot (``.json``), or "" (as ``Path.suffix``)."""
+        stem, dot, ext = self.name.rpartition(".")
+        return f".{ext}" if dot and stem else ""
+
     def permission(self, action: Action) -> str:
         """The store's name for the permission ``action`` needs (``s3:GetObject``...)."""
         family = _FAMILY.get(self.protocol, "")

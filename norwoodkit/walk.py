@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import stat
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,7 +22,20 @@ from norwoodkit.findings import Finding, finding
 from norwoodkit.labels import IMAGE_EXTENSIONS, canonical_id, is_junk, readable_name
 from norwoodkit.paths import inside, posix_rel
 
-__all__ = ["FolderWalk", "choose_image_root", "escape_note", "name_note", "special_note", "walk"]
+__all__ = [
+    "FolderWalk",
+    "candidate_image_root",
+    "choose_image_root",
+    "claim_folder",
+    "escape_note",
+    "is_image_name",
+    "junk_note",
+    "name_note",
+    "sort_file",
+    "special_note",
+    "subject_folders",
+    "walk",
+]
 
 
 @dataclass
@@ -38,33 +51,51 @@ def choose_image_root(root: Path, ids: set[str]) -> Path:
     """The folder that holds the subject folders: the root, or one subfolder such as files/."""
 
     def score(folder: Path) -> int:
-        n = 0
         try:
             entries = list(os.scandir(folder))
         except OSError:
             return 0
-        for e in entries:
-            if e.is_dir(follow_symlinks=False):
-                name = unicodedata.normalize("NFC", e.name)
-                try:
-                    sid = canonical_id(name)
-                except LabelError:
-                    continue
-                if sid in ids or (not ids and name.isdigit()):
-                    n += 1
-        return n
+        return subject_folders((e.name for e in entries if e.is_dir(follow_symlinks=False)), ids)
 
     best, best_score = root, score(root)
     for entry in sorted(os.scandir(root), key=lambda e: e.name):
-        if (
-            entry.is_dir(follow_symlinks=False)
-            and not entry.name.startswith(".")
-            and not is_junk(entry.name)
-        ):
+        if entry.is_dir(follow_symlinks=False) and candidate_image_root(entry.name):
             s = score(Path(entry.path))
             if s > best_score:
                 best, best_score = Path(entry.path), s
     return best
+
+
+def subject_folders(names: Iterable[str], ids: set[str]) -> int:
+    """How many of the folder ``names`` are subject folders: ids in ``ids`` (any number, when
+    there are no ids) - the score that picks the image root, locally or in a store."""
+    n = 0
+    for raw in names:
+        name = unicodedata.normalize("NFC", raw)
+        try:
+            sid = canonical_id(name)
+        except LabelError:
+            continue
+        if sid in ids or (not ids and name.isdigit()):
+            n += 1
+    return n
+
+
+def candidate_image_root(name: str) -> bool:
+    """Whether a folder at the root may hold the subject folders (not hidden, not junk)."""
+    return not name.startswith(".") and not is_junk(name)
+
+
+def is_image_name(name: str) -> bool:
+    """Whether a file name has an image extension."""
+    return os.path.splitext(name)[1].lower() in IMAGE_EXTENSIONS
+
+
+def junk_note(rel: str, sid: str | None = None) -> Finding:
+    """The note for operating-system junk (a file or a folder): safe to delete."""
+    return finding(
+        "junk-file", f"{rel}: operating-system junk; safe to delete", subject=sid, path=rel
+    )
 
 
 def walk(root: Path, image_root: Path, notes: list[Finding]) -> FolderWalk:
@@ -88,9 +119,7 @@ def walk(root: Path, image_root: Path, notes: list[Finding]) -> FolderWalk:
             continue
         rel = posix_rel(root, entry.path)
         if is_junk(entry.name):
-            notes.append(
-                finding("junk-file", f"{rel}: operating-system junk; safe to delete", path=rel)
-            )
+            notes.append(junk_note(rel))
             continue
         if entry.is_symlink() and not inside(root_real, entry.path):
             notes.append(escape_note(rel, entry.path))
@@ -101,7 +130,7 @@ def walk(root: Path, image_root: Path, notes: list[Finding]) -> FolderWalk:
             _add_folder(w, root, root_real, entry, rel, notes)
         elif (kind := _special(entry.path)) is not None:
             notes.append(special_note(rel, kind))
-        elif entry.is_file() and os.path.splitext(entry.name)[1].lower() in IMAGE_EXTENSIONS:
+        elif entry.is_file() and is_image_name(entry.name):
             w.loose.append(rel)
     return w
 
@@ -115,8 +144,16 @@ def _add_folder(
     notes: list[Finding],
 ) -> None:
     """One folder at the image root: a subject's, with its files, or a note saying why not."""
+    sid = claim_folder(w, entry.name, rel, notes)
+    if sid is not None:
+        w.files[sid] = list(_files_under(root, root_real, entry.path, sid, notes))
+
+
+def claim_folder(w: FolderWalk, name: str, rel: str, notes: list[Finding]) -> str | None:
+    """The subject id of the folder ``name`` (at ``rel``), now in ``w.folders``; None, with a
+    note, when the name is no subject id or another folder already holds that subject."""
     try:
-        sid = canonical_id(unicodedata.normalize("NFC", entry.name))
+        sid = canonical_id(unicodedata.normalize("NFC", name))
     except LabelError:
         notes.append(
             finding(
@@ -125,7 +162,7 @@ def _add_folder(
                 path=rel,
             )
         )
-        return
+        return None
     if sid in w.folders:
         notes.append(
             finding(
@@ -137,9 +174,9 @@ def _add_folder(
                 path=rel,
             )
         )
-        return
+        return None
     w.folders[sid] = rel
-    w.files[sid] = list(_files_under(root, root_real, entry.path, sid, notes))
+    return sid
 
 
 def escape_note(rel: str, path: str, sid: str | None = None) -> Finding:
@@ -233,7 +270,7 @@ def _files_under(
             if is_junk(d) or os.path.islink(full):
                 dirnames.remove(d)
             if is_junk(d):
-                note("junk-file", rel, "operating-system junk; safe to delete")
+                notes.append(junk_note(rel, sid))
             elif os.path.islink(full) and not inside(root_real, full):
                 notes.append(escape_note(rel, full, sid))
             elif os.path.islink(full):
@@ -247,13 +284,27 @@ def _files_under(
             # what relpath would give, without normalising both paths again for every file.
             rel = name if here == "." else f"{here}/{name}"
             link, kind = _link_and_kind(full)
-            if is_junk(name):
-                note("junk-file", rel, "operating-system junk; safe to delete")
-            elif link and not inside(root_real, full):
+            if not is_junk(name) and link and not inside(root_real, full):
                 notes.append(escape_note(rel, full, sid))
-            elif kind is not None:
+            elif not is_junk(name) and kind is not None:
                 notes.append(special_note(rel, kind, sid))
-            elif os.path.splitext(name)[1].lower() in IMAGE_EXTENSIONS:
+            elif sort_file(rel, name, sid, notes):
                 yield rel
-            else:
-                note("unexpected-file", rel, "not an image; move it out of the subject folder")
+
+
+def sort_file(rel: str, name: str, sid: str, notes: list[Finding]) -> bool:
+    """A file in subject ``sid``'s folder: True for an image; junk and strays become notes."""
+    if is_junk(name):
+        notes.append(junk_note(rel, sid))
+    elif is_image_name(name):
+        return True
+    else:
+        notes.append(
+            finding(
+                "unexpected-file",
+                f"{rel}: not an image; move it out of the subject folder",
+                subject=sid,
+                path=rel,
+            )
+        )
+    return False

@@ -156,6 +156,7 @@ def _expect(
     expected: dict[str, dict[str, int]] = {}
     sources: dict[str, Path] = {}
     plain: dict[str, list[str]] = {}
+    assert isinstance(probed.root, Path)
     rotated: dict[str, list[str]] = {}
     if case.layout is pack.Layout.IMAGE:
         for path, sid, stage, tag in zip(

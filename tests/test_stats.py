@@ -271,6 +271,7 @@ def test_numbers_agree_with_pandas_on_broken_data(defects: ProbedDataset) -> Non
 def test_summarize_opens_no_image(clean: ProbedDataset, tmp_path: Path) -> None:
     # A copy of the probed table whose files are gone: the numbers cannot change.
     root = tmp_path / "gone"
+    assert isinstance(clean.root, Path)
     shutil.copytree(clean.root, root)
     ds = ProbedDataset(root=root, table=clean.table.copy())
     for p in root.rglob("*.jpg"):

@@ -81,7 +81,7 @@ class Reports:
         return {name: place(text, parameter=name) for name, text in asked if text is not None}
 
     def guard(
-        self, dataset_root: Path | Location | None, inputs: tuple[Path | None, ...] = ()
+        self, dataset_root: Path | Location | None, inputs: tuple[Path | Location | None, ...] = ()
     ) -> None:
         """Refuse the report paths before any work (``paths.guard_output``, ``guard_url``)."""
         for parameter, where in self.places().items():

@@ -38,15 +38,23 @@ WorkersOpt = Annotated[
     ),
 ]
 RootArg = Annotated[
-    Path, typer.Argument(metavar="ROOT", help="Dataset folder (annotation file + subject folders).")
+    PlaceText,
+    typer.Argument(
+        metavar="ROOT",
+        parser=PlaceText,
+        help="Dataset folder (annotation file + subject folders), or its URL (s3://bucket/prefix, "
+        "gs://..., file://...; credentials from the store's standard config).",
+    ),
 ]
 AnnotationsOpt = Annotated[
-    Path | None,
+    PlaceText | None,
     typer.Option(
         "--annotations",
         "-a",
         metavar="FILE",
-        help="Annotation file (default: annotation.json or the single .json/.csv at the root).",
+        parser=PlaceText,
+        help="Annotation file or its URL (default: annotation.json or the single .json/.csv at "
+        "the root).",
     ),
 ]
 FieldOpt = Annotated[
@@ -96,10 +104,13 @@ _SOURCE_OPTIONS: tuple[tuple[str, Any, Any], ...] = (
 )
 
 
-def _source(root: Path, values: dict[str, Any]) -> DatasetSource:
+def _source(root: str, values: dict[str, Any]) -> DatasetSource:
+    # Text as typed: a local path (file:// included) stays a Path and every local rule applies
+    # unchanged; a URL becomes a store's Location (a missing backend is named here).
+    annotations = values["annotations"]
     return DatasetSource(
-        root=root,
-        annotations=values["annotations"],
+        root=place(root, parameter="root"),
+        annotations=None if annotations is None else place(annotations, parameter="annotations"),
         fields=parse_field_map(values["field"] or []),
         cache_dir=values["cache"],
         use_cache=not values["no_cache"],
@@ -129,7 +140,7 @@ def reads_dataset(fn: Callable[..., None]) -> Callable[..., None]:
     ]
 
     @functools.wraps(fn)
-    def wrapper(root: Path, **kwargs: Any) -> None:
+    def wrapper(root: str, **kwargs: Any) -> None:
         values = {name: kwargs.pop(name) for name, _, _ in _SOURCE_OPTIONS}
         source = _source(root, values)
         _guard_cache(source)

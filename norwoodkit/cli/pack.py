@@ -189,15 +189,18 @@ def _check_out(
 ) -> Path | Location:
     """``--out`` as a place, refused before any work if it must be (``pack.folder`` /
     ``remote_out``)."""
+    from norwoodkit.dataset import local_root
+
+    root = local_root(source.root, "pack")
     target = place(out_dir, parameter="out")
     if isinstance(target, Location):
         from norwoodkit.remote_out import check_pack
 
-        check_pack(target, source.root, overwrite, resume)
+        check_pack(target, root, overwrite, resume)
     else:
         from norwoodkit.pack.folder import check_out
 
-        check_out(target, source.root, overwrite, resume)
+        check_out(target, root, overwrite, resume)
     return target
 
 

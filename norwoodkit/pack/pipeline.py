@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from norwoodkit.columns import PROBE_COLUMNS
-from norwoodkit.dataset import Dataset, ProbedDataset
+from norwoodkit.dataset import Dataset, ProbedDataset, local_root
 from norwoodkit.engine import Engine, EngineChoice
 from norwoodkit.errors import InputError
 from norwoodkit.pack.folder import check_out
@@ -70,7 +70,8 @@ def write_probing(
 
     opts = options or PackOptions()
     target = Path(out)
-    check_out(target, dataset.root, overwrite, resume)
+    root = local_root(dataset.root, "pack")
+    check_out(target, root, overwrite, resume)
     assignment = None if splits is None else Assignment.of(splits)
     if engine is not None and engine.engine is Engine.ray:
         run = _Run(dataset, target, opts, assignment, exclude, overwrite, resume, progress)
@@ -85,7 +86,7 @@ def write_probing(
             state, done = prepare_folder(target, overwrite, resume)
             feed = _Feed(guess, stream)
             streamed = not feed.filled.all()
-            job = Job(dataset.root, target, guess.table, opts, progress, feed.ready, streamed)
+            job = Job(root, target, guess.table, opts, progress, feed.ready, streamed)
             try:
                 with contextlib.suppress(_Misguess):  # then the plan is made again, below
                     ahead = job.write_all(guess.shards, done, state)
@@ -103,7 +104,7 @@ def write_probing(
         state, done = prepare_folder(target, overwrite, resume)
     elif ahead is not None and _same_shards(guess, work):
         return work.finish(probed, target, *ahead, state)
-    job = Job(probed.root, target, work.table, opts, progress)
+    job = Job(root, target, work.table, opts, progress)
     records, skipped = job.write_all(work.shards, {**done, **written}, state)
     skipped = [s for s in skipped if s not in written]  # kept from an earlier run only
     return work.finish(probed, target, records, skipped, state)
@@ -193,7 +194,8 @@ class _Run:
             probed = pack_input(stream.finish())
         work = Planned.make(probed, opts, assignment, exclude)
         state, done = prepare_folder(self.target, self.overwrite, self.resume)
-        job = Job(probed.root, self.target, work.table, opts, self.progress, engine=engine)
+        root = local_root(probed.root, "pack")
+        job = Job(root, self.target, work.table, opts, self.progress, engine=engine)
         records, skipped = job.write_all(work.shards, done, state)
         return work.finish(probed, self.target, records, skipped, state)
 

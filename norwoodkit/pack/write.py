@@ -25,7 +25,7 @@ import pandas as pd
 
 from norwoodkit import memory
 from norwoodkit.atomic import write_text_atomic
-from norwoodkit.dataset import ProbedDataset
+from norwoodkit.dataset import ProbedDataset, local_root
 from norwoodkit.engine import Engine, EngineChoice
 from norwoodkit.errors import InputError, OutputError
 from norwoodkit.findings import Finding, finding
@@ -140,10 +140,11 @@ def write(
         return result
     opts = options or PackOptions()
     target = Path(out)
-    check_out(target, dataset.root, overwrite, resume)
+    root = local_root(dataset.root, "pack")
+    check_out(target, root, overwrite, resume)
     work = Planned.make(dataset, opts, None if splits is None else Assignment.of(splits), exclude)
     state, done = prepare_folder(target, overwrite, resume)
-    job = Job(dataset.root, target, work.table, opts, progress, engine=engine or EngineChoice())
+    job = Job(root, target, work.table, opts, progress, engine=engine or EngineChoice())
     records, skipped = job.write_all(work.shards, done, state)
     return work.finish(dataset, target, records, skipped, state)
 

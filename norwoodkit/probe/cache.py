@@ -1,10 +1,12 @@
 """The probe cache file: where it lives, its schema and key, and which of its rows can be trusted.
 
 A cached row is used only when its key matches the file now (path, size, mtime, inode, ctime:
-a user can set mtime back, not ctime) and the row passes its own consistency check (an ok row
-has a 64-hex sha256, 16-hex phashes, positive dimensions, the size its key says). A cache file
-that is not a regular file, not Parquet or of another schema is ignored with a warning, and
-every image is probed again: the cache is an optimisation, never a reason to fail or to trust.
+a user can set mtime back, not ctime; an object in a store keeps its size, last modified time and
+ETag or version id in the same columns, see ``probe/remote.py``) and the row passes its own
+consistency check (an ok row has a 64-hex sha256, 16-hex phashes, positive dimensions, the size
+its key says). A cache file that is not a regular file, not Parquet or of another schema is
+ignored with a warning, and every image is probed again: the cache is an optimisation, never a
+reason to fail or to trust.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from typing import Any
 
 from norwoodkit.columns import PROBE_COLUMNS, arrow_schema, column
 from norwoodkit.errors import ParameterError
+from norwoodkit.storage import Location
 
 log = logging.getLogger(__name__)
 
@@ -110,9 +113,10 @@ def default_cache_dir() -> Path:
     return Path(platformdirs.user_cache_dir("norwoodkit"))
 
 
-def cache_file(root: Path, cache_dir: Path) -> Path:
-    """Where the probe cache of one dataset root lives."""
-    key = hashlib.sha256(os.path.realpath(root).encode("utf-8", "surrogateescape")).hexdigest()
+def cache_file(root: Path | Location, cache_dir: Path) -> Path:
+    """Where the probe cache of one dataset root (a folder, or a store's URL) lives."""
+    name = os.path.realpath(root) if isinstance(root, Path) else f"{root.protocol}://{root.path}"
+    key = hashlib.sha256(name.encode("utf-8", "surrogateescape")).hexdigest()
     return cache_dir / f"probe-v{PROBE_VERSION}" / f"{key[:20]}.parquet"
 
 

@@ -1,5 +1,8 @@
 """The probe pass: stat every file, take what the cache still vouches for, probe the rest.
 
+For a root in an object store, the listing stands in for ``stat`` (``probe/remote.py`` derives
+the key) and the bodies are fetched concurrently ahead of the same decode.
+
 Results stream: each finished batch goes into the new cache file and, without its thumbnails
 unless asked for, into the table; reused entries are copied over row group by row group. No step
 holds every image's results as Python objects.
@@ -20,11 +23,12 @@ import numpy as np
 import pandas as pd
 
 from norwoodkit.columns import PROBE_COLUMNS, coerce
-from norwoodkit.dataset import Dataset, ProbedDataset
+from norwoodkit.dataset import Dataset, ProbedDataset, local_root
 from norwoodkit.engine import Engine, EngineChoice
 from norwoodkit.paths import guard_output
 from norwoodkit.probe import cache
 from norwoodkit.probe.writer import CacheWriter
+from norwoodkit.storage import Location
 
 __all__ = ["BATCH_SIZE", "ProbeStream", "ProgressFn", "run"]
 
@@ -88,7 +92,7 @@ def _key_arrays(paths: Any, stats: _Stats) -> dict[str, Any]:
 
 
 def _probe_stream(
-    root: Path,
+    root: Path | Location,
     paths: Sequence[str],
     workers: int | None,
     sizes: np.ndarray | None = None,
@@ -111,13 +115,19 @@ def _probe_stream(
         max(1, min(BATCH_SIZE, math.ceil(len(paths) / (n_workers * 4)))) if pooled else BATCH_SIZE
     )
     spans = [(s, min(s + size, len(paths))) for s in range(0, len(paths), size)]
-    tasks = ((str(root), list(paths[a:b])) for a, b in spans)
+    tasks: Iterator[tuple[Any, ...]] = ((str(root), list(paths[a:b])) for a, b in spans)
+    unit: Callable[..., list[dict[str, Any]]] = probe_batch
+    if isinstance(root, Location):  # the bodies are fetched here, a few GETs ahead of the pool
+        from norwoodkit.probe.remote import fetched, probe_blobs
+
+        blobs = fetched(root, paths, [-1] * len(paths) if sizes is None else sizes.tolist())
+        tasks, unit = (([next(blobs) for _ in range(a, b)],) for a, b in spans), probe_blobs
     ahead = 4 * n_workers
     if ahead_bytes is not None and sizes is not None and len(paths):
         largest = max(int(sizes[a:b].clip(0).sum()) for a, b in spans)
         ahead = max(1, min(ahead, ahead_bytes // max(1, largest) - 1))
     with _probe_pool(n_workers if pooled else 1) as pool:
-        results = ordered_map(probe_batch, tasks, pool=pool, ahead=ahead)
+        results = ordered_map(unit, tasks, pool=pool, ahead=ahead)
         for (start, end), batch in zip(spans, results, strict=True):
             yield start, end, batch
 
@@ -267,7 +277,7 @@ class ProbeStream:
     ) -> None:
         self.dataset, self._workers, self._progress = dataset, workers, progress
         self._engine = engine or EngineChoice()
-        self.now, self._stats = _stat_table(dataset.root, dataset.table)
+        self.now, self._stats = _stat_table(dataset, dataset.table)
         self._cfile = None
         if use_cache:
             folder = cache_dir or cache.default_cache_dir()
@@ -361,7 +371,8 @@ class ProbeStream:
         if self._engine.engine is Engine.ray:
             from norwoodkit.probe.ray_engine import probe_stream
 
-            return probe_stream(self._engine, self.dataset.root, paths, self._workers)
+            root = local_root(self.dataset.root, "the probe on Ray")
+            return probe_stream(self._engine, root, paths, self._workers)
         return _probe_stream(self.dataset.root, paths, self._workers, sizes, ahead_bytes)
 
     def finish(self) -> ProbedDataset:
@@ -382,12 +393,19 @@ class ProbeStream:
         return ProbedDataset.of(self.dataset, _merged(self.dataset.table, probed), self._keep)
 
 
-def _stat_table(root: Path, table: pd.DataFrame) -> tuple[Any, _Stats]:
+def _stat_table(dataset: Dataset, table: pd.DataFrame) -> tuple[Any, _Stats]:
     """Each distinct image path's cache key now, as an Arrow table, and as arrays (-1: none)."""
     import pyarrow as pa
 
     paths = pd.Series(table["path"].dropna().unique(), dtype="string")
-    stats = _stat_all(root, paths.tolist())
+    if isinstance(dataset.root, Path):
+        stats = _stat_all(dataset.root, paths.tolist())
+    else:  # a store's listing is its stat
+        from norwoodkit.probe.remote import listed_keys
+        from norwoodkit.remote_walk import Listing
+
+        listing = dataset.listing or Listing(dataset.root, {})
+        stats = _Stats(*listed_keys(listing, paths.tolist()))
     return pa.table(_key_arrays(paths, stats)), stats
 
 

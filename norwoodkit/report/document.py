@@ -17,6 +17,7 @@ from norwoodkit.findings import Finding
 from norwoodkit.paths import guard_output
 from norwoodkit.split.assignment import Assignment
 from norwoodkit.stats import Summary, summarize
+from norwoodkit.storage import Location
 from norwoodkit.validate import Report
 
 if TYPE_CHECKING:
@@ -172,7 +173,7 @@ def write(
     path: str | os.PathLike[str],
     html_text: str,
     *,
-    dataset_root: str | os.PathLike[str] | None = None,
+    dataset_root: str | os.PathLike[str] | Location | None = None,
 ) -> None:
     """Write the report to ``path`` atomically (an existing file is replaced whole).
 

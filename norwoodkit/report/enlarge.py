@@ -4,7 +4,9 @@ The probe stores a 160 px thumbnail, too small to judge a hairline. The report s
 hundred photos at most, so it reads those files once more, through the probe's guarded read
 (inside the root, regular files only, bounded in size), and keeps a copy only when the bytes
 still hash to the probe's sha256: a photo deleted, replaced or grown unreadable since the probe
-gets a note instead, and the page shows its stored thumbnail.
+gets a note instead, and the page shows its stored thumbnail. A photo in an object store is
+fetched again the way the probe fetched it (``probe/remote.fetch``: bounded in size), with the
+same sha256 check.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from PIL import Image, ImageOps
 from norwoodkit.paths import inside
 from norwoodkit.probe.decode import DRAFT_MODE
 from norwoodkit.probe.read import Refused, read_file
+from norwoodkit.storage import Location
 
 __all__ = ["ENLARGED_QUALITY", "ENLARGED_SIZE", "Enlarged", "enlarge"]
 
@@ -39,11 +42,15 @@ class Enlarged:
     note: str = ""
 
 
-def enlarge(root: str | os.PathLike[str], path: str, sha256: str | None, size: int) -> Enlarged:
+def enlarge(
+    root: str | os.PathLike[str] | Location, path: str, sha256: str | None, size: int
+) -> Enlarged:
     """The photo at root-relative ``path`` shrunk to ``size`` px long side, if unchanged.
 
     Never raises for a bad file: what went wrong is the note.
     """
+    if isinstance(root, Location):
+        return _fetched(root, path, sha256, size)
     root_text = os.fspath(root)
     full = os.path.join(root_text, path)
     if not inside(os.path.realpath(root_text), full):
@@ -54,6 +61,25 @@ def enlarge(root: str | os.PathLike[str], path: str, sha256: str | None, size: i
         return Enlarged(None, f"could not be read again ({why.error}) since the probe")
     except MemoryError:
         return Enlarged(None, "could not be read again (not enough memory)")
+    return _checked(data, sha256, size)
+
+
+def _fetched(root: Location, path: str, sha256: str | None, size: int) -> Enlarged:
+    """``enlarge`` for a photo in a store: fetched again, bounded, then the same check."""
+    from norwoodkit.errors import NorwoodkitError
+    from norwoodkit.probe.remote import fetch
+
+    try:
+        data = fetch(root, path, -1)
+    except NorwoodkitError as exc:  # the store refused or failed: the page still gets made
+        return Enlarged(None, f"could not be fetched again ({exc.code})")
+    if not isinstance(data, bytes):
+        return Enlarged(None, f"could not be fetched again ({data['error']}) since the probe")
+    return _checked(data, sha256, size)
+
+
+def _checked(data: bytes, sha256: str | None, size: int) -> Enlarged:
+    """The shrunk copy of ``data`` when it still hashes to the probe's ``sha256``."""
     if sha256 is None or hashlib.sha256(data).hexdigest() != sha256:
         return Enlarged(None, "the file changed since the probe (its sha256 differs)")
     try:

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Literal
 
 from norwoodkit.findings import Finding, Severity, at_least
+from norwoodkit.storage import Location
 
 #: How a finding is shown in CI: it fails the gate, or it is a warning or a note beside it.
 Level = Literal["error", "warning", "notice"]
@@ -42,7 +43,8 @@ class Gate:
 
     Attributes:
         command: the command, as in ``norwoodkit.<command>`` names of JUnit suites.
-        root: the folder finding paths are relative to (the dataset root, the pack folder).
+        root: the folder finding paths are relative to (the dataset root, the pack folder),
+            or its URL in a store.
         groups: the check groups that ran (``CODES[code].check``); JUnit has a case for each
             group and unit, and for nothing else.
         units: what the checks went through one by one (subject ids, shard paths); findings
@@ -53,7 +55,7 @@ class Gate:
     """
 
     command: str
-    root: Path
+    root: Path | Location
     groups: tuple[str, ...]
     units: tuple[str, ...]
     outcomes: tuple[Outcome, ...]

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from norwoodkit.findings import Finding, fails, finding, sort_findings
 from norwoodkit.reporting.gate import Gate, Outcome
+from norwoodkit.storage import Location
 
 if TYPE_CHECKING:
     from norwoodkit.dedupe import DedupeResult, FailOn
@@ -21,12 +22,15 @@ if TYPE_CHECKING:
     from norwoodkit.validate import Report
 
 
-def _root(root: str | os.PathLike[str]) -> Path:
-    return Path(root)
+def _root(root: str | os.PathLike[str] | Location) -> Path | Location:
+    return root if isinstance(root, Location) else Path(root)
 
 
 def validate_gate(
-    report: Report, subject_ids: Iterable[str], root: str | os.PathLike[str], strict: bool = False
+    report: Report,
+    subject_ids: Iterable[str],
+    root: str | os.PathLike[str] | Location,
+    strict: bool = False,
 ) -> Gate:
     """``validate``: every check group it runs, for the dataset and each subject."""
     from norwoodkit.validate import GROUPS
@@ -43,7 +47,7 @@ def validate_gate(
 def audit_gate(
     report: Report,
     subject_ids: Iterable[str],
-    root: str | os.PathLike[str],
+    root: str | os.PathLike[str] | Location,
     split_file: str | os.PathLike[str],
 ) -> Gate:
     """``split --check``: the split audit for the dataset and each subject; errors fail.
@@ -62,7 +66,7 @@ def audit_gate(
 
 
 def split_targets_gate(
-    result: SplitResult, root: str | os.PathLike[str], strict: bool = False
+    result: SplitResult, root: str | os.PathLike[str] | Location, strict: bool = False
 ) -> Gate:
     """``split --strict``: the split sizes and the stage balance, two checks of the dataset."""
     q = result.quality
@@ -97,7 +101,7 @@ def split_targets_gate(
 def dedupe_gate(
     result: DedupeResult,
     subject_ids: Iterable[str],
-    root: str | os.PathLike[str],
+    root: str | os.PathLike[str] | Location,
     fail_on: FailOn | None = None,
 ) -> Gate:
     """``dedupe``: one finding per pair, about its second image; ``fail_on``'s kind fails."""

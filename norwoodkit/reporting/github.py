@@ -10,6 +10,7 @@ from pathlib import PurePosixPath
 
 from norwoodkit.findings import Severity
 from norwoodkit.reporting.gate import Gate, Outcome, plain
+from norwoodkit.storage import Location
 
 _MESSAGE_ESCAPES = (("%", "%25"), ("\r", "%0D"), ("\n", "%0A"))
 _PROPERTY_ESCAPES = (*_MESSAGE_ESCAPES, (":", "%3A"), (",", "%2C"))
@@ -35,7 +36,8 @@ def _command(gate: Gate, o: Outcome) -> str:
     props = []
     where = gate.file(f)
     if where is not None:
-        path = where if f.path is None else (PurePosixPath(gate.root.as_posix()) / where).as_posix()
+        root = str(gate.root) if isinstance(gate.root, Location) else gate.root.as_posix()
+        path = where if f.path is None else (PurePosixPath(root) / where).as_posix()
         props.append("file=" + _escape(path, _PROPERTY_ESCAPES))
         if f.line is not None:
             props.append(f"line={f.line}")

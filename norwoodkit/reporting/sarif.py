@@ -12,6 +12,7 @@ from urllib.parse import quote
 
 from norwoodkit.findings import CODES
 from norwoodkit.reporting.gate import Gate, Outcome, plain
+from norwoodkit.storage import Location
 
 SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 _LEVELS = {"error": "error", "warning": "warning", "notice": "note"}
@@ -66,7 +67,8 @@ def _default_level(code: str) -> str:
 
 
 def _root_uri(gate: Gate) -> str:
-    uri = gate.root.resolve().as_uri()
+    root = gate.root
+    uri = root.url if isinstance(root, Location) else root.resolve().as_uri()
     return plain(uri if uri.endswith("/") else uri + "/")
 
 
