@@ -475,8 +475,9 @@ def local_root(root: Path | Location, step: str) -> Path:
     if isinstance(root, Location):
         raise ParameterError(
             "root",
-            f"{root.url}: {step} reads its images from a local folder only, for now; copy the "
-            "dataset out of the store first (e.g. aws s3 sync URL DIR) and pass that folder",
+            f"{root.url}: {step} reads its images from a folder only; copy the dataset out of "
+            "the store first (e.g. aws s3 sync URL DIR) and pass that folder, or use the local "
+            "engine",
         )
     return root
 

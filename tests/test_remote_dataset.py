@@ -16,6 +16,7 @@ from hostile import check, run
 
 from conftest import MakeDataset
 from norwoodkit import dataset, storage
+from norwoodkit.errors import InputError
 from norwoodkit.labels import View
 from norwoodkit.report.enlarge import enlarge
 from s3server import S3
@@ -239,7 +240,45 @@ def test_missing_backend_names_the_package(monkeypatch: pytest.MonkeyPatch) -> N
     check(r, 2, ["gs://bucket/ann.json", "pip install gcsfs"])
 
 
-def test_pack_refuses_a_store_root_before_any_work(s3: S3, tmp_path: Path) -> None:
-    r = run(["pack", s3.url("sample"), "--out", str(tmp_path / "out"), "-q"])
-    check(r, 2, [s3.url("sample"), "local folder", "aws s3 sync"])
-    assert not (tmp_path / "out").exists()
+def _tree_bytes(root: Path) -> dict[str, bytes]:
+    return {
+        str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()
+    }
+
+
+def test_pack_from_a_store_root_is_the_local_pack(
+    clean_sample: Path, s3: S3, tmp_path: Path
+) -> None:
+    """pack reads a dataset in the store as it reads the folder (cold, then warm; photos
+    turned upright in pool workers that fetch their own bytes): the same files, byte for byte."""
+    url = s3.url("sample")
+    _upload(clean_sample, url)
+    local, remote, warm = tmp_path / "local", tmp_path / "remote", tmp_path / "warm"
+    check(run(["pack", str(clean_sample), "--out", str(local), "--no-cache", "-q"]), 0)
+    check(run(["pack", url, "--out", str(remote), "-q", "--workers", "2"]), 0)
+    check(run(["pack", url, "--out", str(warm), "-q", "--workers", "1"]), 0)
+    a, b, c = _tree_bytes(local), _tree_bytes(remote), _tree_bytes(warm)
+    manifests = [json.loads(m.pop("manifest.json")) for m in (a, b, c)]
+    assert a == b == c  # shards, card, croissant.json
+    assert [m.pop("source")["root"] for m in manifests] == [str(clean_sample), url, url]
+    assert manifests[0] == manifests[1] == manifests[2]
+    check(run(["verify", str(remote), "-q"]), 0)
+
+
+def test_pack_from_a_store_names_an_object_gone_since_the_probe(
+    clean_sample: Path, s3: S3, tmp_path: Path
+) -> None:
+    url = s3.url("sample")
+    _upload(clean_sample, url)
+    check(run(["validate", url, "-q"]), 0)  # the probe cache now vouches for every object
+    gone = storage.locate(url, parameter="root").join("1", "Front.jpg")
+    out = tmp_path / "out"
+    from norwoodkit import pack as pack_lib
+    from norwoodkit.source import DatasetSource
+
+    source = DatasetSource(root=storage.locate(url, parameter="root"))
+    probed = source.open()
+    gone.fs.rm_file(gone.path)
+    with pytest.raises(InputError, match=r"1/Front\.jpg.*no longer in the store.*validate"):
+        pack_lib.write(probed, out)
+    assert not (out / "manifest.json").exists()

@@ -189,9 +189,7 @@ def _check_out(
 ) -> Path | Location:
     """``--out`` as a place, refused before any work if it must be (``pack.folder`` /
     ``remote_out``)."""
-    from norwoodkit.dataset import local_root
-
-    root = local_root(source.root, "pack")
+    root = source.root
     target = place(out_dir, parameter="out")
     if isinstance(target, Location):
         from norwoodkit.remote_out import check_pack

@@ -22,12 +22,13 @@ from norwoodkit.errors import OutputError
 from norwoodkit.pack.croissant import CROISSANT
 from norwoodkit.pack.layout import CARD, MANIFEST, STATE_DIR, TEMP_NAME, shard_split
 from norwoodkit.paths import guard_output, safe_relpath
+from norwoodkit.storage import Location
 
 #: The largest manifest or state record we read (a manifest of a million images is ~300 MB).
 MAX_RECORD_BYTES = 1 << 30
 
 
-def check_out(out: Path, root: Path, overwrite: bool, resume: bool) -> None:
+def check_out(out: Path, root: Path | Location, overwrite: bool, resume: bool) -> None:
     """Refuse an output folder inside the dataset, without a parent, not a folder, busy, or
     (with ``overwrite``/``resume``) not provably ours.
 

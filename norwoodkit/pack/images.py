@@ -52,16 +52,9 @@ def prepare_images(
         InputError: a file that is no longer a readable regular file or image (it changed
             since it was probed).
     """
-    from norwoodkit.probe.read import Refused, read_file
-
     out = Prepared([], [])
     for p in paths:
-        # The probe's own guarded read: a file swapped for a FIFO or a device since it was
-        # probed is refused, never opened, so it cannot hang or flood the pack.
-        try:
-            data = read_file(os.path.join(root, p))
-        except Refused as exc:
-            raise _changed(p, exc.error) from None
+        data = source_bytes(root, p)
         try:
             if resize is not None:
                 out.images.append(_resized(data, resize, quality))
@@ -75,6 +68,36 @@ def prepare_images(
         except Exception as exc:  # Pillow raises many types for bytes that no longer decode
             raise _changed(p, f"cannot be decoded ({type(exc).__name__}: {exc})") from None
     return out
+
+
+def source_bytes(root: str, path: str) -> bytes:
+    """One image's bytes, read as the probe read them: the guarded read of a file under a
+    folder, or one bounded GET of the object under a store's URL (``root``).
+
+    Raises:
+        InputError: the file or object is no longer a readable image file (it changed since
+            it was probed), naming it.
+    """
+    from norwoodkit.probe.read import MAX_FILE_BYTES, Refused, read_file
+    from norwoodkit.storage import is_url, locate, storage_error
+
+    if not is_url(root):
+        # The probe's own guarded read: a file swapped for a FIFO or a device since it was
+        # probed is refused, never opened, so it cannot hang or flood the pack.
+        try:
+            return read_file(os.path.join(root, path))
+        except Refused as exc:
+            raise _changed(path, exc.error) from None
+    where = locate(root, parameter="root").join(path)
+    try:
+        data = bytes(where.fs.cat_file(where.path, start=0, end=MAX_FILE_BYTES + 1))
+    except FileNotFoundError:
+        raise _changed(path, f"{where.url} is no longer in the store") from None
+    except Exception as exc:
+        raise storage_error(exc, where, "read") from None
+    if len(data) > MAX_FILE_BYTES:
+        raise _changed(path, f"over the probe's limit of {MAX_FILE_BYTES:,} bytes")
+    return data
 
 
 def _changed(path: str, problem: str) -> InputError:
@@ -134,15 +157,10 @@ def prepare_upright(root: str, paths: Sequence[str], pool: Executor) -> Prepared
     Files are read and their headers checked here; only the photos to turn go to the workers,
     so this process never holds a decoded photo (36 MB at 12 MP, twice while it turns).
     """
-    from norwoodkit.probe.read import Refused, read_file
-
     out = Prepared([], [])
     jobs: dict[int, Future[tuple[bytes | None, str | None]]] = {}
     for i, p in enumerate(paths):
-        try:
-            data = read_file(os.path.join(root, p))
-        except Refused as exc:
-            raise _changed(p, exc.error) from None
+        data = source_bytes(root, p)
         try:
             turn, note = needs_turning(data)
         except Exception as exc:

@@ -70,8 +70,7 @@ def write_probing(
 
     opts = options or PackOptions()
     target = Path(out)
-    root = local_root(dataset.root, "pack")
-    check_out(target, root, overwrite, resume)
+    check_out(target, dataset.root, overwrite, resume)
     assignment = None if splits is None else Assignment.of(splits)
     if engine is not None and engine.engine is Engine.ray:
         run = _Run(dataset, target, opts, assignment, exclude, overwrite, resume, progress)
@@ -86,7 +85,7 @@ def write_probing(
             state, done = prepare_folder(target, overwrite, resume)
             feed = _Feed(guess, stream)
             streamed = not feed.filled.all()
-            job = Job(root, target, guess.table, opts, progress, feed.ready, streamed)
+            job = Job(dataset.root, target, guess.table, opts, progress, feed.ready, streamed)
             try:
                 with contextlib.suppress(_Misguess):  # then the plan is made again, below
                     ahead = job.write_all(guess.shards, done, state)
@@ -104,7 +103,7 @@ def write_probing(
         state, done = prepare_folder(target, overwrite, resume)
     elif ahead is not None and _same_shards(guess, work):
         return work.finish(probed, target, *ahead, state)
-    job = Job(root, target, work.table, opts, progress)
+    job = Job(dataset.root, target, work.table, opts, progress)
     records, skipped = job.write_all(work.shards, {**done, **written}, state)
     skipped = [s for s in skipped if s not in written]  # kept from an earlier run only
     return work.finish(probed, target, records, skipped, state)
@@ -194,7 +193,7 @@ class _Run:
             probed = pack_input(stream.finish())
         work = Planned.make(probed, opts, assignment, exclude)
         state, done = prepare_folder(self.target, self.overwrite, self.resume)
-        root = local_root(probed.root, "pack")
+        root = local_root(probed.root, "pack on Ray")  # Ray's tasks read a shared folder
         job = Job(root, self.target, work.table, opts, self.progress, engine=engine)
         records, skipped = job.write_all(work.shards, done, state)
         return work.finish(probed, self.target, records, skipped, state)

@@ -26,6 +26,7 @@ from norwoodkit.pack.layout import Layout, shard_columns
 from norwoodkit.pack.options import Orientation, PackOptions
 from norwoodkit.pack.plan import ShardPlan
 from norwoodkit.parallel import ordered_map, resolve_workers
+from norwoodkit.storage import Location
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +59,11 @@ def source_rows(table: pd.DataFrame, opts: PackOptions) -> Any:
 
 
 def group_images(
-    root: Path, table: pd.DataFrame, shard: ShardPlan, opts: PackOptions, pool: Executor | None
+    root: Path | Location,
+    table: pd.DataFrame,
+    shard: ShardPlan,
+    opts: PackOptions,
+    pool: Executor | None,
 ) -> Generator[list[bytes], None, None]:
     """Each row group's image bytes, in order; a pool works ahead, within a byte budget.
 

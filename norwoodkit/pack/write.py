@@ -25,7 +25,7 @@ import pandas as pd
 
 from norwoodkit import memory
 from norwoodkit.atomic import write_text_atomic
-from norwoodkit.dataset import ProbedDataset, local_root
+from norwoodkit.dataset import ProbedDataset
 from norwoodkit.engine import Engine, EngineChoice
 from norwoodkit.errors import InputError, OutputError
 from norwoodkit.findings import Finding, finding
@@ -54,7 +54,7 @@ from norwoodkit.pack.rows import batch, group_images, source_rows
 from norwoodkit.pack.table import prepare_table
 from norwoodkit.parallel import lazy_process_pool, process_pool, resolve_workers
 from norwoodkit.split.assignment import Assignment
-from norwoodkit.storage import is_url, locate
+from norwoodkit.storage import Location, is_url, locate
 
 
 @dataclass
@@ -140,11 +140,10 @@ def write(
         return result
     opts = options or PackOptions()
     target = Path(out)
-    root = local_root(dataset.root, "pack")
-    check_out(target, root, overwrite, resume)
+    check_out(target, dataset.root, overwrite, resume)
     work = Planned.make(dataset, opts, None if splits is None else Assignment.of(splits), exclude)
     state, done = prepare_folder(target, overwrite, resume)
-    job = Job(root, target, work.table, opts, progress, engine=engine or EngineChoice())
+    job = Job(dataset.root, target, work.table, opts, progress, engine=engine or EngineChoice())
     records, skipped = job.write_all(work.shards, done, state)
     return work.finish(dataset, target, records, skipped, state)
 
@@ -308,7 +307,7 @@ class Job:
     makes it wait for their probe results (and stop when a guess of the plan was wrong).
     """
 
-    root: Path
+    root: Path | Location
     target: Path
     table: pd.DataFrame
     opts: PackOptions
