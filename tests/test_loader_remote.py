@@ -212,6 +212,21 @@ def test_concurrent_readers_download_a_shard_once(
     assert got == [(packed / split.shards[1]).read_bytes()] * 4
 
 
+def test_download_left_half_done_by_a_killed_process_is_removed(
+    s3: S3, packed: Path, tmp_path: Path
+) -> None:
+    url = upload(s3, packed)
+    split = open_pack(url, "train", cache_dir=tmp_path)
+    assert split.cache is not None
+    final = split.cache.local(0)
+    final.parent.mkdir(parents=True)
+    stale = final.with_name(f".{final.name}.99999-1.part")
+    stale.write_bytes(b"half a shard")
+    assert split.cache.acquire(0).read_bytes() == (packed / split.shards[0]).read_bytes()
+    split.cache.close()
+    assert not stale.exists()
+
+
 def _records(packed: Path) -> list[dict[str, Any]]:
     from norwoodkit.pack import read_manifest
 

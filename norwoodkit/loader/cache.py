@@ -187,6 +187,9 @@ class ShardCache:
         for shard in list(proc.pins):
             self.release(shard)
         if proc.thread is not None and proc.thread.is_alive():
+            with contextlib.suppress(queue.Empty):
+                while True:  # a reader that stops early wants no more shards ahead
+                    proc.jobs.get_nowait()
             proc.jobs.put(None)
             proc.thread.join(timeout=60)
         proc.thread = None
@@ -238,6 +241,9 @@ class ShardCache:
         with _flock(self._lockfile(shard, "get"), True, wait=wait) as mine:
             if not mine or self.local(shard).is_file():
                 return
+            final = self.local(shard)
+            for stale in final.parent.glob(f".{final.name}.*.part"):
+                stale.unlink(missing_ok=True)  # left by a killed process: no one else writes it
             tmp = self._reserve(shard, wait=wait)
             if tmp is None:
                 return
@@ -318,9 +324,9 @@ class ShardCache:
         size = 0
         try:
             with where.fs.open(where.path, "rb", block_size=_CHUNK) as src, open(tmp, "r+b") as dst:
-                while chunk := src.read(_CHUNK):
+                while (chunk := src.read(_CHUNK)) and size <= self.sizes[shard]:
                     digest.update(chunk)
-                    dst.write(chunk)
+                    dst.write(chunk)  # past the reserved size only by one chunk, then refused
                     size += len(chunk)
         except FileNotFoundError as exc:
             raise InputError(
