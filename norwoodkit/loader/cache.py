@@ -144,7 +144,8 @@ class ShardCache:
     def follow(self, shards: Sequence[int]) -> None:
         """The shards this reader will read, in order: prefetch follows them."""
         proc = self._here()
-        proc.plan, proc.cursor = tuple(shards), 0
+        runs = [s for i, s in enumerate(shards) if i == 0 or shards[i - 1] != s]
+        proc.plan, proc.cursor = tuple(runs), 0
 
     def local(self, shard: int) -> Path:
         """Where shard ``shard`` lives in the cache (present or not)."""
