@@ -81,6 +81,13 @@ subject) or is skipped, logged and counted in ``ds.skipped`` (``"skip"``); a rea
 skipped images then takes replacements from the start of its list so its count still matches
 the others'. A resized shard that changed always raises (the whole file is suspect).
 
+From a URL (``s3://``, ``gs://``, any fsspec URL; ``remote``, ``cache``): the manifest and
+footers are read from the store when the dataset is made; each reader downloads the shards its
+plan needs, whole, into a local cache folder shared by the machine's workers (file locks: one
+download per shard), checked against the manifest's sha256 before any is read, and prefetches
+its next two in a background thread; ``cache_limit`` bounds the folder, evicting the least
+recently used shards no reader holds. A local path is read in place as before.
+
 Importing this package does not import torch: each name below loads its module on first use,
 and ``norwoodkit.loader.partition`` (the epoch plan) never needs torch at all.
 """

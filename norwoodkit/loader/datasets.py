@@ -9,6 +9,8 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from norwoodkit.errors import InputError
 from norwoodkit.loader import gpu
 from norwoodkit.loader.extra import IterableDataset, TorchDataset, get_worker_info, torch
@@ -32,8 +34,9 @@ from norwoodkit.loader.partition import (
     remaining,
     taken_after_batches,
 )
+from norwoodkit.loader.remote import open_pack
 from norwoodkit.loader.samples import SampleMaker, copy_bytes
-from norwoodkit.loader.shards import VIEW_NAMES, OpenFiles, RowGroup, open_split
+from norwoodkit.loader.shards import VIEW_NAMES, OpenFiles, RowGroup
 from norwoodkit.loader.state import LoaderState, Progress
 from norwoodkit.loader.stream import read_epoch
 
@@ -47,7 +50,10 @@ class ShardDataset(IterableDataset[Sample]):
     """Stream one split of a ``norwoodkit pack`` folder as ``(image, label, meta)`` samples.
 
     Args:
-        directory: the pack output folder (with ``manifest.json``).
+        directory: the pack output folder (with ``manifest.json``), or its URL (``s3://...``,
+            ``gs://...``, any fsspec URL): shards are then downloaded whole into a local cache
+            as the readers need them, checked against the manifest's sha256, and the next
+            ones of each reader's plan prefetched.
         split: the split to read (``train``, ``validation`` or ``val``, ``test``, ...).
         size: output ``(H, W)`` (or one int for a square); the image is scaled to cover it and
             centre-cropped. None: the full upright image (only with a ``transform`` or batch
@@ -67,9 +73,15 @@ class ShardDataset(IterableDataset[Sample]):
             0 of 1).
         worker_id, num_workers: this copy's place among DataLoader workers (default:
             ``get_worker_info()``, else 0 of 1); set them to simulate workers.
+        cache_dir: for a URL, where the shard cache lives (default: the user cache folder,
+            ``$NORWOODKIT_CACHE_DIR`` if set); one folder per pack URL and manifest inside.
+        cache_limit: for a URL, the most bytes of shards the pack's cache folder holds (an int
+            or text such as ``"2GB"``); least recently used shards no reader holds are
+            evicted. None: no limit. At least the largest shard.
 
     Raises:
-        InputError: no manifest, unknown split, newer format, a missing or changed shard.
+        InputError: no manifest, unknown split, newer format, a missing or changed shard; for a
+            URL also no such bucket or pack, or a store that refuses (naming the URL).
         ParameterError: an option value the dataset cannot use (named in the message).
         NorwoodkitError: ``decode="cuda"`` without torchvision or CUDA.
     """
@@ -93,6 +105,8 @@ class ShardDataset(IterableDataset[Sample]):
         world_size: int | None = None,
         worker_id: int | None = None,
         num_workers: int | None = None,
+        cache_dir: str | Path | None = None,
+        cache_limit: int | str | None = None,
     ) -> None:
         super().__init__()
         check_options(
@@ -102,7 +116,7 @@ class ShardDataset(IterableDataset[Sample]):
             seed=seed,
             buffer=shuffle_buffer,
         )
-        self.split = open_split(directory, split)
+        self.split = open_pack(directory, split, cache_dir=cache_dir, cache_limit=cache_limit)
         if self.split.units == 0:
             raise InputError(f"{directory}: split {split!r} has no rows", code="split-empty")
         hw = parse_size(size)
@@ -280,6 +294,9 @@ class ShardDataset(IterableDataset[Sample]):
         progress = self._progress.begin(
             here.world_size, here.num_workers, done, here.index, at.get(here.index, (0, 0))
         )
+        if self.split.cache is not None:  # prefetch follows the shards this reader will read
+            ahead = np.sort(plan.order[progress[0] :])
+            self.split.cache.follow(self.split.unit_shard[plan.unit[ahead]].tolist())
         return read_epoch(self.split, plan, progress, self._maker)
 
     # ----------------------------------------------------------- GPU batches
@@ -313,7 +330,8 @@ class ShardIndex(TorchDataset[Sample]):
     ``ShardIndex(DIR, "test")[i]`` is the same ``(image, label, meta)`` sample ``ShardDataset``
     makes. The last ``cache_row_groups`` row groups read stay in memory (an LRU), so reading
     neighbouring rows costs one Parquet read per row group. A bad image always raises: a
-    map-style dataset cannot skip an index.
+    map-style dataset cannot skip an index. ``directory`` may be a URL; ``cache_dir`` and
+    ``cache_limit`` then work as for ``ShardDataset``.
     """
 
     views = VIEW_NAMES
@@ -326,8 +344,10 @@ class ShardIndex(TorchDataset[Sample]):
         size: int | tuple[int, int] | None = DEFAULT_SIZE,
         transform: Callable[[PILImage.Image], Any] | None = None,
         cache_row_groups: int = 4,
+        cache_dir: str | Path | None = None,
+        cache_limit: int | str | None = None,
     ) -> None:
-        self.split = open_split(directory, split)
+        self.split = open_pack(directory, split, cache_dir=cache_dir, cache_limit=cache_limit)
         hw = parse_size(size)
         check_output(hw, transform=transform is not None, decode="cpu", layout=self.split.layout)
         self._maker = SampleMaker(self.split, hw, transform, "cpu", "raise")

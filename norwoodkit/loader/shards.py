@@ -23,7 +23,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
@@ -34,13 +34,19 @@ from norwoodkit.pack.folder import file_sha256
 from norwoodkit.pack.layout import DATA_DIR, SUBJECT_STRING_COLUMNS, shard_split
 from norwoodkit.pack.manifest import resolve_split, shard_problem
 
+if TYPE_CHECKING:
+    from norwoodkit.loader.cache import ShardCache
+
 __all__ = [
     "VIEW_NAMES",
     "OpenFiles",
     "Row",
     "RowGroup",
     "ShardSplit",
+    "build_split",
+    "group_rows",
     "open_split",
+    "split_records",
 ]
 
 log = logging.getLogger(__name__)
@@ -68,6 +74,7 @@ class ShardSplit:
     digest: str = (
         ""  # the split's shards (manifest path, sha256, rows), hashed: ties a resume state
     )
+    cache: ShardCache | None = None  # a pack read from a URL: its shards' local cache
 
     @property
     def units(self) -> int:
@@ -130,23 +137,43 @@ def open_split(directory: str | Path, split: str) -> ShardSplit:
 
     root = Path(directory)
     manifest = read_manifest(root)
-    splits = manifest["splits"]
-    split = resolve_split(manifest, split)
-    if split not in splits:
-        raise InputError(
-            f"{root}: no split {split!r}; this pack has {', '.join(map(repr, splits))}",
-            code="split-unknown",
-        )
-    records = splits[split]["shards"]
+    split, records = split_records(manifest, split, str(root))
     _warn_unlisted(root, split, {r["path"] for r in records})
     resized = manifest["options"]["resize"] is not None
     for rec in records:
         _check_file(root, rec, whole=resized)
+    return build_split(root, manifest, split, [_group_rows(root, rec) for rec in records])
+
+
+def split_records(
+    manifest: Mapping[str, Any], split: str, where: str
+) -> tuple[str, list[Mapping[str, Any]]]:
+    """The split's name in the manifest and its shard records; refuses an unknown split."""
+    splits = manifest["splits"]
+    split = resolve_split(dict(manifest), split)
+    if split not in splits:
+        raise InputError(
+            f"{where}: no split {split!r}; this pack has {', '.join(map(repr, splits))}",
+            code="split-unknown",
+        )
+    return split, list(splits[split]["shards"])
+
+
+def build_split(
+    root: Path,
+    manifest: Mapping[str, Any],
+    split: str,
+    groups: list[list[int]],
+    cache: ShardCache | None = None,
+) -> ShardSplit:
+    """The split from its manifest and each shard's row-group sizes (``groups``, in manifest
+    order); ``cache`` serves the shards of a pack read from a URL."""
+    records = manifest["splits"][split]["shards"]
     shard_of: list[int] = []
     group_of: list[int] = []
     rows_of: list[int] = []
-    for i, rec in enumerate(records):
-        for g, n in enumerate(_group_rows(root, rec)):
+    for i, sizes in enumerate(groups):
+        for g, n in enumerate(sizes):
             if n:
                 shard_of.append(i)
                 group_of.append(g)
@@ -156,7 +183,7 @@ def open_split(directory: str | Path, split: str) -> ShardSplit:
         root=root,
         split=split,
         layout=str(manifest["layout"]),
-        resized=resized,
+        resized=manifest["options"]["resize"] is not None,
         shards=tuple(r["path"] for r in records),
         unit_shard=np.asarray(shard_of, dtype=np.int64),
         unit_group=np.asarray(group_of, dtype=np.int64),
@@ -164,6 +191,7 @@ def open_split(directory: str | Path, split: str) -> ShardSplit:
         unit_start=np.concatenate([[0], np.cumsum(rows)[:-1]]).astype(np.int64),
         upright=manifest["options"].get("orientation") == "apply",
         digest=_split_digest(records),
+        cache=cache,
     )
 
 
@@ -237,7 +265,7 @@ def _unreadable(path: Path, exc: BaseException) -> InputError:
 
 
 def _group_rows(root: Path, record: Mapping[str, Any]) -> list[int]:
-    """Rows of each row group of one listed shard, from its footer, checked against the manifest."""
+    """Rows of each row group of one listed shard on disk, from its footer."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -246,9 +274,15 @@ def _group_rows(root: Path, record: Mapping[str, Any]) -> list[int]:
         meta = pq.read_metadata(path)
     except (OSError, ValueError, TypeError, IndexError, pa.ArrowException) as exc:
         raise _unreadable(path, exc) from exc
+    return group_rows(meta, record, str(path), str(root))
+
+
+def group_rows(meta: Any, record: Mapping[str, Any], where: str, root: str) -> list[int]:
+    """Rows of each row group in a shard's footer ``meta``, checked against its manifest
+    ``record`` (``where``: the shard, ``root``: the pack, as messages name them)."""
     if meta.num_rows != record["rows"]:
         raise InputError(
-            f"{path}: {meta.num_rows} rows, manifest.json says {record['rows']}; the shard "
+            f"{where}: {meta.num_rows} rows, manifest.json says {record['rows']}; the shard "
             f"changed since packing: run `norwoodkit verify {root}`",
             code="shard-rows",
         )
@@ -357,7 +391,7 @@ class OpenFiles:
         import pyarrow.parquet as pq
 
         s = int(self.split.unit_shard[unit])
-        path = self.split.root / self.split.shards[s]
+        path = self._path(s)
         g = int(self.split.unit_group[unit])
         try:
             pf = self.open.pop(s, None)
@@ -380,8 +414,23 @@ class OpenFiles:
             raise _unreadable(path, exc) from exc
         return RowGroup(table, self.split)
 
+    def _path(self, s: int) -> Path:
+        """Shard ``s``'s local file; from a URL, the cached copy, held while it is open (the
+        other open shard is closed first, so a reader holds one shard of a bounded cache)."""
+        cache = self.split.cache
+        if cache is None:
+            return self.split.root / self.split.shards[s]
+        for other in [k for k in self.open if k != s]:
+            self.open.pop(other).close()
+            cache.release(other)
+        return cache.acquire(s)
+
     def close(self) -> None:
-        """Close every open file."""
+        """Close every open file (and let the cache evict their shards)."""
         for pf in self.open.values():
             pf.close()
+        if self.split.cache is not None:
+            for s in self.open:
+                self.split.cache.release(s)
+            self.split.cache.close()
         self.open.clear()
