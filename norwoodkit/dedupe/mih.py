@@ -29,6 +29,7 @@ concatenate (then sort) into the same pairs; ``chunk_pairs`` is that task, with 
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 from collections.abc import Callable, Iterator
@@ -36,6 +37,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
+from numpy.lib.stride_tricks import sliding_window_view
 
 from norwoodkit.dedupe.distance import HASH_BITS, U64, Distances
 
@@ -164,6 +166,11 @@ class _Side:
         counts = np.diff(np.append(starts, len(ks))).astype(np.int64)
         return cls(order, hashes[order], ks[starts], starts, counts)
 
+    @functools.cached_property
+    def padded(self) -> U64:
+        """The sorted hashes followed by ``BIG`` zeros: every run of up to ``BIG`` exists."""
+        return np.concatenate([self.sorted, np.zeros(BIG, np.uint64)])
+
 
 def _chunk(h: U64, shift: int, width: int) -> U64:
     mask = np.uint64((1 << width) - 1)
@@ -215,6 +222,16 @@ def chunk_pairs(
         yield from check.bucket_pairs(qa, qb)
 
 
+def _expand(s: I64, c: I64, ws: I64, wc: I64, same: Bools) -> tuple[I64, I64, I64]:
+    """One row per hash of the runs (s, c): its position and the run (lo, width) it meets."""
+    if not len(c) or int(c.max()) == 1:
+        return s, np.where(same, s + 1, ws), ws + wc - np.where(same, s + 1, ws)
+    t = np.repeat(np.arange(len(c)), c)
+    pos = np.arange(len(t)) - np.repeat(np.cumsum(c) - c - s, c)
+    lo = np.where(same[t], pos + 1, ws[t])
+    return pos, lo, ws[t] + wc[t] - lo
+
+
 def _self_buckets(query: _Side, index: _Side, rows: I64, *, symmetric: bool) -> I64:
     """For each query bucket, the index bucket with the same chunk value (-1: none)."""
     if symmetric:
@@ -231,28 +248,49 @@ class _Table:
     def __init__(self, index: _Side, width: int, masks: U64) -> None:
         self.keys = index.keys
         self.direct: npt.NDArray[np.int32] | None = None
-        self.masks: npt.NDArray[np.int64] | U64 = masks
+        self.masks: npt.NDArray[np.int32] | U64 = masks
+        self.width = width
         if width <= TABLE_BITS:
-            # int64 values index the table directly: no conversion pass per probe.
+            # int32 keys and masks index the table directly: half the memory traffic of int64.
             self.direct = np.full(1 << width, -1, np.int32)
             self.direct[index.keys.astype(np.int64)] = np.arange(len(index.keys), dtype=np.int32)
-            self.masks = masks.astype(np.int64)
+            self.masks = masks.astype(np.int32)
+        # Each mask's highest set bit: a key with that bit clear is the smaller of the two.
+        top = np.zeros(len(masks), np.int64)
+        for b in range(width):
+            top[(masks >> np.uint64(b)) != 0] = b
+        self.top = top
 
     def neighbours(self, query: _Side, rows: I64, *, symmetric: bool) -> tuple[I64, I64]:
         """(query bucket, index bucket) pairs whose chunk values differ by one of the masks."""
+        keys = query.keys[rows].astype(self.masks.dtype)
+        if not symmetric:
+            return self._probe(rows, keys, self.masks)
+        # Each unordered bucket pair once, from its smaller key: key ^ mask > key exactly when
+        # the mask's highest bit is clear in the key, so only those keys probe those masks
+        # (half the probes of testing afterwards).
+        found_a, found_b = [], []
+        one = keys.dtype.type(1)
+        for b in np.unique(self.top).tolist():
+            clear = (keys >> keys.dtype.type(b)) & one == 0
+            qa, qb = self._probe(rows[clear], keys[clear], self.masks[self.top == b])
+            found_a.append(qa)
+            found_b.append(qb)
+        return np.concatenate(found_a), np.concatenate(found_b)
+
+    def _probe(
+        self, rows: I64, keys: npt.NDArray[np.int32] | U64, masks: npt.NDArray[np.int32] | U64
+    ) -> tuple[I64, I64]:
+        """Every (row, mask) probe that lands on a bucket."""
         # Mask-major: one mask's probes over ascending keys land close together in the table.
-        keys = query.keys[rows].astype(self.masks.dtype)[None, :]
-        probe = np.bitwise_xor(self.masks[:, None], keys)
+        probe = np.bitwise_xor(masks[:, None], keys[None, :]).ravel()
         if self.direct is not None:
-            hit = self.direct[probe]
+            hit = self.direct[probe].astype(np.int64)
         else:
             pos = np.minimum(np.searchsorted(self.keys, probe), len(self.keys) - 1)
             hit = np.where(self.keys[pos] == probe, pos, -1)
-        ok = hit >= 0
-        if symmetric:
-            ok &= probe > keys  # each unordered bucket pair once
-        _, r = np.nonzero(ok)
-        return rows[r], hit[ok].astype(np.int64)
+        flat = np.flatnonzero(hit >= 0)
+        return rows[flat % len(keys)], hit[flat]
 
 
 class _Verify:
@@ -271,34 +309,49 @@ class _Verify:
         sb, cb = self.index.starts[qb], self.index.counts[qb]
         same: Bools = (qa == qb) if self.symmetric else np.zeros(len(qa), bool)
         big = ca * cb > BIG
-        for t in np.flatnonzero(big).tolist():
-            yield self._dense(int(sa[t]), int(ca[t]), int(sb[t]), int(cb[t]), bool(same[t]))
-        small = ~big
-        sa, ca, sb, cb, same = sa[small], ca[small], sb[small], cb[small], same[small]
-        # Bucket pairs of one shape (ca, cb) verify as one broadcast XOR: no per-candidate index
-        # arithmetic, which would cost more than the XOR itself.
-        shape = ca * (int(cb.max(initial=0)) + 1) + cb
-        order = np.argsort(shape, kind="stable")
-        cuts = np.flatnonzero(np.diff(shape[order])) + 1
-        for group in np.split(order, cuts):
-            if len(group) == 0:
-                continue
-            c1, c2 = int(ca[group[0]]), int(cb[group[0]])
-            step = max(1, BATCH // (c1 * c2))
-            for g0 in range(0, len(group), step):
-                g = group[g0 : g0 + step]
-                yield self._shape(sa[g], sb[g], same[g], c1, c2)
+        if big.any():
+            for t in np.flatnonzero(big).tolist():
+                yield self._dense(int(sa[t]), int(ca[t]), int(sb[t]), int(cb[t]), bool(same[t]))
+            small = np.flatnonzero(~big)
+            sa, ca, sb, cb, same = sa[small], ca[small], sb[small], cb[small], same[small]
+        # Rows come from the smaller bucket of each pair, each meeting the other bucket's run of
+        # sorted hashes: fewer, longer rows. A bucket with itself meets, from each row, only the
+        # hashes after the row's own (each pair once).
+        flip = (cb < ca) & ~same
+        if flip.any():
+            f = np.flatnonzero(flip)
+            pos, lo, width = _expand(sb[f], cb[f], sa[f], ca[f], same[f])
+            yield from self._runs(self.index, self.query, pos, lo, width, flipped=True)
+            f = np.flatnonzero(~flip)
+            sa, ca, sb, cb, same = sa[f], ca[f], sb[f], cb[f], same[f]
+        pos, lo, width = _expand(sa, ca, sb, cb, same)
+        yield from self._runs(self.query, self.index, pos, lo, width, flipped=False)
 
-    def _shape(self, sa: I64, sb: I64, same: Bools, c1: int, c2: int) -> Pairs:
-        """Bucket pairs that all hold c1 x c2 candidates, verified at once."""
-        a = self.query.sorted[sa[:, None] + np.arange(c1)]
-        b = self.index.sorted[sb[:, None] + np.arange(c2)]
-        hit = np.bitwise_count(np.bitwise_xor(a[:, :, None], b[:, None, :])) <= self.threshold
-        if same.any():
-            # A bucket with itself: each pair once, never an image with itself.
-            hit &= ~same[:, None, None] | np.triu(np.ones((c1, c2), bool), 1)[None]
-        g, ii, jj = np.nonzero(hit)
-        return self._finish(sa[g] + ii, sb[g] + jj)
+    def _runs(
+        self, rows: _Side, runs: _Side, pos: I64, lo: I64, width: I64, *, flipped: bool
+    ) -> Iterator[Pairs]:
+        """Row hash ``pos[r]`` of ``rows`` against run ``lo[r]`` (``width[r]`` long) of ``runs``."""
+        # Rows of one padded width verify as one (rows x width) XOR: widths up to 8 exactly,
+        # wider ones rounded up to a power of two (padding at most doubles their work).
+        pad = np.where(width <= 8, width, 1 << np.ceil(np.log2(np.maximum(width, 1))).astype(int))
+        for w in np.flatnonzero(np.bincount(pad)).tolist():
+            if w == 0:
+                continue
+            sel = np.flatnonzero(pad == w)
+            # Row r's run is window lo[r] of the padded sorted hashes: a contiguous copy per
+            # row, no index array per candidate.
+            windows = sliding_window_view(runs.padded, w)
+            step = max(1, BATCH // w)
+            for s0 in range(0, len(sel), step):
+                r = sel[s0 : s0 + step]
+                b = windows[lo[r]]
+                np.bitwise_xor(b, rows.sorted[pos[r]][:, None], out=b)
+                flat = np.flatnonzero(np.bitwise_count(b) <= self.threshold)
+                row, col = flat // w, flat % w
+                if w > 8:  # the padding's hits are not candidates
+                    row, col = row[col < width[r][row]], col[col < width[r][row]]
+                p, q = pos[r][row], lo[r][row] + col
+                yield self._finish(q, p) if flipped else self._finish(p, q)
 
     def _dense(self, sa: int, ca: int, sb: int, cb: int, same: bool) -> Pairs:
         """A crowded bucket pair as dense tiles: bounded memory, brute-force speed."""
