@@ -332,26 +332,42 @@ class _Verify:
     ) -> Iterator[Pairs]:
         """Row hash ``pos[r]`` of ``rows`` against run ``lo[r]`` (``width[r]`` long) of ``runs``."""
         # Rows of one padded width verify as one (rows x width) XOR: widths up to 8 exactly,
-        # wider ones rounded up to a power of two (padding at most doubles their work).
-        pad = np.where(width <= 8, width, 1 << np.ceil(np.log2(np.maximum(width, 1))).astype(int))
-        for w in np.flatnonzero(np.bincount(pad)).tolist():
-            if w == 0:
+        # wider ones rounded up to a power of two (padding at most doubles their work). A
+        # counting sort by that class (radix, for uint8) gathers each class's rows.
+        cls = np.minimum(width, 9).astype(np.uint8)
+        wide = np.flatnonzero(cls == 9)
+        cls[wide] = 5 + np.ceil(np.log2(width[wide])).astype(np.uint8)  # 2**4 -> 9, 2**5 -> 10
+        order = np.argsort(cls, kind="stable")
+        ends = np.cumsum(np.bincount(cls))
+        for c in np.flatnonzero(np.bincount(cls)).tolist():
+            if c == 0:
                 continue
-            sel = np.flatnonzero(pad == w)
-            # Row r's run is window lo[r] of the padded sorted hashes: a contiguous copy per
-            # row, no index array per candidate.
-            windows = sliding_window_view(runs.padded, w)
-            step = max(1, BATCH // w)
-            for s0 in range(0, len(sel), step):
-                r = sel[s0 : s0 + step]
-                b = windows[lo[r]]
-                np.bitwise_xor(b, rows.sorted[pos[r]][:, None], out=b)
-                flat = np.flatnonzero(np.bitwise_count(b) <= self.threshold)
-                row, col = flat // w, flat % w
-                if w > 8:  # the padding's hits are not candidates
-                    row, col = row[col < width[r][row]], col[col < width[r][row]]
-                p, q = pos[r][row], lo[r][row] + col
-                yield self._finish(q, p) if flipped else self._finish(p, q)
+            w = c if c <= 8 else 1 << (c - 5)
+            sel = order[ends[c - 1] : ends[c]]
+            yield from self._class(rows, runs, pos[sel], lo[sel], width[sel], w, flipped=flipped)
+
+    def _class(
+        self, rows: _Side, runs: _Side, pos: I64, lo: I64, width: I64, w: int, *, flipped: bool
+    ) -> Iterator[Pairs]:
+        """Rows whose runs are at most ``w`` long (padded to ``w``)."""
+        # Row r's run is window lo[r] of the padded sorted hashes: a contiguous copy per row,
+        # no index array per candidate.
+        windows = sliding_window_view(runs.padded, w)
+        step = max(1, BATCH // w)
+        for s0 in range(0, len(pos), step):
+            p, q = pos[s0 : s0 + step], lo[s0 : s0 + step]
+            if w == 1:
+                x = np.bitwise_xor(runs.sorted[q], rows.sorted[p])
+            else:
+                x = windows[q]
+                np.bitwise_xor(x, rows.sorted[p][:, None], out=x)
+            flat = np.flatnonzero(np.bitwise_count(x) <= self.threshold)
+            row, col = flat // w, flat % w
+            if w > 8:  # the padding's hits are not candidates
+                keep = col < width[s0 : s0 + step][row]
+                row, col = row[keep], col[keep]
+            a, b = p[row], q[row] + col
+            yield self._finish(b, a) if flipped else self._finish(a, b)
 
     def _dense(self, sa: int, ca: int, sb: int, cb: int, same: bool) -> Pairs:
         """A crowded bucket pair as dense tiles: bounded memory, brute-force speed."""
