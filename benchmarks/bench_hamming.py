@@ -21,6 +21,8 @@ Run (from the repository root):
 
     python benchmarks/bench_hamming.py --sizes 1000000 --once 10000000 --dist phash-like
     python benchmarks/bench_hamming.py --sizes 100000,1000000 --dist uniform
+    python benchmarks/bench_hamming.py --fit 200000    # the cost model's constants (mih.py)
+    python benchmarks/bench_hamming.py --ray 1000000   # Ray tasks on every CPU vs one core
 
 This is a benchmark, not a test: it prints figures and never fails on them.
 """
@@ -42,6 +44,7 @@ import numpy as np
 from norwoodkit.dedupe import mih
 from norwoodkit.dedupe.distance import U64
 from norwoodkit.dedupe.search import hamming_pairs, hamming_pairs_brute
+from norwoodkit.engine import Engine, EngineChoice, connect
 
 
 def uniform(n: int, rng: np.random.Generator) -> U64:
@@ -82,20 +85,30 @@ def peak_rss_mib() -> float:
 
 def child(method: str, n: int, args: argparse.Namespace) -> None:
     """One measurement in this fresh process; prints one JSON line."""
-    if hasattr(os, "sched_setaffinity"):
+    if hasattr(os, "sched_setaffinity") and method != "ray":
         os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
+    startup = time.perf_counter()
+    if method == "ray":  # every CPU of this machine, started before the clock
+        connect(EngineChoice(Engine.ray))
+    startup = time.perf_counter() - startup
     h = DISTS[args.dist](n, np.random.default_rng(args.seed))
+    p = mih.plan(n, args.threshold)
     t0 = time.perf_counter()
     if method == "brute":
         found = hamming_pairs_brute(h, args.threshold)
+    elif method.startswith("chunks="):  # one plan, forced (--fit)
+        p = mih.chunking(int(method.split("=")[1]), args.threshold)
+        found = mih.search(h, args.threshold, p)
+    elif method == "ray":
+        found = hamming_pairs(h, args.threshold, engine=EngineChoice(Engine.ray))
     else:
         found = hamming_pairs(h, args.threshold)
     seconds = time.perf_counter() - t0
-    p = mih.plan(n, args.threshold)
     print(
         json.dumps(
             {
                 "seconds": seconds,
+                "startup": startup,
                 "pairs": len(found[0]),
                 "rss_mib": peak_rss_mib(),
                 "plan": None if p is None else [list(p.widths), list(p.radii)],
@@ -130,6 +143,44 @@ def report(n: int, runs: list[dict[str, Any]], brute: list[dict[str, Any]], bs: 
     )
 
 
+def fit(n: int, args: argparse.Namespace) -> None:
+    """Fit the cost model's probe and candidate constants on 3 and 4 chunks at ``n`` hashes."""
+    runs: dict[int, list[float]] = {3: [], 4: []}
+    brute = []
+    for _ in range(args.repeats):
+        brute.append(measure("brute", args.brute_size, args)["seconds"])
+        for m in runs:
+            runs[m].append(measure(f"chunks={m}", n, args)["seconds"])
+    sec = {m: statistics.median(v) for m, v in runs.items()}
+    work = {m: mih.work(n, n, mih.chunking(m, args.threshold)) for m in runs}
+    # seconds = SORT * sort + PROBE * probes + CANDIDATE * candidates, SORT kept: two equations.
+    rest = {m: sec[m] - mih._SORT * work[m][0] for m in runs}
+    a = np.array([[work[m][1], work[m][2]] for m in runs])
+    probe, candidate = np.linalg.solve(a, np.array([rest[m] for m in runs]))
+    pair = statistics.median(brute) / (args.brute_size * (args.brute_size - 1) / 2)
+    print(f"fit at {n:,}: 3 chunks {sec[3]:.1f} s {runs[3]}, 4 chunks {sec[4]:.1f} s {runs[4]}")
+    print(f"_BRUTE_PAIR = {pair:.3g}  _PROBE = {probe:.3g}  _CANDIDATE = {candidate:.3g}")
+
+
+def ray_vs_local(n: int, args: argparse.Namespace) -> None:
+    """The default path against the same search as Ray tasks on every CPU of this machine."""
+    local, ray = [], []
+    for _ in range(args.repeats):
+        local.append(measure("mih", n, args))
+        ray.append(measure("ray", n, args))
+    lsec = statistics.median(r["seconds"] for r in local)
+    rsec = statistics.median(r["seconds"] for r in ray)
+    start = statistics.median(r["startup"] for r in ray)
+    print(
+        f"{n:,} hashes: local (one core) {lsec:.1f} s, ray ({os.cpu_count()} CPUs) {rsec:.1f} s, "
+        f"local/ray {lsec / rsec:.2f}x; Ray start-up {start:.1f} s (not in the ray seconds); "
+        f"runs local {[round(r['seconds'], 1) for r in local]} ray "
+        f"{[round(r['seconds'], 1) for r in ray]}; same pairs: "
+        f"{all(r['pairs'] == local[0]['pairs'] for r in local + ray)}",
+        flush=True,
+    )
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
     ap.add_argument("--sizes", default="1000000", help="sizes measured --repeats times")
@@ -139,10 +190,15 @@ def main() -> None:
     ap.add_argument("--brute-size", type=int, default=50_000)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--fit", type=int, help="fit the cost model at this size, then stop")
+    ap.add_argument("--ray", type=int, help="Ray tasks vs local at this size, then stop")
     ap.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
         child(args.child[0], int(args.child[1]), args)
+        return
+    if args.fit or args.ray:
+        fit(args.fit, args) if args.fit else ray_vs_local(args.ray, args)
         return
     sizes = [int(x) for x in args.sizes.split(",") if x]
     once = [int(x) for x in args.once.split(",") if x]

@@ -34,6 +34,7 @@ import itertools
 import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -93,16 +94,22 @@ def ball_size(width: int, radius: int) -> int:
     return sum(math.comb(width, k) for k in range(radius + 1))
 
 
-def estimate(n_query: int, n_index: int, p: Plan) -> float:
-    """Seconds this plan should take on uniform hashes (the cost model ``plan`` minimises)."""
-    seconds = _SORT * (n_query + n_index) * len(p.widths)
+def work(n_query: int, n_index: int, p: Plan) -> tuple[float, float, float]:
+    """Units of work of plan ``p`` on uniform hashes: (sorted hashes, probes, candidates)."""
+    sort, probes, candidates = float((n_query + n_index) * len(p.widths)), 0.0, 0.0
     for w, s in zip(p.widths, p.radii, strict=True):
         if s > 0 and w > TABLE_BITS:
-            return math.inf
+            return sort, math.inf, math.inf
         occupied = 2.0**w * -math.expm1(-n_query / 2.0**w)  # expected non-empty buckets
-        seconds += _PROBE * occupied * (ball_size(w, s) - 1)
-        seconds += _CANDIDATE * n_query * n_index * ball_size(w, s) / 2.0**w
-    return seconds
+        probes += occupied * (ball_size(w, s) - 1)
+        candidates += n_query * n_index * ball_size(w, s) / 2.0**w
+    return sort, probes, candidates
+
+
+def estimate(n_query: int, n_index: int, p: Plan) -> float:
+    """Seconds this plan should take (the cost model ``plan`` minimises)."""
+    sort, probes, candidates = work(n_query, n_index, p)
+    return _SORT * sort + _PROBE * probes + _CANDIDATE * candidates
 
 
 def plan(n: int, threshold: int, *, n_index: int | None = None) -> Plan | None:
@@ -137,12 +144,28 @@ def search(
         found.extend(chunk_pairs(hashes, threshold, p, k, others=others))
         if progress:
             progress(n * (k + 1) // len(p.widths) - n * k // len(p.widths))
+    return sort_pairs(concat(found))
+
+
+def concat(found: list[Pairs]) -> Pairs:
+    """Parts of a search as one (i, j, distance) triple of arrays (empty ones when none)."""
     if not found:
         empty = np.empty(0, np.int64)
         return empty, empty.copy(), np.empty(0, np.uint8)
     i, j, d = (np.concatenate(part) for part in zip(*found, strict=True))
+    return i, j, d
+
+
+def sort_pairs(found: Pairs) -> Pairs:
+    """Pairs sorted by (i, j): the order every search returns."""
+    i, j, d = found
     order = np.lexsort((j, i))
     return i[order], j[order], d[order]
+
+
+def chunk_values(hashes: U64, p: Plan, k: int) -> U64:
+    """Chunk ``k``'s value of every hash."""
+    return _chunk(hashes, p.shifts()[k], p.widths[k])
 
 
 @dataclass(frozen=True)
@@ -263,24 +286,22 @@ class _Table:
 
     def neighbours(self, query: _Side, rows: I64, *, symmetric: bool) -> tuple[I64, I64]:
         """(query bucket, index bucket) pairs whose chunk values differ by one of the masks."""
-        keys = query.keys[rows].astype(self.masks.dtype)
+        own = query.keys[rows]
+        keys: npt.NDArray[Any] = own.astype(self.masks.dtype)
         if not symmetric:
             return self._probe(rows, keys, self.masks)
         # Each unordered bucket pair once, from its smaller key: key ^ mask > key exactly when
         # the mask's highest bit is clear in the key, so only those keys probe those masks
         # (half the probes of testing afterwards).
         found_a, found_b = [], []
-        one = keys.dtype.type(1)
         for b in np.unique(self.top).tolist():
-            clear = (keys >> keys.dtype.type(b)) & one == 0
+            clear = np.bitwise_and(own, np.uint64(1 << b)) == 0
             qa, qb = self._probe(rows[clear], keys[clear], self.masks[self.top == b])
             found_a.append(qa)
             found_b.append(qb)
         return np.concatenate(found_a), np.concatenate(found_b)
 
-    def _probe(
-        self, rows: I64, keys: npt.NDArray[np.int32] | U64, masks: npt.NDArray[np.int32] | U64
-    ) -> tuple[I64, I64]:
+    def _probe(self, rows: I64, keys: npt.NDArray[Any], masks: npt.NDArray[Any]) -> tuple[I64, I64]:
         """Every (row, mask) probe that lands on a bucket."""
         # Mask-major: one mask's probes over ascending keys land close together in the table.
         probe = np.bitwise_xor(masks[:, None], keys[None, :]).ravel()
