@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterator
+from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 from test_dedupe_search import clustered, random_hashes, triples
 
+from norwoodkit import dataset, dedupe, probe
 from norwoodkit.dedupe import mih, mih_ray
 from norwoodkit.dedupe.search import hamming_pairs, hamming_pairs_brute
 from norwoodkit.engine import Engine, EngineChoice
@@ -74,3 +77,13 @@ def test_key_ranges_cover_every_value_once() -> None:
         ranges = mih_ray.key_ranges(h, p, k, 5)
         assert ranges[0][0] == 0 and ranges[-1][1] == 1 << p.widths[k]
         assert all(a[1] == b[0] and a[0] < a[1] for a, b in itertools.pairwise(ranges))
+
+
+def test_find_under_the_ray_engine_gives_the_local_result(defect_sample: Path) -> None:
+    ds = probe.run(dataset.load(defect_sample), workers=1)
+    opts = dedupe.DedupeOptions(mirror=True)
+    local = dedupe.find(ds, opts)
+    on_ray = dedupe.find(ds, opts, engine=RAY)
+    assert len(local.pairs), "the defects sample plants duplicates"
+    pd.testing.assert_frame_equal(on_ray.pairs, local.pairs)
+    pd.testing.assert_frame_equal(on_ray.groups, local.groups)
