@@ -1,7 +1,8 @@
 """Hamming search at scale: ``dedupe.hamming_pairs`` (multi-index) against the brute force.
 
 Each measurement runs in a fresh subprocess pinned to one CPU (one-thread env vars): seconds,
-pairs and peak RSS (VmHWM: the whole process, interpreter and numpy included). The brute force
+CPU seconds of the process (close to an idle core's seconds when the machine is shared), pairs
+and peak RSS (VmHWM: the whole process, interpreter and numpy included). The brute force
 (``hamming_pairs_brute``, the reference) runs on a subsample of ``--brute-size`` hashes of the
 same distribution in the same run, interleaved with the multi-index runs, and is scaled by
 ``(n / brute_size) ** 2`` (its work is exactly quadratic and does not depend on the data). Medians
@@ -93,7 +94,7 @@ def child(method: str, n: int, args: argparse.Namespace) -> None:
     startup = time.perf_counter() - startup
     h = DISTS[args.dist](n, np.random.default_rng(args.seed))
     p = mih.plan(n, args.threshold)
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     if method == "brute":
         found = hamming_pairs_brute(h, args.threshold)
     elif method.startswith("chunks="):  # one plan, forced (--fit)
@@ -103,12 +104,13 @@ def child(method: str, n: int, args: argparse.Namespace) -> None:
         found = hamming_pairs(h, args.threshold, engine=EngineChoice(Engine.ray))
     else:
         found = hamming_pairs(h, args.threshold)
-    seconds = time.perf_counter() - t0
+    seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
     print(
         json.dumps(
             {
                 "seconds": seconds,
                 "startup": startup,
+                "cpu": cpu,
                 "pairs": len(found[0]),
                 "rss_mib": peak_rss_mib(),
                 "plan": None if p is None else [list(p.widths), list(p.radii)],
@@ -138,7 +140,8 @@ def report(n: int, runs: list[dict[str, Any]], brute: list[dict[str, Any]], bs: 
     rss = max(r["rss_mib"] for r in runs)
     print(
         f"{n:>11,} {sec:>10.1f} {scaled:>12.0f} {scaled / sec:>8.1f}x {runs[0]['pairs']:>11,} "
-        f"{rss:>9.0f}  {runs[0]['plan']}  runs {[round(r['seconds'], 1) for r in runs]}",
+        f"{rss:>9.0f}  {runs[0]['plan']}  runs {[round(r['seconds'], 1) for r in runs]}"
+        f"  CPU s {[round(r['cpu'], 1) for r in runs]}",
         flush=True,
     )
 
@@ -223,7 +226,11 @@ def main() -> None:
         report(n, [measure("mih", n, args)], brute, args.brute_size)
         print("(measured once; the brute force at this size is extrapolated, not run)")
     bsec = [round(b["seconds"], 2) for b in brute]
-    print(f"brute force on {args.brute_size:,}: {bsec} s, peak RSS {brute[0]['rss_mib']:.0f} MiB")
+    bcpu = [round(b["cpu"], 2) for b in brute]
+    print(
+        f"brute force on {args.brute_size:,}: {bsec} s (CPU {bcpu} s), "
+        f"peak RSS {brute[0]['rss_mib']:.0f} MiB"
+    )
 
 
 if __name__ == "__main__":
