@@ -308,12 +308,12 @@ class _Table:
         # Mask-major: one mask's probes over ascending keys land close together in the table.
         probe = np.bitwise_xor(masks[:, None], keys[None, :]).ravel()
         if self.direct is not None:
-            hit = self.direct[probe].astype(np.int64)
+            hit: npt.NDArray[Any] = self.direct[probe]  # int32: widened for the hits only
         else:
             pos = np.minimum(np.searchsorted(self.keys, probe), len(self.keys) - 1)
             hit = np.where(self.keys[pos] == probe, pos, -1)
         flat = np.flatnonzero(hit >= 0)
-        return rows[flat % len(keys)], hit[flat]
+        return rows[flat % len(keys)], hit[flat].astype(np.int64)
 
 
 class _Verify:
