@@ -10,18 +10,24 @@ pair exactly once without a global de-duplication.
 
 How. Per chunk, the hashes are sorted by the chunk's value into buckets; a bucket meets itself
 and, through a table indexed by chunk value, every bucket whose value lies within the radius
-(XOR masks of up to ``s_k`` bits). Bucket pairs become candidate pairs in vectorised batches and
-each candidate is verified with the full 64-bit distance. A bucket pair with more candidates than
-``BIG`` (real phashes are far from uniform, so some chunk values are crowded) is searched as
-dense XOR tiles instead, as fast per pair as the brute force and with bounded memory. Memory is
-the hashes, their sorted copy and order, one chunk table (at most 2**24 int32), a block of keys x
-masks and a batch of candidates: never N x N, never every candidate at once.
+(XOR masks of up to ``s_k`` bits), each unordered pair of buckets probed from its smaller value
+only (a mask probes only the keys where its highest bit is clear: half the probes). Candidates
+are verified with the full 64-bit distance as rows: each hash of the smaller bucket against the
+other bucket's contiguous run of sorted hashes, read through a sliding-window view (one
+contiguous copy per row, no index array per candidate), rows of one padded run width at once.
+Profiling showed Python work per bucket-pair shape, not the XORs, was what cost. A bucket pair
+with more candidates than ``BIG`` (real phashes are far from uniform, so some chunk values are
+crowded) is searched as dense XOR tiles instead, as fast per pair as the brute force and with
+bounded memory. Memory is the hashes, their sorted copy (padded) and order, one chunk table (at
+most 2**24 int32), a block of keys x masks and a batch of candidates: never N x N, never every
+candidate at once.
 
-``plan`` chooses ``m`` from a cost model whose constants were measured on uniform and clustered
-hashes (docs/benchmarks.md); it returns None where the brute force is cheaper (few hashes, or a
-threshold so large that no chunking prunes much), and ``search`` runs either.
+``plan`` chooses ``m`` from a cost model whose constants were fitted on phash-like hashes against
+the brute force (``benchmarks/bench_hamming.py --fit``; docs/benchmarks.md); it returns None where
+the brute force is cheaper (few hashes, or a threshold so large that no chunking prunes much),
+and ``search`` runs either.
 
-Spreading the work (a later ``--engine ray``): every (chunk, block of bucket values) is an
+Spreading the work (``--engine ray``, ``mih_ray.py``): every (chunk, range of chunk values) is an
 independent task: it needs only the hashes (broadcast once), the chunk's sorted order and table,
 and reports each of its pairs exactly once by the first-chunk rule, so the tasks' outputs
 concatenate (then sort) into the same pairs; ``chunk_pairs`` is that task, with ``key_range``.
