@@ -96,7 +96,7 @@ def dedupe(
         if path is not None:
             check_table_suffix(path, parameter)
     ds = load_probed(source, quiet, columns=PROBE_READS)
-    result = find(ds, opts)
+    result = find(ds, opts, engine=source.engine)
     if pairs is not None:
         write_table_atomic(result.pairs, pairs)
     if groups is not None:

@@ -19,6 +19,7 @@ from norwoodkit.dedupe.pairs import (
     pair_table,
 )
 from norwoodkit.dedupe.result import DedupeResult
+from norwoodkit.engine import EngineChoice
 
 log = logging.getLogger(__name__)
 
@@ -34,8 +35,12 @@ def find(
     options: DedupeOptions | None = None,
     *,
     progress: Callable[[int], None] | None = None,
+    engine: EngineChoice | None = None,
 ) -> DedupeResult:
-    """Exact and near duplicates among a probed dataset's images (see ``probe.run``)."""
+    """Exact and near duplicates among a probed dataset's images (see ``probe.run``).
+
+    ``engine`` Ray runs the Hamming search as Ray tasks (same result); None or local: here.
+    """
     opts = options or DedupeOptions()
     dataset.require(PROBE_READS, "dedupe")
     if opts.near > SENSIBLE_NEAR_MAX:
@@ -48,7 +53,8 @@ def find(
         )
     t = dataset.images.reset_index(drop=True)
     hashed = t["phash"].notna().to_numpy()
-    frames = [f for f in (exact_pairs(t), *hashed_pairs(t, hashed, opts, progress)) if len(f)]
+    hashed_frames = hashed_pairs(t, hashed, opts, progress, engine)
+    frames = [f for f in (exact_pairs(t), *hashed_frames) if len(f)]
     raw = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=RAW_COLUMNS)
     pairs = classify(t, raw, opts)
     groups, chains_split = group(t, pairs, opts)

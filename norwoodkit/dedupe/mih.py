@@ -10,18 +10,24 @@ pair exactly once without a global de-duplication.
 
 How. Per chunk, the hashes are sorted by the chunk's value into buckets; a bucket meets itself
 and, through a table indexed by chunk value, every bucket whose value lies within the radius
-(XOR masks of up to ``s_k`` bits). Bucket pairs become candidate pairs in vectorised batches and
-each candidate is verified with the full 64-bit distance. A bucket pair with more candidates than
-``BIG`` (real phashes are far from uniform, so some chunk values are crowded) is searched as
-dense XOR tiles instead, as fast per pair as the brute force and with bounded memory. Memory is
-the hashes, their sorted copy and order, one chunk table (at most 2**24 int32), a block of keys x
-masks and a batch of candidates: never N x N, never every candidate at once.
+(XOR masks of up to ``s_k`` bits), each unordered pair of buckets probed from its smaller value
+only (a mask probes only the keys where its highest bit is clear: half the probes). Candidates
+are verified with the full 64-bit distance as rows: each hash of the smaller bucket against the
+other bucket's contiguous run of sorted hashes, read through a sliding-window view (one
+contiguous copy per row, no index array per candidate), rows of one padded run width at once.
+Profiling showed Python work per bucket-pair shape, not the XORs, was what cost. A bucket pair
+with more candidates than ``BIG`` (real phashes are far from uniform, so some chunk values are
+crowded) is searched as dense XOR tiles instead, as fast per pair as the brute force and with
+bounded memory. Memory is the hashes, their sorted copy (padded) and order, one chunk table (at
+most 2**24 int32), a block of keys x masks and a batch of candidates: never N x N, never every
+candidate at once.
 
-``plan`` chooses ``m`` from a cost model whose constants were measured on uniform and clustered
-hashes (docs/benchmarks.md); it returns None where the brute force is cheaper (few hashes, or a
-threshold so large that no chunking prunes much), and ``search`` runs either.
+``plan`` chooses ``m`` from a cost model whose constants were fitted on phash-like hashes against
+the brute force (``benchmarks/bench_hamming.py --fit``; docs/benchmarks.md); it returns None where
+the brute force is cheaper (few hashes, or a threshold so large that no chunking prunes much),
+and ``search`` runs either.
 
-Spreading the work (a later ``--engine ray``): every (chunk, block of bucket values) is an
+Spreading the work (``--engine ray``, ``mih_ray.py``): every (chunk, range of chunk values) is an
 independent task: it needs only the hashes (broadcast once), the chunk's sorted order and table,
 and reports each of its pairs exactly once by the first-chunk rule, so the tasks' outputs
 concatenate (then sort) into the same pairs; ``chunk_pairs`` is that task, with ``key_range``.
@@ -29,13 +35,16 @@ concatenate (then sort) into the same pairs; ``chunk_pairs`` is that task, with 
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+from numpy.lib.stride_tricks import sliding_window_view
 
 from norwoodkit.dedupe.distance import HASH_BITS, U64, Distances
 
@@ -52,12 +61,14 @@ PROBE_BLOCK = 1 << 21
 #: Widest chunk with a lookup table (2**24 int32 = 64 MiB); wider chunks get radius 0 only.
 TABLE_BITS = 24
 
-# Seconds per unit of work on one core: a brute-force pair (320 s for 1M hashes), a probe of one
-# key with one mask and a verified candidate (both from 200k phash-like hashes with m = 3 and 4,
-# scaled by the brute force measured beside them; docs/benchmarks.md), a hash sorted per chunk.
-_BRUTE_PAIR = 0.65e-9
-_PROBE = 3.5e-9
-_CANDIDATE = 10e-9
+# Seconds per unit of work on one idle core: a brute-force pair, a probe of one key with one mask,
+# a candidate counted as on uniform hashes (phash-like buckets hold several times more: the
+# constant absorbs that), a hash sorted per chunk. Probe and candidate were fitted on 200k
+# phash-like hashes with 3 and 4 chunks, in units of the brute force measured beside them
+# (``bench_hamming.py --fit``; docs/benchmarks.md); only their ratios choose the plan.
+_BRUTE_PAIR = 3.0e-9
+_PROBE = 4.5e-9
+_CANDIDATE = 8.0e-9
 _SORT = 150e-9
 
 
@@ -91,16 +102,22 @@ def ball_size(width: int, radius: int) -> int:
     return sum(math.comb(width, k) for k in range(radius + 1))
 
 
-def estimate(n_query: int, n_index: int, p: Plan) -> float:
-    """Seconds this plan should take on uniform hashes (the cost model ``plan`` minimises)."""
-    seconds = _SORT * (n_query + n_index) * len(p.widths)
+def work(n_query: int, n_index: int, p: Plan) -> tuple[float, float, float]:
+    """Units of work of plan ``p`` on uniform hashes: (sorted hashes, probes, candidates)."""
+    sort, probes, candidates = float((n_query + n_index) * len(p.widths)), 0.0, 0.0
     for w, s in zip(p.widths, p.radii, strict=True):
         if s > 0 and w > TABLE_BITS:
-            return math.inf
+            return sort, math.inf, math.inf
         occupied = 2.0**w * -math.expm1(-n_query / 2.0**w)  # expected non-empty buckets
-        seconds += _PROBE * occupied * (ball_size(w, s) - 1)
-        seconds += _CANDIDATE * n_query * n_index * ball_size(w, s) / 2.0**w
-    return seconds
+        probes += occupied * (ball_size(w, s) - 1)
+        candidates += n_query * n_index * ball_size(w, s) / 2.0**w
+    return sort, probes, candidates
+
+
+def estimate(n_query: int, n_index: int, p: Plan) -> float:
+    """Seconds this plan should take (the cost model ``plan`` minimises)."""
+    sort, probes, candidates = work(n_query, n_index, p)
+    return _SORT * sort + _PROBE * probes + _CANDIDATE * candidates
 
 
 def plan(n: int, threshold: int, *, n_index: int | None = None) -> Plan | None:
@@ -135,12 +152,28 @@ def search(
         found.extend(chunk_pairs(hashes, threshold, p, k, others=others))
         if progress:
             progress(n * (k + 1) // len(p.widths) - n * k // len(p.widths))
+    return sort_pairs(concat(found))
+
+
+def concat(found: list[Pairs]) -> Pairs:
+    """Parts of a search as one (i, j, distance) triple of arrays (empty ones when none)."""
     if not found:
         empty = np.empty(0, np.int64)
         return empty, empty.copy(), np.empty(0, np.uint8)
     i, j, d = (np.concatenate(part) for part in zip(*found, strict=True))
+    return i, j, d
+
+
+def sort_pairs(found: Pairs) -> Pairs:
+    """Pairs sorted by (i, j): the order every search returns."""
+    i, j, d = found
     order = np.lexsort((j, i))
     return i[order], j[order], d[order]
+
+
+def chunk_values(hashes: U64, p: Plan, k: int) -> U64:
+    """Chunk ``k``'s value of every hash."""
+    return _chunk(hashes, p.shifts()[k], p.widths[k])
 
 
 @dataclass(frozen=True)
@@ -163,6 +196,11 @@ class _Side:
         starts = np.flatnonzero(first).astype(np.int64)
         counts = np.diff(np.append(starts, len(ks))).astype(np.int64)
         return cls(order, hashes[order], ks[starts], starts, counts)
+
+    @functools.cached_property
+    def padded(self) -> U64:
+        """The sorted hashes followed by ``BIG`` zeros: every run of up to ``BIG`` exists."""
+        return np.concatenate([self.sorted, np.zeros(BIG, np.uint64)])
 
 
 def _chunk(h: U64, shift: int, width: int) -> U64:
@@ -215,6 +253,16 @@ def chunk_pairs(
         yield from check.bucket_pairs(qa, qb)
 
 
+def _expand(s: I64, c: I64, ws: I64, wc: I64, same: Bools) -> tuple[I64, I64, I64]:
+    """One row per hash of the runs (s, c): its position and the run (lo, width) it meets."""
+    if not len(c) or int(c.max()) == 1:
+        return s, np.where(same, s + 1, ws), ws + wc - np.where(same, s + 1, ws)
+    t = np.repeat(np.arange(len(c)), c)
+    pos = np.arange(len(t)) - np.repeat(np.cumsum(c) - c - s, c)
+    lo = np.where(same[t], pos + 1, ws[t])
+    return pos, lo, ws[t] + wc[t] - lo
+
+
 def _self_buckets(query: _Side, index: _Side, rows: I64, *, symmetric: bool) -> I64:
     """For each query bucket, the index bucket with the same chunk value (-1: none)."""
     if symmetric:
@@ -231,28 +279,47 @@ class _Table:
     def __init__(self, index: _Side, width: int, masks: U64) -> None:
         self.keys = index.keys
         self.direct: npt.NDArray[np.int32] | None = None
-        self.masks: npt.NDArray[np.int64] | U64 = masks
+        self.masks: npt.NDArray[np.int32] | U64 = masks
+        self.width = width
         if width <= TABLE_BITS:
-            # int64 values index the table directly: no conversion pass per probe.
+            # int32 keys and masks index the table directly: half the memory traffic of int64.
             self.direct = np.full(1 << width, -1, np.int32)
             self.direct[index.keys.astype(np.int64)] = np.arange(len(index.keys), dtype=np.int32)
-            self.masks = masks.astype(np.int64)
+            self.masks = masks.astype(np.int32)
+        # Each mask's highest set bit: a key with that bit clear is the smaller of the two.
+        top = np.zeros(len(masks), np.int64)
+        for b in range(width):
+            top[(masks >> np.uint64(b)) != 0] = b
+        self.top = top
 
     def neighbours(self, query: _Side, rows: I64, *, symmetric: bool) -> tuple[I64, I64]:
         """(query bucket, index bucket) pairs whose chunk values differ by one of the masks."""
+        own = query.keys[rows]
+        keys: npt.NDArray[Any] = own.astype(self.masks.dtype)
+        if not symmetric:
+            return self._probe(rows, keys, self.masks)
+        # Each unordered bucket pair once, from its smaller key: key ^ mask > key exactly when
+        # the mask's highest bit is clear in the key, so only those keys probe those masks
+        # (half the probes of testing afterwards).
+        found_a, found_b = [], []
+        for b in np.unique(self.top).tolist():
+            clear = np.bitwise_and(own, np.uint64(1 << b)) == 0
+            qa, qb = self._probe(rows[clear], keys[clear], self.masks[self.top == b])
+            found_a.append(qa)
+            found_b.append(qb)
+        return np.concatenate(found_a), np.concatenate(found_b)
+
+    def _probe(self, rows: I64, keys: npt.NDArray[Any], masks: npt.NDArray[Any]) -> tuple[I64, I64]:
+        """Every (row, mask) probe that lands on a bucket."""
         # Mask-major: one mask's probes over ascending keys land close together in the table.
-        keys = query.keys[rows].astype(self.masks.dtype)[None, :]
-        probe = np.bitwise_xor(self.masks[:, None], keys)
+        probe = np.bitwise_xor(masks[:, None], keys[None, :]).ravel()
         if self.direct is not None:
-            hit = self.direct[probe]
+            hit: npt.NDArray[Any] = self.direct[probe]  # int32: widened for the hits only
         else:
             pos = np.minimum(np.searchsorted(self.keys, probe), len(self.keys) - 1)
             hit = np.where(self.keys[pos] == probe, pos, -1)
-        ok = hit >= 0
-        if symmetric:
-            ok &= probe > keys  # each unordered bucket pair once
-        _, r = np.nonzero(ok)
-        return rows[r], hit[ok].astype(np.int64)
+        flat = np.flatnonzero(hit >= 0)
+        return rows[flat % len(keys)], hit[flat].astype(np.int64)
 
 
 class _Verify:
@@ -271,34 +338,65 @@ class _Verify:
         sb, cb = self.index.starts[qb], self.index.counts[qb]
         same: Bools = (qa == qb) if self.symmetric else np.zeros(len(qa), bool)
         big = ca * cb > BIG
-        for t in np.flatnonzero(big).tolist():
-            yield self._dense(int(sa[t]), int(ca[t]), int(sb[t]), int(cb[t]), bool(same[t]))
-        small = ~big
-        sa, ca, sb, cb, same = sa[small], ca[small], sb[small], cb[small], same[small]
-        # Bucket pairs of one shape (ca, cb) verify as one broadcast XOR: no per-candidate index
-        # arithmetic, which would cost more than the XOR itself.
-        shape = ca * (int(cb.max(initial=0)) + 1) + cb
-        order = np.argsort(shape, kind="stable")
-        cuts = np.flatnonzero(np.diff(shape[order])) + 1
-        for group in np.split(order, cuts):
-            if len(group) == 0:
-                continue
-            c1, c2 = int(ca[group[0]]), int(cb[group[0]])
-            step = max(1, BATCH // (c1 * c2))
-            for g0 in range(0, len(group), step):
-                g = group[g0 : g0 + step]
-                yield self._shape(sa[g], sb[g], same[g], c1, c2)
+        if big.any():
+            for t in np.flatnonzero(big).tolist():
+                yield self._dense(int(sa[t]), int(ca[t]), int(sb[t]), int(cb[t]), bool(same[t]))
+            small = np.flatnonzero(~big)
+            sa, ca, sb, cb, same = sa[small], ca[small], sb[small], cb[small], same[small]
+        # Rows come from the smaller bucket of each pair, each meeting the other bucket's run of
+        # sorted hashes: fewer, longer rows. A bucket with itself meets, from each row, only the
+        # hashes after the row's own (each pair once).
+        flip = (cb < ca) & ~same
+        if flip.any():
+            f = np.flatnonzero(flip)
+            pos, lo, width = _expand(sb[f], cb[f], sa[f], ca[f], same[f])
+            yield from self._runs(self.index, self.query, pos, lo, width, flipped=True)
+            f = np.flatnonzero(~flip)
+            sa, ca, sb, cb, same = sa[f], ca[f], sb[f], cb[f], same[f]
+        pos, lo, width = _expand(sa, ca, sb, cb, same)
+        yield from self._runs(self.query, self.index, pos, lo, width, flipped=False)
 
-    def _shape(self, sa: I64, sb: I64, same: Bools, c1: int, c2: int) -> Pairs:
-        """Bucket pairs that all hold c1 x c2 candidates, verified at once."""
-        a = self.query.sorted[sa[:, None] + np.arange(c1)]
-        b = self.index.sorted[sb[:, None] + np.arange(c2)]
-        hit = np.bitwise_count(np.bitwise_xor(a[:, :, None], b[:, None, :])) <= self.threshold
-        if same.any():
-            # A bucket with itself: each pair once, never an image with itself.
-            hit &= ~same[:, None, None] | np.triu(np.ones((c1, c2), bool), 1)[None]
-        g, ii, jj = np.nonzero(hit)
-        return self._finish(sa[g] + ii, sb[g] + jj)
+    def _runs(
+        self, rows: _Side, runs: _Side, pos: I64, lo: I64, width: I64, *, flipped: bool
+    ) -> Iterator[Pairs]:
+        """Row hash ``pos[r]`` of ``rows`` against run ``lo[r]`` (``width[r]`` long) of ``runs``."""
+        # Rows of one padded width verify as one (rows x width) XOR: widths up to 8 exactly,
+        # wider ones rounded up to a power of two (padding at most doubles their work). A
+        # counting sort by that class (radix, for uint8) gathers each class's rows.
+        cls = np.minimum(width, 9).astype(np.uint8)
+        wide = np.flatnonzero(cls == 9)
+        cls[wide] = 5 + np.ceil(np.log2(width[wide])).astype(np.uint8)  # 2**4 -> 9, 2**5 -> 10
+        order = np.argsort(cls, kind="stable")
+        ends = np.cumsum(np.bincount(cls))
+        for c in np.flatnonzero(np.bincount(cls)).tolist():
+            if c == 0:
+                continue
+            w = c if c <= 8 else 1 << (c - 5)
+            sel = order[ends[c - 1] : ends[c]]
+            yield from self._class(rows, runs, pos[sel], lo[sel], width[sel], w, flipped=flipped)
+
+    def _class(
+        self, rows: _Side, runs: _Side, pos: I64, lo: I64, width: I64, w: int, *, flipped: bool
+    ) -> Iterator[Pairs]:
+        """Rows whose runs are at most ``w`` long (padded to ``w``)."""
+        # Row r's run is window lo[r] of the padded sorted hashes: a contiguous copy per row,
+        # no index array per candidate.
+        windows = sliding_window_view(runs.padded, w)
+        step = max(1, BATCH // w)
+        for s0 in range(0, len(pos), step):
+            p, q = pos[s0 : s0 + step], lo[s0 : s0 + step]
+            if w == 1:
+                x = np.bitwise_xor(runs.sorted[q], rows.sorted[p])
+            else:
+                x = windows[q]
+                np.bitwise_xor(x, rows.sorted[p][:, None], out=x)
+            flat = np.flatnonzero(np.bitwise_count(x) <= self.threshold)
+            row, col = flat // w, flat % w
+            if w > 8:  # the padding's hits are not candidates
+                keep = col < width[s0 : s0 + step][row]
+                row, col = row[keep], col[keep]
+            a, b = p[row], q[row] + col
+            yield self._finish(b, a) if flipped else self._finish(a, b)
 
     def _dense(self, sa: int, ca: int, sb: int, cb: int, same: bool) -> Pairs:
         """A crowded bucket pair as dense tiles: bounded memory, brute-force speed."""

@@ -17,6 +17,7 @@ import pandas as pd
 from norwoodkit.dedupe.distance import hashes_to_u64
 from norwoodkit.dedupe.options import DedupeOptions, Kind, Tier
 from norwoodkit.dedupe.search import hamming_pairs
+from norwoodkit.engine import EngineChoice
 
 PAIR_COLUMNS = [
     "a",
@@ -73,6 +74,7 @@ def hashed_pairs(
     hashed: npt.NDArray[np.bool_],
     opts: DedupeOptions,
     progress: Callable[[int], None] | None = None,
+    engine: EngineChoice | None = None,
 ) -> list[pd.DataFrame]:
     """Pairs whose phashes are within ``near`` (and with ``mirror``, mirror-hash pairs)."""
     idx = np.flatnonzero(hashed)
@@ -80,13 +82,17 @@ def hashed_pairs(
         return []
     rows, cols = opts.block_rows, opts.block_cols
     h = hashes_to_u64(t.loc[idx, "phash"])
-    i, j, d = hamming_pairs(h, opts.near, block_rows=rows, block_cols=cols, progress=progress)
+    i, j, d = hamming_pairs(
+        h, opts.near, block_rows=rows, block_cols=cols, progress=progress, engine=engine
+    )
     frames = [
         pd.DataFrame({"i": idx[i], "j": idx[j], "distance": d.astype(int), "mirrored": False})
     ]
     if opts.mirror:
         m = hashes_to_u64(t.loc[idx, "phash_mirror"])
-        mi, mj, md = hamming_pairs(h, opts.near, others=m, block_rows=rows, block_cols=cols)
+        mi, mj, md = hamming_pairs(
+            h, opts.near, others=m, block_rows=rows, block_cols=cols, engine=engine
+        )
         frames.append(
             pd.DataFrame({"i": idx[mi], "j": idx[mj], "distance": md.astype(int), "mirrored": True})
         )

@@ -17,6 +17,7 @@ import numpy.typing as npt
 from norwoodkit.dedupe import mih
 from norwoodkit.dedupe.distance import U64, Distances, hamming_u64
 from norwoodkit.dedupe.mih import I64, Pairs
+from norwoodkit.engine import Engine, EngineChoice
 
 __all__ = ["I64", "Pairs", "hamming_pairs", "hamming_pairs_brute"]
 
@@ -29,6 +30,7 @@ def hamming_pairs(
     block_rows: int = 64,
     block_cols: int = 4096,
     progress: Callable[[int], None] | None = None,
+    engine: EngineChoice | None = None,
 ) -> Pairs:
     """All pairs (i, j), i < j, whose Hamming distance is <= threshold, sorted by (i, j).
 
@@ -38,6 +40,8 @@ def hamming_pairs(
 
     Exact whichever search runs: multi-index hashing where ``mih.plan`` finds it cheaper (large
     inputs, small thresholds), else the tiled brute force with ``block_rows x block_cols`` tiles.
+    With ``engine`` Ray, the multi-index search runs as Ray tasks (``mih_ray.py``; same pairs);
+    the brute force, chosen only where it is cheap, stays in this process.
     """
     p = mih.plan(len(hashes), threshold, n_index=None if others is None else len(others))
     if p is None:
@@ -51,7 +55,12 @@ def hamming_pairs(
         )
         order = np.lexsort((j, i))
         return i[order], j[order], d[order]
-    i, j, d = mih.search(hashes, threshold, p, others=others, progress=progress)
+    if engine is not None and engine.engine is Engine.ray:
+        from norwoodkit.dedupe import mih_ray  # Ray only when asked for
+
+        i, j, d = mih_ray.search(hashes, threshold, p, engine, others=others, progress=progress)
+    else:
+        i, j, d = mih.search(hashes, threshold, p, others=others, progress=progress)
     return (i, j, d) if others is None else _closer_direction(i, j, d)
 
 
