@@ -167,7 +167,15 @@ def concat(found: list[Pairs]) -> Pairs:
 def sort_pairs(found: Pairs) -> Pairs:
     """Pairs sorted by (i, j): the order every search returns."""
     i, j, d = found
-    order = np.lexsort((j, i))
+    if not len(i):
+        return i, j, d
+    # One int64 key per pair instead of a two-key lexsort: 5M pairs sort in a fifth of the
+    # time. i * span + j orders as (i, j) does while j < span (indices are far below 2**31).
+    span = int(j.max()) + 1
+    if int(i.max()) < (2**62) // span:
+        order = np.argsort(i * span + j)  # keys are unique: no stability needed
+    else:  # pragma: no cover (beyond any hash count that fits in memory)
+        order = np.lexsort((j, i))
     return i[order], j[order], d[order]
 
 
