@@ -181,6 +181,18 @@ def test_split_to_s3_writes_the_same_bytes(s3: S3, clean_sample: Path, tmp_path:
     hostile([*args, "-o", s3.url("s.txt")], 2, [f"{s3.url('s.txt')}: unknown file type"])
 
 
+def test_dedupe_tables_to_s3_write_the_same_bytes(
+    s3: S3, defect_sample: Path, tmp_path: Path
+) -> None:
+    args: list[str | Path] = ["dedupe", defect_sample, "-q"]
+    names = {"--pairs": "p.csv", "--groups": "g.parquet", "--exclude-list": "x.json"}
+    local = [a for flag, name in names.items() for a in (flag, tmp_path / name)]
+    remote = [a for flag, name in names.items() for a in (flag, s3.url("d", name))]
+    assert run([*args, *local]).exit_code == run([*args, *remote]).exit_code
+    assert _objects(s3, "d") == _files(tmp_path)
+    hostile([*args, "--pairs", s3.url("d", "p.txt")], 2, [f"{s3.url('d', 'p.txt')}: unknown file"])
+
+
 def test_report_to_s3_writes_the_same_bytes(s3: S3, clean_sample: Path, tmp_path: Path) -> None:
     pytest.importorskip("matplotlib")
     check(run(["report", clean_sample, "-o", tmp_path / "r.html", "-q"]), 0)

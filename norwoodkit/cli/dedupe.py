@@ -6,13 +6,21 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.table import Table
 
 from norwoodkit.cli.app import EXIT_FOUND, EXIT_OK, handle_errors, out, print_json
 from norwoodkit.cli.gates import Format, FormatOpt, JunitOpt, Reports, SarifOpt
-from norwoodkit.cli.options import JsonOpt, QuietOpt, guard, load_probed, reads_dataset
+from norwoodkit.cli.options import (
+    JsonOpt,
+    PlaceText,
+    QuietOpt,
+    guard,
+    load_probed,
+    output_place,
+    reads_dataset,
+)
 from norwoodkit.dedupe import FailOn
 from norwoodkit.source import DatasetSource
+from norwoodkit.storage import Location
 
 SameOpt = Annotated[
     int,
@@ -34,23 +42,31 @@ MirrorOpt = Annotated[
     typer.Option("--mirror", help="Also match horizontally flipped copies (reported as mirrored)."),
 ]
 PairsOpt = Annotated[
-    Path | None,
+    PlaceText | None,
     typer.Option(
-        "--pairs", metavar="FILE", help="Write every pair here (.csv, .parquet or .json)."
+        "--pairs",
+        metavar="FILE|URL",
+        parser=PlaceText,
+        help="Write every pair here (.csv, .parquet or .json; a file or a URL).",
     ),
 ]
 GroupsOpt = Annotated[
-    Path | None,
+    PlaceText | None,
     typer.Option(
-        "--groups", metavar="FILE", help="Write every group member here (.csv, .parquet or .json)."
+        "--groups",
+        metavar="FILE|URL",
+        parser=PlaceText,
+        help="Write every group member here (.csv, .parquet or .json; a file or a URL).",
     ),
 ]
 ExcludeOutOpt = Annotated[
-    Path | None,
+    PlaceText | None,
     typer.Option(
         "--exclude-list",
-        metavar="FILE",
-        help="Write the non-keepers here (.csv, .parquet or .json) for split and pack.",
+        metavar="FILE|URL",
+        parser=PlaceText,
+        help="Write the non-keepers here (.csv, .parquet or .json; a file or a URL) for split "
+        "and pack.",
     ),
 ]
 FailOnOpt = Annotated[
@@ -81,28 +97,26 @@ def dedupe(
 ) -> None:
     """Find exact and near-duplicate images, above all across people (leakage). Never changes
     an image."""
-    from norwoodkit.atomic import check_table_suffix, write_table_atomic
+    from norwoodkit.atomic import write_table_atomic
     from norwoodkit.dedupe import DedupeOptions, find
     from norwoodkit.dedupe import calibrate as run_calibrate
     from norwoodkit.dedupe.duplicates import PROBE_READS
+    from norwoodkit.remote_out import staged
     from norwoodkit.reporting import dedupe_gate
 
     opts = DedupeOptions(same=same, near=near, mirror=mirror)
     reports = Reports(junit, sarif, fmt, json_output=json_output)
     reports.guard(source.root, (source.annotations,))
-    outputs = {"pairs": pairs, "groups": groups, "exclude_list": exclude_list}
-    for parameter, path in outputs.items():
-        guard(source, path, parameter)
-        if path is not None:
-            check_table_suffix(path, parameter)
+    places = _table_places({"pairs": pairs, "groups": groups, "exclude_list": exclude_list})
+    for parameter, where in places.items():
+        guard(source, where, parameter)
     ds = load_probed(source, quiet, columns=PROBE_READS)
     result = find(ds, opts, engine=source.engine)
-    if pairs is not None:
-        write_table_atomic(result.pairs, pairs)
-    if groups is not None:
-        write_table_atomic(result.groups, groups)
-    if exclude_list is not None:
-        write_table_atomic(result.exclude_list(), exclude_list)
+    tables = {"pairs": result.pairs, "groups": result.groups}
+    for parameter, where in places.items():
+        table = tables[parameter] if parameter in tables else result.exclude_list()
+        with staged(where, "file") as local:  # a URL: written here, then uploaded whole
+            write_table_atomic(table, local)
     reports.emit(dedupe_gate(result, ds.table["subject_id"].unique(), source.root, fail_on))
     doc = result.to_dict()
     if calibrate:
@@ -118,6 +132,8 @@ def dedupe(
 def _render_dedupe(result: Any, calibration: dict[str, Any] | None) -> None:
     summary = result.group_summary()
     if len(summary):
+        from rich.table import Table  # only a table on the terminal needs Rich
+
         table = Table(header_style="bold")
         for col in ("group", "tier", "kind", "subjects", "max dist", "keeper", "others"):
             table.add_column(col, overflow="fold")
@@ -157,6 +173,8 @@ def _render_dedupe(result: Any, calibration: dict[str, Any] | None) -> None:
         f"compared; {c['groups']} groups; pairs: {by}"
     )
     if calibration:
+        from rich.table import Table  # only a table on the terminal needs Rich
+
         t = Table(title="phash distances (bits)", header_style="bold")
         for col in ("pairs of", "count", "min", "0.1 %", "1 %", "median"):
             t.add_column(col)
@@ -168,3 +186,16 @@ def _render_dedupe(result: Any, calibration: dict[str, Any] | None) -> None:
             )
         out.print(t)
         out.print("Pick --near below the 0.1 % figure of both rows to keep false pairs rare.")
+
+
+def _table_places(given: dict[str, str | None]) -> dict[str, Path | Location]:
+    """The table outputs asked for, as places, each with a suffix that names its format."""
+    from norwoodkit.atomic import check_table_suffix
+
+    places: dict[str, Path | Location] = {}
+    for parameter, text in given.items():
+        where = output_place(text, parameter)
+        if where is not None:
+            check_table_suffix(where, parameter)
+            places[parameter] = where
+    return places

@@ -6,7 +6,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.table import Table
 
 from norwoodkit.cli.app import EXIT_FOUND, EXIT_OK, err, handle_errors, out, print_json
 from norwoodkit.cli.gates import Format, FormatOpt, JunitOpt, MinSeverityOpt, Reports, SarifOpt
@@ -220,6 +219,8 @@ def _assignment(result: Any) -> list[dict[str, Any]]:
 
 def _render_split(result: Any) -> None:
     q = result.quality
+    from rich.table import Table  # only a table on the terminal needs Rich
+
     table = Table(header_style="bold")
     for col in (
         "split",
