@@ -4,6 +4,7 @@ a bounded local cache shared by workers, resume, and every bad input named."""
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import sys
 import threading
@@ -12,7 +13,7 @@ from typing import Any
 
 import pandas as pd
 import pytest
-from hostile import Watch
+from hostile import Watch, check, run
 
 from norwoodkit import dataset, pack, probe, storage
 from norwoodkit.errors import InputError, ParameterError
@@ -371,3 +372,13 @@ def test_cache_folder_is_keyed_by_url_and_manifest(tmp_path: Path) -> None:
     assert cache_folder(a, b"{}", tmp_path) != cache_folder(b, b"{}", tmp_path)
     assert cache_folder(a, b"{}", tmp_path) != cache_folder(a, b"{ }", tmp_path)
     assert cache_folder(a, b"{}", tmp_path).parent == tmp_path / "shards"
+
+
+def test_bench_load_reads_a_pack_at_a_url(s3: S3, packed: Path) -> None:
+    """``norwoodkit bench-load URL`` streams the shards like the loader does."""
+    url = upload(s3, packed)
+    args = ["--worker-counts", "0", "--batch-sizes", "8", "--seconds", "0.2", "--json"]
+    result = run(["bench-load", url, *args])
+    check(result, 0)
+    rows = json.loads(result.stdout)["results"]
+    assert rows and rows[0]["images"] > 0

@@ -17,7 +17,7 @@ import typer
 from rich.table import Table
 
 from norwoodkit.cli.app import handle_errors, int_items, out, print_json
-from norwoodkit.cli.options import JsonOpt
+from norwoodkit.cli.options import JsonOpt, PlaceText
 from norwoodkit.loader import DEFAULT_SIZE, Decode  # torch-free names: no torch import yet
 
 if TYPE_CHECKING:
@@ -60,7 +60,14 @@ DeviceOpt = Annotated[
 
 @handle_errors
 def bench_load(
-    out_dir: Annotated[Path, typer.Argument(metavar="DIR", help="A `norwoodkit pack` folder.")],
+    out_dir: Annotated[
+        PlaceText,
+        typer.Argument(
+            metavar="DIR",
+            parser=PlaceText,
+            help="A `norwoodkit pack` folder, or its URL (shards streamed into a local cache).",
+        ),
+    ],
     split: SplitOpt = "train",
     workers: WorkerCountsOpt = "0,2",
     batch_sizes: BatchSizesOpt = "32,128",
