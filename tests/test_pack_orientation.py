@@ -393,10 +393,14 @@ def _files(out: Path) -> dict[str, bytes]:
 
 
 def test_turns_in_worker_processes_store_the_same_bytes(
-    dataset: Path, applied: Path, tmp_path: Path
+    dataset: Path, applied: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """With two workers, ``apply``'s turns run in a pool (the pack process never holds a
-    decoded photo): the shards are byte-identical to the one-process pack."""
+    """With two workers, ``apply``'s large turns run in a pool (the pack process never holds a
+    large decoded photo): the shards are byte-identical to the one-process pack. Every turn is
+    large here (the threshold set to 0), so every one goes to a worker."""
+    from norwoodkit.pack import images
+
+    monkeypatch.setattr(images, "TURN_HERE_BYTES", 0)
     out = tmp_path / "out"
     check(run(["pack", dataset, "--out", out, "--no-cache", "--workers", "2", "-q"]), 0)
     assert _files(out) == _files(applied)
@@ -413,14 +417,19 @@ def test_unusable_tags_warn_the_same_through_the_pool(bad_dataset: Path, tmp_pat
         assert row["image"]["bytes"] == (bad_dataset / row["image"]["path"]).read_bytes()
 
 
-def test_a_photo_that_no_longer_decodes_in_a_worker_is_named(dataset: Path, tmp_path: Path) -> None:
+def test_a_photo_that_no_longer_decodes_in_a_worker_is_named(
+    dataset: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A photo whose header still reads but whose pixels no longer decode (cut short since it
     was probed): the turn fails in the worker and the error names the file (exit 2's
     ``image-changed``)."""
     from concurrent.futures import ThreadPoolExecutor
 
     from norwoodkit.errors import InputError
+    from norwoodkit.pack import images
     from norwoodkit.pack.images import prepare_upright
+
+    monkeypatch.setattr(images, "TURN_HERE_BYTES", 0)  # every turn to the pool
 
     turned = next(p for p in sorted(dataset.rglob("*.jpg")) if _orientation(p.read_bytes()) > 1)
     data = turned.read_bytes()
@@ -436,3 +445,16 @@ def test_a_photo_that_no_longer_decodes_in_a_worker_is_named(dataset: Path, tmp_
 def _orientation(data: bytes) -> int:
     with Image.open(io.BytesIO(data)) as im:
         return int(im.getexif().get(0x0112, 1))
+
+
+def test_small_turns_stay_in_process_with_the_same_bytes(
+    dataset: Path, applied: Path, tmp_path: Path
+) -> None:
+    """Photos whose decoded pixels fit ``TURN_HERE_BYTES`` are turned in the pack process even
+    with two workers (no pool starts for them): the same bytes again."""
+    from norwoodkit.pack import images
+
+    assert SIZE[0] * SIZE[1] * 3 <= images.TURN_HERE_BYTES
+    out = tmp_path / "out"
+    check(run(["pack", dataset, "--out", out, "--no-cache", "--workers", "2", "-q"]), 0)
+    assert _files(out) == _files(applied)

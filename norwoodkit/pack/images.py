@@ -115,20 +115,32 @@ def upright_bytes(data: bytes) -> tuple[bytes, str | None]:
     return (turned(data) if turn else data), note
 
 
+#: A photo to turn whose decoded pixels take more than this is turned in a pool worker; a
+#: smaller one here (its decode and turned copy cost less than starting the pool).
+TURN_HERE_BYTES = 8 * 2**20
+
+
 def needs_turning(data: bytes) -> tuple[bool, str | None]:
     """Whether ``data``'s EXIF orientation asks for a turn (2..8), read from its header alone;
     and a note when the tag cannot be used (such a photo is stored as it is)."""
+    turn, _, note = _turn_and_size(data)
+    return turn, note
+
+
+def _turn_and_size(data: bytes) -> tuple[bool, int, str | None]:
+    """``needs_turning``, and the bytes the decoded pixels take (width x height x bands)."""
     from PIL import Image
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         with Image.open(io.BytesIO(data)) as im:
             value, problem = exif.orientation(im, caught)
+            decoded = im.width * im.height * max(1, len(im.getbands()))
     if problem is not None:
         # Pillow's exif_transpose (Hugging Face, our loader) leaves such a photo as it is,
         # so storing it untouched keeps every client in agreement.
-        return False, problem + "; stored as it is (no client turns it)"
-    return value is not None and value != 1, None
+        return False, decoded, problem + "; stored as it is (no client turns it)"
+    return value is not None and value != 1, decoded, None
 
 
 def turned(data: bytes) -> bytes:
@@ -152,17 +164,21 @@ def turn_task(path: str, data: bytes) -> tuple[bytes | None, str | None]:
 
 
 def prepare_upright(root: str, paths: Sequence[str], pool: Executor) -> Prepared:
-    """``prepare_images`` with ``apply``, each turn (a full decode and encode) in ``pool``.
+    """``prepare_images`` with ``apply``, each large turn (a full decode and encode) in ``pool``.
 
-    Files are read and their headers checked here; only the photos to turn go to the workers,
-    so this process never holds a decoded photo (36 MB at 12 MP, twice while it turns).
+    Files are read and their headers checked here. A photo to turn whose decoded pixels take
+    more than ``TURN_HERE_BYTES`` goes to a worker, so this process never holds a large decoded
+    photo (36 MB at 12 MP, twice while it turns); a smaller one is turned here, which costs less
+    than starting the pool (a lazy pool then never starts).
     """
     out = Prepared([], [])
     jobs: dict[int, Future[tuple[bytes | None, str | None]]] = {}
     for i, p in enumerate(paths):
         data = source_bytes(root, p)
         try:
-            turn, note = needs_turning(data)
+            turn, decoded, note = _turn_and_size(data)
+            if turn and decoded <= TURN_HERE_BYTES:
+                data, turn = turned(data), False
         except Exception as exc:
             raise _changed(p, f"cannot be decoded ({type(exc).__name__}: {exc})") from None
         if note:
