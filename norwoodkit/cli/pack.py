@@ -165,8 +165,7 @@ def pack(
     assignments, exclude = _read_inputs(splits_file, exclude_list)
     ds = source.load()
     memory.trim()  # loading's temporaries, before probing and packing allocate their own
-    n = int(ds.table["path"].notna().sum())
-    with progress_bar(n, "probing and packing", quiet) as prog:
+    with progress_bar(int(ds.table["path"].notna().sum()), "probing and packing", quiet) as prog:
         write = functools.partial(
             write_probing,
             ds,

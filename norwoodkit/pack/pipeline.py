@@ -62,7 +62,6 @@ def write_probing(
 ) -> PackResult:
     """Probe ``dataset`` (as ``probe.run``, filling the cache) and pack it (as ``write``),
     the two overlapping: the same shards, manifest, card and croissant.json as ``write``.
-
     ``cache_dir``/``use_cache``/``engine`` are ``probe.run``'s, the others ``write``'s (the
     probe uses ``options.workers``). Raises what those two raise.
     """

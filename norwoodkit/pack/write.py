@@ -10,6 +10,7 @@ pool re-encodes a few row groups ahead; original bytes need no pool (that is I/O
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import shutil
@@ -124,20 +125,17 @@ def write(
             shard is left behind.
     """
     if isinstance(out, str) and is_url(out):
-        from norwoodkit.remote_out import pack_to
-
-        where = locate(out, parameter="out")
-        result = pack_to(
-            where,
-            dataset.root,
-            overwrite,
-            resume,
-            lambda local: write(
-                dataset, local, options, splits=splits, exclude=exclude, progress=progress
-            ),
+        # The same pack into a local staging folder, then uploaded manifest last.
+        staged = functools.partial(
+            write,
+            dataset,
+            options=options,
+            splits=splits,
+            exclude=exclude,
+            progress=progress,
+            engine=engine,
         )
-        result.url = where.url
-        return result
+        return _write_url(out, dataset, overwrite, resume, staged)
     opts = options or PackOptions()
     target = Path(out)
     check_out(target, dataset.root, overwrite, resume)
@@ -447,6 +445,18 @@ def _parquet_writer(path: Path, schema: Any, layout: Layout) -> Any:
         write_statistics=meta,
         write_page_checksum=True,
     )
+
+
+def _write_url(
+    out: str, dataset: ProbedDataset, overwrite: bool, resume: bool, staged: Callable[..., Any]
+) -> PackResult:
+    """``write`` to a store's URL: ``staged`` packs into a local folder, ``remote_out`` uploads."""
+    from norwoodkit.remote_out import pack_to
+
+    where = locate(out, parameter="out")
+    result: PackResult = pack_to(where, dataset.root, overwrite, resume, staged)
+    result.url = where.url
+    return result
 
 
 def _record(final: Path, shard: ShardPlan, table: pd.DataFrame) -> dict[str, Any]:
