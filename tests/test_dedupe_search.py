@@ -171,3 +171,38 @@ def test_property_same_pairs_as_the_brute_force(
     expected = triples(hamming_pairs_brute(h, threshold))
     assert triples(mih.search(h, threshold, p)) == expected
     assert triples(hamming_pairs(h, threshold)) == expected
+
+
+def shaped_buckets(seed: int) -> U64:
+    """Buckets of many sizes in a chain of chunk values one bit apart: each meets the next."""
+    rng = np.random.default_rng(seed)
+    sizes = [1, 40, 1, 2, 17, 12, 30, 12, 3, 5, 8, 9, 16, 300, 1, 1]
+    high = np.repeat(np.array([(1 << k) - 1 for k in range(len(sizes))], np.uint64), sizes)
+    low = rng.integers(0, 16, len(high)).astype(np.uint64) * np.uint64(0x01010101)
+    return rng.permutation((high << np.uint64(32)) | low)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_every_tile_shape_and_the_dense_path_agree(
+    seed: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A smaller BIG puts both sides of it into one padded tile shape (17 x 12: a 32 x 16 tile
+    # over BIG; 30 x 12 over BIG itself), beside exact shapes, mirrored shapes and buckets meeting
+    # themselves.
+    monkeypatch.setattr(mih, "BIG", 256)
+    h = shaped_buckets(seed)
+    p = mih.chunking(2, 3)
+    assert p.widths == (32, 32) and p.radii == (1, 1)
+    expected = triples(hamming_pairs_brute(h, 3))
+    assert len(expected) > 1000
+    assert triples(mih.search(h, 3, p)) == expected
+    m = h ^ np.uint64(1)
+    i, j, d = mih.search(h, 3, p, others=m)
+    assert triples((i, j, d)) == triples(mirror_pairs(h, 3, m))
+
+
+def mirror_pairs(h: U64, threshold: int, m: U64) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Directed pairs (i, j), i != j, of h[i] against m[j] within the threshold (brute force)."""
+    d = np.bitwise_count(np.bitwise_xor(h[:, None], m[None, :]))
+    i, j = np.nonzero((d <= threshold) & ~np.eye(len(h), dtype=bool))
+    return i.astype(np.int64), j.astype(np.int64), d[i, j]

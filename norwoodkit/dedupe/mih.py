@@ -12,15 +12,16 @@ How. Per chunk, the hashes are sorted by the chunk's value into buckets; a bucke
 and, through a table indexed by chunk value, every bucket whose value lies within the radius
 (XOR masks of up to ``s_k`` bits), each unordered pair of buckets probed from its smaller value
 only (a mask probes only the keys where its highest bit is clear: half the probes). Candidates
-are verified with the full 64-bit distance as rows: each hash of the smaller bucket against the
-other bucket's contiguous run of sorted hashes, read through a sliding-window view (one
-contiguous copy per row, no index array per candidate), rows of one padded run width at once.
-Profiling showed Python work per bucket-pair shape, not the XORs, was what cost. A bucket pair
-with more candidates than ``BIG`` (real phashes are far from uniform, so some chunk values are
-crowded) is searched as dense XOR tiles instead, as fast per pair as the brute force and with
-bounded memory. Memory is the hashes, their sorted copy (padded) and order, one chunk table (at
-most 2**24 int32), a block of keys x masks and a batch of candidates: never N x N, never every
-candidate at once.
+are verified with the full 64-bit distance as tiles: a bucket pair is the XOR of one bucket's run
+of sorted hashes against the other's (each run a row of a sliding-window view: one contiguous
+copy per bucket, no index per candidate or per hash), and the bucket pairs of one tile shape (the
+two buckets' size classes) are verified at once, into scratch that stays in cache. Work per hash
+had cost more than the XORs: the search at 1M took 0.6-0.7x the time of verifying hash by hash.
+A bucket pair with more candidates than ``BIG`` (real phashes are far from uniform, so some chunk
+values are crowded) is searched as dense XOR tiles instead, as fast per pair as the brute force
+and with bounded memory. Memory is the hashes, their sorted copy (padded) and order, one chunk
+table (at most 2**24 int32), a block of keys x masks and a batch of candidates: never N x N,
+never every candidate at once.
 
 ``plan`` chooses ``m`` from a cost model whose constants were fitted on phash-like hashes against
 the brute force (``benchmarks/bench_hamming.py --fit``; docs/benchmarks.md); it returns None where
@@ -54,12 +55,14 @@ Bools = npt.NDArray[np.bool_]
 
 #: A bucket pair with more candidates than this is searched as dense tiles.
 BIG = 1 << 16
-#: Candidates expanded per vectorised batch (about 100 bytes each while verified).
-BATCH = 1 << 20
+#: Candidate cells verified per vectorised batch (9 bytes of scratch each: 1 MiB stays in L2).
+BATCH = 1 << 17
 #: Keys x masks probed at once.
 PROBE_BLOCK = 1 << 21
 #: Widest chunk with a lookup table (2**24 int32 = 64 MiB); wider chunks get radius 0 only.
 TABLE_BITS = 24
+#: Bucket counts up to this have a tile width of their own; larger ones, a power of two.
+EXACT = 8
 
 # Seconds per unit of work on one idle core: a brute-force pair, a probe of one key with one mask,
 # a candidate counted as on uniform hashes (phash-like buckets hold several times more: the
@@ -207,6 +210,21 @@ class _Side:
         """The sorted hashes followed by ``BIG`` zeros: every run of up to ``BIG`` exists."""
         return np.concatenate([self.sorted, np.zeros(BIG, np.uint64)])
 
+    @functools.cached_property
+    def size_class(self) -> npt.NDArray[np.uint16]:
+        """Each bucket's tile width class (``_size_class`` of its count)."""
+        return _size_class(self.counts)
+
+    @functools.cached_property
+    def _windows(self) -> dict[int, U64]:
+        return {}
+
+    def windows(self, width: int) -> U64:
+        """Every run of ``width`` sorted hashes, by its start: a view, made once per width."""
+        if width not in self._windows:
+            self._windows[width] = sliding_window_view(self.padded, width)
+        return self._windows[width]
+
 
 def _chunk(h: U64, shift: int, width: int) -> U64:
     mask = np.uint64((1 << width) - 1)
@@ -258,14 +276,17 @@ def chunk_pairs(
         yield from check.bucket_pairs(qa, qb)
 
 
-def _expand(s: I64, c: I64, ws: I64, wc: I64, same: Bools) -> tuple[I64, I64, I64]:
-    """One row per hash of the runs (s, c): its position and the run (lo, width) it meets."""
-    if not len(c) or int(c.max()) == 1:
-        return s, np.where(same, s + 1, ws), ws + wc - np.where(same, s + 1, ws)
-    t = np.repeat(np.arange(len(c)), c)
-    pos = np.arange(len(t)) - np.repeat(np.cumsum(c) - c - s, c)
-    lo = np.where(same[t], pos + 1, ws[t])
-    return pos, lo, ws[t] + wc[t] - lo
+def _size_class(c: I64) -> npt.NDArray[np.uint16]:
+    """A bucket count's tile width class: exact up to 8, then the next power of two (16 -> 9)."""
+    cls = np.minimum(c, EXACT + 1).astype(np.uint16)
+    wide = np.flatnonzero(cls == EXACT + 1)
+    cls[wide] = EXACT - EXACT.bit_length() + 1 + np.ceil(np.log2(c[wide])).astype(np.uint16)
+    return cls
+
+
+def _tile_width(cls: int) -> int:
+    """The width of size class ``cls`` (inverse of ``_size_class`` on its bounds)."""
+    return cls if cls <= EXACT else 1 << (cls - EXACT + EXACT.bit_length() - 1)
 
 
 def _self_buckets(query: _Side, index: _Side, rows: I64, *, symmetric: bool) -> I64:
@@ -336,72 +357,85 @@ class _Verify:
         self.query, self.index, self.threshold = query, index, threshold
         self.earlier = [(p.shifts()[e], p.widths[e], p.radii[e]) for e in range(k)]
         self.symmetric = symmetric
+        self._x, self._bits = np.empty(0, np.uint64), np.empty(0, np.uint8)
 
     def bucket_pairs(self, qa: I64, qb: I64) -> Iterator[Pairs]:
         """Verified pairs of the bucket pairs (qa[t], qb[t])."""
-        sa, ca = self.query.starts[qa], self.query.counts[qa]
-        sb, cb = self.index.starts[qb], self.index.counts[qb]
-        same: Bools = (qa == qb) if self.symmetric else np.zeros(len(qa), bool)
-        big = ca * cb > BIG
-        if big.any():
+        # Bucket pairs grouped by tile shape: the two buckets' size classes (and, on one side,
+        # whether the bucket meets itself), by a counting sort (radix, for uint16 keys).
+        shape = (self.query.size_class[qa] << 5) | self.index.size_class[qb]
+        if self.symmetric:
+            shape |= (qa == qb).astype(np.uint16) << 10
+        order = np.argsort(shape, kind="stable")
+        sizes = np.bincount(shape, minlength=1 << 11)
+        ends = np.cumsum(sizes)
+
+        def group(g: int) -> tuple[I64, I64]:
+            sel = order[ends[g] - sizes[g] : ends[g]]
+            return qa[sel], qb[sel]
+
+        for g in np.flatnonzero(sizes).tolist():
+            a, b, same = (g >> 5) & 31, g & 31, g >= 1 << 10
+            ga, gb = group(g)
+            mirror = (b << 5) | a
+            if self.symmetric and a != b and sizes[mirror]:
+                # One side: a (b, a) pair is an (a, b) pair read the other way round, so the
+                # two shapes make one group, the smaller class first.
+                if a > b:
+                    continue  # joined to its mirror's group
+                ma, mb = group(mirror)
+                ga, gb = np.concatenate([ga, mb]), np.concatenate([gb, ma])
+            yield from self._shape(ga, gb, (_tile_width(a), _tile_width(b)), same)
+
+    def _shape(self, qa: I64, qb: I64, tile: tuple[int, int], same: bool) -> Iterator[Pairs]:
+        """Bucket pairs of one tile shape: crowded ones as dense tiles, the rest as tiles."""
+        sa, sb = self.query.starts[qa], self.index.starts[qb]
+        if tile[0] <= EXACT and tile[1] <= EXACT:  # exact classes: a tile is its two buckets
+            yield from self._tiles(sa, None, sb, None, tile, same)
+            return
+        ca, cb = self.query.counts[qa], self.index.counts[qb]
+        if tile[0] * tile[1] > BIG:
+            big = ca * cb > BIG
             for t in np.flatnonzero(big).tolist():
-                yield self._dense(int(sa[t]), int(ca[t]), int(sb[t]), int(cb[t]), bool(same[t]))
+                yield self._dense(int(sa[t]), int(ca[t]), int(sb[t]), int(cb[t]), same)
             small = np.flatnonzero(~big)
-            sa, ca, sb, cb, same = sa[small], ca[small], sb[small], cb[small], same[small]
-        # Rows come from the smaller bucket of each pair, each meeting the other bucket's run of
-        # sorted hashes: fewer, longer rows. A bucket with itself meets, from each row, only the
-        # hashes after the row's own (each pair once).
-        flip = (cb < ca) & ~same
-        if flip.any():
-            f = np.flatnonzero(flip)
-            pos, lo, width = _expand(sb[f], cb[f], sa[f], ca[f], same[f])
-            yield from self._runs(self.index, self.query, pos, lo, width, flipped=True)
-            f = np.flatnonzero(~flip)
-            sa, ca, sb, cb, same = sa[f], ca[f], sb[f], cb[f], same[f]
-        pos, lo, width = _expand(sa, ca, sb, cb, same)
-        yield from self._runs(self.query, self.index, pos, lo, width, flipped=False)
+            sa, ca, sb, cb = sa[small], ca[small], sb[small], cb[small]
+        yield from self._tiles(sa, ca, sb, cb, tile, same)
 
-    def _runs(
-        self, rows: _Side, runs: _Side, pos: I64, lo: I64, width: I64, *, flipped: bool
+    def _tiles(
+        self, sa: I64, ca: I64 | None, sb: I64, cb: I64 | None, tile: tuple[int, int], same: bool
     ) -> Iterator[Pairs]:
-        """Row hash ``pos[r]`` of ``rows`` against run ``lo[r]`` (``width[r]`` long) of ``runs``."""
-        # Rows of one padded width verify as one (rows x width) XOR: widths up to 8 exactly,
-        # wider ones rounded up to a power of two (padding at most doubles their work). A
-        # counting sort by that class (radix, for uint8) gathers each class's rows.
-        cls = np.minimum(width, 9).astype(np.uint8)
-        wide = np.flatnonzero(cls == 9)
-        cls[wide] = 5 + np.ceil(np.log2(width[wide])).astype(np.uint8)  # 2**4 -> 9, 2**5 -> 10
-        order = np.argsort(cls, kind="stable")
-        ends = np.cumsum(np.bincount(cls))
-        for c in np.flatnonzero(np.bincount(cls)).tolist():
-            if c == 0:
-                continue
-            w = c if c <= 8 else 1 << (c - 5)
-            sel = order[ends[c - 1] : ends[c]]
-            yield from self._class(rows, runs, pos[sel], lo[sel], width[sel], w, flipped=flipped)
+        """Bucket pairs whose counts fit ``tile``: each pair one (wa x wb) tile of XORs.
 
-    def _class(
-        self, rows: _Side, runs: _Side, pos: I64, lo: I64, width: I64, w: int, *, flipped: bool
-    ) -> Iterator[Pairs]:
-        """Rows whose runs are at most ``w`` long (padded to ``w``)."""
-        # Row r's run is window lo[r] of the padded sorted hashes: a contiguous copy per row,
-        # no index array per candidate.
-        windows = sliding_window_view(runs.padded, w)
-        step = max(1, BATCH // w)
-        for s0 in range(0, len(pos), step):
-            p, q = pos[s0 : s0 + step], lo[s0 : s0 + step]
-            if w == 1:
-                x = np.bitwise_xor(runs.sorted[q], rows.sorted[p])
-            else:
-                x = windows[q]
-                np.bitwise_xor(x, rows.sorted[p][:, None], out=x)
-            flat = np.flatnonzero(np.bitwise_count(x) <= self.threshold)
-            row, col = flat // w, flat % w
-            if w > 8:  # the padding's hits are not candidates
-                keep = col < width[s0 : s0 + step][row]
-                row, col = row[keep], col[keep]
-            a, b = p[row], q[row] + col
-            yield self._finish(b, a) if flipped else self._finish(a, b)
+        A bucket's hashes are a window of the padded sorted hashes (a contiguous copy per bucket,
+        no index per candidate). Where classes are padded (counts ``ca``, ``cb`` given), cells
+        past a bucket's count are dropped, as are a bucket's cells with itself on or below the
+        diagonal, from the few cells that pass.
+        """
+        wa, wb = tile
+        rows, cols = self.query.windows(wa), self.index.windows(wb)
+        step = max(1, BATCH // (wa * wb))
+        x, bits = self._buffers(step * wa * wb)
+        for s0 in range(0, len(sa), step):
+            pa, pb = sa[s0 : s0 + step], sb[s0 : s0 + step]
+            xt = x[: len(pa) * wa * wb].reshape(len(pa), wa, wb)
+            np.bitwise_xor(rows[pa][:, :, None], cols[pb][:, None, :], out=xt)
+            counts = np.bitwise_count(xt.ravel(), out=bits[: xt.size])
+            flat = np.flatnonzero(counts <= self.threshold)
+            t, cell = np.divmod(flat, wa * wb)
+            i, j = np.divmod(cell, wb)
+            if ca is not None and cb is not None:
+                keep = (i < ca[s0 : s0 + step][t]) & (j < cb[s0 : s0 + step][t])
+                t, i, j = t[keep], i[keep], j[keep]
+            if same:
+                t, i, j = t[i < j], i[i < j], j[i < j]
+            yield self._finish(pa[t] + i, pb[t] + j)
+
+    def _buffers(self, cells: int) -> tuple[U64, npt.NDArray[np.uint8]]:
+        """Scratch for ``cells`` XORs and their bit counts, reused across tiles."""
+        if len(self._x) < cells:
+            self._x, self._bits = np.empty(cells, np.uint64), np.empty(cells, np.uint8)
+        return self._x, self._bits
 
     def _dense(self, sa: int, ca: int, sb: int, cb: int, same: bool) -> Pairs:
         """A crowded bucket pair as dense tiles: bounded memory, brute-force speed."""
