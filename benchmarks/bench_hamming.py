@@ -156,8 +156,9 @@ def fit(n: int, args: argparse.Namespace) -> None:
             runs[m].append(measure(f"chunks={m}", n, args)["seconds"])
     sec = {m: statistics.median(v) for m, v in runs.items()}
     work = {m: mih.work(n, n, mih.chunking(m, args.threshold)) for m in runs}
-    # seconds = SORT * sort + PROBE * probes + CANDIDATE * candidates, SORT kept: two equations.
-    rest = {m: sec[m] - mih._SORT * work[m][0] for m in runs}
+    # seconds = SORT * sort + PROBE * probes + CANDIDATE * candidates + TABLE_ENTRY * entries,
+    # SORT and TABLE_ENTRY kept: two equations.
+    rest = {m: sec[m] - mih._SORT * work[m][0] - mih._TABLE_ENTRY * work[m][3] for m in runs}
     a = np.array([[work[m][1], work[m][2]] for m in runs])
     probe, candidate = np.linalg.solve(a, np.array([rest[m] for m in runs]))
     pair = statistics.median(brute) / (args.brute_size * (args.brute_size - 1) / 2)

@@ -500,12 +500,15 @@ def _read_age(r: AnnotationRecord, age: Any, source: str, notes: list[Finding]) 
         )
 
 
+_VIEW_NAMES = frozenset(v.value for v in VIEWS)
+
+
 def _read_images_and_extras(
     r: AnnotationRecord, rec: dict[str, Any], roles: dict[str, str]
 ) -> None:
     """The record's image paths (per view, or as a list) into ``r``; other fields as extras."""
     used = set(roles.values()) | {"__key_id__"}
-    view_keys = {c: k for c, k in roles.items() if c in {v.value for v in VIEWS}}
+    view_keys = {c: k for c, k in roles.items() if c in _VIEW_NAMES}
     for canonical, key in view_keys.items():
         path = _text(rec.get(key))
         if path is not None:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import codecs
 import json
 import os
+import re
 import stat
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,6 +45,8 @@ __all__ = [
 MAX_ANNOTATION_BYTES = 256 * 2**20
 #: How deep JSON may nest (records sit two or three levels down; 64 leaves room for extras).
 MAX_JSON_DEPTH = 64
+#: A JSON escape of a UTF-16 surrogate (paired or not).
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 #: Digits in a JSON number kept as a number; longer ones stay text (no id, age or stage is longer).
 _MAX_INT_DIGITS = 40
 
@@ -266,7 +269,19 @@ def parse_json(path: Where, text: str) -> tuple[Any, list[Repeat]]:
             f"{path}: not valid JSON ({exc}); write null for a missing value",
             code="annotation-not-json",
         ) from exc
-    return doc, _check_document(path, doc)
+    # A value can hold a lone surrogate only from a \uD800-\uDFFF escape, or from the text
+    # itself: without either, no value needs the check.
+    return doc, _check_document(path, doc, texts=_may_hold_surrogates(text))
+
+
+def _may_hold_surrogates(text: str) -> bool:
+    if _SURROGATE_ESCAPE.search(text) is not None:
+        return True
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
 
 
 def _too_deep(path: Where, where: str) -> NoReturn:
@@ -277,37 +292,55 @@ def _too_deep(path: Where, where: str) -> NoReturn:
     )
 
 
-def _check_document(path: Where, doc: Any) -> list[Repeat]:
-    """Walk ``doc`` without recursion: bounded depth, no lone surrogates; collect repeats."""
+#: Where a value sits in the document: "$", or (where its container sits, its index or key).
+#: Rendered as text (``$['records'][3]``) only for a message.
+_At = str | tuple[Any, Any]
+
+
+def _at_text(at: _At) -> str:
+    parts: list[Any] = []
+    while not isinstance(at, str):
+        at, part = at
+        parts.append(part)
+    return at + "".join(f"[{p!r}]" if isinstance(p, str) else f"[{p}]" for p in reversed(parts))
+
+
+def _check_document(path: Where, doc: Any, texts: bool = True) -> list[Repeat]:
+    """Walk ``doc`` without recursion: bounded depth, no lone surrogates (when ``texts``);
+    collect repeats."""
     repeats: list[Repeat] = []
-    stack: list[tuple[Any, str, int]] = [(doc, "$", 0)]
+    stack: list[tuple[Any, _At, int]] = [(doc, "$", 0)]
     while stack:
-        value, where, depth = stack.pop()
+        value, at, depth = stack.pop()
         if isinstance(value, str):
-            _check_text(path, value, where)
+            if texts:
+                _check_text(path, value, at)
         elif isinstance(value, (dict, list)):
             if depth >= MAX_JSON_DEPTH:
-                _too_deep(path, where)
+                _too_deep(path, _at_text(at))
             if isinstance(value, list):
-                stack.extend((v, f"{where}[{i}]", depth + 1) for i, v in enumerate(value))
+                stack.extend((v, (at, i), depth + 1) for i, v in enumerate(value))
                 continue
             pairs = value.pairs if isinstance(value, JsonObject) else list(value.items())
-            seen: set[str] = set()
+            if len(pairs) != len(value):  # a key written twice
+                seen: set[str] = set()
+                for key, _ in pairs:
+                    if key in seen:
+                        repeats.append(Repeat(_at_text(at), key, value))
+                    seen.add(key)
             for key, item in pairs:
-                _check_text(path, key, where)
-                if key in seen:
-                    repeats.append(Repeat(where, key, value))
-                seen.add(key)
-                stack.append((item, f"{where}[{key!r}]" if len(key) < 40 else where, depth + 1))
+                if texts:
+                    _check_text(path, key, at)
+                stack.append((item, (at, key) if len(key) < 40 else at, depth + 1))
     return repeats
 
 
-def _check_text(path: Where, text: str, where: str) -> None:
+def _check_text(path: Where, text: str, at: _At) -> None:
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
         raise AnnotationError(
-            f"{path}: a text at {where} holds a lone UTF-16 surrogate escape (\\ud800-\\udfff), "
-            "which no UTF-8 output can hold; fix the escape",
+            f"{path}: a text at {_at_text(at)} holds a lone UTF-16 surrogate escape "
+            "(\\ud800-\\udfff), which no UTF-8 output can hold; fix the escape",
             code="annotation-not-json",
         ) from None

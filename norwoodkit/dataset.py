@@ -40,7 +40,7 @@ from norwoodkit.findings import Finding, finding
 from norwoodkit.labels import VIEWS, View, id_sort_key, parse_view
 from norwoodkit.paths import inside, posix_rel
 from norwoodkit.storage import Location
-from norwoodkit.walk import FolderWalk, choose_image_root, escape_note, walk
+from norwoodkit.walk import FolderWalk, Listings, choose_image_root, escape_note, walk
 
 if TYPE_CHECKING:
     from norwoodkit.remote_walk import Listing
@@ -182,8 +182,10 @@ def load(
         )
     notes: list[Finding] = []
     ann_path, records = read_annotation(root_path, annotations, fields or {}, notes)
-    image_root = choose_image_root(root_path, {r.subject_id for r in records})
-    found = walk(root_path, image_root, notes)
+    listings = Listings()  # choosing the image root lists what the walk then reads
+    image_root = choose_image_root(root_path, {r.subject_id for r in records}, listings)
+    found = walk(root_path, image_root, notes, listings)
+    del listings
     place = _local_place(root_path, ann_path, image_root, found)
     columns = _collect_columns(place, found, records, notes)
     del records

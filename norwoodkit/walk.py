@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import stat
 import unicodedata
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -47,18 +47,36 @@ class FolderWalk:
     loose: list[str] = field(default_factory=list)  # images at the image root, outside folders
 
 
-def choose_image_root(root: Path, ids: set[str]) -> Path:
+class Listings:
+    """Each folder's entries, listed once per load and sorted by name: choosing the image root
+    lists the root's subfolders, and the walk then reads the same listings (a subject folder
+    at the root is listed once, not twice)."""
+
+    def __init__(self) -> None:
+        self._seen: dict[str, list[os.DirEntry[str]]] = {}
+
+    def entries(self, folder: str | os.PathLike[str]) -> list[os.DirEntry[str]]:
+        """``folder``'s entries by name. Raises OSError when it cannot be listed."""
+        key = os.fspath(folder)
+        if key not in self._seen:
+            with os.scandir(key) as it:
+                self._seen[key] = sorted(it, key=lambda e: e.name)
+        return self._seen[key]
+
+
+def choose_image_root(root: Path, ids: set[str], listings: Listings | None = None) -> Path:
     """The folder that holds the subject folders: the root, or one subfolder such as files/."""
+    listed = listings or Listings()
 
     def score(folder: Path) -> int:
         try:
-            entries = list(os.scandir(folder))
+            entries = listed.entries(folder)
         except OSError:
             return 0
         return subject_folders((e.name for e in entries if e.is_dir(follow_symlinks=False)), ids)
 
     best, best_score = root, score(root)
-    for entry in sorted(os.scandir(root), key=lambda e: e.name):
+    for entry in listed.entries(root):
         if entry.is_dir(follow_symlinks=False) and candidate_image_root(entry.name):
             s = score(Path(entry.path))
             if s > best_score:
@@ -98,16 +116,21 @@ def junk_note(rel: str, sid: str | None = None) -> Finding:
     )
 
 
-def walk(root: Path, image_root: Path, notes: list[Finding]) -> FolderWalk:
+def walk(
+    root: Path, image_root: Path, notes: list[Finding], listings: Listings | None = None
+) -> FolderWalk:
     """List the subject folders under ``image_root`` and their image files, once.
+
+    ``listings``: the ones ``choose_image_root`` made (None: list afresh).
 
     Raises:
         InputError: the image root cannot be listed.
     """
     root_real = os.path.realpath(root)
+    listed = listings or Listings()
     w = FolderWalk()
     try:
-        top = sorted(os.scandir(image_root), key=lambda e: e.name)
+        top = listed.entries(image_root)
     except OSError as exc:
         raise InputError(
             f"{image_root}: cannot list the folder ({exc.strerror}); check its permissions",
@@ -127,7 +150,7 @@ def walk(root: Path, image_root: Path, notes: list[Finding]) -> FolderWalk:
         if entry.is_dir(follow_symlinks=False):
             if entry.name.startswith("."):
                 continue  # hidden tool folders (.git, a --cache put here) are not subjects
-            _add_folder(w, root, root_real, entry, rel, notes)
+            _add_folder(w, (root_real, listed), entry, rel, notes)
         elif (kind := _special(entry.path)) is not None:
             notes.append(special_note(rel, kind))
         elif entry.is_file() and is_image_name(entry.name):
@@ -137,8 +160,7 @@ def walk(root: Path, image_root: Path, notes: list[Finding]) -> FolderWalk:
 
 def _add_folder(
     w: FolderWalk,
-    root: Path,
-    root_real: str,
+    where: tuple[str, Listings],
     entry: os.DirEntry[str],
     rel: str,
     notes: list[Finding],
@@ -146,7 +168,10 @@ def _add_folder(
     """One folder at the image root: a subject's, with its files, or a note saying why not."""
     sid = claim_folder(w, entry.name, rel, notes)
     if sid is not None:
-        w.files[sid] = list(_files_under(root, root_real, entry.path, sid, notes))
+        root_real, listed = where
+        found: list[str] = []
+        _files_under(_Walker(root_real, listed, sid, notes, found), entry.path, rel)
+        w.files[sid] = found
 
 
 def claim_folder(w: FolderWalk, name: str, rel: str, notes: list[Finding]) -> str | None:
@@ -210,18 +235,20 @@ def _special(path: str) -> str | None:
     return _KINDS.get(stat.S_IFMT(mode))
 
 
-def _link_and_kind(path: str) -> tuple[bool, str | None]:
-    """Whether ``path`` is a link, and what FIFO, socket or device it is (links followed).
+def _kind_of(entry: os.DirEntry[str]) -> tuple[bool, str | None]:
+    """Whether a listed file is a link, and what FIFO, socket or device it is (links followed).
 
-    One ``lstat`` answers both for anything but a link, which only then costs a ``stat``.
+    The listing's file type answers both for a regular file, with no system call; a link costs
+    one ``stat``, anything else one ``lstat``.
     """
     try:
-        mode = os.lstat(path).st_mode
+        if entry.is_symlink():
+            return True, _special(entry.path)
+        if entry.is_file(follow_symlinks=False):
+            return False, None
+        return False, _KINDS.get(stat.S_IFMT(entry.stat(follow_symlinks=False).st_mode))
     except OSError:
         return False, None  # gone since the listing: the probe reports it as unreadable
-    if stat.S_ISLNK(mode):
-        return True, _special(path)
-    return False, _KINDS.get(stat.S_IFMT(mode))
 
 
 def special_note(rel: str, kind: str, sid: str | None = None) -> Finding:
@@ -250,46 +277,68 @@ def _shown(name: str) -> str:
     return os.fsencode(name).decode("utf-8", "backslashreplace")
 
 
-def _files_under(
-    root: Path, root_real: str, folder: str, sid: str, notes: list[Finding]
-) -> Iterator[str]:
-    """Image files in one subject folder (recursively); everything else becomes a note."""
+@dataclass
+class _Walker:
+    """What the walk of one subject folder carries down its subfolders."""
 
-    def note(code: str, rel: str, text: str) -> None:
-        notes.append(finding(code, f"{rel}: {text}", subject=sid, path=rel))
+    root_real: str
+    listings: Listings
+    sid: str
+    notes: list[Finding]
+    found: list[str]
 
-    for dirpath, dirnames, filenames in os.walk(folder, followlinks=False):
-        dirnames.sort()
-        here = posix_rel(root, dirpath)
-        for d in [d for d in dirnames if not readable_name(d)]:
-            dirnames.remove(d)
-            notes.append(name_note(here, d, sid))
-        for d in list(dirnames):
-            full = os.path.join(dirpath, d)
-            rel = posix_rel(root, full)
-            if is_junk(d) or os.path.islink(full):
-                dirnames.remove(d)
-            if is_junk(d):
-                notes.append(junk_note(rel, sid))
-            elif os.path.islink(full) and not inside(root_real, full):
-                notes.append(escape_note(rel, full, sid))
-            elif os.path.islink(full):
-                note("unexpected-file", rel, "a link to a folder; links are not followed")
-        for name in sorted(filenames):
-            if not readable_name(name):
-                notes.append(name_note(here, name, sid))
-                continue
-            full = os.path.join(dirpath, name)
-            # A listed name is one path component: joined to the folder's relative path it is
-            # what relpath would give, without normalising both paths again for every file.
-            rel = name if here == "." else f"{here}/{name}"
-            link, kind = _link_and_kind(full)
-            if not is_junk(name) and link and not inside(root_real, full):
-                notes.append(escape_note(rel, full, sid))
-            elif not is_junk(name) and kind is not None:
-                notes.append(special_note(rel, kind, sid))
-            elif sort_file(rel, name, sid, notes):
-                yield rel
+    def note(self, code: str, rel: str, text: str) -> None:
+        self.notes.append(finding(code, f"{rel}: {text}", subject=self.sid, path=rel))
+
+
+def _is_dir(entry: os.DirEntry[str]) -> bool:
+    """A folder, or a link to one (as ``os.walk`` sorts a listing)."""
+    try:
+        return entry.is_dir()
+    except OSError:
+        return False
+
+
+def _files_under(w: _Walker, folder: str, here: str) -> None:
+    """Image files in one subject folder (recursively, files before subfolders, by name, as a
+    top-down ``os.walk`` with sorted names gives) into ``w.found``; the rest become notes."""
+    try:
+        entries = w.listings.entries(folder)
+    except OSError:
+        return  # as os.walk: a folder that cannot be listed is passed over
+    dirs = [e for e in entries if _is_dir(e)]
+    for e in dirs:
+        if not readable_name(e.name):
+            w.notes.append(name_note(here, e.name, w.sid))
+    below = []
+    for e in dirs:
+        if not readable_name(e.name):
+            continue
+        rel = f"{here}/{e.name}"
+        if is_junk(e.name):
+            w.notes.append(junk_note(rel, w.sid))
+        elif e.is_symlink() and not inside(w.root_real, e.path):
+            w.notes.append(escape_note(rel, e.path, w.sid))
+        elif e.is_symlink():
+            w.note("unexpected-file", rel, "a link to a folder; links are not followed")
+        else:
+            below.append((e.path, rel))
+    for e in entries:
+        if _is_dir(e):
+            continue
+        if not readable_name(e.name):
+            w.notes.append(name_note(here, e.name, w.sid))
+            continue
+        rel = f"{here}/{e.name}"
+        link, kind = _kind_of(e)
+        if not is_junk(e.name) and link and not inside(w.root_real, e.path):
+            w.notes.append(escape_note(rel, e.path, w.sid))
+        elif not is_junk(e.name) and kind is not None:
+            w.notes.append(special_note(rel, kind, w.sid))
+        elif sort_file(rel, e.name, w.sid, w.notes):
+            w.found.append(rel)
+    for path, rel in below:
+        _files_under(w, path, rel)
 
 
 def sort_file(rel: str, name: str, sid: str, notes: list[Finding]) -> bool:

@@ -331,3 +331,21 @@ def test_exclude_list_written_twice_is_atomic(defect_sample: Path, tmp_path: Pat
         assert r.exit_code == 0
     assert len(pd.read_csv(out)) == 5
     assert sorted(p.name for p in tmp_path.iterdir()) == ["exclude.csv"]
+
+
+def test_hex_hashes_parse_as_int_parses_them() -> None:
+    # The vectorised path takes exactly 16 hex digits (either case, as a list or an Arrow
+    # column); anything else is parsed (or refused) one by one, as int(text, 16) does.
+    rng = np.random.default_rng(4)
+    h = rng.integers(0, np.iinfo(np.uint64).max, 3000, dtype=np.uint64, endpoint=True)
+    hexes = dedupe.u64_to_hex(h)
+    assert (dedupe.hashes_to_u64(pd.Series(hexes, dtype="string[pyarrow]")) == h).all()
+    assert (dedupe.hashes_to_u64([x.upper() for x in hexes]) == h).all()
+    odd = ["0x1f", "abc", "ffffffffffffffff", " 0000000000000010"]
+    assert dedupe.hashes_to_u64(odd).tolist() == [int(x, 16) for x in odd]
+    assert dedupe.hashes_to_u64([]).dtype == np.uint64
+    for bad in (["00000000000000zz"], [None], ["é" * 16]):
+        with pytest.raises(ValueError, match="base 16"):
+            dedupe.hashes_to_u64(bad)
+    with pytest.raises(OverflowError):
+        dedupe.hashes_to_u64(["1" * 17])

@@ -73,6 +73,9 @@ _BRUTE_PAIR = 3.0e-9
 _PROBE = 4.5e-9
 _CANDIDATE = 8.0e-9
 _SORT = 150e-9
+# Seconds per entry of a chunk's direct table (filled with -1: 0.3 ns measured at 2**21-2**22
+# entries): what makes a few thousand hashes prefer more chunks of radius 0, which need none.
+_TABLE_ENTRY = 0.3e-9
 
 
 @dataclass(frozen=True)
@@ -105,22 +108,25 @@ def ball_size(width: int, radius: int) -> int:
     return sum(math.comb(width, k) for k in range(radius + 1))
 
 
-def work(n_query: int, n_index: int, p: Plan) -> tuple[float, float, float]:
-    """Units of work of plan ``p`` on uniform hashes: (sorted hashes, probes, candidates)."""
+def work(n_query: int, n_index: int, p: Plan) -> tuple[float, float, float, float]:
+    """Units of work of plan ``p`` on uniform hashes: (sorted hashes, probes, candidates, table
+    entries)."""
     sort, probes, candidates = float((n_query + n_index) * len(p.widths)), 0.0, 0.0
+    table = 0.0
     for w, s in zip(p.widths, p.radii, strict=True):
         if s > 0 and w > TABLE_BITS:
-            return sort, math.inf, math.inf
+            return sort, math.inf, math.inf, 0.0
         occupied = 2.0**w * -math.expm1(-n_query / 2.0**w)  # expected non-empty buckets
         probes += occupied * (ball_size(w, s) - 1)
         candidates += n_query * n_index * ball_size(w, s) / 2.0**w
-    return sort, probes, candidates
+        table += 2.0**w if s > 0 else 0.0
+    return sort, probes, candidates, table
 
 
 def estimate(n_query: int, n_index: int, p: Plan) -> float:
     """Seconds this plan should take (the cost model ``plan`` minimises)."""
-    sort, probes, candidates = work(n_query, n_index, p)
-    return _SORT * sort + _PROBE * probes + _CANDIDATE * candidates
+    sort, probes, candidates, table = work(n_query, n_index, p)
+    return _SORT * sort + _PROBE * probes + _CANDIDATE * candidates + _TABLE_ENTRY * table
 
 
 def plan(n: int, threshold: int, *, n_index: int | None = None) -> Plan | None:
@@ -207,8 +213,10 @@ class _Side:
 
     @functools.cached_property
     def padded(self) -> U64:
-        """The sorted hashes followed by ``BIG`` zeros: every run of up to ``BIG`` exists."""
-        return np.concatenate([self.sorted, np.zeros(BIG, np.uint64)])
+        """The sorted hashes followed by zeros: a window as wide as any bucket's tile exists at
+        every bucket's start (at most ``BIG``: a wider bucket only ever meets others densely)."""
+        widest = min(_tile_width(int(self.size_class.max())), BIG) if len(self.counts) else 1
+        return np.concatenate([self.sorted, np.zeros(widest, np.uint64)])
 
     @functools.cached_property
     def size_class(self) -> npt.NDArray[np.uint16]:
@@ -274,6 +282,11 @@ def chunk_pairs(
         else:
             qa, qb = qa[qb >= 0], qb[qb >= 0]
         yield from check.bucket_pairs(qa, qb)
+
+
+#: Bits of a size class in a tile shape key (classes up to 63: counts far beyond any input).
+_CLS = 6
+_CLS_MASK = (1 << _CLS) - 1
 
 
 def _size_class(c: I64) -> npt.NDArray[np.uint16]:
@@ -363,11 +376,11 @@ class _Verify:
         """Verified pairs of the bucket pairs (qa[t], qb[t])."""
         # Bucket pairs grouped by tile shape: the two buckets' size classes (and, on one side,
         # whether the bucket meets itself), by a counting sort (radix, for uint16 keys).
-        shape = (self.query.size_class[qa] << 5) | self.index.size_class[qb]
+        shape = (self.query.size_class[qa] << _CLS) | self.index.size_class[qb]
         if self.symmetric:
-            shape |= (qa == qb).astype(np.uint16) << 10
+            shape |= (qa == qb).astype(np.uint16) << 2 * _CLS
         order = np.argsort(shape, kind="stable")
-        sizes = np.bincount(shape, minlength=1 << 11)
+        sizes = np.bincount(shape, minlength=2 << 2 * _CLS)
         ends = np.cumsum(sizes)
 
         def group(g: int) -> tuple[I64, I64]:
@@ -375,9 +388,9 @@ class _Verify:
             return qa[sel], qb[sel]
 
         for g in np.flatnonzero(sizes).tolist():
-            a, b, same = (g >> 5) & 31, g & 31, g >= 1 << 10
+            a, b, same = (g >> _CLS) & _CLS_MASK, g & _CLS_MASK, g >= 1 << 2 * _CLS
             ga, gb = group(g)
-            mirror = (b << 5) | a
+            mirror = (b << _CLS) | a
             if self.symmetric and a != b and sizes[mirror]:
                 # One side: a (b, a) pair is an (a, b) pair read the other way round, so the
                 # two shapes make one group, the smaller class first.
