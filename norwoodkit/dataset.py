@@ -287,6 +287,9 @@ def _extra_column(key: str) -> str:
     return key if key not in _COLUMN_NAMES else f"x_{key}"
 
 
+_DRIVE = re.compile(r"^[A-Za-z]:")
+
+
 def _safe_listed_path(listed: str, place: _Place) -> str | None:
     """Resolve a path from the annotation to a root-relative POSIX path, or None if it escapes.
 
@@ -294,12 +297,12 @@ def _safe_listed_path(listed: str, place: _Place) -> str | None:
     system root. Paths are tried under the image root first, then under the dataset root.
     """
     p = listed.replace("\\", "/").strip()
-    if re.match(r"^[A-Za-z]:", p) or p.startswith("//"):
+    if _DRIVE.match(p) or p.startswith("//"):
         return None
     parts = [s for s in p.split("/") if s not in ("", ".")]
     if not parts or ".." in parts:
         return None
-    rel = posixpath.join(*parts)
+    rel = "/".join(parts)  # no part holds a "/": posixpath.join's result, without its work
     candidates = [rel] if place.base == "." else [posixpath.join(place.base, rel), rel]
     for cand in candidates:
         # A file the walk kept exists; asking the file system again is one stat per image.

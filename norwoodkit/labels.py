@@ -396,8 +396,10 @@ def _view_of_base(base: str) -> View | None:
     return _VIEW_ALIASES.get(key)
 
 
+@functools.lru_cache(maxsize=8192)
 def is_junk(name: str) -> bool:
-    """True for files and folders that operating systems or archivers leave behind."""
+    """True for files and folders that operating systems or archivers leave behind (cached:
+    every subject folder repeats the same few names)."""
     return any(_junk_part(part) for part in _SLASHES.split(name))
 
 

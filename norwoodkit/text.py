@@ -22,6 +22,8 @@ def few(items: Iterable[object], limit: int = 10) -> str:
 
 def cell_text(value: object) -> str | None:
     """A table cell as text; None for a missing cell (None, pandas NA, NaN)."""
+    if type(value) is str:  # most cells: no test below can match
+        return value
     if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
         return None
     return str(value)

@@ -12,7 +12,6 @@ import numbers
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
@@ -200,10 +199,16 @@ def _rows_by_subject(table: pd.DataFrame) -> dict[str, list[dict[str, Any]]]:
     # Plain records grouped once: per-subject pandas slicing costs seconds at 480 subjects.
     cols = ["subject_id", "view", "path", "annotation_path", "folder", "in_annotation"]
     by_subject: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for values in _rows(table, cols):
-        rec = dict(zip(cols, values, strict=True))
-        by_subject[str(rec["subject_id"])].append(
-            {k: cell_text(v) if k != "in_annotation" else v for k, v in rec.items()}
+    for sid, view, path, ann, folder, listed in _rows(table, cols):
+        by_subject[str(sid)].append(
+            {
+                "subject_id": cell_text(sid),
+                "view": cell_text(view),
+                "path": cell_text(path),
+                "annotation_path": cell_text(ann),
+                "folder": cell_text(folder),
+                "in_annotation": listed,
+            }
         )
     return by_subject
 
@@ -312,6 +317,13 @@ _STATUS_CODES = {
 }
 
 
+def _suffix(path: str) -> str:
+    """The file extension, lower-cased (as ``PurePosixPath.suffix``, without a Path per row)."""
+    name = path.rpartition("/")[2]
+    dot = name.rfind(".")
+    return "" if dot <= 0 or dot == len(name) - 1 else name[dot:].lower()
+
+
 def check_images(ds: ProbedDataset, opts: ValidateOptions) -> Iterator[Finding]:
     """What the probe saw in the bytes: integrity, real format, colour mode, orientation."""
     images = ds.images
@@ -328,7 +340,7 @@ def check_images(ds: ProbedDataset, opts: ValidateOptions) -> Iterator[Finding]:
             )
             continue
         fmt = cell_text(fmt_cell)
-        ext = PurePosixPath(path).suffix.lower()
+        ext = _suffix(path)
         allowed = EXTENSION_FORMATS.get(ext)
         if fmt and allowed is not None and fmt not in allowed:
             right = next((e for e, f in EXTENSION_FORMATS.items() if fmt in f), "")

@@ -10,6 +10,7 @@ undecodable name).
 
 from __future__ import annotations
 
+import functools
 import os
 import stat
 import unicodedata
@@ -104,8 +105,9 @@ def candidate_image_root(name: str) -> bool:
     return not name.startswith(".") and not is_junk(name)
 
 
+@functools.lru_cache(maxsize=4096)
 def is_image_name(name: str) -> bool:
-    """Whether a file name has an image extension."""
+    """Whether a file name has an image extension (cached: folders repeat the same names)."""
     return os.path.splitext(name)[1].lower() in IMAGE_EXTENSIONS
 
 
@@ -136,11 +138,12 @@ def walk(
             f"{image_root}: cannot list the folder ({exc.strerror}); check its permissions",
             code="root-unreadable",
         ) from exc
+    here = posix_rel(root, str(image_root))
     for entry in top:
         if not readable_name(entry.name):
-            notes.append(name_note(posix_rel(root, str(image_root)), entry.name))
+            notes.append(name_note(here, entry.name))
             continue
-        rel = posix_rel(root, entry.path)
+        rel = entry.name if here == "." else f"{here}/{entry.name}"
         if is_junk(entry.name):
             notes.append(junk_note(rel))
             continue

@@ -55,21 +55,20 @@ class _Stats:
 
 def _stat_all(root: Path, paths: Sequence[str]) -> _Stats:
     """File size, mtime, inode and ctime (ns) of each path; -1 where it cannot be stat'ed."""
-    out = _Stats(*(np.full(len(paths), -1, dtype=np.int64) for _ in range(4)))
-    base = str(root)
-    for i, rel in enumerate(paths):
+    prefix = os.path.join(str(root), "")
+    rows: list[tuple[int, int, int, int]] = []
+    gone = (-1, -1, -1, -1)
+    for rel in paths:
         try:
-            st = os.stat(os.path.join(base, rel))
+            # As os.path.join(root, rel), without its work per call (rel is relative here).
+            st = os.stat(rel if rel.startswith("/") else prefix + rel)
         except OSError:
+            rows.append(gone)
             continue
         ino = st.st_ino if st.st_ino < _INT64_SPAN // 2 else st.st_ino - _INT64_SPAN
-        out.sizes[i], out.mtimes[i], out.inodes[i], out.ctimes[i] = (
-            st.st_size,
-            st.st_mtime_ns,
-            ino,
-            st.st_ctime_ns,
-        )
-    return out
+        rows.append((st.st_size, st.st_mtime_ns, ino, st.st_ctime_ns))
+    table = np.array(rows, dtype=np.int64).reshape(len(rows), 4)
+    return _Stats(*(np.ascontiguousarray(table[:, k]) for k in range(4)))
 
 
 def _key_arrays(paths: Any, stats: _Stats) -> dict[str, Any]:
