@@ -343,8 +343,8 @@ def _collect_columns(
 
 
 #: Row dicts held before they join the columns: a column at a time is quicker than a row at a
-#: time, and a few thousand dicts stay small beside the table.
-_ROWS_PER_BATCH = 4096
+#: time, and a few hundred dicts leave no mark on the peak (4,096 had: 4 MB at 24,000 images).
+_ROWS_PER_BATCH = 256
 
 
 def _flush(batch: list[dict[str, Any]], columns: dict[str, list[Any]]) -> None:

@@ -11,10 +11,11 @@ undecodable name).
 from __future__ import annotations
 
 import functools
+import itertools
 import os
 import stat
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -48,21 +49,81 @@ class FolderWalk:
     loose: list[str] = field(default_factory=list)  # images at the image root, outside folders
 
 
+class Entry:
+    """One listed name, with what the listing said it is (``kind``: ``d`` a folder, ``f`` a
+    regular file, ``l`` a link, ``o`` anything else), answering as ``os.DirEntry`` does: a
+    system call only for links and the rare other kinds. Made on the fly from a ``Listing``."""
+
+    __slots__ = ("folder", "kind", "name")
+
+    def __init__(self, folder: str, name: str, kind: str) -> None:
+        self.folder, self.name, self.kind = folder, name, kind
+
+    @property
+    def path(self) -> str:
+        return os.path.join(self.folder, self.name)
+
+    def is_symlink(self) -> bool:
+        return self.kind == "l"
+
+    def is_dir(self, *, follow_symlinks: bool = True) -> bool:
+        if self.kind == "l" and follow_symlinks:
+            return os.path.isdir(self.path)
+        return self.kind == "d"
+
+    def is_file(self, *, follow_symlinks: bool = True) -> bool:
+        if self.kind == "l" and follow_symlinks:
+            return os.path.isfile(self.path)
+        return self.kind == "f"
+
+
+def _kind(entry: os.DirEntry[str]) -> str:
+    try:
+        if entry.is_symlink():
+            return "l"
+        if entry.is_dir(follow_symlinks=False):
+            return "d"
+        return "f" if entry.is_file(follow_symlinks=False) else "o"
+    except OSError:
+        return "o"  # gone since the listing: looked at again (and reported) by path
+
+
+class Listing:
+    """A folder's names, sorted, and their kinds: a tuple and a string per folder, not an
+    ``os.DirEntry`` per name (a fourth of the memory while every subject folder is held)."""
+
+    __slots__ = ("folder", "kinds", "names")
+
+    def __init__(self, folder: str) -> None:
+        with os.scandir(folder) as it:
+            found = sorted((e.name, _kind(e)) for e in it)
+        self.folder = folder
+        self.names = tuple(name for name, _ in found)
+        self.kinds = "".join(kind for _, kind in found)
+
+    def __iter__(self) -> Iterator[Entry]:
+        return map(Entry, itertools.repeat(self.folder), self.names, self.kinds)
+
+
 class Listings:
-    """Each folder's entries, listed once per load and sorted by name: choosing the image root
-    lists the root's subfolders, and the walk then reads the same listings (a subject folder
-    at the root is listed once, not twice)."""
+    """Each folder listed once per load: choosing the image root lists the root's subfolders,
+    and the walk then reads the same listings (a subject folder at the root is listed once, not
+    twice); the walk lets each go once it has read it."""
 
     def __init__(self) -> None:
-        self._seen: dict[str, list[os.DirEntry[str]]] = {}
+        self._seen: dict[str, Listing] = {}
 
-    def entries(self, folder: str | os.PathLike[str]) -> list[os.DirEntry[str]]:
+    def entries(self, folder: str | os.PathLike[str]) -> Listing:
         """``folder``'s entries by name. Raises OSError when it cannot be listed."""
         key = os.fspath(folder)
         if key not in self._seen:
-            with os.scandir(key) as it:
-                self._seen[key] = sorted(it, key=lambda e: e.name)
+            self._seen[key] = Listing(key)
         return self._seen[key]
+
+    def take(self, folder: str) -> Listing:
+        """``entries``, forgotten here: for a folder read once more at most."""
+        listing = self._seen.pop(folder, None)
+        return listing if listing is not None else Listing(folder)
 
 
 def choose_image_root(root: Path, ids: set[str], listings: Listings | None = None) -> Path:
@@ -154,7 +215,7 @@ def walk(
             if entry.name.startswith("."):
                 continue  # hidden tool folders (.git, a --cache put here) are not subjects
             _add_folder(w, (root_real, listed), entry, rel, notes)
-        elif (kind := _special(entry.path)) is not None:
+        elif entry.kind != "f" and (kind := _special(entry.path)) is not None:
             notes.append(special_note(rel, kind))
         elif entry.is_file() and is_image_name(entry.name):
             w.loose.append(rel)
@@ -164,7 +225,7 @@ def walk(
 def _add_folder(
     w: FolderWalk,
     where: tuple[str, Listings],
-    entry: os.DirEntry[str],
+    entry: Entry,
     rel: str,
     notes: list[Finding],
 ) -> None:
@@ -238,18 +299,18 @@ def _special(path: str) -> str | None:
     return _KINDS.get(stat.S_IFMT(mode))
 
 
-def _kind_of(entry: os.DirEntry[str]) -> tuple[bool, str | None]:
+def _kind_of(entry: Entry) -> tuple[bool, str | None]:
     """Whether a listed file is a link, and what FIFO, socket or device it is (links followed).
 
     The listing's file type answers both for a regular file, with no system call; a link costs
     one ``stat``, anything else one ``lstat``.
     """
+    if entry.kind == "f":
+        return False, None
+    if entry.kind == "l":
+        return True, _special(entry.path)
     try:
-        if entry.is_symlink():
-            return True, _special(entry.path)
-        if entry.is_file(follow_symlinks=False):
-            return False, None
-        return False, _KINDS.get(stat.S_IFMT(entry.stat(follow_symlinks=False).st_mode))
+        return False, _KINDS.get(stat.S_IFMT(os.lstat(entry.path).st_mode))
     except OSError:
         return False, None  # gone since the listing: the probe reports it as unreadable
 
@@ -294,7 +355,7 @@ class _Walker:
         self.notes.append(finding(code, f"{rel}: {text}", subject=self.sid, path=rel))
 
 
-def _is_dir(entry: os.DirEntry[str]) -> bool:
+def _is_dir(entry: Entry) -> bool:
     """A folder, or a link to one (as ``os.walk`` sorts a listing)."""
     try:
         return entry.is_dir()
@@ -306,7 +367,7 @@ def _files_under(w: _Walker, folder: str, here: str) -> None:
     """Image files in one subject folder (recursively, files before subfolders, by name, as a
     top-down ``os.walk`` with sorted names gives) into ``w.found``; the rest become notes."""
     try:
-        entries = w.listings.entries(folder)
+        entries = list(w.listings.take(folder))
     except OSError:
         return  # as os.walk: a folder that cannot be listed is passed over
     dirs = [e for e in entries if _is_dir(e)]
