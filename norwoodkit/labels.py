@@ -529,8 +529,11 @@ def _split_name_problem(name: object) -> str | None:
     return None
 
 
+@functools.lru_cache(maxsize=4096)
 def category_key(value: str) -> str:
-    """Key that groups spelling variants of a categorical value ("Caucasians" ~ "caucasian")."""
+    """Key that groups spelling variants of a categorical value ("Caucasians" ~ "caucasian").
+
+    Cached: a column repeats a few spellings over every subject."""
     text = unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", value).casefold()).strip()
     words = re.split(r"[\s_\-]+", text)
     # Only plural "s" is dropped: "ss" ends words like "Swiss" and is never a plural ending.

@@ -71,11 +71,12 @@ def _flagged(values: pd.DataFrame, cal: Calibration) -> npt.NDArray[np.bool_]:
     """Rows that may hold a finding: a measure beyond a threshold, grayscale or not measured."""
     views = values["view"].to_numpy(dtype=object)
     hit = np.zeros(len(values), dtype=bool)
+    # Each view's rows once (a sort of text objects: once, not once per measure).
+    by_view = [(str(view), views == view) for view in (np.unique(views) if len(views) else ())]
     for name in MEASURES:
         x = values[name].to_numpy(dtype="float64")
-        for view in np.unique(views) if len(views) else ():
-            rows = views == view
-            for side, t in cal.entries[(str(view), name)].thresholds.items():
+        for view, rows in by_view:
+            for side, t in cal.entries[(view, name)].thresholds.items():
                 if t.value is not None:
                     bad = x < t.value if side is Side.MIN else x > t.value
                     hit |= rows & bad
