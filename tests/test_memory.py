@@ -87,3 +87,22 @@ def test_trim_is_safe_to_call_any_time() -> None:
     assert words[::2500] == ["0" * 8, "2500" * 8, "5000" * 8, "7500" * 8]
     if sys.platform.startswith("linux") and platform.libc_ver()[0] == "glibc":
         assert memory._malloc_trim() is not None  # the calls above really trimmed
+
+
+def test_a_cli_run_freezes_the_collector_only_at_exit() -> None:
+    # The interpreter's last collections are skipped (architecture.md, "The end of a run"): the
+    # freeze comes at exit, after the command, and a Python caller's collector runs until then.
+    out = _run(
+        """
+        import atexit, gc, sys
+        atexit.register(lambda: print("at exit", gc.get_freeze_count() > 0, flush=True))
+        from norwoodkit.cli import main
+        sys.argv = ["norwoodkit", "validate", "/no/such/folder", "--quiet"]
+        try:
+            main()
+        except SystemExit:
+            pass
+        print("after main", gc.get_freeze_count(), gc.isenabled(), flush=True)
+        """
+    )
+    assert out.splitlines() == ["after main 0 True", "at exit True"]
