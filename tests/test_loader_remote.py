@@ -327,6 +327,24 @@ def test_shard_missing_from_the_store(s3: S3, packed: Path, tmp_path: Path) -> N
     assert info.value.code == "shard-missing" and name in str(info.value)
 
 
+def test_shard_gone_after_the_index_is_refused_cleanly(
+    s3: S3, packed: Path, tmp_path: Path
+) -> None:
+    # Indexed, then removed before its download: the download names the shard and the pack's
+    # URL for `norwoodkit verify`, and nothing is left half-written in the cache.
+    url = upload(s3, packed)
+    where = storage.locate(url, parameter="directory")
+    ds = ShardDataset(url, shuffle=False, cache_dir=tmp_path)
+    shard = sorted(packed.glob("data/train-*.parquet"))[0].name
+    where.fs.rm(where.join("data", shard).path)
+    with pytest.raises(InputError, match=r"listed in manifest\.json but not in the store") as info:
+        list(ds)
+    assert info.value.code == "shard-missing"
+    assert f"{url}/data/{shard}" in str(info.value)
+    assert f"norwoodkit verify {url}`" in str(info.value)
+    assert not list(ds.split.root.glob("data/.*.part"))
+
+
 def test_cache_limit_below_the_largest_shard(s3: S3, packed: Path, tmp_path: Path) -> None:
     url = upload(s3, packed)
     largest = max(f.stat().st_size for f in packed.glob("data/train-*.parquet"))

@@ -330,11 +330,7 @@ class ShardCache:
                     dst.write(chunk)  # past the reserved size only by one chunk, then refused
                     size += len(chunk)
         except FileNotFoundError as exc:
-            raise InputError(
-                f"{where.url}: listed in manifest.json but not in the store; upload the whole "
-                f"pack folder again (manifest.json last) or run `norwoodkit verify {self.where}`",
-                code="shard-missing",
-            ) from exc
+            raise shard_missing(where.url, self.where.url) from exc
         except OSError as exc:
             raise storage_error(exc, where, "read") from exc
         if size != self.sizes[shard] or digest.hexdigest() != self.hashes[shard]:
@@ -344,3 +340,12 @@ class ShardCache:
                 code="shard-hash",
             )
         log.debug("downloaded %s (%d bytes)", where.url, size)
+
+
+def shard_missing(shard_url: str, pack_url: str) -> InputError:
+    """A shard the manifest lists is not in the store: the fix is the whole upload again."""
+    return InputError(
+        f"{shard_url}: listed in manifest.json but not in the store; upload the whole pack "
+        f"folder again (manifest.json last) or run `norwoodkit verify {pack_url}`",
+        code="shard-missing",
+    )

@@ -20,7 +20,7 @@ from typing import Any
 
 from norwoodkit.atomic import write_bytes_atomic
 from norwoodkit.errors import InputError, NorwoodkitError, ParameterError
-from norwoodkit.loader.cache import META_DIR, ShardCache
+from norwoodkit.loader.cache import META_DIR, ShardCache, shard_missing
 from norwoodkit.loader.shards import (
     ShardSplit,
     build_split,
@@ -228,11 +228,7 @@ def _footer_groups(where: Location, record: Mapping[str, Any]) -> list[int]:
         with obj.fs.open(obj.path, "rb", block_size=1 << 16) as fh:
             meta = pq.read_metadata(fh)
     except FileNotFoundError as exc:
-        raise InputError(
-            f"{obj.url}: listed in manifest.json but not in the store; upload the whole pack "
-            f"folder again (manifest.json last) or run `norwoodkit verify {where.url}`",
-            code="shard-missing",
-        ) from exc
+        raise shard_missing(obj.url, where.url) from exc
     except (ValueError, TypeError, IndexError, pa.ArrowException) as exc:
         raise InputError(
             f"{obj.url}: cannot be read as Parquet ({type(exc).__name__}); run `norwoodkit "

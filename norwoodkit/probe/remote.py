@@ -15,9 +15,8 @@ pure unit of work that a process pool maps over the fetched bytes (``probe_bytes
 from __future__ import annotations
 
 import hashlib
-from collections import deque
 from collections.abc import Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -84,20 +83,13 @@ def fetched(
 ) -> Iterator[Blob]:
     """``fetch`` of each path, in order, with at most ``concurrency`` GETs in flight (None:
     ``CONCURRENCY``, read at the call, so a benchmark can set it)."""
+    from norwoodkit.parallel import ordered_map
+
     n = max(1, CONCURRENCY if concurrency is None else concurrency)
-    window = 2 * n
+    tasks = ((root, rel, int(size)) for rel, size in zip(paths, sizes, strict=True))
     with ThreadPoolExecutor(n, thread_name_prefix="nk-fetch") as pool:
-        pending: deque[Future[Blob]] = deque()
-        try:
-            for rel, size in zip(paths, sizes, strict=True):
-                pending.append(pool.submit(fetch, root, rel, int(size)))
-                if len(pending) >= window:
-                    yield pending.popleft().result()
-            while pending:
-                yield pending.popleft().result()
-        finally:
-            for future in pending:
-                future.cancel()
+        # Up to 2n requested ahead of the consumer: every thread busy while it takes results.
+        yield from ordered_map(fetch, tasks, pool=pool, ahead=2 * n - 1)
 
 
 def probe_blobs(blobs: Sequence[Blob]) -> list[dict[str, Any]]:
