@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pandas as pd
 
 from norwoodkit.columns import QUALITY_COLUMNS
@@ -327,7 +328,6 @@ def _suffix(path: str) -> str:
 def _images_to_check(images: pd.DataFrame) -> list[int]:
     """Positions of the rows ``check_images`` may report (a superset, in table order): whole
     columns compared at once, so the rows with nothing to say cost no Python each."""
-    import numpy as np
 
     def flags(mask: pd.Series) -> Any:
         return mask.to_numpy(dtype=bool, na_value=False)

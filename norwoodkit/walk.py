@@ -355,14 +355,6 @@ class _Walker:
         self.notes.append(finding(code, f"{rel}: {text}", subject=self.sid, path=rel))
 
 
-def _is_dir(entry: Entry) -> bool:
-    """A folder, or a link to one (as ``os.walk`` sorts a listing)."""
-    try:
-        return entry.is_dir()
-    except OSError:
-        return False
-
-
 def _files_under(w: _Walker, folder: str, here: str) -> None:
     """Image files in one subject folder (recursively, files before subfolders, by name, as a
     top-down ``os.walk`` with sorted names gives) into ``w.found``; the rest become notes."""
@@ -370,7 +362,7 @@ def _files_under(w: _Walker, folder: str, here: str) -> None:
         entries = list(w.listings.take(folder))
     except OSError:
         return  # as os.walk: a folder that cannot be listed is passed over
-    dirs = [e for e in entries if _is_dir(e)]
+    dirs = [e for e in entries if e.is_dir()]
     for e in dirs:
         if not readable_name(e.name):
             w.notes.append(name_note(here, e.name, w.sid))
@@ -388,7 +380,7 @@ def _files_under(w: _Walker, folder: str, here: str) -> None:
         else:
             below.append((e.path, rel))
     for e in entries:
-        if _is_dir(e):
+        if e.is_dir():
             continue
         if not readable_name(e.name):
             w.notes.append(name_note(here, e.name, w.sid))
