@@ -56,6 +56,21 @@ def test_phash_pair_is_bit_identical_to_imagehash(seed: int) -> None:
     assert mirrored == str(imagehash.phash(img.transpose(Image.Transpose.FLIP_LEFT_RIGHT)))
 
 
+@pytest.mark.parametrize("kind", ["flat", "two-level", "stripes"])
+def test_phash_pair_matches_imagehash_where_values_tie(kind: str) -> None:
+    """Flat and few-level images put many equal values at the median: the cheaper median must
+    split them as ``np.median`` does."""
+    pixels = np.zeros((48, 40), dtype=np.uint8) + 120
+    if kind == "two-level":
+        pixels[:, 20:] = 200
+    elif kind == "stripes":
+        pixels[::4] = 30
+    img = Image.fromarray(pixels)
+    got, mirrored = probe.phash_pair(img)
+    assert got == str(imagehash.phash(img, hash_size=8))
+    assert mirrored == str(imagehash.phash(img.transpose(Image.Transpose.FLIP_LEFT_RIGHT)))
+
+
 def test_phash_close_to_full_decode(tmp_path: Path) -> None:
     """Draft-mode hashes stay within a few bits of full-decode hashes (dedupe relies on it)."""
     dists = []

@@ -16,7 +16,7 @@ from PIL import Image, ImageFilter
 from conftest import MakeDataset, jpeg_bytes, photo, png_bytes
 from norwoodkit import dataset, probe
 from norwoodkit.labels import View
-from norwoodkit.probe import quality
+from norwoodkit.probe import decode, quality
 
 MEASURES = ("sharpness", "brightness", "dark_fraction", "bright_fraction", "entropy")
 
@@ -45,6 +45,23 @@ def encoded(img: Image.Image, fmt: str) -> bytes:
 
 
 # --------------------------------------------------------------------------- pure measures
+
+
+@given(
+    width=st.integers(1, 700),
+    height=st.integers(1, 700),
+    step=st.integers(1, 40),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_the_colour_sample_is_every_nth_pixel(
+    width: int, height: int, step: int, seed: int
+) -> None:
+    """The probe's colour sample, taken by Pillow, is exactly numpy's ``[::step, ::step]``."""
+    pixels = np.random.default_rng(seed).integers(0, 256, (height, width, 3), dtype=np.uint8)
+    image = Image.fromarray(pixels)
+    want = pixels[::step, ::step]
+    got = decode.every_nth(image, step)
+    assert got.shape == want.shape and np.array_equal(got, want)
 
 
 def test_checkerboard_sharpness_is_the_laplacian_variance() -> None:

@@ -44,7 +44,9 @@ __all__ = [
 
 #: Bump when the meaning of any probe column or of the key changes: older caches are then
 #: ignored. 3: the key gained inode and ctime, and rows are checked before they are trusted.
-PROBE_VERSION = 4  # 4: the quality measures (sharpness, exposure, entropy, grayscale)
+# 4: the quality measures (sharpness, exposure, entropy, grayscale). 5: a phash whose DCT values
+# tie at the median (a flat or symmetric photo) is imagehash's, not the matrix DCT's rounding.
+PROBE_VERSION = 5
 
 #: The key of a cache row besides ``path``: what ``stat`` said when the row was written.
 #: ``mtime_ns`` is a probe column that belongs to the key as well.
@@ -158,7 +160,8 @@ def _opened(path: Path) -> Iterator[Any]:
         raise _Ignored("not a regular file")
     with os.fdopen(fd, "rb") as fh:
         try:
-            parquet = pq.ParquetFile(fh)
+            # No pre-buffering: the file is local, and coalesced reads held megabytes more.
+            parquet = pq.ParquetFile(fh, pre_buffer=False)
         except Exception as exc:
             raise _Ignored(f"not a Parquet file ({type(exc).__name__})") from None
         if sorted(parquet.schema_arrow.names) != sorted(CACHE_COLUMNS):
@@ -172,7 +175,7 @@ def read_cache(path: Path, columns: Sequence[str]) -> Any | None:
         with _opened(path) as parquet:
             if parquet is None:
                 return None
-            return _conform(parquet.read(columns=list(columns)), columns)
+            return _conform(parquet.read(columns=list(columns), use_threads=False), columns)
     except Exception as exc:  # a damaged or foreign cache is ignored, never fatal
         log.warning("probe cache %s is ignored (%s); probing again", path, _reason(exc))
         return None
