@@ -244,7 +244,7 @@ def _records_from_json(
         for key, value in doc.items():
             if _norm_key(key) in WRAPPER_KEYS and isinstance(value, (list, dict)):
                 return _records_from_json(path, value)
-        entries = doc.pairs if isinstance(doc, JsonObject) else list(doc.items())
+        entries = doc.entries() if isinstance(doc, JsonObject) else list(doc.items())
         dict_items = [(k, v) for k, v in entries if isinstance(v, dict)]
         if dict_items:
             # An object keyed by person id; scalar entries beside them (version, date) are metadata.
@@ -287,7 +287,7 @@ def _norm_key(key: object) -> str:
     return _norm_text(str(key))
 
 
-@functools.lru_cache(maxsize=4096)
+@functools.lru_cache(maxsize=128)
 def _norm_text(key: str) -> str:
     # Cached: every record repeats the same few field names.
     return _KEY_NOISE.sub("_", key.strip().casefold())

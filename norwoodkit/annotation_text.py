@@ -199,7 +199,11 @@ def _read_bounded(path: Path) -> bytes:
         if st.st_size > MAX_ANNOTATION_BYTES:
             raise too_big
         try:
-            data = fh.read(MAX_ANNOTATION_BYTES + 1)
+            # The size fstat gave and one byte more (to meet the end at once), then the rest of
+            # a file that grew, up to the limit: never a buffer of the limit's size up front.
+            data = fh.read(st.st_size + 1)
+            if len(data) > st.st_size:
+                data += fh.read(MAX_ANNOTATION_BYTES + 1 - len(data))
         except OSError as exc:
             raise AnnotationError(
                 f"{path}: cannot read the annotation file ({exc.strerror})",
@@ -214,9 +218,20 @@ def _read_bounded(path: Path) -> bytes:
 
 
 class JsonObject(dict[str, Any]):
-    """A JSON object whose first value per key is kept; ``pairs`` holds every entry as written."""
+    """A JSON object whose first value per key is kept; ``entries()`` gives every entry as
+    written, repeats included.
 
-    pairs: list[tuple[str, Any]]
+    Only an object that repeats a key keeps its list of entries (``pairs``): for the others it
+    is the dict's own items, and keeping a second copy of every record's entries would cost
+    megabytes on a large annotation file.
+    """
+
+    __slots__ = ("pairs",)
+    pairs: list[tuple[str, Any]] | None
+
+    def entries(self) -> list[tuple[str, Any]]:
+        """Every entry as written, in order, repeats included."""
+        return self.pairs if self.pairs is not None else list(self.items())
 
 
 @dataclass(frozen=True)
@@ -232,7 +247,7 @@ def _object(pairs: list[tuple[str, Any]]) -> JsonObject:
     obj = JsonObject()
     for key, value in pairs:
         obj.setdefault(key, value)
-    obj.pairs = pairs
+    obj.pairs = pairs if len(obj) != len(pairs) else None
     return obj
 
 
@@ -321,7 +336,7 @@ def _check_document(path: Where, doc: Any, texts: bool = True) -> list[Repeat]:
             if isinstance(value, list):
                 stack.extend((v, (at, i), depth + 1) for i, v in enumerate(value))
                 continue
-            pairs = value.pairs if isinstance(value, JsonObject) else list(value.items())
+            pairs = value.entries() if isinstance(value, JsonObject) else list(value.items())
             if len(pairs) != len(value):  # a key written twice
                 seen: set[str] = set()
                 for key, _ in pairs:

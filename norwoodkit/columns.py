@@ -347,7 +347,7 @@ def coerce(frame: pd.DataFrame, columns: tuple[Column, ...]) -> pd.DataFrame:
     """Cast the named columns of ``frame`` to their spec dtypes (other columns untouched)."""
     import pandas as pd
 
-    out = frame.copy()
+    out = frame.copy(deep=False)  # the columns cast are replaced, never written in place
     for c in columns:
         dtype: Any = c.dtype  # pandas-stubs only type-check literal dtype names
         if c.name not in out.columns:

@@ -385,7 +385,7 @@ def parse_view(name: str) -> View | None:
     return _view_of_base(_SLASHES.split(name)[-1])
 
 
-@functools.lru_cache(maxsize=4096)
+@functools.lru_cache(maxsize=128)
 def _view_of_base(base: str) -> View | None:
     # Cached: every subject folder repeats the same few file names.
     base = base.strip()
@@ -396,14 +396,14 @@ def _view_of_base(base: str) -> View | None:
     return _VIEW_ALIASES.get(key)
 
 
-@functools.lru_cache(maxsize=8192)
+@functools.lru_cache(maxsize=128)
 def is_junk(name: str) -> bool:
     """True for files and folders that operating systems or archivers leave behind (cached:
     every subject folder repeats the same few names)."""
     return any(_junk_part(part) for part in _SLASHES.split(name))
 
 
-@functools.lru_cache(maxsize=4096)
+@functools.lru_cache(maxsize=128)
 def _junk_part(part: str) -> bool:
     low = part.strip().casefold()
     return low in JUNK_NAMES or low.startswith(_JUNK_PREFIXES)
@@ -529,7 +529,7 @@ def _split_name_problem(name: object) -> str | None:
     return None
 
 
-@functools.lru_cache(maxsize=4096)
+@functools.lru_cache(maxsize=128)
 def category_key(value: str) -> str:
     """Key that groups spelling variants of a categorical value ("Caucasians" ~ "caucasian").
 

@@ -166,7 +166,7 @@ def candidate_image_root(name: str) -> bool:
     return not name.startswith(".") and not is_junk(name)
 
 
-@functools.lru_cache(maxsize=4096)
+@functools.lru_cache(maxsize=128)
 def is_image_name(name: str) -> bool:
     """Whether a file name has an image extension (cached: folders repeat the same names)."""
     return os.path.splitext(name)[1].lower() in IMAGE_EXTENSIONS

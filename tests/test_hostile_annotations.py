@@ -404,3 +404,36 @@ def test_non_utf8_names_never_reach_the_table(make_dataset: MakeDataset) -> None
         json.dumps(note.to_dict(), ensure_ascii=False).encode("utf-8")
     result = run([*VALIDATE, root, "--json"])
     check(result, 1)
+
+
+def test_an_annotation_over_the_size_limit_is_refused_by_name(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from norwoodkit import annotation_text
+    from norwoodkit.errors import AnnotationError
+
+    path = tmp_path / "annotation.json"
+    path.write_text(json.dumps([{"id": str(i), "label": 2} for i in range(20)]))
+    monkeypatch.setattr(annotation_text, "MAX_ANNOTATION_BYTES", path.stat().st_size - 1)
+    with pytest.raises(AnnotationError) as caught:
+        annotation_text.read_text(path, [])
+    assert caught.value.code == "annotation-too-large" and str(path) in str(caught.value)
+    monkeypatch.setattr(annotation_text, "MAX_ANNOTATION_BYTES", path.stat().st_size)
+    assert json.loads(annotation_text.read_text(path, []))[19]["id"] == "19"
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="needs Linux's /proc")
+def test_a_file_longer_than_its_stat_size_is_read_to_the_limit_and_no_further(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """/proc files say size 0 and hold text: the read goes on past what fstat said (as for a
+    file that grew while it was read), and still stops at the limit."""
+    from norwoodkit import annotation_text
+    from norwoodkit.errors import AnnotationError
+
+    status = Path("/proc/self/status")
+    assert status.stat().st_size == 0
+    assert "VmRSS" in annotation_text.read_text(status, [])
+    monkeypatch.setattr(annotation_text, "MAX_ANNOTATION_BYTES", 16)
+    with pytest.raises(AnnotationError, match="larger than"):
+        annotation_text.read_text(status, [])

@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from norwoodkit.columns import PROBE_COLUMNS
-from norwoodkit.dataset import Dataset, ProbedDataset, local_root
+from norwoodkit.dataset import Dataset, local_root
 from norwoodkit.engine import Engine, EngineChoice
 from norwoodkit.errors import InputError
 from norwoodkit.pack.folder import check_out
@@ -40,6 +40,9 @@ if TYPE_CHECKING:
 
 #: The probe runs at most this many times ``row_group_bytes`` of image files ahead of the writer.
 PROBE_AHEAD_GROUPS = 4
+
+#: Probe results are poured into the plan's table this many rows at a time (``_Feed.ready``).
+POUR_ROWS = 256
 
 
 class _Misguess(Exception):
@@ -77,7 +80,7 @@ def write_probing(
     with ProbeStream(
         dataset, cache_dir=cache_dir, use_cache=use_cache, workers=opts.workers, thumbnails=False
     ) as stream:
-        guess = _guessed_plan(stream.assumed(), opts, assignment, exclude)
+        guess = _guessed_plan(stream, opts, assignment, exclude)
         written: dict[str, dict[str, Any]] = {}
         ahead: tuple[dict[str, dict[str, Any]], list[str]] | None = None
         if guess is not None:
@@ -117,16 +120,22 @@ def _fill_cache(feed: _Feed, stream: ProbeStream) -> None:
 
 
 def _guessed_plan(
-    assumed: ProbedDataset,
+    stream: ProbeStream,
     opts: PackOptions,
     assignment: Assignment | None,
     exclude: pd.DataFrame | None,
 ) -> Planned | None:
     """The plan if the guess holds; None where it cannot be made ahead (the guess leaves
     nothing to pack, or a split file that fits only once unusable images drop out, or a path
-    listed twice): the pack then waits for the probe, as ``write`` does."""
+    listed twice): the pack then waits for the probe, as ``write`` does.
+
+    None as well with nothing to probe (a warm cache): nothing overlaps, so the plan is made
+    once, from the results, and no guessed copy of the table is held beside it.
+    """
+    if not len(stream.todo):
+        return None
     try:
-        guess = Planned.make(pack_input(assumed), opts, assignment, exclude)
+        guess = Planned.make(pack_input(stream.assumed()), opts, assignment, exclude)
     except InputError:
         return None
     return guess if guess.table["path"].is_unique else None
@@ -186,7 +195,7 @@ class _Run:
             thumbnails=False,
             engine=engine,
         ) as stream:
-            guess = _guessed_plan(stream.assumed(), opts, assignment, exclude)
+            guess = _guessed_plan(stream, opts, assignment, exclude)
             for _ in stream.fresh(None if guess is None else _probe_order(guess, stream)):
                 pass
             probed = pack_input(stream.finish())
@@ -208,35 +217,61 @@ class _Feed:
         self.filled = np.array(table["path"].isin(known), dtype=bool)  # writable
         self.wrong = np.zeros(len(table), dtype=bool)
         self.columns = [c.name for c in PROBE_COLUMNS if c.name in table.columns]
+        self.pending: list[tuple[np.ndarray, Any]] = []  # checked results not yet poured
+        self.held = 0  # rows in ``pending``
         budget = PROBE_AHEAD_GROUPS * guess.opts.row_group_bytes
         self.batches: Iterator[Any] = stream.fresh(_probe_order(guess, stream), budget)
 
     def ready(self, positions: np.ndarray) -> None:
         """Wait until the rows at ``positions`` hold their probe results; ``_Misguess`` when
-        one of them contradicts the guess."""
-        while not self.filled[positions].all():
+        one of them contradicts the guess.
+
+        Results are poured into the table ``POUR_ROWS`` at a time (or all that are left): each
+        pour costs milliseconds of pandas work, and copies every text column held in Arrow
+        whole, so pouring each small batch would cost more than the rows do.
+        """
+        while not self.filled[positions].all() or 0 < self.held < POUR_ROWS:
             results = next(self.batches, None)
             if results is None:
-                raise _Misguess  # a row the probe never returned (it changed since the stat)
-            self._fill(results)
+                if not self.filled[positions].all():
+                    raise _Misguess  # a row the probe never returned (it changed since the stat)
+                break
+            self._check(results)
+        self._pour()
         if self.wrong[positions].any():
             raise _Misguess
 
-    def _fill(self, results: Any) -> None:
+    def _check(self, results: Any) -> None:
+        """Hold a batch's results for the next pour; mark its rows filled, and wrong where
+        they contradict the guess (not an ok image, or another size)."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        at = self.index.get_indexer(results["path"].to_pandas())
+        mine = at >= 0
+        at, results = at[mine], results.filter(pa.array(mine))
+        guessed = self.table["size"].iloc[at].to_numpy(dtype=np.int64, na_value=-1)
+        got = pc.fill_null(results["size"], -1).to_numpy()
+        ok = pc.fill_null(pc.equal(results["status"], "ok"), False)
+        bad = ~ok.to_numpy(zero_copy_only=False)
+        self.wrong[at] = bad | (got != guessed)
+        self.filled[at] = True
+        self.pending.append((at, results))
+        self.held += len(at)
+
+    def _pour(self) -> None:
+        """Write the held results into the table: one assignment per column for all of them."""
+        if not self.pending:
+            return
         import pyarrow as pa
 
-        frame = results.to_pandas(types_mapper={pa.int64(): pd.Int64Dtype()}.get)
-        at = self.index.get_indexer(frame["path"])
-        mine = at >= 0
-        at, frame = at[mine], frame[mine]
-        guessed = self.table["size"].iloc[at].to_numpy(dtype=np.int64, na_value=-1)
-        got = frame["size"].to_numpy(dtype=np.int64, na_value=-1)
-        bad = (frame["status"] != "ok").to_numpy(dtype=bool, na_value=True)
-        self.wrong[at] = bad | (got != guessed)
+        at = np.concatenate([a for a, _ in self.pending])
+        parts = pa.concat_tables([r for _, r in self.pending])
+        self.pending, self.held = [], 0
+        frame = parts.select(self.columns).to_pandas(types_mapper={pa.int64(): pd.Int64Dtype()}.get)
         for name in self.columns:
             loc = int(self.table.columns.get_loc(name))  # type: ignore[arg-type]
             self.table.iloc[at, loc] = frame[name].astype(self.table[name].dtype).to_numpy()
-        self.filled[at] = True
 
     def drain(self) -> None:
         """Probe what is left: the cache then holds every file, as ``probe.run`` leaves it."""

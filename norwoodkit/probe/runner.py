@@ -11,6 +11,7 @@ holds every image's results as Python objects.
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
 import os
 from collections.abc import Callable, Collection, Iterator, Sequence
@@ -408,16 +409,27 @@ def _stat_table(dataset: Dataset, table: pd.DataFrame) -> tuple[Any, _Stats]:
     return pa.table(_key_arrays(paths, stats)), stats
 
 
+@functools.cache
+def _spec_dtypes() -> dict[Any, Any]:
+    """Arrow type -> the pandas dtype the probe columns' spec gives it."""
+    import pyarrow as pa
+
+    return {
+        pa.int64(): pd.Int64Dtype(),
+        pa.string(): pd.StringDtype("pyarrow"),
+        pa.bool_(): pd.BooleanDtype(),
+    }
+
+
 def _frame(parts: list[Any], thumbnails: bool) -> pd.DataFrame:
     """The probe results (Arrow tables) as one DataFrame, ``path`` first."""
     import pyarrow as pa
 
     probed = (
         # One chunk per column, not one per batch; Int64, not float64 (nanosecond mtimes do
-        # not survive a trip through a double).
-        pa.concat_tables(parts)
-        .combine_chunks()
-        .to_pandas(types_mapper={pa.int64(): pd.Int64Dtype()}.get)
+        # not survive a trip through a double); text and flags straight into the spec's dtypes,
+        # so that casting them afterwards copies nothing.
+        pa.concat_tables(parts).combine_chunks().to_pandas(types_mapper=_spec_dtypes().get)
         if parts
         else pd.DataFrame({"path": pd.Series([], dtype="string")})
     )
