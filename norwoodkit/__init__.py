@@ -18,6 +18,8 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from norwoodkit._version import __version__
+
 if TYPE_CHECKING:
     from norwoodkit import dataset, labels, probe, sample, validate
     from norwoodkit.dataset import Dataset, ProbedDataset, load
@@ -34,8 +36,6 @@ if TYPE_CHECKING:
     from norwoodkit.sample import SampleOptions
     from norwoodkit.source import DatasetSource
     from norwoodkit.validate import Report, ValidateOptions
-
-    __version__: str
 
 # Each public name and the module that defines it. They are imported on first use, not here:
 # ``norwoodkit --help`` imports this package, and the data-frame stack behind most names
@@ -66,23 +66,12 @@ _HOMES = {
 _SUBMODULES = frozenset({"dataset", "labels", "probe", "sample", "validate"})
 
 
-def _version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("norwoodkit")
-    except PackageNotFoundError:  # running from a source tree that is not installed
-        return "0.0.0+unknown"
-
-
 if not TYPE_CHECKING:  # mypy sees the imports above; an unknown name stays an error for it
 
     def __getattr__(name: str) -> Any:
         """Import a public name on first use and keep it, so the next use is a plain lookup."""
-        if name == "__version__":
-            value: Any = _version()
-        elif name in _SUBMODULES:
-            value = importlib.import_module(f"norwoodkit.{name}")
+        if name in _SUBMODULES:
+            value: Any = importlib.import_module(f"norwoodkit.{name}")
         elif name in _HOMES:
             value = getattr(importlib.import_module(f"norwoodkit.{_HOMES[name]}"), name)
         else:

@@ -37,6 +37,20 @@ def test_version() -> None:
     assert result.exit_code == 0 and result.stdout.startswith("norwoodkit ")
 
 
+def test_the_version_printed_is_the_installed_metadata() -> None:
+    """``norwoodkit/_version.py`` is the one place the version is written: the metadata pip
+    reads is built from it, and ``--version`` prints it without reading that metadata."""
+    from importlib.metadata import version
+
+    import norwoodkit
+
+    assert norwoodkit.__version__ == version("norwoodkit")
+    result = subprocess.run(
+        [sys.executable, "-m", "norwoodkit", "--version"], capture_output=True, text=True
+    )
+    assert result.stdout == f"norwoodkit {version('norwoodkit')}\n", result.stderr
+
+
 def test_exit_0_clean_with_json(make_dataset: MakeDataset) -> None:
     root = make_dataset(2)
     result = runner.invoke(app, ["validate", str(root), "--json"])
