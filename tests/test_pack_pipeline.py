@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
+from typing import Any
 
 import pyarrow.parquet as pq
 import pytest
@@ -14,7 +15,7 @@ from conftest import MakeDataset
 from norwoodkit import dataset, probe
 from norwoodkit.errors import ParameterError
 from norwoodkit.labels import VENDOR_FILENAMES, View
-from norwoodkit.pack import PackOptions, parse_size, write
+from norwoodkit.pack import PackOptions, parse_size, pipeline, write
 from norwoodkit.pack.pipeline import write_probing
 from norwoodkit.probe.runner import ProbeStream
 
@@ -48,6 +49,32 @@ def test_cold_pipeline_writes_what_a_warm_pack_writes(
     # A second pipeline run, over the cache the first one filled (warm).
     write_probing(dataset.load(root), tmp_path / "again", opts, cache_dir=tmp_path / "c")
     assert files(tmp_path / "again") == cold_files
+
+
+@pytest.mark.parametrize("sample", ["clean_sample", "defect_sample"])
+@pytest.mark.parametrize("pour", [1, 7])
+def test_results_poured_a_few_rows_at_a_time_write_the_same_pack(
+    sample: str, pour: int, request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: Any
+) -> None:
+    """Many pours, each of any size, and (defects) a wrong guess met in a later pour.
+
+    On the clean sample the guess holds, so every image is written once: a pour that lost or
+    misplaced results would make the plans differ and the shards be written again.
+    """
+    root: Path = request.getfixturevalue(sample)
+    monkeypatch.setattr(pipeline, "POUR_ROWS", pour)
+    opts = PackOptions(shard_size=64 * 1024, workers=2)
+    written: list[int] = []
+    result = write_probing(
+        dataset.load(root),
+        tmp_path / "cold",
+        opts,
+        cache_dir=tmp_path / "c",
+        progress=written.append,
+    )
+    assert files(tmp_path / "cold") == warm_pack(root, tmp_path / "warm", tmp_path / "c2", opts)
+    if sample == "clean_sample":
+        assert sum(written) == result.manifest["rows"]
 
 
 def test_cold_pipeline_fills_the_cache(clean_sample: Path, tmp_path: Path) -> None:
