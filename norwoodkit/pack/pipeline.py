@@ -80,35 +80,80 @@ def write_probing(
     with ProbeStream(
         dataset, cache_dir=cache_dir, use_cache=use_cache, workers=opts.workers, thumbnails=False
     ) as stream:
-        guess = _guessed_plan(stream, opts, assignment, exclude)
-        written: dict[str, dict[str, Any]] = {}
-        ahead: tuple[dict[str, dict[str, Any]], list[str]] | None = None
-        if guess is not None:
-            state, done = prepare_folder(target, overwrite, resume)
-            feed = _Feed(guess, stream)
-            streamed = not feed.filled.all()
-            job = Job(dataset.root, target, guess.table, opts, progress, feed.ready, streamed)
-            try:
-                with contextlib.suppress(_Misguess):  # then the plan is made again, below
-                    ahead = job.write_all(guess.shards, done, state)
-            except Exception:
-                _fill_cache(feed, stream)
-                raise
-            written = job.written
-            feed.drain()
-        else:
-            for _ in stream.fresh():  # no plan ahead: probe first, as ``write`` expects
-                pass
+        ahead = _write_ahead(stream, target, opts, assignment, exclude, overwrite, resume, progress)
         probed = pack_input(stream.finish())
     work = Planned.make(probed, opts, assignment, exclude)
-    if guess is None:
+    written: dict[str, dict[str, Any]] = {}
+    if ahead is None:
         state, done = prepare_folder(target, overwrite, resume)
-    elif ahead is not None and _same_shards(guess, work):
-        return work.finish(probed, target, *ahead, state)
+    elif ahead.records is not None and ahead.same_as(work):
+        return work.finish(probed, target, ahead.records, ahead.skipped, ahead.state)
+    else:
+        state, done, written = ahead.state, ahead.done, ahead.written
     job = Job(dataset.root, target, work.table, opts, progress)
     records, skipped = job.write_all(work.shards, {**done, **written}, state)
     skipped = [s for s in skipped if s not in written]  # kept from an earlier run only
     return work.finish(probed, target, records, skipped, state)
+
+
+@dataclass
+class _Ahead:
+    """What writing from the guessed plan left: the pack folder's state, the shards written
+    (all of them, with ``records``, when the guess held), and the plan's shape."""
+
+    state: Path
+    done: dict[str, dict[str, Any]]
+    written: dict[str, dict[str, Any]]
+    records: dict[str, dict[str, Any]] | None  # every shard's record; None: the guess failed
+    skipped: list[str]
+    shapes: list[tuple[str, Any]]  # (file, row groups) of each shard, in order
+
+    def same_as(self, work: Planned) -> bool:
+        """Whether the real plan writes the same files with the same rows in the same row
+        groups: each shard's content key (every row's path, sha256, label and split) too."""
+        if self.records is None or len(self.shapes) != len(work.shards):
+            return False
+        for (relpath, groups), b in zip(self.shapes, work.shards, strict=True):
+            if relpath != b.relpath or groups != b.groups:
+                return False
+            if self.records[relpath]["key"] != b.key(work.table, work.opts):
+                return False
+        return True
+
+
+def _write_ahead(
+    stream: ProbeStream,
+    target: Path,
+    opts: PackOptions,
+    assignment: Assignment | None,
+    exclude: pd.DataFrame | None,
+    overwrite: bool,
+    resume: bool,
+    progress: Callable[[int], None] | None,
+) -> _Ahead | None:
+    """Write the guessed plan while the probe runs (None, having probed everything, when no
+    plan can be guessed). The guessed table is gone when this returns, before the probe's
+    results are made into the real one."""
+    guess = _guessed_plan(stream, opts, assignment, exclude)
+    if guess is None:
+        for _ in stream.fresh():  # no plan ahead: probe first, as ``write`` expects
+            pass
+        return None
+    state, done = prepare_folder(target, overwrite, resume)
+    feed = _Feed(guess, stream)
+    streamed = not feed.filled.all()
+    job = Job(stream.dataset.root, target, guess.table, opts, progress, feed.ready, streamed)
+    finished = None
+    try:
+        with contextlib.suppress(_Misguess):  # then the plan is made again, by the caller
+            finished = job.write_all(guess.shards, done, state)
+    except Exception:
+        _fill_cache(feed, stream)
+        raise
+    feed.drain()
+    records, skipped = finished if finished is not None else (None, [])
+    shapes = [(s.relpath, s.groups) for s in guess.shards]
+    return _Ahead(state, done, job.written, records, skipped, shapes)
 
 
 def _fill_cache(feed: _Feed, stream: ProbeStream) -> None:
@@ -139,18 +184,6 @@ def _guessed_plan(
     except InputError:
         return None
     return guess if guess.table["path"].is_unique else None
-
-
-def _same_shards(guess: Planned, work: Planned) -> bool:
-    """Whether two plans write the same files with the same rows in the same row groups."""
-    if len(guess.shards) != len(work.shards):
-        return False
-    for a, b in zip(guess.shards, work.shards, strict=True):
-        if a.relpath != b.relpath or a.groups != b.groups:
-            return False
-        if a.key(guess.table, guess.opts) != b.key(work.table, work.opts):
-            return False  # the key covers each row's path, sha256, label and split
-    return True
 
 
 def _probe_order(guess: Planned, stream: ProbeStream) -> np.ndarray:
