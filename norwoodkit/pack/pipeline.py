@@ -298,10 +298,12 @@ class _Feed:
             return
         import pyarrow as pa
 
+        from norwoodkit.probe.runner import results_frame
+
         at = np.concatenate([a for a, _ in self.pending])
         parts = pa.concat_tables([r for _, r in self.pending])
         self.pending, self.held = [], 0
-        frame = parts.select(self.columns).to_pandas(types_mapper={pa.int64(): pd.Int64Dtype()}.get)
+        frame = results_frame(parts.select(self.columns))
         for name in self.columns:
             loc = int(self.table.columns.get_loc(name))  # type: ignore[arg-type]
             self.table.iloc[at, loc] = frame[name].astype(self.table[name].dtype).to_numpy()

@@ -51,8 +51,6 @@ REFUSED_FORMATS = frozenset({"EPS"})
 #: The longest error text kept from an exception: decoders sometimes quote the bytes they met.
 _ERROR_CHARS = 200
 
-_AFFINE = Image.Transform.AFFINE
-
 _TRANSPOSE: dict[int, list[Image.Transpose]] = {
     2: [Image.Transpose.FLIP_LEFT_RIGHT],
     3: [Image.Transpose.ROTATE_180],
@@ -268,7 +266,8 @@ def every_nth(image: Image.Image, step: int) -> npt.NDArray[np.uint8]:
     size = (-(-width // step), -(-height // step))
     shift = -step / 2
     matrix = (step, 0, shift, 0, step, shift)
-    return np.asarray(image.transform(size, _AFFINE, matrix, Image.Resampling.NEAREST))
+    sample = image.transform(size, Image.Transform.AFFINE, matrix, Image.Resampling.NEAREST)
+    return np.asarray(sample)
 
 
 def _thumbnail(upright: Image.Image) -> bytes:

@@ -31,7 +31,7 @@ from norwoodkit.probe import cache
 from norwoodkit.probe.writer import CacheWriter
 from norwoodkit.storage import Location
 
-__all__ = ["BATCH_SIZE", "ProbeStream", "ProgressFn", "run"]
+__all__ = ["BATCH_SIZE", "ProbeStream", "ProgressFn", "results_frame", "run"]
 
 #: Paths per task sent to a worker: large enough to amortise pickling, small enough to balance.
 BATCH_SIZE = 16
@@ -421,15 +421,21 @@ def _spec_dtypes() -> dict[Any, Any]:
     }
 
 
+def results_frame(results: Any) -> pd.DataFrame:
+    """Probe results (an Arrow table) as a DataFrame in the probe columns' spec dtypes: Int64,
+    not float64 (nanosecond mtimes do not survive a trip through a double); text and flags
+    straight into theirs, so that casting them afterwards copies nothing."""
+    frame: pd.DataFrame = results.to_pandas(types_mapper=_spec_dtypes().get)
+    return frame
+
+
 def _frame(parts: list[Any], thumbnails: bool) -> pd.DataFrame:
     """The probe results (Arrow tables) as one DataFrame, ``path`` first."""
     import pyarrow as pa
 
     probed = (
-        # One chunk per column, not one per batch; Int64, not float64 (nanosecond mtimes do
-        # not survive a trip through a double); text and flags straight into the spec's dtypes,
-        # so that casting them afterwards copies nothing.
-        pa.concat_tables(parts).combine_chunks().to_pandas(types_mapper=_spec_dtypes().get)
+        # One chunk per column, not one per batch.
+        results_frame(pa.concat_tables(parts).combine_chunks())
         if parts
         else pd.DataFrame({"path": pd.Series([], dtype="string")})
     )
