@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from norwoodkit import interrupts
 from norwoodkit.errors import OutputError
 from norwoodkit.storage import Location
 
@@ -49,6 +50,7 @@ def write_bytes_atomic(path: str | os.PathLike[str], data: bytes) -> None:
             fh.flush()
             os.fsync(fh.fileno())
         os.chmod(tmp, 0o644)
+        interrupts.check()
         os.replace(tmp, target)
     except BaseException as exc:
         with contextlib.suppress(OSError):

@@ -24,6 +24,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from norwoodkit import interrupts
 from norwoodkit.errors import InputError, NorwoodkitError, OutputError
 from norwoodkit.pack.croissant import CROISSANT
 from norwoodkit.pack.layout import CARD, MANIFEST, STATE_DIR, shard_split
@@ -63,6 +64,7 @@ def _store(where: Location, action: Action, call: Callable[[], _Result]) -> _Res
 
 def put_file(local: Path, where: Location) -> None:
     """Send the complete local file ``local`` to ``where`` in one upload (all or nothing)."""
+    interrupts.check()
     _store(where, "write", lambda: where.fs.put_file(str(local), where.path))
 
 

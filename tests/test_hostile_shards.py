@@ -593,6 +593,45 @@ def test_ctrl_c_exits_130_and_leaves_no_temporary(three_hundred: Path, tmp_path:
     assert temporaries(out) == [] and not (out / "manifest.json").exists()
 
 
+#: Runs the CLI with pyarrow's ``ParquetWriter.__del__`` sending the process a Ctrl-C the first
+#: time it runs, and waiting in Python code for it: Python raises it inside the finalizer and only
+#: prints "Exception ignored". This is how CI once saw a Ctrl-C lost, at random, mid-pack.
+SWALLOWING_PACK = """
+import os, signal, sys, time
+import pyarrow.parquet as pq
+finalize, fired = pq.ParquetWriter.__del__, []
+def swallowing(self):
+    if not fired:
+        fired.append(True)
+        os.kill(os.getpid(), signal.SIGINT)
+        start = time.monotonic()
+        while time.monotonic() - start < 1.0:
+            pass
+    finalize(self)
+pq.ParquetWriter.__del__ = swallowing
+sys.argv = ["norwoodkit", *sys.argv[1:]]
+from norwoodkit.cli import main
+main()
+"""
+
+
+def test_a_ctrl_c_a_finalizer_swallows_still_stops_the_pack(
+    three_hundred: Path, tmp_path: Path
+) -> None:
+    """A Ctrl-C raised inside a finalizer, which Python discards, is still remembered: the
+    pack publishes no further shard or manifest, removes its temporaries and exits 130."""
+    probe.run(dataset.load(three_hundred))
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-c", SWALLOWING_PACK, *pack_cmd(three_hundred, out)[3:]]
+    proc = subprocess.run(cmd, capture_output=True, timeout=120)
+    assert b"Exception ignored" in proc.stderr, proc.stderr  # the swallowing did happen
+    assert proc.returncode == 130, proc.stderr
+    assert b"interrupted" in proc.stderr
+    assert temporaries(out) == [] and not (out / "manifest.json").exists()
+    assert shards_in(out) <= 1
+    assert_not_complete(out)
+
+
 def test_a_changed_page_fails_its_checksum_before_anything_is_decoded(
     packed: Path, tmp_path: Path
 ) -> None:

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn, ParamSpec, TypeVar
 
 import typer
 
-from norwoodkit import memory
+from norwoodkit import interrupts, memory
 from norwoodkit.cli.contract import (
     EXIT_BUG,
     EXIT_FOUND,
@@ -173,27 +173,43 @@ def handle_errors(fn: Callable[P, R]) -> Callable[P, R]:
 
     @functools.wraps(fn)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        try:
-            return fn(*args, **kwargs)
-        except (typer.Exit, typer.Abort, SystemExit):
-            raise
-        except NorwoodkitError as exc:
-            _refuse(_cli_message(exc), exc.code)
-        except KeyboardInterrupt:
-            err.print("interrupted")
-            record_error("interrupted", "interrupted")
-            raise typer.Exit(EXIT_INTERRUPTED) from None
-        except OSError as exc:
-            if exc.errno not in _WRITE_ONLY_ERRNOS:
-                _internal_error()
-            # Only a write fails this way, and every write is an output: a refusal, not a bug.
-            where = f"{exc.filename}: " if exc.filename else ""
-            message = f"{where}cannot write it ({exc.strerror}); free space or choose another place"
-            _refuse(message, "output-write-failed")
-        except Exception:
-            _internal_error()
+        with interrupts.latched():
+            result = _guarded(fn, *args, **kwargs)
+            if interrupts.pressed():  # a Ctrl-C some finalizer swallowed: still an interruption
+                _interrupted()
+            return result
 
     return wrapper
+
+
+def _guarded(fn: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
+    """``fn(...)``, its errors turned into the CLI's exits (see ``handle_errors``)."""
+    try:
+        return fn(*args, **kwargs)
+    except (typer.Exit, typer.Abort, SystemExit):
+        if interrupts.pressed():
+            _interrupted()
+        raise
+    except NorwoodkitError as exc:
+        _refuse(_cli_message(exc), exc.code)
+    except KeyboardInterrupt:
+        _interrupted()
+    except OSError as exc:
+        if exc.errno not in _WRITE_ONLY_ERRNOS:
+            _internal_error()
+        # Only a write fails this way, and every write is an output: a refusal, not a bug.
+        where = f"{exc.filename}: " if exc.filename else ""
+        message = f"{where}cannot write it ({exc.strerror}); free space or choose another place"
+        _refuse(message, "output-write-failed")
+    except Exception:
+        _internal_error()
+
+
+def _interrupted() -> NoReturn:
+    """``interrupted`` on stderr (and in the error document), exit 130."""
+    err.print("interrupted")
+    record_error("interrupted", "interrupted")
+    raise typer.Exit(EXIT_INTERRUPTED) from None
 
 
 def _refuse(message: str, code: str) -> NoReturn:

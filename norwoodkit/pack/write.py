@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from norwoodkit import memory
+from norwoodkit import interrupts, memory
 from norwoodkit.atomic import write_text_atomic
 from norwoodkit.dataset import ProbedDataset
 from norwoodkit.engine import Engine, EngineChoice
@@ -404,6 +404,7 @@ class Job:
                         self.progress(len(positions))
             with open(tmp, "rb+") as fh:
                 os.fsync(fh.fileno())
+            interrupts.check()
             os.replace(tmp, final)
         except OSError as exc:
             with suppress(OSError):  # the folder itself may be what failed (``data`` a file)

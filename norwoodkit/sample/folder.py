@@ -25,6 +25,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from norwoodkit import interrupts
 from norwoodkit.errors import OutputError
 from norwoodkit.paths import guard_output, safe_relpath
 from norwoodkit.sample import people
@@ -261,6 +262,7 @@ def _provenance(opts: SampleOptions) -> dict[str, Any]:
 def _move_into_place(tmp: Path, target: Path, overwrite: bool) -> None:
     """Rename the finished folder to ``target``; an earlier sample there (proven again now,
     after the rendering) is moved aside and only the files it listed are deleted."""
+    interrupts.check()
     if not os.path.lexists(target):
         os.replace(tmp, target)
         return
