@@ -39,7 +39,7 @@ def main() -> None:
     root = work / f"sample-{args.subjects}-{args.size}"
     if not (root / "annotation.json").is_file():
         sample.write(root, sample.SampleOptions(subjects=args.subjects, size=args.size, seed=1))
-    ds = probe.run(dataset.load(root), cache_dir=work / "cache", thumbnails=False)
+    ds = probe.run(dataset.load(root), cache_dir=work / "cache")
     out = work / "shards"
     packs, cards = [], []
     manifest = pack.write(ds, out, overwrite=True).manifest  # warm-up: imports, page cache

@@ -176,7 +176,7 @@ def build(work: Path, subjects: int) -> dict[str, tc.Packed]:
     root = work / f"sample-{subjects}"
     if not (root / "annotation.json").is_file():
         sample.write(root, dataclasses.replace(conftest.CLEAN_SAMPLE, subjects=subjects))
-    probed = probe.run(dataset.load(root), workers=1, thumbnails=False, cache_dir=work / "cache")
+    probed = probe.run(dataset.load(root), workers=1, cache_dir=work / "cache")
     packs = Path(tempfile.mkdtemp(prefix="packs-", dir=work))
     return {name: tc._pack(probed, packs, name, case) for name, case in tc.CASES.items()}
 

@@ -147,7 +147,7 @@ def prepare(args: argparse.Namespace) -> tuple[dataset.Dataset, Path, Path]:
         t0 = time.perf_counter()
         sample.write(root, sample.SampleOptions(subjects=args.subjects, size=args.size, seed=1))
         print(f"wrote {args.subjects * 5} images ({args.size}) in {time.perf_counter() - t0:.0f} s")
-    ds = probe.run(dataset.load(root), cache_dir=args.work / "cache", thumbnails=False)
+    ds = probe.run(dataset.load(root), cache_dir=args.work / "cache")
     out = {}
     for name, resize in (("original", None), ("resize256", 256)):
         target = args.work / f"shards-{args.subjects}-{args.size}-{name}"

@@ -58,7 +58,7 @@ def prepare(args: argparse.Namespace) -> Path:
         print(f"wrote {args.subjects * 5} photos in {time.perf_counter() - t0:.0f} s")
     out = work / f"pack-{args.subjects}-r256"
     if not (out / "manifest.json").is_file():
-        ds = probe.run(dataset.load(root), cache_dir=work / "cache", thumbnails=False)
+        ds = probe.run(dataset.load(root), cache_dir=work / "cache")
         t0 = time.perf_counter()
         pack.write(ds, out, pack.PackOptions(resize=256, shard_size=pack.parse_size("8MB")))
         print(f"packed (--resize 256) in {time.perf_counter() - t0:.0f} s")

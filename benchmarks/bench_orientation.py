@@ -99,7 +99,7 @@ def main() -> None:
         f"machine: {platform.machine()}, {os.cpu_count()} cores, Python "
         f"{platform.python_version()}; {sys.argv[0]} {' '.join(sys.argv[1:])}"
     )
-    ds = probe.run(dataset.load(root), cache_dir=work / "cache", thumbnails=False)
+    ds = probe.run(dataset.load(root), cache_dir=work / "cache")
     counts = ds.images["orientation"].value_counts(dropna=False).to_dict()
     print(f"{len(ds.images)} images; EXIF orientation counts: {counts}")
     times = timed_packs(ds, work, args.repeats)

@@ -136,7 +136,7 @@ def main() -> None:
     )
 
     parts = set(args.parts.split(","))
-    ds = probe.run(dataset.load(small), cache_dir=cache, thumbnails=False)
+    ds = probe.run(dataset.load(small), cache_dir=cache)
     size_mb = folder_bytes(small) / 1e6
     if "1" in parts:
         pack_vs_copy(args, ds, small, size_mb)
@@ -199,7 +199,7 @@ def read_backs(args: argparse.Namespace, small: Path, cache: Path) -> None:
     for size in args.read_sizes.split(","):
         root = small if size == args.size else args.work / f"sample-{args.small_subjects}-{size}"
         ensure_sample(root, args.small_subjects, size)
-        rds = probe.run(dataset.load(root), cache_dir=cache, thumbnails=False)
+        rds = probe.run(dataset.load(root), cache_dir=cache)
         packed = args.work / f"read-{size}"
         if not (packed / "manifest.json").is_file():
             pack.write(rds, packed, pack.PackOptions(), overwrite=True)
@@ -213,7 +213,7 @@ def peak_rss(args: argparse.Namespace, small: Path, large: Path, cache: Path) ->
     empty cache, so the same process also probes every image (pack straight after download).
     """
     ensure_sample(large, args.large_subjects, args.size)
-    probe.run(dataset.load(large), cache_dir=cache, thumbnails=False)
+    probe.run(dataset.load(large), cache_dir=cache)
     n_small = args.small_subjects * 5
     n_large = args.large_subjects * 5
     print(f"\n2. peak RSS of `norwoodkit pack`, {n_small} vs {n_large} images (VmHWM)")
@@ -347,7 +347,7 @@ def child_rss(
     peak of its whole process tree (MB), of ``root`` in fresh processes, with the shared warm
     cache or an empty one."""
     if mode == "warm":
-        probe.run(dataset.load(root), cache_dir=cache, thumbnails=False)
+        probe.run(dataset.load(root), cache_dir=cache)
     runs = []
     for i in range(max(1, args.repeats - 1)):
         out = args.work / "rss-5"

@@ -7,7 +7,7 @@ worker processes for each:
 
 - baseline: ``Image.open`` + full decode + ``imagehash.phash`` (what a plain script does);
 - floor: decoding only, in the same JPEG draft mode the probe uses (nothing else done);
-- probe: ``probe.probe_file`` (sha256, header, EXIF, integrity decode, two phashes, thumbnail);
+- probe: ``probe.probe_file`` (sha256, header, EXIF, integrity decode, two phashes, measures);
 - reads, in this process: the probe's guarded read (stat, non-blocking open, fstat, bounded
   read, the inside-the-root check) against a plain ``open().read()``, per file;
 - validate cold (empty probe cache) vs warm (cache filled), end to end in this process.

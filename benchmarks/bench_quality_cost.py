@@ -6,8 +6,8 @@ Writes ``--photos`` JPEGs of 4000x3000 (quality 90) into the work folder, each a
 sample (640x480) upscaled, and holds their bytes in memory so no disk read is timed. Then, per
 repeat and interleaved, in this process:
 
-- probe: ``probe_bytes`` on every file (sha256, header, EXIF, draft decode, phashes, thumbnail
-  and the quality measures);
+- probe: ``probe_bytes`` on every file (sha256, header, EXIF, draft decode, phashes and the
+  quality measures);
 - measures: ``quality_row`` alone on the very images the probe measures (the same draft decode
   and its grey copy, made once beforehand and not timed: the phash needs that grey copy with or
   without the measures), i.e. the shrink to 256 px, the colour sample and ``quality.measure``.

@@ -85,7 +85,7 @@ def start_proxy(target: int, latency: float) -> int:
 def timed(root: Path | storage.Location, workers: int | None) -> float:
     """Seconds for load + cold probe (no cache) of ``root``."""
     t0 = time.perf_counter()
-    probe.run(dataset.load(root), use_cache=False, workers=workers, thumbnails=False)
+    probe.run(dataset.load(root), use_cache=False, workers=workers)
     return time.perf_counter() - t0
 
 

@@ -89,7 +89,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         main_part, overlays = text.split("</main>", 1)
         thumbs = main_part.count("class=zoomin")
         enlarged = overlays.count("<div class=zoom ")
-        fallback = overlays.count("Shown at thumbnail size")
+        missing = main_part.count("not shown:")
         big = sum(len(s) for s in re.findall(r'src="(data:[^"]*)"', overlays))
         print(f"sample: {args.subjects} subjects, size {args.size}; base {args.base}")
         print(
@@ -106,7 +106,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         )
         print(
             f"thumbnails that enlarge: {thumbs}; overlays: {enlarged} "
-            f"({fallback} shown at thumbnail size); overlay bytes {big:,} "
+            f"(placeholders for photos not read again: {missing}); overlay bytes {big:,} "
             f"({big / max(enlarged, 1) / 1000:.1f} kB each, base64)"
         )
 

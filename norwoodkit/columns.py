@@ -109,7 +109,6 @@ STRING = Value("string", "string")
 INT = Value("int64", "Int64")
 FLOAT = Value("float64", "float64")
 BOOL = Value("bool", "boolean")
-BYTES = Value("binary", "object")
 
 
 class Level(StrEnum):
@@ -249,7 +248,6 @@ PROBE_COLUMNS: tuple[Column, ...] = (
         "64-bit perceptual hash (imagehash phash, 8x8), 16 hex digits, upright image",
     ),
     Column("phash_mirror", _I, STRING, "perceptual hash of the horizontally flipped upright image"),
-    Column("thumbnail", _I, BYTES, "JPEG bytes of the upright image, long side 160 px"),
     # The quality measures (probe/quality.py), on the decoded image shrunk to 256 px long side.
     Column(
         "sharpness",

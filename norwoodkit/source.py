@@ -74,7 +74,6 @@ class DatasetSource:
         dataset: Dataset,
         *,
         progress: Callable[[int], None] | None = None,
-        thumbnails: bool = False,
         columns: Collection[str] | None = None,
     ) -> ProbedDataset:
         """Probe ``dataset`` (loaded from this source) with this source's cache and workers.
@@ -90,13 +89,10 @@ class DatasetSource:
             use_cache=self.use_cache,
             workers=self.workers,
             progress=progress,
-            thumbnails=thumbnails,
             columns=columns,
             engine=self.engine,
         )
 
-    def open(
-        self, *, thumbnails: bool = False, columns: Collection[str] | None = None
-    ) -> ProbedDataset:
+    def open(self, *, columns: Collection[str] | None = None) -> ProbedDataset:
         """Load and probe in one call (no progress report)."""
-        return self.probe(self.load(), thumbnails=thumbnails, columns=columns)
+        return self.probe(self.load(), columns=columns)

@@ -209,7 +209,7 @@ def shards(clean_sample: Path, tmp_path_factory: pytest.TempPathFactory) -> Path
     """The clean sample packed as is (one split, 'all'): stored bytes are the files' bytes."""
     pytest.importorskip("torch")
     out = tmp_path_factory.mktemp("bench") / "shards"
-    probed = probe.run(dataset.load(clean_sample), workers=1, thumbnails=False)
+    probed = probe.run(dataset.load(clean_sample), workers=1)
     pack.write(probed, out, pack.PackOptions(shard_size=pack.parse_size("256KiB"), workers=1))
     return out
 

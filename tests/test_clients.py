@@ -102,7 +102,7 @@ def _hf_offline(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
 
 @pytest.fixture(scope="module")
 def probed(clean_sample: Path) -> dataset.ProbedDataset:
-    return probe.run(dataset.load(clean_sample), workers=1, thumbnails=False)
+    return probe.run(dataset.load(clean_sample), workers=1)
 
 
 @pytest.fixture(scope="module")

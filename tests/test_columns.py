@@ -103,7 +103,7 @@ def test_cache_schema_is_the_key_then_the_probe_columns() -> None:
     assert schema.names == [*key, *(c.name for c in columns.PROBE_COLUMNS)]
     for name in key[1:]:
         assert schema.field(name).type == pa.int64()
-    assert schema.field("thumbnail").type == pa.binary()
+    assert "thumbnail" not in schema.names  # a report makes the few it shows
     assert schema.field("mtime_ns").type == pa.int64()
 
 

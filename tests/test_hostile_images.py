@@ -432,7 +432,7 @@ TAMPERED = [
     pytest.param(_tamper("width", None), id="width-null-for-ok"),
     pytest.param(_tamper("height", 0), id="height-zero"),
     pytest.param(_tamper("status", "fine"), id="status-unknown"),
-    pytest.param(_tamper("thumbnail", None), id="thumbnail-null-for-ok"),
+    pytest.param(_tamper("phash", None), id="phash-null-for-ok"),
 ]
 
 
@@ -448,7 +448,6 @@ def test_a_cached_row_that_fails_its_own_check_is_probed_again(
     again = probe.run(dataset.load(root), cache_dir=cache, workers=1).table
     cols = ["path", "status", "size", "sha256", "phash", "phash_mirror", "width", "height"]
     assert again[cols].equals(fresh[cols])
-    assert again["thumbnail"].notna().sum() == fresh["thumbnail"].notna().sum()
 
 
 def _same_size_and_mtime(target: Path, data: bytes) -> None:

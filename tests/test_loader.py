@@ -55,7 +55,7 @@ def _pack(
 @pytest.fixture(scope="module")
 def probed(clean_sample: Path, tmp_path_factory: pytest.TempPathFactory) -> dataset.ProbedDataset:
     cache = tmp_path_factory.mktemp("ld") / "cache"
-    return probe.run(dataset.load(clean_sample), cache_dir=cache, workers=1, thumbnails=False)
+    return probe.run(dataset.load(clean_sample), cache_dir=cache, workers=1)
 
 
 @pytest.fixture(scope="module")
@@ -568,7 +568,7 @@ def test_subject_layout_keeps_views_together(subject_shards: Path) -> None:
 
 def test_missing_view_is_zeros_and_masked(make_dataset: MakeDataset, tmp_path: Path) -> None:
     root = make_dataset(4, missing_view=("2", View.TOP))
-    ds = probe.run(dataset.load(root), cache_dir=tmp_path / "c", workers=1, thumbnails=False)
+    ds = probe.run(dataset.load(root), cache_dir=tmp_path / "c", workers=1)
     out = _pack(ds, tmp_path / "subj", rows_per_group=1, layout=pack.Layout.SUBJECT)
     in_order = list(ShardDataset(out, "train", size=24, shuffle=False))
     samples = {s[2]["subject_id"]: s for s in in_order}

@@ -37,9 +37,7 @@ Epoch = list[tuple[str, bool, bytes]]  # (path, padded, image bytes) in the orde
 def packed(clean_sample: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A local pack of the clean sample: 26 train subjects in about ten shards of ~400 kB."""
     base = tmp_path_factory.mktemp("remote")
-    ds = probe.run(
-        dataset.load(clean_sample), cache_dir=base / "probe", workers=1, thumbnails=False
-    )
+    ds = probe.run(dataset.load(clean_sample), cache_dir=base / "probe", workers=1)
     ids = sorted(ds.images["subject_id"].astype(str).unique(), key=int)
     splits = pd.DataFrame(
         {"subject_id": ids, "split": ["train" if i < 26 else "test" for i in range(len(ids))]}

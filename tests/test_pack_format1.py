@@ -37,7 +37,7 @@ def format1(make_dataset: MakeDataset, tmp_path: Path) -> tuple[Path, Path, Path
         "subject_id,split\n"
         + "".join(f"{i},{'test' if i % 4 == 0 else 'train'}\n" for i in range(1, 9))
     )
-    probed = probe.run(dataset.load(root), workers=1, thumbnails=False)
+    probed = probe.run(dataset.load(root), workers=1)
     out = tmp_path / "old"
     opts = pack.PackOptions(shard_size=pack.parse_size("64KiB"), workers=1)
     pack.write(probed, out, opts, splits=splits.read_assignment(split_file))

@@ -146,7 +146,7 @@ def test_pack_refuses_a_split_name_the_hub_rejects(
 
 def test_the_library_names_the_splits_parameter(make_dataset: MakeDataset, tmp_path: Path) -> None:
     root = make_dataset(2)
-    probed = probe.run(dataset.load(root), workers=1, thumbnails=False)
+    probed = probe.run(dataset.load(root), workers=1)
     table = pd.DataFrame({"subject_id": ["1", "2"], "split": ["train", "hold-out"]})
     with pytest.raises(InputError, match=r"^splits: split name 'hold-out' .* 'hold_out'"):
         pack.write(probed, tmp_path / "out", splits=table)

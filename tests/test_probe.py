@@ -41,8 +41,7 @@ def test_good_jpeg(tmp_path: Path) -> None:
     with Image.open(io.BytesIO(data)) as im:
         im.draft("RGB", (256, 256))
         assert str(imagehash.phash(im.convert("L"))) == r["phash"]
-    with Image.open(io.BytesIO(r["thumbnail"])) as thumb:  # type: ignore[arg-type]
-        assert thumb.format == "JPEG" and thumb.size == (160, 120)
+    assert "thumbnail" not in r  # a report makes the thumbnails of the photos it shows
     assert r["phash_mirror"] != r["phash"]
 
 
@@ -221,20 +220,6 @@ def test_second_run_uses_the_cache(make_dataset: MakeDataset, tmp_path: Path) ->
     assert third["sha256"].equals(second["sha256"])
 
 
-def test_thumbnails_off_keeps_them_in_the_cache(make_dataset: MakeDataset, tmp_path: Path) -> None:
-    root = make_dataset(2)
-    cache = tmp_path / "c"
-    probe.run(dataset.load(root), cache_dir=cache)
-    light = probe.run(dataset.load(root), cache_dir=cache, thumbnails=False).table
-    assert light["thumbnail"].isna().all() and light["phash"].notna().all()
-    # A changed file rewrites the cache from a light run: other thumbnails must survive.
-    target = root / "2" / "Back.jpg"
-    target.write_bytes(jpeg_bytes(photo(1234)))
-    probe.run(dataset.load(root), cache_dir=cache, thumbnails=False)
-    full = probe.run(dataset.load(root), cache_dir=cache).table
-    assert full["thumbnail"].notna().all()
-
-
 def test_no_cache_writes_nothing(make_dataset: MakeDataset, tmp_path: Path) -> None:
     root = make_dataset(1)
     cache = tmp_path / "never"
@@ -379,12 +364,12 @@ def test_cache_is_written_in_row_groups(
     probe.run(dataset.load(root), cache_dir=cache, workers=1)
     for f in sorted(root.rglob("*.jpg"))[:5]:
         f.write_bytes(f.read_bytes() + b"\0")  # 5 fresh, 55 copied from the old file
-    t = probe.run(dataset.load(root), cache_dir=cache, workers=1, thumbnails=False).table
+    t = probe.run(dataset.load(root), cache_dir=cache, workers=1).table
     meta = pq.ParquetFile(probe.cache_file(root, cache)).metadata
     assert [meta.row_group(i).num_rows for i in range(meta.num_row_groups)] == [16, 16, 16, 12]
     cached = pq.read_table(probe.cache_file(root, cache)).to_pandas()
     assert sorted(cached["path"]) == sorted(t["path"])
-    assert cached["thumbnail"].notna().all()  # copied entries keep their thumbnails
+    assert cached["phash"].notna().all() and cached["width"].notna().all()  # copied whole
 
 
 # ----------------------------------------------------------------------------- safe reads
@@ -472,7 +457,7 @@ def _spoil_column(cfile: Path, name: str) -> None:
 
 
 @pytest.mark.parametrize("command", ["validate", "dedupe", "stats"])
-def test_a_warm_command_never_reads_the_thumbnails(
+def test_a_warm_command_never_reads_a_column_it_does_not_need(
     make_dataset: MakeDataset, tmp_path: Path, command: str
 ) -> None:
     from hostile import run
@@ -482,7 +467,7 @@ def test_a_warm_command_never_reads_the_thumbnails(
     first = run([command, root, "--json", "-q", "--cache", cache, "--workers", "1"])
     assert first.exit_code == 0, first.output
     cfile = probe.cache_file(root, cache)
-    _spoil_column(cfile, "thumbnail")
+    _spoil_column(cfile, "width")  # the stored width: none of the three reads it
     spoiled = cfile.read_bytes()
     warm = run([command, root, "--json", "-q", "--cache", cache, "--workers", "1"])
     assert warm.exit_code == 0, warm.output
@@ -491,22 +476,19 @@ def test_a_warm_command_never_reads_the_thumbnails(
     assert cfile.read_bytes() == spoiled  # a full hit: nothing probed, nothing rewritten
 
 
-def test_a_thumbnail_reader_meets_the_spoiled_column_and_rebuilds_it(
+def test_a_reader_of_the_spoiled_column_meets_it_and_rebuilds_it(
     make_dataset: MakeDataset, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     root = make_dataset(3)
     cache = tmp_path / "c"
-    probe.run(dataset.load(root), cache_dir=cache)
-    _spoil_column(probe.cache_file(root, cache), "thumbnail")
+    fresh = probe.run(dataset.load(root), cache_dir=cache).table
+    _spoil_column(probe.cache_file(root, cache), "width")
     with caplog.at_level("WARNING", logger="norwoodkit.probe"):
-        t = probe.run(dataset.load(root), cache_dir=cache, thumbnails=True).table
+        t = probe.run(dataset.load(root), cache_dir=cache).table
     assert "is ignored" in caplog.text
-    images = t[t["path"].notna()]
-    for thumb in images["thumbnail"]:
-        with Image.open(io.BytesIO(thumb)) as im:
-            assert im.format == "JPEG"
-    again = probe.run(dataset.load(root), cache_dir=cache, thumbnails=True).table
-    assert again["thumbnail"].equals(t["thumbnail"])  # the rebuilt cache holds them whole
+    assert t["width"].equals(fresh["width"])
+    again = probe.run(dataset.load(root), cache_dir=cache).table
+    assert again["width"].equals(t["width"])  # the rebuilt cache holds the column whole
 
 
 def test_a_miss_after_a_narrow_read_leaves_a_complete_cache(
@@ -522,7 +504,7 @@ def test_a_miss_after_a_narrow_read_leaves_a_complete_cache(
     target = root / "2" / "Back.jpg"
     target.write_bytes(jpeg_bytes(photo(4321)))
     narrow = probe.run(dataset.load(root), cache_dir=cache, workers=1, columns=PROBE_READS)
-    assert narrow.table["thumbnail"].isna().all() and narrow.table["width"].isna().all()
+    assert narrow.table["width"].isna().all() and narrow.table["height"].isna().all()
     cfile = probe.cache_file(root, cache)
     cached = pq.read_table(cfile).to_pandas().set_index("path")
     assert sorted(cached.columns) == sorted(c for c in probe.CACHE_COLUMNS if c != "path")
@@ -530,10 +512,10 @@ def test_a_miss_after_a_narrow_read_leaves_a_complete_cache(
     assert cached.loc["2/Back.jpg", "sha256"] == hashlib.sha256(target.read_bytes()).hexdigest()
     # Every other command is warm now: a full read probes nothing and rewrites nothing.
     before = cfile.read_bytes()
-    after = probe.run(dataset.load(root), cache_dir=cache, workers=1, thumbnails=True).table
+    after = probe.run(dataset.load(root), cache_dir=cache, workers=1).table
     assert cfile.read_bytes() == before
     unchanged = after["path"] != "2/Back.jpg"
-    assert after.loc[unchanged, "thumbnail"].equals(full.loc[unchanged, "thumbnail"])
+    assert after.loc[unchanged, "width"].equals(full.loc[unchanged, "width"])
 
 
 def test_a_cold_narrow_read_writes_every_column(make_dataset: MakeDataset, tmp_path: Path) -> None:
@@ -543,7 +525,7 @@ def test_a_cold_narrow_read_writes_every_column(make_dataset: MakeDataset, tmp_p
     cache = tmp_path / "c"
     probe.run(dataset.load(root), cache_dir=cache, workers=1, columns={"sha256"})
     cached = pq.read_table(probe.cache_file(root, cache)).to_pandas()
-    assert len(cached) == 10 and cached["thumbnail"].notna().all()
+    assert len(cached) == 10 and cached["width"].notna().all()
     assert cached["phash"].notna().all() and cached["width"].notna().all()
 
 

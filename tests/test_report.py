@@ -169,15 +169,18 @@ def test_enlarged_photos_are_read_again_at_640_px(
     sizes = {}
     for markup in overlays(text).values():
         path = re.search(r"<br>([^<]+?)(?:<p| <a)", markup)
-        assert path and "Shown at thumbnail size" not in markup
+        assert path
         sizes[path.group(1)] = jpeg_of(markup).size
     assert sizes["1/Front.jpg"] == (report.ENLARGED_SIZE, 480)  # 1000x750 shrunk to 640 px
     assert sizes["2/Front.jpg"] == (96, 72)  # never enlarged past the source
-    thumb = jpeg_of(section(text, "contact-sheet").split('title="1/Front.jpg"')[1])
-    assert max(thumb.size) == probe.THUMBNAIL_SIZE
+    sheet = section(text, "contact-sheet")
+    thumb = jpeg_of(sheet.split('title="1/Front.jpg"')[1])
+    assert thumb.size == (report.THUMBNAIL_SIZE, 120)  # from the same read, upright, 160 px
+    assert jpeg_of(sheet.split('title="2/Front.jpg"')[1]).size == (96, 72)
+    assert "nothumb" not in sheet and "not shown:" not in text
 
 
-def test_photo_gone_or_replaced_since_the_probe_shows_its_thumbnail(
+def test_photo_gone_or_replaced_since_the_probe_is_a_placeholder_saying_why(
     make_dataset: MakeDataset, tmp_path: Path
 ) -> None:
     root = make_dataset(subjects=2)
@@ -193,18 +196,23 @@ def test_photo_gone_or_replaced_since_the_probe_shows_its_thumbnail(
     before = snapshot(root)
     text = report.build(ds, findings=())
     assert snapshot(root) == before
-    notes = {
-        re.search(r"<br>([^<]+?)<p", m).group(1): m  # type: ignore[union-attr]
-        for m in overlays(text).values()
-        if "Shown at thumbnail size" in m
-    }
+    main = text.split("</main>", 1)[0]
+    placeholders = re.findall(
+        r'<figure class=thumb title="([^"]+)"><div class=nothumb>no photo</div>'
+        r"<figcaption>[^<]*<br>not shown: ([^<]+)</figcaption>",
+        main,
+    )
+    notes = dict(placeholders)
     assert sorted(notes) == ["1/Front.jpg", "2/Back.jpg", "2/Left.jpg", "2/Top-Down.jpg"]
+    assert len(placeholders) == main.count("not shown:")  # every place each is shown
     assert "leads outside the dataset root" in notes["2/Left.jpg"]
     assert "file not found" in notes["1/Front.jpg"]
     assert "changed since the probe" in notes["2/Back.jpg"]
     assert "changed since the probe" in notes["2/Top-Down.jpg"]
-    for markup in notes.values():
-        assert max(jpeg_of(markup).size) <= probe.THUMBNAIL_SIZE  # the stored thumbnail
+    # Nothing of a changed photo is drawn: no thumbnail, no overlay, no link to one.
+    shown = [re.search(r"<br>([^<]+?) <a", m).group(1) for m in overlays(text).values()]  # type: ignore[union-attr]
+    assert len(shown) == 6 and not set(shown) & set(notes)
+    assert len(set(re.findall(r'class=zoomin href="#(zoom-\d+)"', main))) == 6
 
 
 def test_one_view_and_no_duplicates_leave_no_misleading_section(
@@ -385,7 +393,6 @@ def test_user_strings_are_escaped() -> None:
                     "oriented_height": 80,
                     "width": 100,
                     "height": 80,
-                    "thumbnail": _jpeg(i),
                 }
             )
     ds = ProbedDataset(root=Path("<evil>"), table=coerce(pd.DataFrame(rows), ALL_COLUMNS))
@@ -394,21 +401,6 @@ def test_user_strings_are_escaped() -> None:
     assert "<script" not in text and "<b>1" not in text and "<i>a" not in text
     assert html.escape(evil) in text and "&lt;b&gt;1" in text and "2&amp;3" in text
     assert "Ἕλλην" in text and "&lt;evil&gt;" in text
-
-
-def _jpeg(seed: int) -> bytes:
-    rng = np.random.default_rng(seed)
-    buf = io.BytesIO()
-    Image.fromarray(rng.integers(0, 255, (80, 100, 3), dtype=np.uint8), "RGB").save(buf, "JPEG")
-    return buf.getvalue()
-
-
-def test_without_thumbnails_the_report_says_so(probed: ProbedDataset) -> None:
-    light = probe.run(dataset.load(probed.root), use_cache=False, workers=1, thumbnails=False)
-    text = report.build(light, findings=())
-    assert "probed with thumbnails=False" in text
-    assert all(s.startswith("data:image/png") for s in img_sources(text))  # plots only
-    assert "probed with thumbnails=False" not in report.build(probed, findings=())
 
 
 def test_empty_dataset_raises(tmp_path: Path) -> None:
@@ -641,7 +633,7 @@ def test_report_reads_well_in_chromium(
     assert min(seen["visible_sizes"]) > 0
     assert errors == []
     assert zoom["display"] == "flex" and zoom["viewport"] == width
-    assert zoom["left"] >= 0 and zoom["right"] <= width and zoom["width"] > probe.THUMBNAIL_SIZE
+    assert zoom["left"] >= 0 and zoom["right"] <= width and zoom["width"] > report.THUMBNAIL_SIZE
     for name in (f"report-{width}.png", f"zoom-{width}.png"):
         with Image.open(tmp_path / name) as im:
             assert im.size == (width, 900)

@@ -201,7 +201,6 @@ def guard(
 def load_probed(
     source: DatasetSource,
     quiet: bool,
-    thumbnails: bool = False,
     columns: Collection[str] | None = None,
 ) -> ProbedDataset:
     """Load and probe a dataset with a progress bar on stderr: the first step of most commands.
@@ -212,6 +211,6 @@ def load_probed(
     memory.trim()  # loading's temporaries, before probing allocates its own
     n = int(ds.table["path"].notna().sum())
     with progress_bar(n, "probing images", quiet) as prog:
-        probed = source.probe(ds, progress=prog, thumbnails=thumbnails, columns=columns)
+        probed = source.probe(ds, progress=prog, columns=columns)
     memory.trim()
     return probed

@@ -77,7 +77,7 @@ def report(
     guard(source, plots, "plots_dir", "folder")
     split_table = html_report.read_splits(splits) if splits is not None else None
     limits = thresholds_from(quality_thresholds)
-    ds = load_probed(source, quiet, thumbnails=True)
+    ds = load_probed(source, quiet)
     made = html_report.make(
         ds,
         with_dedupe=with_dedupe,

@@ -78,7 +78,7 @@ def write_probing(
         run = _Run(dataset, target, opts, assignment, exclude, overwrite, resume, progress)
         return run.on_ray(cache_dir, use_cache, engine)
     with ProbeStream(
-        dataset, cache_dir=cache_dir, use_cache=use_cache, workers=opts.workers, thumbnails=False
+        dataset, cache_dir=cache_dir, use_cache=use_cache, workers=opts.workers
     ) as stream:
         ahead = _write_ahead(stream, target, opts, assignment, exclude, overwrite, resume, progress)
         probed = pack_input(stream.finish())
@@ -225,7 +225,6 @@ class _Run:
             cache_dir=cache_dir,
             use_cache=use_cache,
             workers=opts.workers,
-            thumbnails=False,
             engine=engine,
         ) as stream:
             guess = _guessed_plan(stream, opts, assignment, exclude)

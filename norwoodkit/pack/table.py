@@ -31,7 +31,7 @@ def pack_input(dataset: ProbedDataset) -> ProbedDataset:
     """The dataset with only the columns packing reads.
 
     ``write`` needs nothing else; a caller that hands over its only reference (the CLI does)
-    lets the probe's hashes and thumbnails be freed before the first shard is written.
+    lets the probe's hashes and measures be freed before the first shard is written.
     """
     return dataset.with_table(
         dataset.table[[c for c in PACK_INPUT_COLUMNS if c in dataset.table.columns]]

@@ -3,7 +3,7 @@ integrity and perceptual hashes, from a single decode. Cached on disk.
 
 The package's modules, one job each: ``read`` opens a file safely and bounded (regular files
 only, never blocking); ``decode`` turns bytes into a row (sniffing, the integrity decode, the
-phashes, the thumbnail); ``files`` is the pure unit of work a pool maps (paths in, rows out);
+phashes, the quality measures); ``files`` is the pure unit of work a pool maps (paths in, rows out);
 ``cache`` is the cache file's place, schema, key and the checks a cached row must pass;
 ``writer`` writes a new cache file privately; ``runner`` is the pass (``run``).
 """
@@ -29,7 +29,6 @@ if TYPE_CHECKING:
     from norwoodkit.probe.decode import (
         DRAFT_MODE,
         DRAFT_SIZE,
-        THUMBNAIL_SIZE,
         phash_pair,
         probe_bytes,
         sniff_format,
@@ -47,7 +46,6 @@ __all__ = [
     "NOT_A_FILE",
     "OUTSIDE_ROOT",
     "PROBE_VERSION",
-    "THUMBNAIL_SIZE",
     "ProgressFn",
     "cache_file",
     "cache_schema",
@@ -64,7 +62,7 @@ __all__ = [
 # without importing Pillow, the decoders or a process pool
 _HOMES = {
     **dict.fromkeys(
-        ["DRAFT_MODE", "DRAFT_SIZE", "THUMBNAIL_SIZE", "phash_pair", "probe_bytes", "sniff_format"],
+        ["DRAFT_MODE", "DRAFT_SIZE", "phash_pair", "probe_bytes", "sniff_format"],
         "decode",
     ),
     "probe_batch": "files",

@@ -46,7 +46,8 @@ __all__ = [
 #: ignored. 3: the key gained inode and ctime, and rows are checked before they are trusted.
 # 4: the quality measures (sharpness, exposure, entropy, grayscale). 5: a phash whose DCT values
 # tie at the median (a flat or symmetric photo) is imagehash's, not the matrix DCT's rounding.
-PROBE_VERSION = 5
+# 6: no thumbnail column (a report makes the thumbnails of the photos it shows).
+PROBE_VERSION = 6
 
 #: The key of a cache row besides ``path``: what ``stat`` said when the row was written.
 #: ``mtime_ns`` is a probe column that belongs to the key as well.
@@ -59,8 +60,8 @@ CACHE_COLUMNS = ["path", "size_key", "inode_key", "ctime_key", *(c.name for c in
 #: looks at first) and the modification time (part of the key).
 ALWAYS_READ = ("status", "mtime_ns")
 
-#: Rows per row group of a cache file: reading or copying one group (thumbnails included) stays
-#: a few megabytes whatever the dataset size.
+#: Rows per row group of a cache file: reading or copying one group stays well under a megabyte
+#: whatever the dataset size.
 CACHE_GROUP_ROWS = 1024
 
 #: The statuses a cache may hold. Missing files, and paths that are no regular file or lead out
@@ -82,11 +83,9 @@ def cache_schema() -> Any:
     return arrow_schema([*key, *PROBE_COLUMNS])
 
 
-def read_columns(wanted: Collection[str] | None, thumbnails: bool) -> list[str]:
-    """The probe columns a pass takes from the cache into its table, in spec order.
-
-    ``wanted`` (None: every probe column) plus ``ALWAYS_READ``; ``thumbnail`` (the biggest
-    column, read only to be drawn) only when ``thumbnails`` is set as well.
+def read_columns(wanted: Collection[str] | None) -> list[str]:
+    """The probe columns a pass takes from the cache into its table, in spec order:
+    ``wanted`` (None: every probe column) plus ``ALWAYS_READ``.
 
     Raises:
         ParameterError: ``wanted`` names a column that is not a probe column (``columns``).
@@ -100,9 +99,7 @@ def read_columns(wanted: Collection[str] | None, thumbnails: bool) -> list[str]:
             f"{', '.join(sorted(names))}",
         )
     chosen = names if wanted is None else {*wanted, *ALWAYS_READ}
-    return [
-        c.name for c in PROBE_COLUMNS if c.name in chosen and (thumbnails or c.name != "thumbnail")
-    ]
+    return [c.name for c in PROBE_COLUMNS if c.name in chosen]
 
 
 def default_cache_dir() -> Path:

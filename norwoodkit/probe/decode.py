@@ -1,9 +1,9 @@
-"""An image's bytes to its probe row: sniffing, the integrity decode, both phashes, the thumbnail.
+"""An image's bytes to its probe row: sniffing, the integrity decode, both phashes, the measures.
 
 JPEGs are decoded once in Pillow's draft mode (DCT scaling to about 256 px): the entropy decoder
 still reads every byte of the scan, so truncation and corruption surface, while the inverse DCT
-runs at 1/8 scale. The perceptual hash, the quality measures (``quality``) and the thumbnail
-come from that same decode.
+runs at 1/8 scale. The perceptual hash and the quality measures (``quality``) come from that
+same decode. No thumbnail is kept: a report makes those of the few photos it shows.
 
 Whatever a decoder raises about one image (Pillow raises far more than ``OSError``) becomes that
 image's status and error; Pillow's warnings are silenced here, since the row already says it all.
@@ -27,7 +27,6 @@ from norwoodkit.probe import quality
 __all__ = [
     "DRAFT_MODE",
     "DRAFT_SIZE",
-    "THUMBNAIL_SIZE",
     "empty_row",
     "every_nth",
     "phash_pair",
@@ -37,12 +36,9 @@ __all__ = [
 ]
 
 #: JPEG draft mode: decode in colour at the largest DCT reduction that stays >= 256 px (the
-#: phash needs 32x32, the thumbnail 160 px).
+#: phash needs 32x32, the quality measures 256 px).
 DRAFT_MODE = "RGB"
 DRAFT_SIZE = (256, 256)
-
-#: Long side of the stored thumbnail (JPEG, for reports and contact sheets).
-THUMBNAIL_SIZE = 160
 
 #: Formats Pillow identifies but the probe does not decode: Pillow hands EPS to Ghostscript, and
 #: no file in a dataset may make us run another program.
@@ -198,7 +194,7 @@ def _words(exc: BaseException) -> str:
 
 
 def _decode(data: bytes, out: dict[str, Any]) -> dict[str, Any]:
-    """The header, the integrity decode, the phashes and the thumbnail into ``out``."""
+    """The header, the integrity decode, the phashes and the quality measures into ``out``."""
     with Image.open(io.BytesIO(data)) as im:
         width, height = im.size
         out.update(width=width, height=height, mode=im.mode)
@@ -231,7 +227,6 @@ def _decode(data: bytes, out: dict[str, Any]) -> dict[str, Any]:
     grey = small.convert("L")  # one conversion for the phash and the measures
     out["phash"], out["phash_mirror"] = phash_pair(grey)
     out.update(quality_row(grey, small, out["mode"]))
-    out["thumbnail"] = _thumbnail(small)  # the last use of ``small``: shrunk in place
     out["status"] = "ok"
     return out
 
@@ -268,19 +263,6 @@ def every_nth(image: Image.Image, step: int) -> npt.NDArray[np.uint8]:
     matrix = (step, 0, shift, 0, step, shift)
     sample = image.transform(size, Image.Transform.AFFINE, matrix, Image.Resampling.NEAREST)
     return np.asarray(sample)
-
-
-def _thumbnail(upright: Image.Image) -> bytes:
-    """JPEG bytes of ``upright`` shrunk to THUMBNAIL_SIZE; shrinks ``upright`` itself.
-
-    In place, not on a copy; an integer box reduction first, then bilinear for the rest
-    (``reducing_gap=1``): 0.3 ms instead of 0.5 ms per photo, for a picture nobody can tell
-    apart at 160 px.
-    """
-    upright.thumbnail((THUMBNAIL_SIZE, THUMBNAIL_SIZE), Image.Resampling.BILINEAR, reducing_gap=1.0)
-    buf = io.BytesIO()
-    upright.save(buf, "JPEG", quality=80)
-    return buf.getvalue()
 
 
 def _to_rgb(im: Image.Image) -> Image.Image:

@@ -1,7 +1,7 @@
 """Photo quality measures of one reduced image: sharpness, exposure, information, colour.
 
 Pure functions over numpy arrays; the probe calls ``measure`` on the image it already decoded
-for the phash and the thumbnail (its grey copy brought to ``MEASURE_SIDE``, and an even sample
+for the phash (its grey copy brought to ``MEASURE_SIDE``, and an even sample
 of its colour pixels: ``decode.quality_row``), so the measures cost no second decode. Every
 value is for the reduced image, which is what makes a 640x480 photo and a 4000x3000 one of the
 same scene comparable.
@@ -42,7 +42,7 @@ __all__ = [
 
 #: Long side, in pixels, of the image the measures see. Larger images are shrunk to it
 #: (antialiased), so sharpness means detail per frame rather than per stored pixel; 256 px
-#: still shows a blurred hairline that the 160 px thumbnail would hide.
+#: still shows a blurred hairline that a 160 px thumbnail would hide.
 MEASURE_SIDE = 256
 
 #: Luma levels (of 255) counted as clipped: at or below ``DARK_LEVEL`` (7/255, about 0.03) is

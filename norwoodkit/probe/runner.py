@@ -3,9 +3,9 @@
 For a root in an object store, the listing stands in for ``stat`` (``probe/remote.py`` derives
 the key) and the bodies are fetched concurrently ahead of the same decode.
 
-Results stream: each finished batch goes into the new cache file and, without its thumbnails
-unless asked for, into the table; reused entries are copied over row group by row group. No step
-holds every image's results as Python objects.
+Results stream: each finished batch goes into the new cache file and into the table; reused
+entries are copied over row group by row group. No step holds every image's results as Python
+objects.
 """
 
 from __future__ import annotations
@@ -183,18 +183,13 @@ def _cache_hits(cfile: Path, now: Any, keep: list[str]) -> tuple[Any, Any]:
         return None, None
     # A hash lookup per path, not a join: Arrow's join engine costs tens of megabytes.
     at = pc.index_in(now["path"], value_set=cached["path"])
-    light = cached.drop_columns(["thumbnail"]) if "thumbnail" in keep else cached
-    hit = _trusted(light.take(at), now)
-    if "thumbnail" in keep:  # an ok row without its thumbnail is not whole
-        ok = pc.equal(cached["status"].take(at), "ok")
-        whole = pc.or_(pc.invert(ok), pc.is_valid(cached["thumbnail"].take(at)))
-        hit = pc.and_(hit, pc.fill_null(whole, False))
+    hit = _trusted(cached.take(at), now)
     mask = pc.fill_null(hit, False).to_numpy(zero_copy_only=False)
     return cached.take(at.filter(pa.array(mask))).select(["path", *keep]), mask
 
 
 def _copy_hits(old: Path, now: Any, hit_paths: Any, writer: CacheWriter) -> None:
-    """Carry the reused entries (thumbnails included) from the old cache file to the new one.
+    """Carry the reused entries from the old cache file to the new one.
 
     The file is read again, so each row is checked again: one swapped in since is not copied.
     """
@@ -215,15 +210,14 @@ def run(
     use_cache: bool = True,
     workers: int | None = None,
     progress: ProgressFn | None = None,
-    thumbnails: bool = True,
     columns: Collection[str] | None = None,
     engine: EngineChoice | None = None,
 ) -> ProbedDataset:
     """Add the probe columns to the dataset's table, probing only files the cache does not know.
 
     Results stream: each finished batch goes straight into the new cache file (row group by row
-    group) and, without its thumbnails unless asked for, into the table. Memory is the table
-    plus a few batches, whatever the number of images.
+    group) and into the table. Memory is the table plus a few batches, whatever the number of
+    images.
 
     Args:
         dataset: from ``dataset.load``.
@@ -231,8 +225,6 @@ def run(
         use_cache: False reads and writes no cache (everything is probed).
         workers: processes; None: one per CPU core.
         progress: called with the number of images finished, batch by batch.
-        thumbnails: False leaves the ``thumbnail`` column empty (it is still cached), so
-            commands that do not draw pictures keep memory flat at any dataset size.
         columns: the probe columns read from the cache (``cache.read_columns``); None: all.
         engine: where files the cache does not hold are probed; None: local processes.
 
@@ -245,7 +237,6 @@ def run(
         use_cache=use_cache,
         workers=workers,
         progress=progress,
-        thumbnails=thumbnails,
         columns=columns,
         engine=engine,
     ) as stream:
@@ -271,7 +262,6 @@ class ProbeStream:
         use_cache: bool = True,
         workers: int | None = None,
         progress: ProgressFn | None = None,
-        thumbnails: bool = True,
         columns: Collection[str] | None = None,
         engine: EngineChoice | None = None,
     ) -> None:
@@ -286,7 +276,7 @@ class ProbeStream:
                 folder, "cache_dir", dataset_root=dataset.root, kind="folder", make_parents=True
             )
             self._cfile = cache.cache_file(dataset.root, folder)
-        self._keep = cache.read_columns(columns, thumbnails)
+        self._keep = cache.read_columns(columns)
         hits, hit = _cache_hits(self._cfile, self.now, self._keep) if self._cfile else (None, None)
         if hit is None:
             hit = np.zeros(self.now.num_rows, dtype=bool)
@@ -324,9 +314,8 @@ class ProbeStream:
             }
         )
         if self.known is not None:
-            known = self.known.select([c for c in self.known.column_names if c != "thumbnail"])
-            guess = pa.concat_tables([known, guess], promote_options="permissive")
-        probed = _frame([guess], thumbnails=False)
+            guess = pa.concat_tables([self.known, guess], promote_options="permissive")
+        probed = _frame([guess])
         return ProbedDataset.of(self.dataset, _merged(self.dataset.table, probed))
 
     def fresh(
@@ -388,7 +377,7 @@ class ProbeStream:
                 _copy_hits(self._cfile, self.now, self.known["path"], self._writer)
             self._writer.commit()
             self._writer = None
-        probed = _frame(self._parts, "thumbnail" in self._keep)
+        probed = _frame(self._parts)
         self._parts, self.known = [], None  # the Arrow copies go before the merge allocates
         return ProbedDataset.of(self.dataset, _merged(self.dataset.table, probed), self._keep)
 
@@ -429,19 +418,13 @@ def results_frame(results: Any) -> pd.DataFrame:
     return frame
 
 
-def _frame(parts: list[Any], thumbnails: bool) -> pd.DataFrame:
+def _frame(parts: list[Any]) -> pd.DataFrame:
     """The probe results (Arrow tables) as one DataFrame, ``path`` first."""
     import pyarrow as pa
 
-    probed = (
-        # One chunk per column, not one per batch.
-        results_frame(pa.concat_tables(parts).combine_chunks())
-        if parts
-        else pd.DataFrame({"path": pd.Series([], dtype="string")})
-    )
-    if not thumbnails:
-        probed["thumbnail"] = None
-    return probed
+    if not parts:
+        return pd.DataFrame({"path": pd.Series([], dtype="string")})
+    return results_frame(pa.concat_tables(parts).combine_chunks())  # one chunk per column
 
 
 def _merged(table: pd.DataFrame, probed: pd.DataFrame) -> pd.DataFrame:

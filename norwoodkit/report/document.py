@@ -57,8 +57,8 @@ def build(
     """The HTML report of a probed dataset, as one self-contained document.
 
     Args:
-        dataset: from ``probe.run(dataset.load(root))`` with thumbnails (its default); without
-            them the contact sheet and the duplicate pairs say so instead of showing photos.
+        dataset: from ``probe.run(dataset.load(root))``. The photos the page shows are read
+            again (``enlarge.py``); one changed since the probe is a placeholder saying so.
         findings: a ``validate.Report`` or findings; None runs ``validate.validate`` (pass
             ``()`` to leave the section empty).
         dedupe: a ``dedupe.find`` result: duplicate pairs are shown side by side.
@@ -69,8 +69,8 @@ def build(
         summary: ``stats.summarize`` output; None summarizes with the default options.
         quality_thresholds: thresholds set by hand for the "worst photos" gallery (the
             findings passed in should use the same).
-        workers: threads reading the photos shown again to enlarge them (``enlarge.py``);
-            None: one per CPU core.
+        workers: threads reading the photos shown again, for their thumbnails and enlarged
+            copies (``enlarge.py``); None: one per CPU core.
 
     Raises:
         NorwoodkitError: matplotlib is missing (install ``norwoodkit[report]``).
@@ -98,7 +98,7 @@ def build(
     sections = _sections(dataset, summ, finding_list(findings), plots, dedupe, assignment, zoom)
     worst = worst_photos_section(dataset, zoom, quality_thresholds)  # after the findings
     sections.insert(7, ("worst-photos", "Worst photos", worst))
-    return _page(summ.dataset, sections, zoom.overlays())
+    return zoom.fill(_page(summ.dataset, sections, Zoom.OVERLAYS))
 
 
 def _sections(

@@ -37,9 +37,6 @@ def data_uri(mime: str, data: bytes) -> str:
     return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
 
 
-_data_uri = data_uri
-
-
 def html_table(
     shown: pd.DataFrame,
     *,
@@ -91,17 +88,13 @@ def plot_figure(plots: Mapping[str, bytes], name: str) -> str:
     )
 
 
-def thumb_figure(thumb: bytes | None, alt: str, caption: str, title: str = "") -> str:
-    """A thumbnail (not enlargeable; ``zoom.Zoom.figure`` makes one that is) or a placeholder."""
+def no_photo_figure(caption: str, title: str = "", why: str = "") -> str:
+    """A thumbnail's place with no photo in it (none decodable, or ``why`` it is not shown)."""
     tip = f' title="{esc(title)}"' if title else ""
-    if thumb is None:
-        return (
-            f"<figure class=thumb{tip}><div class=nothumb>no photo</div>"
-            f"<figcaption>{esc(caption)}</figcaption></figure>"
-        )
+    note = f"<br>not shown: {esc(why)}" if why else ""
     return (
-        f'<figure class=thumb{tip}><img src="{_data_uri("image/jpeg", thumb)}" alt="{esc(alt)}">'
-        f"<figcaption>{esc(caption)}</figcaption></figure>"
+        f"<figure class=thumb{tip}><div class=nothumb>no photo</div>"
+        f"<figcaption>{esc(caption)}{note}</figcaption></figure>"
     )
 
 

@@ -1,8 +1,7 @@
-"""The report's photo sections, from the probe's thumbnails: contact sheet, duplicate pairs."""
+"""The report's photo sections: contact sheet, duplicate pairs (pictures drawn by ``zoom``)."""
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -26,9 +25,6 @@ from norwoodkit.report.markup import esc, html_table
 from norwoodkit.report.splits import split_lookup
 from norwoodkit.report.zoom import Zoom
 
-log = logging.getLogger(__name__)
-
-
 #: Thumbnails per stage x view cell of the contact sheet.
 THUMBS_PER_CELL = 3
 
@@ -38,22 +34,19 @@ MAX_PAIRS = 100
 
 
 def _photos(dataset: Dataset) -> dict[tuple[str, str], str]:
-    """(subject, view) -> path of a decodable image with a thumbnail; the first path wins."""
+    """(subject, view) -> path of an image the probe decoded; the first path wins."""
     t = dataset.table
     rows = t[t["path"].notna() & t["view"].notna() & decoded(t)]
     out: dict[tuple[str, str], str] = {}
-    for sid, view, path, thumb in sorted(
+    for sid, view, path in sorted(
         zip(
             rows["subject_id"].astype(str),
             rows["view"].astype(str),
             rows["path"].astype(str),
-            rows["thumbnail"],
             strict=True,
-        ),
-        key=lambda r: (r[0], r[1], r[2]),
+        )
     ):
-        if isinstance(thumb, (bytes, bytearray)) and (sid, view) not in out:
-            out[(sid, view)] = path
+        out.setdefault((sid, view), path)
     return out
 
 
@@ -76,21 +69,6 @@ def _spread(items: Sequence[str], k: int) -> list[str]:
         return list(items)
     picks = np.linspace(0, len(items) - 1, k).round().astype(int)
     return [items[i] for i in dict.fromkeys(picks.tolist())]
-
-
-def _no_thumbnails_note(dataset: Dataset) -> str:
-    """A visible note (and a log warning) when decodable images came without thumbnails."""
-    t = dataset.table
-    ok = t[t["path"].notna() & decoded(t)]
-    if ok.empty or any(isinstance(b, (bytes, bytearray)) for b in ok["thumbnail"]):
-        return ""
-    log.warning(
-        "the table has no thumbnails (probed with thumbnails=False): the report shows no photos"
-    )
-    return (
-        "<p class=warn>The table holds no thumbnails (it was probed with thumbnails=False), "
-        "so no photo can be shown; probe with thumbnails=True.</p>"
-    )
 
 
 def contact_sheet(dataset: Dataset, zoom: Zoom, per_cell: int = THUMBS_PER_CELL) -> str:
@@ -132,8 +110,7 @@ def contact_sheet(dataset: Dataset, zoom: Zoom, per_cell: int = THUMBS_PER_CELL)
             )
         blocks.append(f"<div class=stage>{head}{''.join(strips)}</div>")
     return (
-        _no_thumbnails_note(dataset)
-        + f"<p>Up to {per_cell} subjects per stage, spread over the subject ids, each with its "
+        f"<p>Up to {per_cell} subjects per stage, spread over the subject ids, each with its "
         f"{len(views)} view{'s' if len(views) != 1 else ''}. Click a photo to enlarge it; hover "
         "for the file.</p>" + "".join(blocks)
     )

@@ -1,5 +1,5 @@
 """The report's "worst photos" gallery: per quality measure, the photos furthest on its bad side,
-each with its subject, view, value and its view's threshold, from the probe's thumbnails."""
+each with its subject, view, value and its view's threshold (pictures drawn by ``zoom``)."""
 
 from __future__ import annotations
 

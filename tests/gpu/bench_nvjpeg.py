@@ -69,7 +69,7 @@ def main() -> None:
         sample.write(root, sample.SampleOptions(subjects=args.subjects, size=args.size, seed=1))
     shards = args.work / f"shards-{args.subjects}-{args.size}-{args.resize}"
     if not (shards / "manifest.json").is_file():
-        ds_in = probe.run(dataset.load(root), cache_dir=args.work / "cache", thumbnails=False)
+        ds_in = probe.run(dataset.load(root), cache_dir=args.work / "cache")
         pack.write(ds_in, shards, pack.PackOptions(resize=args.resize), overwrite=True)
     print(
         f"device: {torch.cuda.get_device_name()}; torch {torch.__version__}; "
