@@ -31,7 +31,8 @@ def _on_sigint(signum: int, frame: FrameType | None) -> None:
 def latched() -> Iterator[None]:
     """Remember a Ctrl-C that arrives inside the block (main thread only; elsewhere a no-op).
 
-    The handler before the block is restored after it, so a Python caller keeps its own.
+    The handler before the block is restored after it, so a Python caller keeps its own, and
+    the Ctrl-C is forgotten: a later write of that caller is not refused for it.
     """
     global _pressed
     if threading.current_thread() is not threading.main_thread():
@@ -46,6 +47,7 @@ def latched() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGINT, previous)
+        _pressed = False
 
 
 def pressed() -> bool:

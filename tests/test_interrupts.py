@@ -41,6 +41,9 @@ def test_a_swallowed_ctrl_c_stops_the_next_atomic_write(
     assert lost == [KeyboardInterrupt]
     assert target.read_text() == "old"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.txt"]
+    assert not interrupts.pressed()  # forgotten once the block ends: later writes go ahead
+    write_text_atomic(target, "later")
+    assert target.read_text() == "later"
 
 
 def test_the_latch_starts_clear_and_restores_the_callers_handler() -> None:
