@@ -62,8 +62,8 @@ class Zoom:
             for p, h in zip(rows["path"], rows["sha256"], strict=True)
         }
         self._asked: list[_Asked] = []
-        #: Photo -> its number, in the order first asked for.
-        self._number: dict[str, int] = {}
+        #: Photo -> its number (in the order first asked for) and its first detail.
+        self._shown: dict[str, tuple[int, str]] = {}
         self._read: dict[str, Enlarged] = {}
 
     def figure(self, path: str | None, caption: str, detail: str) -> str:
@@ -75,7 +75,7 @@ class Zoom:
         """
         if path is None or path not in self._sha256:
             return no_photo_figure(caption, path or "")
-        self._number.setdefault(path, len(self._number) + 1)
+        self._shown.setdefault(path, (len(self._shown) + 1, detail))
         self._asked.append(_Asked(path, caption, detail))
         return f"\x00{len(self._asked) - 1}\x00"
 
@@ -85,7 +85,7 @@ class Zoom:
         Threads, not processes: Pillow decodes and resizes without the GIL, and a few hundred
         photos do not pay for starting a process pool.
         """
-        paths = list(self._number)
+        paths = list(self._shown)
         tasks = [(self._root, p, self._sha256[p], self._size) for p in paths]
         with ThreadPoolExecutor(self._workers) as pool:
             read = ordered_map(enlarge, tasks, pool=pool, ahead=2 * self._workers)
@@ -103,7 +103,7 @@ class Zoom:
         return _MARKER.sub(place, page)
 
     def _figure(self, asked: _Asked, first: bool) -> str:
-        big, number = self._read[asked.path], self._number[asked.path]
+        big, (number, _) = self._read[asked.path], self._shown[asked.path]
         if big.thumb is None:
             return no_photo_figure(asked.caption, asked.path, big.note)
         anchor = f' id="at-{number}"' if first else ""
@@ -115,12 +115,9 @@ class Zoom:
 
     def _overlays(self) -> str:
         """One hidden overlay per photo that could be read again, in number order."""
-        detail: dict[str, str] = {}
-        for asked in self._asked:
-            detail.setdefault(asked.path, asked.detail)
         return "".join(
-            self._overlay(path, number, detail[path])
-            for path, number in self._number.items()
+            self._overlay(path, number, detail)
+            for path, (number, detail) in self._shown.items()
             if self._read[path].jpeg is not None
         )
 
